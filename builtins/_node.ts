@@ -1,0 +1,110 @@
+/**
+ * Opens a node: its home, store, kernel and symbol table. Every command and
+ * the agent start here, so `deno run` and the compiled binary boot the same way.
+ *
+ * @module
+ */
+import {
+  Cas,
+  casModule,
+  ensureHome,
+  FsStorage,
+  GET_PROMISE,
+  type GridConfig,
+  type GridHome,
+  hashToText,
+  Kernel,
+  type KernelOptions,
+  type KnownPromise,
+  PUT_PROMISE,
+  putSymbols,
+  readConfig,
+  resolveHome,
+  type SymbolTable,
+  writeConfig,
+} from "../kernel/mod.ts";
+import { getSymbols } from "../kernel/symbols.ts";
+import { type BuiltinCommand, loadBuiltins } from "./_registry.ts";
+import { commandModule } from "./_command.ts";
+
+/** A node's open state. */
+export interface GridNode {
+  readonly home: GridHome;
+  readonly cas: Cas;
+  readonly kernel: Kernel;
+  /** The symbol table that `config` names. */
+  readonly symbols: SymbolTable;
+  /** Builtin commands by module hash (text). */
+  readonly builtins: ReadonlyMap<string, BuiltinCommand>;
+  /** The config as read at open. */
+  readonly config: GridConfig;
+}
+
+/** Options for {@link openNode}. */
+export interface OpenNodeOptions {
+  /** Use this home instead of `$GRID_HOME` / `~/.grid`. */
+  home?: GridHome;
+  /** Kernel event log. */
+  log?: KernelOptions["log"];
+}
+
+/**
+ * Opens (creating if needed) the node's home, registers the store and the
+ * builtin commands with a new kernel, and makes sure `config` names a symbol
+ * table that holds the current builtins.
+ */
+export async function openNode(options: OpenNodeOptions = {}): Promise<GridNode> {
+  const home = options.home ?? resolveHome();
+  await ensureHome(home);
+  const cas = new Cas(new FsStorage(home.cache));
+  const builtins = await loadBuiltins();
+  const promises: KnownPromise[] = [GET_PROMISE, PUT_PROMISE, ...builtins.map((b) => b.promise)];
+  const kernel = new Kernel({ promises, modules: [casModule(cas)], log: options.log });
+  const config = await readConfig(home);
+  const symbols = await ensureSymbols(home, cas, config, builtins);
+  const node: GridNode = {
+    home,
+    cas,
+    kernel,
+    symbols,
+    builtins: new Map(builtins.map((b) => [hashToText(b.module), b])),
+    config,
+  };
+  for (const b of builtins) kernel.register(commandModule(b.command, b.module, () => node));
+  return node;
+}
+
+/**
+ * Returns the table `config` names. When the builtins changed since it was
+ * written (a new binary), writes a new table: current builtins plus every
+ * non-builtin entry of the old one; the old table stays in the CAS untouched.
+ */
+async function ensureSymbols(
+  home: GridHome,
+  cas: Cas,
+  config: GridConfig,
+  builtins: BuiltinCommand[],
+): Promise<SymbolTable> {
+  const builtinTable: SymbolTable = new Map(
+    builtins.map((b) => [b.command.name, {
+      module: b.module,
+      promise: b.promise.cid,
+      promiseText: b.command.promise,
+      kind: "builtin" as const,
+    }]),
+  );
+  const builtinHash = hashToText(await putSymbols(cas, builtinTable));
+  if (config.symbols && config.builtins === builtinHash) {
+    return await getSymbols(cas, config.symbols);
+  }
+  const table: SymbolTable = new Map(builtinTable);
+  if (config.symbols) {
+    const old = await getSymbols(cas, config.symbols).catch(() => new Map() as SymbolTable);
+    for (const [name, entry] of old) if (entry.kind !== "builtin") table.set(name, entry);
+  }
+  const symbols = hashToText(await putSymbols(cas, table));
+  config.symbols = symbols;
+  config.builtins = builtinHash;
+  await writeConfig(home, config);
+  return table;
+}

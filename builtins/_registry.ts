@@ -1,0 +1,49 @@
+/**
+ * The builtin commands the binary embeds. Each is a file in this folder;
+ * its module hash is the hash of that file's bytes (read from the embedded
+ * copy in a compiled binary, `deno compile --include builtins`).
+ *
+ * To add a command: write `builtins/NAME.ts` exporting `command`, then add
+ * one line to {@link BUILTIN_FILES}.
+ *
+ * @module
+ */
+import { type CID, definePromise, hashBytes, type KnownPromise } from "../kernel/mod.ts";
+import type { Command } from "./_command.ts";
+import { command as put } from "./put.ts";
+import { command as get } from "./get.ts";
+import { command as joinWireguardNet } from "./join_wireguard_net.ts";
+
+/** File name and command, in the order the kernel consults them. */
+export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
+  ["put.ts", put],
+  ["get.ts", get],
+  ["join_wireguard_net.ts", joinWireguardNet],
+];
+
+/** A builtin command with its hashes. */
+export interface BuiltinCommand {
+  readonly command: Command;
+  /** Hash of the command file's bytes. */
+  readonly module: CID;
+  /** The command's promise, hashed. */
+  readonly promise: KnownPromise;
+  /** The file, relative to this folder. */
+  readonly file: string;
+}
+
+let loaded: Promise<BuiltinCommand[]> | undefined;
+
+/** Reads and hashes every builtin command file (once per process). */
+export function loadBuiltins(): Promise<BuiltinCommand[]> {
+  loaded ??= Promise.all(BUILTIN_FILES.map(async ([file, command]) => {
+    const bytes = await Deno.readFile(new URL(file, import.meta.url));
+    return {
+      command,
+      module: hashBytes(bytes),
+      promise: definePromise({ text: command.promise }),
+      file,
+    };
+  }));
+  return loaded;
+}

@@ -1,0 +1,56 @@
+/**
+ * `grid put FILE`: stores a file's bytes in the CAS and prints their hash.
+ *
+ * @module
+ */
+import {
+  CasError,
+  CID,
+  hashToText,
+  isAccept,
+  MAX_BLOB,
+  putMessage,
+  RejectedError,
+  rejectReason,
+  UsageError,
+} from "../kernel/mod.ts";
+import type { Command } from "./_command.ts";
+
+/** The put command. */
+export const command: Command = {
+  name: "put",
+  promise:
+    "I promise that the file I store is mine to share, and I ask this node to keep it under its hash and give that hash back to me.",
+  usage: "grid put FILE",
+  summary: "store a file in the content-addressed store; prints its hash",
+  async run(args, ctx) {
+    if (args.length !== 1) throw new UsageError("Usage: grid put FILE (use - for standard input)");
+    const bytes = await readInput(args[0]);
+    const reply = await ctx.call(putMessage(bytes));
+    if (!isAccept(reply)) {
+      const { code, reason } = rejectReason(reply);
+      throw new RejectedError(code as never, `Cannot store "${args[0]}": ${reason}`);
+    }
+    await ctx.io.stdout(hashToText(reply[1] as CID) + "\n");
+    return 0;
+  },
+};
+
+async function readInput(path: string): Promise<Uint8Array> {
+  try {
+    if (path === "-") return new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
+    const info = await Deno.stat(path);
+    if (!info.isFile) throw new UsageError(`Cannot store "${path}": not a regular file`);
+    if (info.size > MAX_BLOB) {
+      throw new CasError(
+        `Cannot store "${path}": ${info.size} bytes is over the ${MAX_BLOB}-byte limit`,
+      );
+    }
+    return await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UsageError(`Cannot store "${path}": no such file`);
+    }
+    throw err;
+  }
+}

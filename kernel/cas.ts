@@ -1,0 +1,74 @@
+/**
+ * The content-addressed store: bytes kept under their own hash. `put` returns
+ * the hash; `get` re-hashes the bytes on every read and drops an entry that no
+ * longer matches, so a corrupt or tampered file is never returned.
+ *
+ * @module
+ */
+import { CID, DAG_CBOR, hashBytes, hashToText, RAW, verifyBytes } from "./hash.ts";
+import { CasError } from "./errors.ts";
+import type { Storage } from "./storage.ts";
+
+/** Largest blob the CAS stores: 256 MiB. */
+export const MAX_BLOB = 256 * 1024 * 1024;
+
+/** A content-addressed store over a {@link Storage}. */
+export class Cas {
+  #storage: Storage;
+  #dir: string;
+  /** Count of entries found corrupt and dropped since start (for status and tests). */
+  dropped = 0;
+
+  constructor(storage: Storage, dir = "cas") {
+    this.#storage = storage;
+    this.#dir = dir;
+  }
+
+  #path(cid: CID): string {
+    // CIDv1 base32 text is lowercase [a-z2-7]: always a safe file name.
+    return `${this.#dir}/${hashToText(cid.toV1())}`;
+  }
+
+  /** Stores bytes; returns their hash (raw codec unless `codec` says otherwise). */
+  async put(bytes: Uint8Array, codec: number = RAW): Promise<CID> {
+    if (bytes.length > MAX_BLOB) {
+      throw new CasError(`Blob of ${bytes.length} bytes is over the ${MAX_BLOB}-byte limit`);
+    }
+    const cid = hashBytes(bytes, codec);
+    await this.#storage.write(this.#path(cid), bytes);
+    return cid;
+  }
+
+  /** Stores bytes that must hash to `cid` (e.g. fetched from a peer); throws on mismatch. */
+  async putVerified(cid: CID, bytes: Uint8Array): Promise<void> {
+    if (!verifyBytes(cid, bytes)) {
+      throw new CasError(`Content does not match hash "${hashToText(cid)}"`);
+    }
+    await this.#storage.write(this.#path(cid), bytes);
+  }
+
+  /** The bytes for `cid`, verified; undefined when absent or found corrupt (and dropped). */
+  async get(cid: CID): Promise<Uint8Array | undefined> {
+    const path = this.#path(cid);
+    const bytes = await this.#storage.read(path);
+    if (bytes === undefined) return undefined;
+    if (!verifyBytes(cid, bytes)) {
+      this.dropped++;
+      await this.#storage.remove(path);
+      return undefined;
+    }
+    return bytes;
+  }
+
+  /** True when a verified copy of `cid` is here. */
+  async has(cid: CID): Promise<boolean> {
+    return (await this.get(cid)) !== undefined;
+  }
+
+  /** Hashes of everything stored (unverified listing). */
+  async list(): Promise<string[]> {
+    return await this.#storage.list(this.#dir);
+  }
+}
+
+export { DAG_CBOR, RAW };

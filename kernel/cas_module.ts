@@ -1,0 +1,75 @@
+/**
+ * The node's own store as a module: the kernel's local cache is just the
+ * first module consulted for the get and put promises. A get that misses here
+ * is rejected, the kernel asks the next module (a peer proxy, say), and the
+ * verified answer is written back through {@link Module.store}.
+ *
+ * @module
+ */
+import { CID, hashText, hashToText, verifyBytes } from "./hash.ts";
+import type { Parm, Parms } from "./codec.ts";
+import type { Cas } from "./cas.ts";
+import type { Module } from "./module.ts";
+import { accept, definePromise, type KnownPromise, reject } from "./promises.ts";
+
+/** The promise a `get` makes: the requester verifies what it is given. */
+export const GET_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/get/v1: I ask for the bytes whose hash I name. I promise to verify them against that hash before I use them, and to keep and share with my peers what I verify.",
+  cacheable: true,
+  verify: (parms: Parms, reply: Parms) => {
+    const cid = CID.asCID(parms[2]);
+    return cid !== null && reply[1] instanceof Uint8Array && verifyBytes(cid, reply[1]);
+  },
+});
+
+/** The promise a `put` makes: the bytes are the sender's to share. */
+export const PUT_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/put/v1: I ask you to keep these bytes under their hash. I promise they are mine to share and that I will not claim they are anything but what their hash says.",
+});
+
+/** The store module's promise text, which is also what its hash is taken over. */
+export const CAS_MODULE_TEXT =
+  "grid/module/cas/v1: I keep bytes under their sha2-256 hash. I return only bytes that verify against the hash you name, and I say so when I do not have them.";
+
+/** Hash of the store module. */
+export const CAS_MODULE: CID = hashText(CAS_MODULE_TEXT);
+
+/** `[GET_PROMISE, CAS_MODULE, cid]`: the message that asks for content by hash. */
+export function getMessage(cid: CID): Parms {
+  return [GET_PROMISE.cid, CAS_MODULE, cid];
+}
+
+/** `[PUT_PROMISE, CAS_MODULE, bytes]`: the message that stores content. */
+export function putMessage(bytes: Uint8Array): Parms {
+  return [PUT_PROMISE.cid, CAS_MODULE, bytes];
+}
+
+/** Wraps a {@link Cas} as the module for get and put. */
+export function casModule(cas: Cas): Module {
+  return {
+    id: CAS_MODULE,
+    name: "cas",
+    promise: CAS_MODULE_TEXT,
+    scope: "own",
+    async accept(parms: Parms): Promise<Parms> {
+      if (GET_PROMISE.cid.equals(parms[0])) {
+        const cid = CID.asCID(parms[2]);
+        if (!cid) return reject("codec", "A get needs a hash in slot 2");
+        const bytes = await cas.get(cid);
+        return bytes ? accept(bytes) : reject("not-found", `Not here: "${hashToText(cid)}"`);
+      }
+      if (PUT_PROMISE.cid.equals(parms[0])) {
+        const bytes = parms[2];
+        if (!(bytes instanceof Uint8Array)) return reject("codec", "A put needs bytes in slot 2");
+        return accept(await cas.put(bytes));
+      }
+      return reject("not-accepted", "The store handles only get and put");
+    },
+    async store(parms: Parms, payload: Parm[]): Promise<void> {
+      const cid = CID.asCID(parms[2]);
+      if (cid && payload[0] instanceof Uint8Array) await cas.putVerified(cid, payload[0]);
+    },
+  };
+}

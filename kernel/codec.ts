@@ -1,0 +1,189 @@
+/**
+ * The message codec: PromiseGrid's wire envelope over strict CBOR (npm:cborg).
+ *
+ * A message is its parms: `grid([42(promise), 42(module), args...])`, CBOR
+ * tag 1735551332 ("grid") around an array whose slot 0 is a CID (tag 42, a
+ * byte string with a leading 0x00, as in DAG-CBOR). Decoding checks the tag,
+ * the array and slot 0 before anything else, and is bounded in size and depth.
+ *
+ * @module
+ */
+import { decode, encode, Tagged, Token, Tokenizer, Type } from "cborg";
+import type { TagDecodeControl } from "cborg";
+import { CID } from "./hash.ts";
+import { CodecError } from "./errors.ts";
+
+/** CBOR tag number of the grid envelope: the bytes 0x67726964 spell "grid". */
+export const GRID_TAG = 1735551332;
+/** CBOR tag number for a CID (IPLD). */
+export const CID_TAG = 42;
+/** Default largest message accepted by {@link decodeMessage}: 16 MiB. */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Default deepest nesting of arrays, maps and tags accepted. */
+export const MAX_DEPTH = 32;
+
+/** One parameter of a message. Plain CBOR data plus CIDs; no undefined, no floats NaN. */
+export type Parm =
+  | CID
+  | Uint8Array
+  | string
+  | number
+  | boolean
+  | null
+  | Parm[]
+  | { [key: string]: Parm };
+
+/** A message: slot 0 is the promise hash; in a request slot 1 is the module hash. */
+export type Parms = [CID, ...Parm[]];
+
+/** Limits applied while decoding. */
+export interface DecodeLimits {
+  /** Largest input in bytes. */
+  maxBytes?: number;
+  /** Deepest nesting of arrays, maps and tags. */
+  maxDepth?: number;
+}
+
+function cidEncoder(obj: unknown): Token[] | null {
+  const cid = CID.asCID(obj);
+  if (!cid) return null;
+  const bytes = new Uint8Array(cid.bytes.length + 1);
+  bytes.set(cid.bytes, 1);
+  return [new Token(Type.tag, CID_TAG), new Token(Type.bytes, bytes)];
+}
+
+function undefinedEncoder(): never {
+  throw new CodecError("Cannot encode undefined in a message");
+}
+
+const ENCODE_OPTIONS = {
+  typeEncoders: { Object: cidEncoder, undefined: undefinedEncoder },
+};
+
+function decodeCidTag(decodeInner: TagDecodeControl): CID {
+  const bytes = decodeInner();
+  if (!(bytes instanceof Uint8Array) || bytes.length < 2 || bytes[0] !== 0) {
+    throw new CodecError("Tag 42 must hold a byte string with a leading 0x00");
+  }
+  return CID.decode(bytes.subarray(1));
+}
+
+/** A marker for the decoded envelope, so a nested grid tag can be told apart. */
+class Envelope {
+  constructor(readonly value: unknown) {}
+}
+
+/**
+ * Wraps cborg's tokenizer to bound nesting depth: cborg decodes recursively,
+ * so a deep input would otherwise exhaust the stack.
+ */
+class DepthLimitedTokenizer {
+  #inner: Tokenizer;
+  #open: number[] = [];
+  #maxDepth: number;
+  constructor(inner: Tokenizer, maxDepth: number) {
+    this.#inner = inner;
+    this.#maxDepth = maxDepth;
+  }
+  done(): boolean {
+    return this.#inner.done();
+  }
+  pos(): number {
+    return this.#inner.pos();
+  }
+  next(): Token {
+    const token = this.#inner.next();
+    const open = this.#open;
+    if (open.length > 0) open[open.length - 1]--;
+    let children = 0;
+    if (token.type === Type.array) children = token.value as number;
+    else if (token.type === Type.map) children = 2 * (token.value as number);
+    else if (token.type === Type.tag) children = 1;
+    if (children > 0) {
+      open.push(children);
+      if (open.length > this.#maxDepth) {
+        throw new CodecError(`Message nests deeper than ${this.#maxDepth} levels`);
+      }
+    }
+    while (open.length > 0 && open[open.length - 1] === 0) open.pop();
+    return token;
+  }
+}
+
+const STRICT = {
+  strict: true,
+  allowIndefinite: false,
+  allowUndefined: false,
+  allowInfinity: false,
+  allowNaN: false,
+  allowBigInt: false,
+  rejectDuplicateMapKeys: true,
+  useMaps: false,
+} as const;
+
+function strictDecode(bytes: Uint8Array, limits: DecodeLimits, allowEnvelope: boolean): unknown {
+  const maxBytes = limits.maxBytes ?? MAX_MESSAGE_BYTES;
+  if (!(bytes instanceof Uint8Array)) throw new CodecError("Message must be bytes");
+  if (bytes.length > maxBytes) {
+    throw new CodecError(`Message of ${bytes.length} bytes is over the ${maxBytes}-byte limit`);
+  }
+  if (bytes.length === 0) throw new CodecError("Message is empty");
+  let envelopes = 0;
+  const tags: Record<number, (d: TagDecodeControl) => unknown> = {
+    [CID_TAG]: decodeCidTag,
+  };
+  if (allowEnvelope) {
+    tags[GRID_TAG] = (inner) => {
+      if (++envelopes > 1) throw new CodecError("A grid envelope may not be nested");
+      return new Envelope(inner());
+    };
+  }
+  const options = { ...STRICT, tags };
+  try {
+    return decode(bytes, {
+      ...options,
+      tokenizer: new DepthLimitedTokenizer(
+        new Tokenizer(bytes, options),
+        limits.maxDepth ?? MAX_DEPTH,
+      ),
+    });
+  } catch (err) {
+    if (err instanceof CodecError) throw err;
+    throw new CodecError(`Malformed CBOR: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Encodes parms as a grid envelope. */
+export function encodeMessage(parms: Parms): Uint8Array {
+  if (!Array.isArray(parms) || CID.asCID(parms[0]) === null) {
+    throw new CodecError("Slot 0 of a message must be a promise hash");
+  }
+  return encode(new Tagged(GRID_TAG, parms), ENCODE_OPTIONS);
+}
+
+/**
+ * Decodes a grid envelope into parms. Throws {@link CodecError} for anything
+ * that is not exactly `grid([42(cid), ...])` within the limits.
+ */
+export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits = {}): Parms {
+  const value = strictDecode(bytes, limits, true);
+  if (!(value instanceof Envelope)) {
+    throw new CodecError("Message is not a grid envelope (CBOR tag 1735551332)");
+  }
+  const parms = value.value;
+  if (!Array.isArray(parms)) throw new CodecError("A grid envelope must hold an array");
+  if (parms.length === 0 || CID.asCID(parms[0]) === null) {
+    throw new CodecError("Slot 0 of a grid envelope must be a CID (tag 42)");
+  }
+  return parms as Parms;
+}
+
+/** Encodes plain data (a record, a symbol table) as deterministic CBOR, CIDs as tag 42. */
+export function encodeValue(value: Parm): Uint8Array {
+  return encode(value, ENCODE_OPTIONS);
+}
+
+/** Strictly decodes plain data written by {@link encodeValue}. */
+export function decodeValue(bytes: Uint8Array, limits: DecodeLimits = {}): Parm {
+  return strictDecode(bytes, limits, false) as Parm;
+}

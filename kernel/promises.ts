@@ -1,0 +1,74 @@
+/**
+ * The promises the kernel itself knows: the accept and reject replies every
+ * module answers with, and helpers to build and read them. A promise is
+ * addressed by the CIDv1 of its text; the texts are part of the protocol.
+ *
+ * @module
+ */
+import { CID, hashText } from "./hash.ts";
+import type { Parm, Parms } from "./codec.ts";
+import type { GridErrorCode } from "./errors.ts";
+
+/** The text of the accept promise: a reply whose slot 0 is its hash carries an answer. */
+export const ACCEPT_TEXT =
+  "grid/accept/v1: I accept this message and promise to handle it; the rest of this reply is my answer, and I stand by it.";
+/** The text of the reject promise: a reply whose slot 0 is its hash declines. */
+export const REJECT_TEXT =
+  "grid/reject/v1: I reject this message and will not handle it; the rest of this reply says why: a code, then a reason.";
+
+/** Hash of {@link ACCEPT_TEXT}. */
+export const ACCEPT: CID = hashText(ACCEPT_TEXT);
+/** Hash of {@link REJECT_TEXT}. */
+export const REJECT: CID = hashText(REJECT_TEXT);
+
+/** A reply that accepts, with `payload` as the answer. */
+export function accept(...payload: Parm[]): Parms {
+  return [ACCEPT, ...payload];
+}
+
+/** A reply that rejects with a stable code and a one-line reason. */
+export function reject(code: GridErrorCode | "internal", reason: string): Parms {
+  return [REJECT, code, reason];
+}
+
+/** True for a reply whose slot 0 is the accept promise. */
+export function isAccept(reply: readonly Parm[]): boolean {
+  return reply.length > 0 && ACCEPT.equals(reply[0] as CID);
+}
+
+/** True for a reply whose slot 0 is the reject promise. */
+export function isReject(reply: readonly Parm[]): boolean {
+  return reply.length > 0 && REJECT.equals(reply[0] as CID);
+}
+
+/** The code and reason of a reject reply (defaults for a malformed one). */
+export function rejectReason(reply: readonly Parm[]): { code: string; reason: string } {
+  const code = typeof reply[1] === "string" ? reply[1] : "internal";
+  const reason = typeof reply[2] === "string" ? reply[2] : "rejected without a reason";
+  return { code, reason };
+}
+
+/**
+ * What the kernel knows of one promise a message may lead with: its text,
+ * whether answers to it may be cached (pure, content-addressed calls), and how
+ * to check that an accepting module kept it.
+ */
+export interface PromiseSpec {
+  /** The promise text; its hash is the promise's address. */
+  readonly text: string;
+  /** Answers depend only on the parms: the kernel may keep and reuse them. */
+  readonly cacheable?: boolean;
+  /** Checks an accept reply against the request; false means the promise was broken. */
+  readonly verify?: (parms: Parms, reply: Parms) => boolean;
+}
+
+/** A promise spec with its hash. */
+export interface KnownPromise extends PromiseSpec {
+  /** Hash of the text. */
+  readonly cid: CID;
+}
+
+/** Hashes a spec's text. */
+export function definePromise(spec: PromiseSpec): KnownPromise {
+  return { ...spec, cid: hashText(spec.text) };
+}

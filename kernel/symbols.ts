@@ -1,0 +1,89 @@
+/**
+ * The symbol table: human names to module hashes. It is itself a CBOR record
+ * in the CAS; `config` holds its hash, so `grid foo` is: read config, fetch
+ * the table by hash, look up `foo`, fetch the module by hash, run it.
+ *
+ * @module
+ */
+import { CID, DAG_CBOR, hashToText, parseHash } from "./hash.ts";
+import { decodeValue, encodeValue, type Parm } from "./codec.ts";
+import type { Cas } from "./cas.ts";
+import { CodecError, NotFoundError } from "./errors.ts";
+
+/** How a module is run. */
+export type ModuleKind = "builtin" | "js" | "wasm" | "native";
+
+/** One name in the table. */
+export interface SymbolEntry {
+  /** Hash of the module's bytes. */
+  module: CID;
+  /** Hash of the promise text the module makes. */
+  promise: CID;
+  /** The promise text itself, so `grid --show` works without fetching the module. */
+  promiseText: string;
+  /** How to run it. */
+  kind: ModuleKind;
+}
+
+/** Name to entry. */
+export type SymbolTable = Map<string, SymbolEntry>;
+
+const KINDS: readonly string[] = ["builtin", "js", "wasm", "native"];
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** True for a name that may appear in the table (lowercase, digits, `.`, `_`, `-`). */
+export function isSymbolName(name: string): boolean {
+  return NAME.test(name);
+}
+
+/** Encodes a table as deterministic CBOR (names sorted). */
+export function encodeSymbols(table: SymbolTable): Uint8Array {
+  const obj: Record<string, Parm> = {};
+  for (const name of [...table.keys()].sort()) {
+    const e = table.get(name)!;
+    obj[name] = { module: e.module, promise: e.promise, promiseText: e.promiseText, kind: e.kind };
+  }
+  return encodeValue({ grid: "symbols/v1", names: obj });
+}
+
+/** Decodes and validates a table; throws {@link CodecError} on any bad entry. */
+export function decodeSymbols(bytes: Uint8Array): SymbolTable {
+  const value = decodeValue(bytes) as Record<string, unknown>;
+  if (value?.grid !== "symbols/v1" || typeof value.names !== "object" || value.names === null) {
+    throw new CodecError("Not a grid symbol table");
+  }
+  const table: SymbolTable = new Map();
+  for (const [name, raw] of Object.entries(value.names as Record<string, unknown>)) {
+    const e = raw as Record<string, unknown>;
+    const module = CID.asCID(e?.module);
+    const promise = CID.asCID(e?.promise);
+    if (
+      !isSymbolName(name) || !module || !promise || typeof e.promiseText !== "string" ||
+      !KINDS.includes(e.kind as string)
+    ) {
+      throw new CodecError(`Symbol table entry "${name.slice(0, 64)}" is malformed`);
+    }
+    table.set(name, { module, promise, promiseText: e.promiseText, kind: e.kind as ModuleKind });
+  }
+  return table;
+}
+
+/** Stores a table in the CAS and returns its hash. */
+export async function putSymbols(cas: Cas, table: SymbolTable): Promise<CID> {
+  return await cas.put(encodeSymbols(table), DAG_CBOR);
+}
+
+/** Fetches and decodes the table with hash `text` from the CAS. */
+export async function getSymbols(cas: Cas, text: string): Promise<SymbolTable> {
+  const cid = parseHash(text);
+  const bytes = await cas.get(cid);
+  if (!bytes) throw new NotFoundError(`Symbol table "${hashToText(cid)}" is not in the cache`);
+  return decodeSymbols(bytes);
+}
+
+/** Looks a name up; throws {@link NotFoundError} naming it. */
+export function lookup(table: SymbolTable, name: string): SymbolEntry {
+  const entry = table.get(name);
+  if (!entry) throw new NotFoundError(`Unknown command "${name}": not in the symbol table`);
+  return entry;
+}
