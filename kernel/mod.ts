@@ -28,3 +28,6 @@ export * from "./kernel.ts";
 export * from "./cas_module.ts";
 export * from "./home.ts";
 export * from "./symbols.ts";
+export * from "./identity.ts";
+export * from "./peer_network.ts";
+export * from "./service.ts";

@@ -1,0 +1,52 @@
+/**
+ * The kernel's view of its peers: who is connected, and a way to send one of
+ * them a message and get its reply. The WebSocket implementation lives beside
+ * this file; modules see only this interface.
+ *
+ * @module
+ */
+import type { Parms } from "./codec.ts";
+
+/** One authenticated, connected peer. */
+export interface PeerInfo {
+  /** The peer's node id (proven by its identity key during the handshake). */
+  readonly id: string;
+  /** The URL we dialled, or undefined when the peer dialled us. */
+  readonly url?: string;
+  /** The WebSocket URL the peer says others can dial it at, if any. */
+  readonly advertise?: string;
+  /** Raw Ed25519 public key. */
+  readonly publicKey: Uint8Array;
+  /** Who opened the connection. */
+  readonly direction: "in" | "out";
+}
+
+/** Options for {@link PeerNetwork.request}. */
+export interface RequestOptions {
+  /** Give up after this long (default set by the implementation). */
+  timeoutMs?: number;
+  /** Abort the request. */
+  signal?: AbortSignal;
+  /** Hops the message has already taken. */
+  hops?: number;
+}
+
+/** A change in the set of connected peers. */
+export interface PeerEvent {
+  readonly type: "up" | "down";
+  readonly peer: PeerInfo;
+}
+
+/** What modules may do with peers. */
+export interface PeerNetwork {
+  /** This node's id. */
+  readonly selfId: string;
+  /** Peers connected and authenticated right now. */
+  connected(): PeerInfo[];
+  /** Sends parms to peer `id` and resolves with its reply (a reject on timeout or close). */
+  request(id: string, parms: Parms, options?: RequestOptions): Promise<Parms>;
+  /** Dials `url` now and keeps the connection up (reconnecting with backoff). */
+  dial(url: string): void;
+  /** Listens for peers coming up and going down; returns an unsubscribe function. */
+  onChange(listener: (event: PeerEvent) => void): () => void;
+}

@@ -1,0 +1,41 @@
+/**
+ * Services: long-lived modules the agent (`grid serve`) starts, such as the
+ * WireGuard mesh. A service gets the node's kernel, store, identity and peers,
+ * registers whatever modules it needs with the kernel, and runs until the
+ * signal aborts.
+ *
+ * @module
+ */
+import type { Kernel } from "./kernel.ts";
+import type { Cas } from "./cas.ts";
+import type { GridHome } from "./home.ts";
+import type { Identity } from "./identity.ts";
+import type { PeerNetwork } from "./peer_network.ts";
+
+/** Severity of a log line. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** One line per event: `event` is a short kebab-case name; fields must hold no secrets. */
+export type Logger = (level: LogLevel, event: string, fields?: Record<string, unknown>) => void;
+
+/** What a service is given when the agent starts it. */
+export interface ServiceContext {
+  readonly kernel: Kernel;
+  readonly cas: Cas;
+  readonly home: GridHome;
+  readonly identity: Identity;
+  readonly peers: PeerNetwork;
+  /** The WebSocket URL this agent advertises to peers (`grid serve --advertise`). */
+  readonly advertise?: string;
+  readonly log: Logger;
+  /** Aborted when the agent stops. */
+  readonly signal: AbortSignal;
+}
+
+/** A long-lived part of the agent. */
+export interface Service {
+  /** Short name for logs. */
+  readonly name: string;
+  /** Starts the service; resolves once it is running (not when it stops). */
+  start(ctx: ServiceContext): Promise<void>;
+}
