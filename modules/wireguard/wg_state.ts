@@ -1,0 +1,41 @@
+/**
+ * The contract between the mesh (who should be a peer) and the WireGuard
+ * layer (make the interface look like that): plain data describing one
+ * interface's desired state. Rendering it from the member set is pure;
+ * applying it (`wg set`, `ip`) is the effectful layer beside this file.
+ *
+ * Secrets are never in this data: private keys and pre-shared keys are
+ * referenced by the path of a 0600 file that `wg` reads itself.
+ *
+ * @module
+ */
+
+/** One peer of the interface, as `wg set IF peer ...` takes it. */
+export interface WgPeerSpec {
+  /** Base64 WireGuard public key. */
+  publicKey: string;
+  /** `host:port` to reach it at, when known. */
+  endpoint?: string;
+  /** CIDRs routed to this peer, e.g. `["10.77.0.3/32"]`. */
+  allowedIps: string[];
+  /** Path of a 0600 file holding this pair's pre-shared key (base64), when the net uses PSKs. */
+  presharedKeyFile?: string;
+  /** Seconds between keepalives (for peers behind NAT), or undefined for none. */
+  persistentKeepalive?: number;
+}
+
+/** The whole desired state of one WireGuard interface. */
+export interface WgInterfaceSpec {
+  /** Interface name, at most 15 characters, e.g. `grid0`. */
+  name: string;
+  /** Path of the 0600 file holding this node's private key (made by `wg genkey` here). */
+  privateKeyFile: string;
+  /** UDP port to listen on. */
+  listenPort: number;
+  /** This node's tunnel address with the net's prefix length, e.g. `10.77.0.2/16`. */
+  address: string;
+  /** Optional MTU. */
+  mtu?: number;
+  /** Every peer the interface should have; any other peer is removed. */
+  peers: WgPeerSpec[];
+}
