@@ -10,7 +10,7 @@
  */
 import { decode, encode, Tagged, Token, Tokenizer, Type } from "cborg";
 import type { TagDecodeControl } from "cborg";
-import { CID } from "./hash.ts";
+import { asHash, CID } from "./hash.ts";
 import { CodecError } from "./errors.ts";
 
 /** CBOR tag number of the grid envelope: the bytes 0x67726964 spell "grid". */
@@ -45,7 +45,7 @@ export interface DecodeLimits {
 }
 
 function cidEncoder(obj: unknown): Token[] | null {
-  const cid = CID.asCID(obj);
+  const cid = asHash(obj);
   if (!cid) return null;
   const bytes = new Uint8Array(cid.bytes.length + 1);
   bytes.set(cid.bytes, 1);
@@ -56,9 +56,38 @@ function undefinedEncoder(): never {
   throw new CodecError("Cannot encode undefined in a message");
 }
 
+function numberEncoder(value: unknown): null {
+  if (!Number.isFinite(value)) throw new CodecError(`Cannot encode ${value} in a message`);
+  return null; // finite: cborg's own encoding
+}
+
+function refuse(what: string): () => never {
+  return () => {
+    throw new CodecError(`Cannot encode a ${what} in a message`);
+  };
+}
+
+// Encode only what the strict decoder reads back: no undefined, NaN, Infinity,
+// bigint or Map (a Map would come back as a plain object, or not at all).
 const ENCODE_OPTIONS = {
-  typeEncoders: { Object: cidEncoder, undefined: undefinedEncoder },
+  typeEncoders: {
+    Object: cidEncoder,
+    undefined: undefinedEncoder,
+    number: numberEncoder,
+    bigint: refuse("bigint"),
+    Map: refuse("Map"),
+    Set: refuse("Set"),
+  },
 };
+
+function strictEncode(value: unknown): Uint8Array {
+  try {
+    return encode(value, ENCODE_OPTIONS);
+  } catch (err) {
+    if (err instanceof CodecError) throw err;
+    throw new CodecError(`Cannot encode: ${(err as Error).message}`, { cause: err });
+  }
+}
 
 function decodeCidTag(decodeInner: TagDecodeControl): CID {
   const bytes = decodeInner();
@@ -73,15 +102,27 @@ class Envelope {
   constructor(readonly value: unknown) {}
 }
 
+const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Bytes taken by the head of a CBOR item whose first byte is `initial`. */
+function headLength(initial: number): number {
+  const info = initial & 0x1f;
+  return info < 24 ? 1 : info === 24 ? 2 : info === 25 ? 3 : info === 26 ? 5 : 9;
+}
+
 /**
- * Wraps cborg's tokenizer to bound nesting depth: cborg decodes recursively,
- * so a deep input would otherwise exhaust the stack.
+ * Wraps cborg's tokenizer to bound nesting depth (cborg decodes recursively,
+ * so a deep input would otherwise exhaust the stack) and to refuse text
+ * strings that are not valid UTF-8 (cborg would quietly substitute U+FFFD,
+ * so two different messages would read the same).
  */
-class DepthLimitedTokenizer {
+class StrictTokenizer {
   #inner: Tokenizer;
+  #bytes: Uint8Array;
   #open: number[] = [];
   #maxDepth: number;
-  constructor(inner: Tokenizer, maxDepth: number) {
+  constructor(bytes: Uint8Array, inner: Tokenizer, maxDepth: number) {
+    this.#bytes = bytes;
     this.#inner = inner;
     this.#maxDepth = maxDepth;
   }
@@ -92,6 +133,7 @@ class DepthLimitedTokenizer {
     return this.#inner.pos();
   }
   next(): Token {
+    const start = this.#inner.pos();
     const token = this.#inner.next();
     const open = this.#open;
     if (open.length > 0) open[open.length - 1]--;
@@ -99,6 +141,14 @@ class DepthLimitedTokenizer {
     if (token.type === Type.array) children = token.value as number;
     else if (token.type === Type.map) children = 2 * (token.value as number);
     else if (token.type === Type.tag) children = 1;
+    else if (token.type === Type.string && (token.value as string).includes("\uFFFD")) {
+      const end = this.#inner.pos();
+      try {
+        FATAL_UTF8.decode(this.#bytes.subarray(start + headLength(this.#bytes[start]), end));
+      } catch (err) {
+        throw new CodecError("A text string is not valid UTF-8", { cause: err });
+      }
+    }
     if (children > 0) {
       open.push(children);
       if (open.length > this.#maxDepth) {
@@ -142,7 +192,8 @@ function strictDecode(bytes: Uint8Array, limits: DecodeLimits, allowEnvelope: bo
   try {
     return decode(bytes, {
       ...options,
-      tokenizer: new DepthLimitedTokenizer(
+      tokenizer: new StrictTokenizer(
+        bytes,
         new Tokenizer(bytes, options),
         limits.maxDepth ?? MAX_DEPTH,
       ),
@@ -153,12 +204,22 @@ function strictDecode(bytes: Uint8Array, limits: DecodeLimits, allowEnvelope: bo
   }
 }
 
-/** Encodes parms as a grid envelope. */
+/**
+ * Encodes parms as a grid envelope. Throws {@link CodecError} for anything the
+ * strict decoder would refuse (undefined, NaN, Infinity, bigint, Map) and for
+ * a message over {@link MAX_MESSAGE_BYTES}, so we never send what no peer reads.
+ */
 export function encodeMessage(parms: Parms): Uint8Array {
-  if (!Array.isArray(parms) || CID.asCID(parms[0]) === null) {
+  if (!Array.isArray(parms) || asHash(parms[0]) === null) {
     throw new CodecError("Slot 0 of a message must be a promise hash");
   }
-  return encode(new Tagged(GRID_TAG, parms), ENCODE_OPTIONS);
+  const bytes = strictEncode(new Tagged(GRID_TAG, parms));
+  if (bytes.length > MAX_MESSAGE_BYTES) {
+    throw new CodecError(
+      `Message of ${bytes.length} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`,
+    );
+  }
+  return bytes;
 }
 
 /**
@@ -172,7 +233,7 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits = {}): Par
   }
   const parms = value.value;
   if (!Array.isArray(parms)) throw new CodecError("A grid envelope must hold an array");
-  if (parms.length === 0 || CID.asCID(parms[0]) === null) {
+  if (parms.length === 0 || asHash(parms[0]) === null) {
     throw new CodecError("Slot 0 of a grid envelope must be a CID (tag 42)");
   }
   return parms as Parms;
@@ -180,7 +241,7 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits = {}): Par
 
 /** Encodes plain data (a record, a symbol table) as deterministic CBOR, CIDs as tag 42. */
 export function encodeValue(value: Parm): Uint8Array {
-  return encode(value, ENCODE_OPTIONS);
+  return strictEncode(value);
 }
 
 /** Strictly decodes plain data written by {@link encodeValue}. */

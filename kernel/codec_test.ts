@@ -1,26 +1,390 @@
-import { assertEquals, assertThrows } from "./_assert_test.ts";
-import { decodeMessage, encodeMessage, GRID_TAG, type Parms } from "./codec.ts";
+import { decode as cborDecode, encode as cborEncode, Tagged } from "cborg";
+import { assert, assertEquals, assertThrows } from "./_assert_test.ts";
+import {
+  CID_TAG,
+  decodeMessage,
+  decodeValue,
+  encodeMessage,
+  encodeValue,
+  GRID_TAG,
+  MAX_DEPTH,
+  MAX_MESSAGE_BYTES,
+  type Parm,
+  type Parms,
+} from "./codec.ts";
 import { CodecError } from "./errors.ts";
-import { hashText } from "./hash.ts";
+import { CID, hashText } from "./hash.ts";
 
 const P = hashText("a promise");
 const M = hashText("a module");
+/** The 5-byte header of every grid message: major type 6, 4-byte tag number "grid". */
+const HEADER = [0xda, 0x67, 0x72, 0x69, 0x64];
 
-Deno.test("encodeMessage() round-trips parms through the grid envelope", () => {
-  const parms: Parms = [P, M, "text", 42, new Uint8Array([1, 2, 3]), [true, null], { k: P }];
-  const bytes = encodeMessage(parms);
-  // da 67726964: the 32-bit tag header whose number bytes spell "grid"
-  assertEquals([...bytes.subarray(0, 5)], [0xda, 0x67, 0x72, 0x69, 0x64]);
-  assertEquals(GRID_TAG, 0x67726964);
-  const back = decodeMessage(bytes);
-  assertEquals(back.length, parms.length);
-  assertEquals(String(back[0]), String(P));
-  assertEquals([...(back[4] as Uint8Array)], [1, 2, 3]);
+/** Deterministic PRNG (mulberry32) so a failing case can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomBytes(rand: () => number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = Math.floor(rand() * 256);
+  return out;
+}
+
+function concat(...parts: (Uint8Array | number[])[]): Uint8Array {
+  const arrays = parts.map((p) => p instanceof Uint8Array ? p : new Uint8Array(p));
+  const out = new Uint8Array(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
+/** The CBOR bytes of tag 42 around P, as the codec writes it. */
+const P_TAG = encodeValue(P);
+/** `grid([` with an array header of `n` items (n < 24). */
+function envelope(n: number): number[] {
+  return [...HEADER, 0x80 + n];
+}
+
+/** Maps a decoded value to plain data that deepStrictEqual can compare. */
+function plain(value: unknown): unknown {
+  if (value instanceof CID) return { cid: value.toString() };
+  if (value instanceof Uint8Array) return { hex: value.toHex() };
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  }
+  return value;
+}
+
+/** True when `value` is a well-formed Parm: what decode may hand back, nothing else. */
+function isParm(value: unknown, depth = 0): boolean {
+  if (depth > MAX_DEPTH) return false;
+  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
+  if (typeof value === "number") return Number.isFinite(value);
+  if (value instanceof CID || value instanceof Uint8Array) return true;
+  if (Array.isArray(value)) return value.every((v) => isParm(v, depth + 1));
+  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.values(value).every((v) => isParm(v, depth + 1));
+  }
+  return false;
+}
+
+function isParms(value: unknown): boolean {
+  return Array.isArray(value) && value.length > 0 && value[0] instanceof CID && isParm(value);
+}
+
+function nested(depth: number): Parm {
+  let value: Parm = 1;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+const ROUND_TRIPS: [string, Parms][] = [
+  ["promise only", [P]],
+  ["promise and module", [P, M]],
+  ["strings", [P, M, "", "text", "ünïcødé ✓ 🧭", "a/b/../c", "\u0000nul", "\uFFFD replacement"]],
+  ["integers", [P, M, 0, 1, -1, 23, 24, 255, 256, 65536, 2 ** 32, Number.MAX_SAFE_INTEGER]],
+  ["negative integers", [P, M, -24, -25, -(2 ** 32), Number.MIN_SAFE_INTEGER]],
+  ["floats", [P, M, 1.5, -0.25, 3.141592653589793, 1e300]],
+  ["booleans and null", [P, M, true, false, null]],
+  ["empty and small bytes", [P, M, new Uint8Array(), new Uint8Array([0, 255, 1])]],
+  ["1 KiB payload", [P, M, new Uint8Array(1024).map((_, i) => i)]],
+  ["64 KiB payload", [P, M, new Uint8Array(65536).map((_, i) => i * 7)]],
+  ["nested arrays", [P, M, [], [[]], [1, [2, [3, "x"]]]]],
+  ["maps", [P, M, {}, { a: 1, b: "two", c: [true] }, { "": null, "ü": { deep: {} } }]],
+  ["CIDs inside args, arrays and maps", [P, M, P, [M, P], { cid: M, list: [P] }]],
+  ["nesting at the depth limit", [P, M, nested(MAX_DEPTH - 3)]],
+];
+
+Deno.test("encodeMessage() and decodeMessage() round-trip many shapes", async (t) => {
+  for (const [name, parms] of ROUND_TRIPS) {
+    await t.step(name, () => {
+      const back = decodeMessage(encodeMessage(parms));
+      assertEquals(plain(back), plain(parms));
+      assert(back[0] instanceof CID, "slot 0 decodes to a real CID");
+    });
+  }
 });
 
-Deno.test("decodeMessage() rejects truncated input with a CodecError", () => {
-  const bytes = encodeMessage([P, M, "x".repeat(100)]);
-  for (let cut = 0; cut < bytes.length; cut++) {
-    assertThrows(() => decodeMessage(bytes.subarray(0, cut)), CodecError);
+Deno.test("encodeValue() and decodeValue() round-trip records", () => {
+  const record: Parm = { grid: "record/v1", at: 17, ids: [P, M], blob: new Uint8Array([9]) };
+  assertEquals(plain(decodeValue(encodeValue(record))), plain(record));
+});
+
+Deno.test("encodeValue() is deterministic: map key order does not change the bytes", () => {
+  assertEquals(encodeValue({ b: 1, a: 2 }).toHex(), encodeValue({ a: 2, b: 1 }).toHex());
+});
+
+Deno.test("encodeMessage() output starts with da 67 72 69 64, the tag that spells grid", () => {
+  const bytes = encodeMessage([P, M, "x"]);
+  assertEquals([...bytes.subarray(0, 5)], HEADER);
+  assertEquals(GRID_TAG, 0x67726964);
+  assertEquals(new TextDecoder().decode(bytes.subarray(1, 5)), "grid");
+  // slot 0: tag 42 (d8 2a) around a byte string whose first byte is 0x00
+  assertEquals([...bytes.subarray(6, 8)], [0xd8, CID_TAG]);
+  assertEquals(bytes[10], 0x00);
+});
+
+Deno.test("decodeMessage() rejects input truncated at every cut point", async (t) => {
+  const samples: [string, Parms][] = [
+    ["short", [P, M]],
+    ["text", [P, M, "x".repeat(100)]],
+    ["map and bytes", [P, M, { k: new Uint8Array([1, 2, 3]), n: [1, 2] }, 1.5]],
+  ];
+  for (const [name, parms] of samples) {
+    await t.step(name, () => {
+      const bytes = encodeMessage(parms);
+      for (let cut = 0; cut < bytes.length; cut++) {
+        assertThrows(() => decodeMessage(bytes.subarray(0, cut)), CodecError);
+      }
+    });
   }
+});
+
+const GARBAGE: [string, Uint8Array][] = [
+  ["empty input", new Uint8Array()],
+  ["a lone break byte", new Uint8Array([0xff])],
+  ["a reserved additional-info byte", new Uint8Array([0x1c])],
+  ["JSON text", new TextEncoder().encode('["promise","module"]')],
+  ["the header alone", new Uint8Array(HEADER)],
+  ["trailing bytes after a valid message", concat(encodeMessage([P]), [0x00])],
+  ["two messages back to back", concat(encodeMessage([P]), encodeMessage([P]))],
+  ["an integer in more bytes than needed", concat(envelope(2), P_TAG, [0x18, 0x01])],
+  ["a map with a non-string key", concat(envelope(2), P_TAG, [0xa1, 0x01, 0x02])],
+  ["an array claiming 2^32 items", concat(envelope(2), P_TAG, [0x9a, 0xff, 0xff, 0xff, 0xff])],
+  ["a string claiming 2^32 bytes", concat(envelope(2), P_TAG, [0x7a, 0xff, 0xff, 0xff, 0xff])],
+  ["invalid UTF-8 in a text string", concat(envelope(2), P_TAG, [0x62, 0xc3, 0x28])],
+  ["invalid UTF-8 in a map key", concat(envelope(2), P_TAG, [0xa1, 0x62, 0xc3, 0x28, 0x01])],
+  ["an unknown tag", concat(envelope(2), P_TAG, [0xc1, 0x00])],
+];
+
+Deno.test("decodeMessage() rejects garbage with a CodecError", async (t) => {
+  for (const [name, bytes] of GARBAGE) {
+    await t.step(name, () => {
+      assertThrows(() => decodeMessage(bytes), CodecError);
+    });
+  }
+  await t.step("a value that is not bytes", () => {
+    assertThrows(() => decodeMessage("grid" as unknown as Uint8Array), CodecError);
+  });
+});
+
+const UNSAFE: [string, Uint8Array][] = [
+  ["duplicate map keys", concat(envelope(2), P_TAG, [0xa2, 0x61, 0x61, 0x01, 0x61, 0x61, 0x02])],
+  ["an indefinite-length array", concat(envelope(2), P_TAG, [0x9f, 0x01, 0xff])],
+  ["an indefinite-length envelope array", concat(HEADER, [0x9f], P_TAG, [0xff])],
+  ["an indefinite-length map", concat(envelope(2), P_TAG, [0xbf, 0x61, 0x61, 0x01, 0xff])],
+  ["an indefinite-length text string", concat(envelope(2), P_TAG, [0x7f, 0x61, 0x61, 0xff])],
+  ["an indefinite-length byte string", concat(envelope(2), P_TAG, [0x5f, 0x41, 0x01, 0xff])],
+  ["undefined", concat(envelope(2), P_TAG, [0xf7])],
+  ["NaN", concat(envelope(2), P_TAG, [0xf9, 0x7e, 0x00])],
+  ["Infinity", concat(envelope(2), P_TAG, [0xf9, 0x7c, 0x00])],
+  ["-Infinity", concat(envelope(2), P_TAG, [0xf9, 0xfc, 0x00])],
+  ["a 64-bit integer beyond 2^53", concat(envelope(2), P_TAG, [0x1b, 0xff, 0, 0, 0, 0, 0, 0, 0])],
+  [
+    "a negative integer beyond -2^53",
+    concat(envelope(2), P_TAG, [0x3b, 0xff, 0, 0, 0, 0, 0, 0, 0]),
+  ],
+  ["a bignum tag", concat(envelope(2), P_TAG, [0xc2, 0x49, 1, 0, 0, 0, 0, 0, 0, 0, 0])],
+];
+
+Deno.test("decodeMessage() rejects duplicate keys, indefinite lengths, undefined, NaN, Infinity and bigints", async (t) => {
+  for (const [name, bytes] of UNSAFE) {
+    await t.step(name, () => {
+      assertThrows(() => decodeMessage(bytes), CodecError);
+    });
+  }
+});
+
+/** A map that quacks like a CID: CID.asCID() would take it, the codec must not. */
+const FAKE_CID = {
+  "/": "ab",
+  bytes: "ab",
+  version: 1,
+  code: 0x55,
+  multihash: { code: 0x12, size: 32, digest: P.multihash.digest, bytes: P.multihash.bytes },
+};
+
+const NOT_ENVELOPES: [string, Uint8Array][] = [
+  ["a plain array of CIDs (no grid tag)", encodeValue([P, M])],
+  ["another tag around the array", cborEncode(new Tagged(1, [0]))],
+  ["a grid tag holding a CID, not an array", concat(HEADER, P_TAG)],
+  ["a grid tag holding a string", concat(HEADER, [0x61, 0x61])],
+  ["a grid tag holding an empty array", concat(envelope(0))],
+  ["a grid envelope nested in slot 1", concat(envelope(2), P_TAG, HEADER, [0x81], P_TAG)],
+  [
+    "a grid envelope nested in a map",
+    concat(envelope(2), P_TAG, [0xa1, 0x61, 0x61], HEADER, [0x81], P_TAG),
+  ],
+  ["a grid envelope inside an array", concat([0x81], envelope(1), P_TAG)],
+  ["slot 0 a text string", concat(envelope(1), [0x61, 0x61])],
+  ["slot 0 an integer", concat(envelope(1), [0x01])],
+  ["slot 0 raw CID bytes without tag 42", concat(envelope(1), encodeValue(P.bytes))],
+  ["slot 0 a map that looks like a CID", concat(envelope(1), cborEncode(FAKE_CID))],
+  [
+    "tag 42 without the 0x00 prefix",
+    concat(envelope(1), [0xd8, 0x2a, 0x58, P.bytes.length], P.bytes),
+  ],
+  ["tag 42 holding a text string", concat(envelope(1), [0xd8, 0x2a, 0x61, 0x61])],
+  ["tag 42 holding a lone 0x00", concat(envelope(1), [0xd8, 0x2a, 0x41, 0x00])],
+  ["tag 42 holding bytes that are no CID", concat(envelope(1), [0xd8, 0x2a, 0x44, 0, 1, 2, 3])],
+  [
+    "tag 42 holding a CID plus a trailing byte",
+    concat(envelope(1), [0xd8, 0x2a, 0x58, P.bytes.length + 2, 0], P.bytes, [7]),
+  ],
+];
+
+Deno.test("decodeMessage() rejects anything but grid([42(cid), ...])", async (t) => {
+  for (const [name, bytes] of NOT_ENVELOPES) {
+    await t.step(name, () => {
+      assertThrows(() => decodeMessage(bytes), CodecError);
+    });
+  }
+});
+
+Deno.test("decodeValue() refuses a grid envelope: records are never messages", () => {
+  assertThrows(() => decodeValue(encodeMessage([P])), CodecError);
+});
+
+Deno.test("decodeMessage() enforces the size limit before parsing", () => {
+  const bytes = encodeMessage([P, M, new Uint8Array(1000)]);
+  assertThrows(() => decodeMessage(bytes, { maxBytes: 999 }), CodecError, "limit");
+  assertEquals(decodeMessage(bytes, { maxBytes: bytes.length }).length, 3);
+  // Default limit: one byte over 16 MiB is refused without being read (all zero bytes).
+  const huge = new Uint8Array(MAX_MESSAGE_BYTES + 1);
+  assertThrows(() => decodeMessage(huge), CodecError, "limit");
+});
+
+Deno.test("encodeMessage() refuses a message no peer would accept", async (t) => {
+  const cases: [string, unknown][] = [
+    ["over the size limit", new Uint8Array(MAX_MESSAGE_BYTES)],
+    ["undefined", undefined],
+    ["NaN", NaN],
+    ["Infinity", Infinity],
+    ["a bigint", 10n],
+    ["a Map", new Map([["a", 1]])],
+    ["a function", () => 1],
+    ["undefined inside a map", { a: undefined }],
+  ];
+  for (const [name, arg] of cases) {
+    await t.step(name, () => {
+      assertThrows(() => encodeMessage([P, M, arg as Parm]), CodecError);
+    });
+  }
+  await t.step("slot 0 not a CID", () => {
+    assertThrows(() => encodeMessage(["x"] as unknown as Parms), CodecError);
+    assertThrows(() => encodeMessage([FAKE_CID] as unknown as Parms), CodecError);
+  });
+});
+
+Deno.test("decode enforces the depth limit", async (t) => {
+  await t.step("nesting up to maxDepth is read, one more is refused", () => {
+    for (const limit of [1, 5, MAX_DEPTH]) {
+      assertEquals(
+        plain(decodeValue(encodeValue(nested(limit)), { maxDepth: limit })),
+        plain(nested(limit)),
+      );
+      assertThrows(
+        () => decodeValue(encodeValue(nested(limit + 1)), { maxDepth: limit }),
+        CodecError,
+        "deeper",
+      );
+    }
+  });
+  await t.step("a message nesting 200000 arrays deep is a CodecError, not a stack overflow", () => {
+    const deep = concat(envelope(2), P_TAG, new Uint8Array(200_000).fill(0x81), [0x01]);
+    // Without the limit, cborg recurses once per level and exhausts the stack.
+    assertThrows(() => cborDecode(new Uint8Array(200_000).fill(0x81)), RangeError);
+    assertThrows(() => decodeMessage(deep), CodecError, "deeper");
+  });
+  await t.step("200000 nested tags are refused too", () => {
+    const tags = new Uint8Array(400_000);
+    for (let i = 0; i < tags.length; i += 2) tags.set([0xd8, CID_TAG], i);
+    assertThrows(() => decodeMessage(concat(envelope(2), P_TAG, tags, [0x41, 0x00])), CodecError);
+  });
+});
+
+/** Applies 1-4 random edits (flip, overwrite, insert, delete, truncate, repeat). */
+function mutate(rand: () => number, input: Uint8Array): Uint8Array {
+  let bytes: Uint8Array = input.slice();
+  const edits = 1 + Math.floor(rand() * 4);
+  for (let e = 0; e < edits; e++) {
+    const at = Math.floor(rand() * bytes.length);
+    switch (Math.floor(rand() * 6)) {
+      case 0:
+        bytes[at] ^= 1 << Math.floor(rand() * 8);
+        break;
+      case 1:
+        bytes[at] = Math.floor(rand() * 256);
+        break;
+      case 2:
+        bytes = concat(bytes.subarray(0, at), [Math.floor(rand() * 256)], bytes.subarray(at));
+        break;
+      case 3:
+        bytes = concat(bytes.subarray(0, at), bytes.subarray(at + 1));
+        break;
+      case 4:
+        bytes = bytes.slice(0, at);
+        break;
+      default: {
+        const end = Math.min(bytes.length, at + 1 + Math.floor(rand() * 8));
+        bytes = concat(bytes.subarray(0, end), bytes.subarray(at, end), bytes.subarray(end));
+      }
+    }
+  }
+  return bytes;
+}
+
+/** Decodes and classifies: "ok" (valid parms), "codec" (CodecError) or a failure text. */
+function classify(bytes: Uint8Array): string {
+  let value: unknown;
+  try {
+    value = decodeMessage(bytes);
+  } catch (err) {
+    return err instanceof CodecError ? "codec" : `threw ${String(err)}`;
+  }
+  return isParms(value) ? "ok" : `returned invalid parms ${String(value)}`;
+}
+
+Deno.test("decodeMessage() on random and mutated input returns valid parms or throws CodecError", async (t) => {
+  const SEED = 0x67726964;
+  const seeds = ROUND_TRIPS.map(([, parms]) => encodeMessage(parms)).filter((b) => b.length < 4096);
+  const failures: string[] = [];
+  const counts = { ok: 0, codec: 0 };
+  const check = (label: string, bytes: Uint8Array) => {
+    const started = performance.now();
+    const result = classify(bytes);
+    const took = performance.now() - started;
+    if (result === "ok" || result === "codec") counts[result]++;
+    else failures.push(`${label}: ${result} for ${bytes.toHex().slice(0, 200)}`);
+    if (took > 250) failures.push(`${label}: took ${took.toFixed(0)} ms`);
+  };
+  await t.step("5000 random byte strings (half behind a grid header)", () => {
+    const rand = prng(SEED);
+    for (let i = 0; i < 5000; i++) {
+      const body = randomBytes(rand, Math.floor(rand() * 64));
+      check(`seed ${SEED} random #${i}`, i % 2 ? concat(HEADER, body) : body);
+    }
+  });
+  await t.step("5000 mutations of valid messages", () => {
+    const rand = prng(SEED + 1);
+    for (let i = 0; i < 5000; i++) {
+      check(`seed ${SEED + 1} mutation #${i}`, mutate(rand, seeds[i % seeds.length]));
+    }
+  });
+  assertEquals(failures.slice(0, 5), []);
+  // The mutations must reach both outcomes, or the test proves little.
+  assert(counts.ok > 50, `only ${counts.ok} mutated inputs decoded`);
+  assert(counts.codec > 5000, `only ${counts.codec} inputs were rejected`);
 });

@@ -77,7 +77,15 @@ export function hashFromBytes(bytes: Uint8Array): CID {
   }
 }
 
-/** Narrows an unknown value to a CID. */
+/**
+ * Narrows an unknown value to a CID. Only real CID instances count: a decoded
+ * map that merely looks like a CID (`{"/": ..., bytes: ...}`) is not one.
+ */
 export function isHash(value: unknown): value is CID {
-  return CID.asCID(value) !== null;
+  return value instanceof CID;
+}
+
+/** The value as a CID when it is a real CID instance, else null (never a look-alike). */
+export function asHash(value: unknown): CID | null {
+  return value instanceof CID ? value : null;
 }
