@@ -61,6 +61,13 @@ function numberEncoder(value: unknown): null {
   return null; // finite: cborg's own encoding
 }
 
+function stringEncoder(value: unknown): null {
+  if (!(value as string).isWellFormed()) {
+    throw new CodecError("Cannot encode a string with a lone surrogate (not valid UTF-8)");
+  }
+  return null; // well-formed: cborg's own encoding
+}
+
 function refuse(what: string): () => never {
   return () => {
     throw new CodecError(`Cannot encode a ${what} in a message`);
@@ -74,6 +81,7 @@ const ENCODE_OPTIONS = {
     Object: cidEncoder,
     undefined: undefinedEncoder,
     number: numberEncoder,
+    string: stringEncoder,
     bigint: refuse("bigint"),
     Map: refuse("Map"),
     Set: refuse("Set"),

@@ -276,6 +276,7 @@ Deno.test("encodeMessage() refuses a message no peer would accept", async (t) =>
     ["a Map", new Map([["a", 1]])],
     ["a function", () => 1],
     ["undefined inside a map", { a: undefined }],
+    ["a string with a lone surrogate", "\uD800"],
   ];
   for (const [name, arg] of cases) {
     await t.step(name, () => {
