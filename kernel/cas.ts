@@ -12,16 +12,31 @@ import type { Storage } from "./storage.ts";
 /** Largest blob the CAS stores: 256 MiB. */
 export const MAX_BLOB = 256 * 1024 * 1024;
 
+/** Options for {@link Cas}. */
+export interface CasOptions {
+  /** Largest blob accepted, in bytes (default {@link MAX_BLOB}). */
+  maxBlob?: number;
+}
+
 /** A content-addressed store over a {@link Storage}. */
 export class Cas {
   #storage: Storage;
   #dir: string;
+  #maxBlob: number;
   /** Count of entries found corrupt and dropped since start (for status and tests). */
   dropped = 0;
 
-  constructor(storage: Storage, dir = "cas") {
+  constructor(storage: Storage, dir = "cas", options: CasOptions = {}) {
     this.#storage = storage;
     this.#dir = dir;
+    this.#maxBlob = options.maxBlob ?? MAX_BLOB;
+  }
+
+  #checkSize(bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) throw new CasError("The CAS stores bytes only");
+    if (bytes.length > this.#maxBlob) {
+      throw new CasError(`Blob of ${bytes.length} bytes is over the ${this.#maxBlob}-byte limit`);
+    }
   }
 
   #path(cid: CID): string {
@@ -31,9 +46,7 @@ export class Cas {
 
   /** Stores bytes; returns their hash (raw codec unless `codec` says otherwise). */
   async put(bytes: Uint8Array, codec: number = RAW): Promise<CID> {
-    if (bytes.length > MAX_BLOB) {
-      throw new CasError(`Blob of ${bytes.length} bytes is over the ${MAX_BLOB}-byte limit`);
-    }
+    this.#checkSize(bytes);
     const cid = hashBytes(bytes, codec);
     await this.#storage.write(this.#path(cid), bytes);
     return cid;
@@ -41,6 +54,7 @@ export class Cas {
 
   /** Stores bytes that must hash to `cid` (e.g. fetched from a peer); throws on mismatch. */
   async putVerified(cid: CID, bytes: Uint8Array): Promise<void> {
+    this.#checkSize(bytes);
     if (!verifyBytes(cid, bytes)) {
       throw new CasError(`Content does not match hash "${hashToText(cid)}"`);
     }
