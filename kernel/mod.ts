@@ -31,3 +31,4 @@ export * from "./symbols.ts";
 export * from "./identity.ts";
 export * from "./peer_network.ts";
 export * from "./service.ts";
+export * from "./executor.ts";

@@ -23,6 +23,10 @@ export interface SymbolEntry {
   promiseText: string;
   /** How to run it. */
   kind: ModuleKind;
+  /** Promise hashes the module accepts at its boundary (default: just `promise`). */
+  accepts?: CID[];
+  /** Parms prefixes the module may send to the kernel (see kernel/executor.ts Grant). */
+  grant?: Parm[][];
 }
 
 /** Name to entry. */
@@ -41,7 +45,16 @@ export function encodeSymbols(table: SymbolTable): Uint8Array {
   const obj: Record<string, Parm> = {};
   for (const name of [...table.keys()].sort()) {
     const e = table.get(name)!;
-    obj[name] = { module: e.module, promise: e.promise, promiseText: e.promiseText, kind: e.kind };
+    const record: Record<string, Parm> = {
+      module: e.module,
+      promise: e.promise,
+      promiseText: e.promiseText,
+      kind: e.kind,
+    };
+    // Optional fields only when set, so tables without them keep their hashes.
+    if (e.accepts) record.accepts = e.accepts;
+    if (e.grant) record.grant = e.grant;
+    obj[name] = record;
   }
   return encodeValue({ grid: "symbols/v1", names: obj });
 }
@@ -63,9 +76,31 @@ export function decodeSymbols(bytes: Uint8Array): SymbolTable {
     ) {
       throw new CodecError(`Symbol table entry "${name.slice(0, 64)}" is malformed`);
     }
-    table.set(name, { module, promise, promiseText: e.promiseText, kind: e.kind as ModuleKind });
+    const entry: SymbolEntry = {
+      module,
+      promise,
+      promiseText: e.promiseText,
+      kind: e.kind as ModuleKind,
+    };
+    if (e.accepts !== undefined) entry.accepts = decodeAccepts(name, e.accepts);
+    if (e.grant !== undefined) entry.grant = decodeGrant(name, e.grant);
+    table.set(name, entry);
   }
   return table;
+}
+
+function decodeAccepts(name: string, value: unknown): CID[] {
+  if (!Array.isArray(value) || value.length > 64 || !value.every((v) => CID.asCID(v))) {
+    throw new CodecError(`Symbol table entry "${name.slice(0, 64)}" has malformed accepts`);
+  }
+  return value as CID[];
+}
+
+function decodeGrant(name: string, value: unknown): Parm[][] {
+  const ok = Array.isArray(value) && value.length <= 64 &&
+    value.every((p) => Array.isArray(p) && p.length > 0 && p.length <= 8 && CID.asCID(p[0]));
+  if (!ok) throw new CodecError(`Symbol table entry "${name.slice(0, 64)}" has a malformed grant`);
+  return value as Parm[][];
 }
 
 /** Stores a table in the CAS and returns its hash. */
