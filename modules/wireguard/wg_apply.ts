@@ -1,0 +1,385 @@
+/**
+ * The thin effectful layer: reads an interface's state with `wg show dump`
+ * and `ip -j addr`, plans the difference (wg_plan.ts, pure) and runs only
+ * that with `ip` and `wg set`. It creates the interface with the kernel's
+ * WireGuard, or starts `wireguard-go -f IF` as a detached background process
+ * when the kernel has none. Working tunnels are never torn down to apply a
+ * change, and removing an interface that is already gone succeeds.
+ *
+ * @module
+ */
+import { runTool, runToolOrThrow, toolArgv } from "./_run.ts";
+import { keyFingerprint, parseWgDump, type WgDump } from "./wg_dump.ts";
+import { WireGuardError } from "./wg_error.ts";
+import { publicKeyOf } from "./wg_keys.ts";
+import { planInterface, type WgAction, type WgCurrentState, type WgLinkState } from "./wg_plan.ts";
+import type { WgInterfaceSpec } from "./wg_state.ts";
+import { isInterfaceName, validateSpec } from "./wg_validate.ts";
+
+/** How the interface is implemented. */
+export type WgBackend = "kernel" | "userspace";
+
+/** Options shared by every call of the WireGuard layer. */
+export interface WgOptions {
+  /** Run every command inside this network namespace (tests, the demo). */
+  netns?: string;
+}
+
+/** Options for {@link applyInterface}. */
+export interface ApplyOptions extends WgOptions {
+  /** Which implementation creates a missing interface; default `auto` (kernel, else wireguard-go). */
+  backend?: "auto" | WgBackend;
+  /** How long to wait for a new wireguard-go interface to come up; default 5000 ms. */
+  readyTimeoutMs?: number;
+}
+
+/** What {@link applyInterface} did. */
+export interface ApplyResult {
+  /** The actions run, in order; empty when the interface already matched. */
+  actions: WgAction[];
+  /** The backend that created the interface, when it had to be created. */
+  created?: WgBackend;
+}
+
+const wireguardGoChildren = new Map<string, Deno.ChildProcess>();
+const locks = new Map<string, Promise<unknown>>();
+
+/**
+ * Makes interface `spec.name` match `spec`, running only what differs.
+ *
+ * @example
+ * ```ts
+ * import { applyInterface } from "./wg_apply.ts";
+ * const spec = { name: "grid0", privateKeyFile: "/root/.grid/state/wg.key", listenPort: 51820, address: "10.77.0.1/16", peers: [] };
+ * await applyInterface(spec); // { actions: [...], created: "userspace" }
+ * await applyInterface(spec); // { actions: [] }
+ * ```
+ */
+export function applyInterface(
+  spec: WgInterfaceSpec,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  validateSpec(spec);
+  return serialized(`${options.netns ?? ""}/${spec.name}`, () => applyNow(spec, options));
+}
+
+async function applyNow(spec: WgInterfaceSpec, options: ApplyOptions): Promise<ApplyResult> {
+  const current = await readInterfaceState(spec.name, options);
+  const publicKey = await publicKeyOf(spec.privateKeyFile);
+  const presharedKeyHashes: Record<string, string> = {};
+  for (const peer of spec.peers) {
+    const file = peer.presharedKeyFile;
+    if (file !== undefined && !(file in presharedKeyHashes)) {
+      presharedKeyHashes[file] = await presharedKeyHash(file, spec.name);
+    }
+  }
+  const actions = planInterface(spec, current, { publicKey, presharedKeyHashes });
+  let created: WgBackend | undefined;
+  if (actions[0]?.kind === "create-link") created = await createLink(spec.name, options);
+  const wgArgs = actions.flatMap(wgSetArgs);
+  if (wgArgs.length > 0) {
+    const batch = await runTool("wg", ["set", spec.name, ...wgArgs], options);
+    if (batch.code !== 0) {
+      // Re-run one action at a time so the error names the one that failed.
+      for (const action of actions) {
+        const args = wgSetArgs(action);
+        if (args.length > 0) {
+          await runToolOrThrow(
+            describe(action, spec.name),
+            "wg",
+            ["set", spec.name, ...args],
+            options,
+          );
+        }
+      }
+      throw new WireGuardError(`Cannot configure "${spec.name}": ${batch.stderr}`);
+    }
+  }
+  for (const action of actions) {
+    const args = ipArgs(action, spec.name);
+    if (args.length === 0) continue;
+    const result = await runTool("ip", args, options);
+    const harmless = action.kind === "add-address" && /File exists/i.test(result.stderr) ||
+      action.kind === "remove-address" && /Cannot assign/i.test(result.stderr);
+    if (result.code !== 0 && !harmless) {
+      throw new WireGuardError(`Cannot ${describe(action, spec.name)}: ${result.stderr}`);
+    }
+  }
+  return created === undefined ? { actions } : { actions, created };
+}
+
+/** The interface's current state, or undefined when it does not exist. */
+export async function readInterfaceState(
+  name: string,
+  options: WgOptions = {},
+): Promise<WgCurrentState | undefined> {
+  checkName(name);
+  const [show, addr] = await Promise.all([
+    runTool("wg", ["show", name, "dump"], options),
+    runTool("ip", ["-j", "address", "show", "dev", name], options),
+  ]);
+  const linkMissing = addr.code !== 0 && /does not exist|Cannot find device/i.test(addr.stderr);
+  if (addr.code !== 0 && !linkMissing) {
+    throw new WireGuardError(`Cannot read the addresses of "${name}": ${addr.stderr}`);
+  }
+  if (show.code !== 0) {
+    if (linkMissing) return undefined;
+    throw new WireGuardError(
+      `Cannot read "${name}": it exists but is not a WireGuard interface (${show.stderr})`,
+    );
+  }
+  if (linkMissing) {
+    throw new WireGuardError(
+      `Cannot use "${name}": a wireguard-go interface of that name runs in another network namespace`,
+    );
+  }
+  return { dump: parseWgDump(show.stdout), link: parseIpAddr(addr.stdout, name) };
+}
+
+/** The parsed `wg show IF dump` of an existing interface (no private key, no PSK). */
+export async function readStatus(name: string, options: WgOptions = {}): Promise<WgDump> {
+  checkName(name);
+  const out = await runToolOrThrow(
+    `read the status of "${name}"`,
+    "wg",
+    ["show", name, "dump"],
+    options,
+  );
+  return parseWgDump(out);
+}
+
+/**
+ * Deletes the interface; one that is already gone counts as success. A
+ * wireguard-go behind it exits when its link is deleted; one this process
+ * started is also awaited (and killed if it lingers).
+ */
+export async function removeInterface(name: string, options: WgOptions = {}): Promise<void> {
+  checkName(name);
+  await serialized(`${options.netns ?? ""}/${name}`, async () => {
+    const result = await runTool("ip", ["link", "del", "dev", name], options);
+    if (result.code !== 0 && !/Cannot find device|does not exist/i.test(result.stderr)) {
+      throw new WireGuardError(`Cannot remove interface "${name}": ${result.stderr}`);
+    }
+    const key = `${options.netns ?? ""}/${name}`;
+    const child = wireguardGoChildren.get(key);
+    if (child) await stopChild(child);
+    wireguardGoChildren.delete(key);
+  });
+}
+
+/** Which backend the running interface uses (a wireguard-go control socket means userspace). */
+export async function backendOf(name: string): Promise<WgBackend> {
+  checkName(name);
+  try {
+    await Deno.lstat(`/var/run/wireguard/${name}.sock`);
+    return "userspace";
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return "kernel";
+    throw err;
+  }
+}
+
+async function createLink(name: string, options: ApplyOptions): Promise<WgBackend> {
+  const backend = options.backend ?? "auto";
+  if (backend !== "userspace") {
+    const result = await runTool("ip", ["link", "add", "dev", name, "type", "wireguard"], options);
+    if (result.code === 0 || /File exists/i.test(result.stderr)) return "kernel";
+    const unsupported = /Unknown device type|not supported|Operation not supported/i.test(
+      result.stderr,
+    );
+    if (backend === "kernel" || !unsupported) {
+      throw new WireGuardError(`Cannot create interface "${name}": ${result.stderr}`);
+    }
+  }
+  await startWireguardGo(name, options);
+  return "userspace";
+}
+
+async function startWireguardGo(name: string, options: ApplyOptions): Promise<void> {
+  const [cmd, args] = toolArgv("wireguard-go", ["-f", name], options.netns);
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd, {
+      args,
+      stdin: "null",
+      // Never piped: a pipe would kill wireguard-go with SIGPIPE once this agent exits.
+      stdout: "null",
+      stderr: "null",
+      detached: true,
+      env: { WG_PROCESS_FOREGROUND: "1", LOG_LEVEL: "silent" },
+    }).spawn();
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "wireguard-go is not installed" : String(err);
+    throw new WireGuardError(`Cannot create interface "${name}": ${why}`, { cause: err });
+  }
+  child.unref();
+  const key = `${options.netns ?? ""}/${name}`;
+  wireguardGoChildren.set(key, child);
+  let exited: Deno.CommandStatus | undefined;
+  child.status.then((status) => {
+    exited = status;
+    if (wireguardGoChildren.get(key) === child) wireguardGoChildren.delete(key);
+  });
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 5000);
+  while (Date.now() < deadline) {
+    if (exited) {
+      throw new WireGuardError(
+        `Cannot create interface "${name}": wireguard-go exited with code ${exited.code} (is the name in use?)`,
+      );
+    }
+    const state = await readInterfaceState(name, options).catch((err) => {
+      if (err instanceof WireGuardError) return undefined;
+      throw err;
+    });
+    if (state) return;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+  }
+  await stopChild(child);
+  throw new WireGuardError(
+    `Cannot create interface "${name}": wireguard-go did not come up in time`,
+  );
+}
+
+async function stopChild(child: Deno.ChildProcess): Promise<void> {
+  if (await exitsWithin(child, 2000)) return;
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    try {
+      child.kill(signal);
+    } catch (err) {
+      // Already exited between the wait and the kill.
+      if (!(err instanceof TypeError)) throw err;
+      return;
+    }
+    if (await exitsWithin(child, 1000)) return;
+  }
+}
+
+async function exitsWithin(child: Deno.ChildProcess, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const exited = await Promise.race([child.status.then(() => true), timeout]);
+  clearTimeout(timer);
+  return exited;
+}
+
+async function presharedKeyHash(path: string, name: string): Promise<string> {
+  try {
+    return keyFingerprint(await Deno.readTextFile(path));
+  } catch (err) {
+    throw new WireGuardError(`Cannot read a pre-shared key of "${name}" at "${path}"`, {
+      cause: err,
+    });
+  }
+}
+
+/** The `wg set IF ...` arguments of one action (none for `ip` actions). */
+function wgSetArgs(action: WgAction): string[] {
+  switch (action.kind) {
+    case "set-private-key":
+      return ["private-key", action.privateKeyFile];
+    case "set-listen-port":
+      return ["listen-port", String(action.listenPort)];
+    case "remove-peer":
+      return ["peer", action.publicKey, "remove"];
+    case "add-peer": {
+      const p = action.peer;
+      return [
+        "peer",
+        p.publicKey,
+        ...(p.presharedKeyFile ? ["preshared-key", p.presharedKeyFile] : []),
+        ...(p.endpoint ? ["endpoint", p.endpoint] : []),
+        ...(p.persistentKeepalive ? ["persistent-keepalive", String(p.persistentKeepalive)] : []),
+        "allowed-ips",
+        p.allowedIps.join(","),
+      ];
+    }
+    case "update-peer": {
+      const c = action.changes;
+      return [
+        "peer",
+        action.publicKey,
+        ...(c.presharedKeyFile === undefined
+          ? []
+          : ["preshared-key", c.presharedKeyFile ?? "/dev/null"]),
+        ...(c.endpoint === undefined ? [] : ["endpoint", c.endpoint]),
+        ...(c.persistentKeepalive === undefined
+          ? []
+          : ["persistent-keepalive", String(c.persistentKeepalive)]),
+        ...(c.allowedIps === undefined ? [] : ["allowed-ips", c.allowedIps.join(",")]),
+      ];
+    }
+    default:
+      return [];
+  }
+}
+
+/** The `ip ...` arguments of one action (none for `wg` actions). */
+function ipArgs(action: WgAction, name: string): string[] {
+  switch (action.kind) {
+    case "set-mtu":
+      return ["link", "set", "dev", name, "mtu", String(action.mtu)];
+    case "remove-address":
+      return ["address", "del", action.address, "dev", name];
+    case "add-address":
+      return ["address", "add", action.address, "dev", name];
+    case "set-link-up":
+      return ["link", "set", "dev", name, "up"];
+    default:
+      return [];
+  }
+}
+
+function describe(action: WgAction, name: string): string {
+  const what: Record<WgAction["kind"], string> = {
+    "create-link": "create interface",
+    "set-private-key": "set the private key of",
+    "set-listen-port": "set the listen port of",
+    "set-mtu": "set the MTU of",
+    "remove-address": "remove an address from",
+    "add-address": "add an address to",
+    "set-link-up": "bring up",
+    "remove-peer": "remove a peer from",
+    "add-peer": "add peer to",
+    "update-peer": "update a peer of",
+  };
+  return `${what[action.kind]} "${name}"`;
+}
+
+function parseIpAddr(json: string, name: string): WgLinkState {
+  let links: unknown;
+  try {
+    links = JSON.parse(json);
+  } catch (err) {
+    throw new WireGuardError(`Cannot parse the addresses of "${name}"`, { cause: err });
+  }
+  const link = Array.isArray(links) ? links[0] : undefined;
+  if (typeof link !== "object" || link === null) {
+    throw new WireGuardError(`Cannot parse the addresses of "${name}": no link in ip output`);
+  }
+  const l = link as { flags?: string[]; mtu?: number; addr_info?: Record<string, unknown>[] };
+  const addresses = (l.addr_info ?? [])
+    .filter((a) => a.family === "inet" || (a.family === "inet6" && a.scope === "global"))
+    .map((a) => `${a.local}/${a.prefixlen}`);
+  return { addresses, up: (l.flags ?? []).includes("UP"), mtu: l.mtu };
+}
+
+function checkName(name: string): void {
+  if (!isInterfaceName(name)) {
+    throw new WireGuardError(
+      `Cannot use interface "${name.slice(0, 32)}": not a valid interface name`,
+    );
+  }
+}
+
+function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = locks.get(key) ?? Promise.resolve();
+  const next = previous.then(fn, fn);
+  const settled = next.catch(() => undefined);
+  locks.set(key, settled);
+  settled.then(() => {
+    if (locks.get(key) === settled) locks.delete(key);
+  });
+  return next;
+}
