@@ -1,0 +1,16 @@
+/**
+ * The membership boundary's one error type: every refusal (a bad record, an
+ * expired invite, a closed net) is a {@link MembershipError} with a clear,
+ * one-line message, so the CLI exits non-zero and the wire carries a reject.
+ *
+ * @module
+ */
+import { GridError } from "../../kernel/mod.ts";
+
+/** A membership refusal or malformed membership data (code "membership"). */
+export class MembershipError extends GridError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("membership", message, options);
+    this.name = "MembershipError";
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * Membership records: signed, content-addressed facts about a net. A record
+ * is `{body, sig}` in CBOR; its hash (a DAG-CBOR CIDv1 of those bytes) is its
+ * name. Each record names its parents by hash, so the records of a net form a
+ * DAG rooted at the genesis record, whose hash is the net's id.
+ *
+ * Kinds: `genesis` (name, CIDR, policy, PSK on/off, founder), `admit` (a live
+ * member admits a joiner: the joiner's signed request and its address),
+ * `endpoint` (a member's new endpoint or URL), `left`, `revoked`.
+ *
+ * {@link parseRecord} checks form and signature: records carry the author's
+ * public key and the node id is its hash, so signatures verify on their own.
+ * Whether the author was a live member is the member set fold's job.
+ *
+ * @module
+ */
+import {
+  CID,
+  DAG_CBOR,
+  hashBytes,
+  hashToText,
+  type Identity,
+  nodeIdOf,
+  type Parm,
+} from "../../kernel/mod.ts";
+import { openEnvelope, signEnvelope, verifyEnvelope } from "./_signed.ts";
+import { Fields } from "./_fields.ts";
+import { ENDPOINT, GRID_URL, NET_NAME } from "./_patterns.ts";
+import { type MemberRequest, parseMemberRequest } from "./member_request.ts";
+import { MAX_REQUEST_BYTES } from "./member_request.ts";
+import { MembershipError } from "./errors.ts";
+
+/** Signature context of records. */
+export const RECORD_CONTEXT = "grid/membership-record/v1";
+/** Largest encoded record. */
+export const MAX_RECORD_BYTES = 8 * 1024;
+/** Most parents one record may name. */
+export const MAX_PARENTS = 64;
+
+/** Admission policy of a net. */
+export type NetPolicy = "open" | "invite";
+
+interface RecordBase {
+  /** The record's hash. */
+  readonly hash: CID;
+  /** The hash as text. */
+  readonly id: string;
+  /** The signed bytes. */
+  readonly bytes: Uint8Array;
+  /** Net id: the genesis hash (a genesis record's own id). */
+  readonly net: string;
+  /** Author's node id. */
+  readonly author: string;
+  /** Author's Ed25519 public key. */
+  readonly key: Uint8Array;
+  /** Author's clock, milliseconds since the epoch. */
+  readonly time: number;
+  /** Parent hashes (text), sorted. */
+  readonly parents: string[];
+}
+
+/** The record that founds a net. */
+export interface GenesisRecord extends RecordBase {
+  readonly kind: "genesis";
+  readonly name: string;
+  readonly cidr: string;
+  readonly policy: NetPolicy;
+  readonly psk: boolean;
+}
+
+/** A live member admits a joiner at an address. */
+export interface AdmitRecord extends RecordBase {
+  readonly kind: "admit";
+  /** The joiner's signed request (its keys, name, endpoint, promise, invite). */
+  readonly request: MemberRequest;
+  /** The tunnel address the admitter allocated. */
+  readonly address: string;
+}
+
+/** A member announces a new endpoint or grid URL. */
+export interface EndpointRecord extends RecordBase {
+  readonly kind: "endpoint";
+  readonly endpoint?: string;
+  readonly url?: string;
+}
+
+/** A member leaves. */
+export interface LeftRecord extends RecordBase {
+  readonly kind: "left";
+}
+
+/** A member revokes another. */
+export interface RevokedRecord extends RecordBase {
+  readonly kind: "revoked";
+  /** Node id of the revoked member. */
+  readonly member: string;
+  readonly reason?: string;
+}
+
+/** Any membership record. */
+export type MemberRecord =
+  | GenesisRecord
+  | AdmitRecord
+  | EndpointRecord
+  | LeftRecord
+  | RevokedRecord;
+
+/** The kind-specific fields of a new record. */
+export type RecordDraft =
+  | { kind: "genesis"; name: string; cidr: string; policy: NetPolicy; psk: boolean }
+  | { kind: "admit"; request: MemberRequest; address: string }
+  | { kind: "endpoint"; endpoint?: string; url?: string }
+  | { kind: "left" }
+  | { kind: "revoked"; member: string; reason?: string };
+
+/** Options for {@link signRecord}. */
+export interface SignRecordOptions {
+  /** Net id (not for genesis). */
+  net?: string;
+  /** Parent hashes (not for genesis). */
+  parents?: string[];
+  /** Clock (default now). */
+  time?: number;
+}
+
+/** Signs a new record as `identity`. */
+export async function signRecord(
+  identity: Identity,
+  draft: RecordDraft,
+  options: SignRecordOptions = {},
+): Promise<MemberRecord> {
+  const body: { [key: string]: Parm } = {
+    v: 1,
+    kind: draft.kind,
+    author: identity.id,
+    key: identity.publicKey,
+    time: Math.floor(options.time ?? Date.now()),
+    parents: [...new Set(options.parents ?? [])].sort().map((p) => CID.parse(p)),
+  };
+  if (draft.kind !== "genesis") {
+    if (!options.net) throw new MembershipError("A record needs its net id");
+    body.net = options.net;
+  }
+  switch (draft.kind) {
+    case "genesis":
+      Object.assign(body, {
+        name: draft.name,
+        cidr: draft.cidr,
+        policy: draft.policy,
+        psk: draft.psk,
+        nonce: crypto.getRandomValues(new Uint8Array(16)),
+      });
+      break;
+    case "admit":
+      Object.assign(body, { request: draft.request.bytes, address: draft.address });
+      break;
+    case "endpoint":
+      if (draft.endpoint !== undefined) body.endpoint = draft.endpoint;
+      if (draft.url !== undefined) body.url = draft.url;
+      break;
+    case "revoked":
+      body.member = draft.member;
+      if (draft.reason !== undefined) body.reason = draft.reason;
+      break;
+  }
+  return await parseRecord(await signEnvelope(identity, RECORD_CONTEXT, body));
+}
+
+/** The hash of a record's bytes. */
+export function recordHash(bytes: Uint8Array): CID {
+  return hashBytes(bytes, DAG_CBOR);
+}
+
+const COMMON = ["v", "kind", "net", "author", "key", "time", "parents"];
+const EXTRA: Record<string, string[]> = {
+  genesis: ["name", "cidr", "policy", "psk", "nonce"],
+  admit: ["request", "address"],
+  endpoint: ["endpoint", "url"],
+  left: [],
+  revoked: ["member", "reason"],
+};
+const IPV4 = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
+
+/**
+ * Decodes and checks a record: form, size, signature by the key it carries,
+ * and (when `net` is given) that it belongs to that net. Throws
+ * {@link MembershipError} for anything else.
+ */
+export async function parseRecord(bytes: Uint8Array, net?: string): Promise<MemberRecord> {
+  const envelope = openEnvelope(bytes, "Record", MAX_RECORD_BYTES);
+  const f = new Fields(envelope.body, "Record");
+  if (f.integer("v") !== 1) throw new MembershipError("Record has an unknown version");
+  const kind = f.string("kind", 16);
+  if (!Object.hasOwn(EXTRA, kind)) throw new MembershipError(`Record has unknown kind "${kind}"`);
+  f.only([...COMMON, ...EXTRA[kind]]);
+  const key = f.bytes("key", 32, 32);
+  const author = f.string("author", 120);
+  if (nodeIdOf(key) !== author) {
+    throw new MembershipError("Record names a key that is not its author's");
+  }
+  if (!(await verifyEnvelope(envelope, RECORD_CONTEXT, key))) {
+    throw new MembershipError(`Record by "${author}" has a bad signature`);
+  }
+  const hash = recordHash(bytes);
+  const id = hashToText(hash);
+  const parents = f.hashes("parents", MAX_PARENTS).map(hashToText);
+  const sorted = [...new Set(parents)].sort();
+  if (sorted.join() !== parents.join()) {
+    throw new MembershipError("Record is malformed: parents must be sorted and distinct");
+  }
+  const base = { hash, id, bytes, author, key, time: f.integer("time"), parents };
+  let record: MemberRecord;
+  if (kind === "genesis") {
+    if (f.has("net") || parents.length > 0) {
+      throw new MembershipError("Record is malformed: a genesis has no net and no parents");
+    }
+    f.bytes("nonce", 16, 16);
+    const policy = f.string("policy", 8);
+    if (policy !== "open" && policy !== "invite") {
+      throw new MembershipError(`Record is malformed: unknown policy "${policy}"`);
+    }
+    record = {
+      ...base,
+      kind,
+      net: id,
+      name: f.string("name", 32, NET_NAME),
+      cidr: f.string("cidr", 18),
+      policy,
+      psk: f.boolean("psk"),
+    };
+  } else {
+    const common = { ...base, net: f.string("net", 120) };
+    if (parents.length === 0) throw new MembershipError("Record is malformed: it has no parents");
+    switch (kind) {
+      case "admit": {
+        const request = await parseMemberRequest(f.bytes("request", 1, MAX_REQUEST_BYTES));
+        record = { ...common, kind, request, address: f.string("address", 15, IPV4) };
+        break;
+      }
+      case "endpoint":
+        record = {
+          ...common,
+          kind,
+          endpoint: f.optionalString("endpoint", 260, ENDPOINT),
+          url: f.optionalString("url", 460, GRID_URL),
+        };
+        break;
+      case "left":
+        record = { ...common, kind };
+        break;
+      default:
+        record = {
+          ...common,
+          kind: "revoked",
+          member: f.string("member", 120),
+          reason: f.optionalString("reason", 200),
+        };
+    }
+  }
+  if (net !== undefined && record.net !== net) {
+    throw new MembershipError(`Record "${id}" belongs to another net`);
+  }
+  return record;
+}
