@@ -1,0 +1,353 @@
+/**
+ * A reusable network-namespace lab for end-to-end tests, the demo and the
+ * benchmarks: N node namespaces, each with `eth0` on 192.168.77.0/24,
+ * joined by veth pairs to a bridge that lives in its own hub namespace, so
+ * no address or route is ever added to the host. Names carry a random
+ * suffix so parallel runs never collide; {@link NetnsLab.destroy} kills
+ * every process in the lab's namespaces (wireguard-go included), removes
+ * the namespaces and any stale wireguard-go sockets. Needs root.
+ *
+ * @module
+ */
+
+/** One node of the lab. */
+export interface LabNode {
+  /** 1-based index. */
+  readonly index: number;
+  /** Network namespace name. */
+  readonly ns: string;
+  /** Its address on the bridge, e.g. `192.168.77.3`. */
+  readonly address: string;
+  /** A WireGuard interface name unique on this machine (wireguard-go sockets are shared). */
+  readonly ifname: string;
+}
+
+/** Output of a finished command. */
+export interface LabOutput {
+  /** Exit code. */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+}
+
+/** A long-lived process started in the lab. */
+export interface LabProcess {
+  /** Process id (the command itself: `ip netns exec` execs it). */
+  readonly pid: number;
+  /** Resolves when it exits. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Sends a signal; an exited process is ignored. */
+  kill(signal?: Deno.Signal): void;
+  /** Everything it wrote to stdout and stderr so far (also in its log file). */
+  output(): string;
+}
+
+/** Options for {@link LabNet.spawn} and {@link LabNet.run}. */
+export interface LabRunOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Working directory. */
+  cwd?: string;
+  /** Kill a {@link LabNet.run} command after this many ms (default 60000). */
+  timeoutMs?: number;
+}
+
+/** Options for {@link createLab}. */
+export interface CreateLabOptions {
+  /** Directory for process logs; default a fresh temp directory. */
+  logDir?: string;
+}
+
+/** A running capture of all bridge traffic. */
+export interface LabCapture {
+  /** The pcap file. */
+  readonly path: string;
+  /** Stops tcpdump and waits until the file is complete. */
+  stop(): Promise<void>;
+}
+
+/** The lab and what can be done in it. */
+export interface LabNet {
+  /** Random suffix shared by every name in the lab. */
+  readonly id: string;
+  /** The hub namespace holding bridge `br0`. */
+  readonly hub: string;
+  /** The nodes. */
+  readonly nodes: LabNode[];
+  /** Where process logs go. */
+  readonly logDir: string;
+  /** Runs `cmd` inside the node's namespace to completion. */
+  run(node: LabNode, cmd: string[], options?: LabRunOptions): Promise<LabOutput>;
+  /** Starts a long-lived `cmd` inside the node's namespace; output goes to a log file. */
+  spawn(node: LabNode, name: string, cmd: string[], options?: LabRunOptions): LabProcess;
+  /** True when `from` can ping `to` (retried `tries` times, 1 s each). */
+  ping(from: LabNode, to: string, tries?: number): Promise<boolean>;
+  /** Starts tcpdump on the bridge writing to `path`; resolves once it listens. */
+  capture(path: string): Promise<LabCapture>;
+  /** Tears everything down; safe to call twice. */
+  destroy(): Promise<void>;
+}
+
+/** Why the lab cannot run here (not root, a tool missing), or undefined when it can. */
+export async function labSkipReason(
+  tools = ["ip", "wg", "wireguard-go", "ping"],
+): Promise<string | undefined> {
+  if (Deno.uid() !== 0) return "needs root (network namespaces)";
+  for (const tool of tools) {
+    const args = tool === "ip" ? ["-V"] : tool === "ping" ? ["-V"] : ["--version"];
+    const ok = await new Deno.Command(tool, { args, stdout: "null", stderr: "null" }).output()
+      .then((o) => o.success, () => false);
+    if (!ok) return `needs "${tool}" installed`;
+  }
+  return undefined;
+}
+
+/** Creates a lab of `count` nodes (1..200). Always pair with `destroy()` in `finally`. */
+export async function createLab(count: number, options: CreateLabOptions = {}): Promise<LabNet> {
+  if (!Number.isInteger(count) || count < 1 || count > 200) {
+    throw new Error(`Bad node count ${count}`);
+  }
+  const id = crypto.getRandomValues(new Uint8Array(3)).toHex();
+  const hub = `grid-${id}-hub`;
+  const nodes: LabNode[] = Array.from({ length: count }, (_, i) => ({
+    index: i + 1,
+    ns: `grid-${id}-${i + 1}`,
+    address: `192.168.77.${i + 1}`,
+    ifname: `wg${id}n${i + 1}`,
+  }));
+  const logDir = options.logDir ?? await Deno.makeTempDir({ prefix: `grid-lab-${id}-` });
+  const lab = new Lab(id, hub, nodes, logDir);
+  try {
+    await sh(["ip", "netns", "add", hub]);
+    await sh(["ip", "-n", hub, "link", "set", "lo", "up"]);
+    await sh(["ip", "-n", hub, "link", "add", "br0", "type", "bridge"]);
+    await sh(["ip", "-n", hub, "link", "set", "br0", "up"]);
+    for (const node of nodes) {
+      await sh(["ip", "netns", "add", node.ns]);
+      await sh([
+        "ip",
+        "-n",
+        hub,
+        "link",
+        "add",
+        `v${node.index}`,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        node.ns,
+      ]);
+      await sh(["ip", "-n", hub, "link", "set", `v${node.index}`, "master", "br0", "up"]);
+      await sh(["ip", "-n", node.ns, "link", "set", "lo", "up"]);
+      await sh(["ip", "-n", node.ns, "address", "add", `${node.address}/24`, "dev", "eth0"]);
+      await sh(["ip", "-n", node.ns, "link", "set", "eth0", "up"]);
+    }
+  } catch (err) {
+    await lab.destroy();
+    throw err;
+  }
+  return lab;
+}
+
+class Lab implements LabNet {
+  readonly id: string;
+  readonly hub: string;
+  readonly nodes: LabNode[];
+  readonly logDir: string;
+  #processes: { child: Deno.ChildProcess; done: Promise<unknown> }[] = [];
+  #destroyed = false;
+
+  constructor(id: string, hub: string, nodes: LabNode[], logDir: string) {
+    this.id = id;
+    this.hub = hub;
+    this.nodes = nodes;
+    this.logDir = logDir;
+  }
+
+  async run(node: LabNode, cmd: string[], options: LabRunOptions = {}): Promise<LabOutput> {
+    const child = new Deno.Command("ip", {
+      args: ["netns", "exec", node.ns, ...cmd],
+      env: options.env,
+      cwd: options.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It exited just now: nothing to kill.
+      }
+    }, options.timeoutMs ?? 60_000);
+    try {
+      const out = await child.output();
+      const decoder = new TextDecoder();
+      return {
+        code: out.code,
+        stdout: decoder.decode(out.stdout),
+        stderr: decoder.decode(out.stderr),
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  spawn(node: LabNode, name: string, cmd: string[], options: LabRunOptions = {}): LabProcess {
+    const child = new Deno.Command("ip", {
+      args: ["netns", "exec", node.ns, ...cmd],
+      env: options.env,
+      cwd: options.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const logPath = `${this.logDir}/${name}.log`;
+    const chunks: string[] = [];
+    const decoder = new TextDecoder();
+    const pump = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const chunk of stream) {
+        const text = decoder.decode(chunk, { stream: true });
+        chunks.push(text);
+        await Deno.writeTextFile(logPath, text, { append: true });
+      }
+    };
+    const done = Promise.all([pump(child.stdout), pump(child.stderr), child.status]);
+    this.#processes.push({ child, done });
+    return {
+      pid: child.pid,
+      status: child.status,
+      kill(signal: Deno.Signal = "SIGTERM") {
+        try {
+          child.kill(signal);
+        } catch {
+          // Already exited: killing it is done.
+        }
+      },
+      output: () => chunks.join(""),
+    };
+  }
+
+  async ping(from: LabNode, to: string, tries = 3): Promise<boolean> {
+    for (let i = 0; i < tries; i++) {
+      const out = await this.run(from, ["ping", "-n", "-q", "-c", "1", "-W", "1", to]);
+      if (out.code === 0) return true;
+    }
+    return false;
+  }
+
+  async capture(path: string): Promise<LabCapture> {
+    const child = new Deno.Command("ip", {
+      args: ["netns", "exec", this.hub, "tcpdump", "-i", "br0", "-U", "-s", "0", "-w", path],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!seen.includes("listening on")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`tcpdump did not start: ${seen.trim()}`);
+      seen += value;
+    }
+    const drain = (async () => {
+      while (!(await reader.read()).done) { /* keep stderr flowing */ }
+    })();
+    const done = Promise.all([drain, child.status]);
+    this.#processes.push({ child, done });
+    return {
+      path,
+      async stop() {
+        try {
+          child.kill("SIGINT");
+        } catch {
+          // Already exited.
+        }
+        await done;
+      },
+    };
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+      const pids = await this.#labPids();
+      for (const pid of pids) {
+        try {
+          Deno.kill(pid, signal);
+        } catch {
+          // Gone already.
+        }
+      }
+      if (pids.length > 0) await waitFor(async () => (await this.#labPids()).length === 0, 1500);
+    }
+    for (const { child } of this.#processes) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Exited already, as it should have.
+      }
+    }
+    await Promise.allSettled(this.#processes.map((p) => p.done));
+    for (const ns of [...this.nodes.map((n) => n.ns), this.hub]) {
+      await new Deno.Command("ip", { args: ["netns", "del", ns], stdout: "null", stderr: "null" })
+        .output();
+    }
+    try {
+      for await (const entry of Deno.readDir("/var/run/wireguard")) {
+        if (entry.name.startsWith(`wg${this.id}n`)) {
+          await Deno.remove(`/var/run/wireguard/${entry.name}`).catch(() => {});
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+
+  async #labPids(): Promise<number[]> {
+    const pids: number[] = [];
+    for (const ns of [this.hub, ...this.nodes.map((n) => n.ns)]) {
+      const out = await new Deno.Command("ip", {
+        args: ["netns", "pids", ns],
+        stdout: "piped",
+        stderr: "null",
+      })
+        .output();
+      for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+        if (/^[0-9]+$/.test(line.trim())) pids.push(Number(line.trim()));
+      }
+    }
+    return pids.filter((pid) => pid !== Deno.pid);
+  }
+}
+
+/** Runs a setup command; throws with its stderr on failure. */
+async function sh(cmd: string[]): Promise<void> {
+  const out = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+}
+
+/** Polls `check` every 50 ms until it is true or `ms` passed; returns its last answer. */
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  ms: number,
+  everyMs = 50,
+): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (true) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
