@@ -17,6 +17,7 @@ import {
 } from "../kernel/mod.ts";
 import { openNode } from "./_node.ts";
 import { loadBuiltins } from "./_registry.ts";
+import { forwardToAgent } from "./_control.ts";
 
 /** grid's version, printed by `grid --version`. */
 export const VERSION = "0.1.0";
@@ -76,6 +77,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       `Command "${first}" is a ${entry.kind} module; cannot run it yet`,
     );
   }
+  const forwarded = await forwardToAgent(node, entry, rest, io);
+  if (forwarded !== undefined) return forwarded;
   const abort = new AbortController();
   const stop = () => abort.abort();
   Deno.addSignalListener("SIGINT", stop);

@@ -30,6 +30,8 @@ export interface Command {
   readonly usage: string;
   /** One line saying what it does. */
   readonly summary: string;
+  /** Runs in the caller's own process, never forwarded to a running agent (e.g. `serve`). */
+  readonly foreground?: boolean;
   /** Runs it; returns the exit code. Throws GridError for clear failures. */
   run(args: string[], ctx: CommandContext): Promise<number>;
 }

@@ -13,12 +13,16 @@ import type { Command } from "./_command.ts";
 import { command as put } from "./put.ts";
 import { command as get } from "./get.ts";
 import { command as joinWireguardNet } from "./join_wireguard_net.ts";
+import { command as serve } from "./serve.ts";
+import { command as peers } from "./peers.ts";
 
 /** File name and command, in the order the kernel consults them. */
 export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
   ["put.ts", put],
   ["get.ts", get],
   ["join_wireguard_net.ts", joinWireguardNet],
+  ["serve.ts", serve],
+  ["peers.ts", peers],
 ];
 
 /** A builtin command with its hashes. */

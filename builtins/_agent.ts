@@ -1,0 +1,202 @@
+/**
+ * The long-lived agent behind `grid serve` (and behind `grid
+ * join-wireguard-net` when it stays in the foreground): opens the node,
+ * loads its identity, listens for and dials peers, serves lookups across the
+ * grid, answers the local command line on the control socket, and starts
+ * every service in _services.ts. Runs until its signal aborts.
+ *
+ * @module
+ */
+import {
+  agentAnswers,
+  type Backoff,
+  ControlServer,
+  controlSocketPath,
+  GridError,
+  type Io,
+  loadIdentity,
+  type Logger,
+  type LogLevel,
+  LookupLedger,
+  oneLine,
+  parsePeerUrl,
+  peerAdminModule,
+  peerBlobModule,
+  PeerHub,
+  peerProxyModule,
+  PEERS_DIAL_PROMISE,
+  PEERS_LIST_PROMISE,
+  RANGE_PROMISE,
+  type ServiceContext,
+} from "../kernel/mod.ts";
+import { type GridNode, openNode } from "./_node.ts";
+import { SERVICES } from "./_services.ts";
+
+/** Log levels in increasing severity. */
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+/** Default `--listen`: every interface, port 7340. */
+export const DEFAULT_LISTEN = "0.0.0.0:7340";
+
+/** Options for {@link runAgent}. */
+export interface AgentOptions {
+  /** The node to serve (opened from `$GRID_HOME` when absent). */
+  node?: GridNode;
+  /** `HOST:PORT` to listen on for peers (port 0 picks one). */
+  listen?: string;
+  /** URL peers should dial us at, sent in the handshake. */
+  advertise?: string;
+  /** Least severe level logged (default "info"). */
+  logLevel?: LogLevel;
+  /** Stops the agent. */
+  signal: AbortSignal;
+  /** Where the "listening" line goes (stdout of the command). */
+  io?: Io;
+  /** Where log lines go (default: stderr). */
+  logSink?: (line: string) => void;
+  /** Redial backoff (tests use short ones). Also `GRID_PEER_BACKOFF_MS=min,max`. */
+  backoff?: Backoff;
+  /** Limits; see {@link PeerHub}. */
+  maxConnections?: number;
+  maxInFlight?: number;
+  maxFrameBytes?: number;
+  handshakeTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** Parses `HOST:PORT` (IPv6 as `[::1]:PORT`). */
+export function parseListen(text: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new GridError("usage", `Invalid listen address "${text}": use HOST:PORT`);
+  }
+  return { hostname: m[1] ?? m[2], port };
+}
+
+/** Parses a log level name. */
+export function parseLogLevel(text: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) {
+    throw new GridError("usage", `Invalid log level "${text}": use ${LOG_LEVELS.join(", ")}`);
+  }
+  return text as LogLevel;
+}
+
+function formatValue(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
+  return /^[\w.:/@%+-]*$/.test(text) && text.length > 0 ? text : JSON.stringify(text);
+}
+
+/** One line per event: `TIME LEVEL event key=value ...`, at or above `level`. */
+export function createLogger(level: LogLevel, sink: (line: string) => void): Logger {
+  const min = LOG_LEVELS.indexOf(level);
+  return (lvl, event, fields = {}) => {
+    if (LOG_LEVELS.indexOf(lvl) < min) return;
+    const parts = [new Date().toISOString(), lvl, event];
+    for (const [k, v] of Object.entries(fields)) {
+      if (v !== undefined) parts.push(`${k}=${formatValue(v)}`);
+    }
+    sink(parts.join(" "));
+  };
+}
+
+function stderrSink(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
+}
+
+function envBackoff(): Backoff | undefined {
+  const text = Deno.env.get("GRID_PEER_BACKOFF_MS");
+  if (!text) return undefined;
+  const [min, max] = text.split(",").map(Number);
+  if (!(min > 0) || !(max >= min)) {
+    throw new GridError("config", `Invalid GRID_PEER_BACKOFF_MS "${text}": use MIN,MAX`);
+  }
+  return { minMs: min, maxMs: max };
+}
+
+/** The URLs in a peers file, one per line (blank lines and `#` comments skipped). */
+export async function readPeerUrls(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  return text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+}
+
+/** Runs the agent until `options.signal` aborts. */
+export async function runAgent(options: AgentOptions): Promise<void> {
+  const log = createLogger(options.logLevel ?? "info", options.logSink ?? stderrSink);
+  const node = options.node ?? await openNode();
+  const { hostname, port } = parseListen(options.listen ?? DEFAULT_LISTEN);
+  if (options.advertise !== undefined) parsePeerUrl(options.advertise);
+  const identity = await loadIdentity(`${node.home.state}/identity`);
+  const socketPath = controlSocketPath(node.home.root);
+  const stop = options.signal;
+  const kernel = node.kernel;
+
+  const peers = new PeerHub({
+    identity,
+    advertise: options.advertise,
+    log,
+    handler: (parms, ctx) => kernel.call(parms, { ...ctx, signal: stop }),
+    backoff: options.backoff ?? envBackoff(),
+    maxConnections: options.maxConnections,
+    maxInFlight: options.maxInFlight,
+    maxFrameBytes: options.maxFrameBytes,
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+  });
+  const ledger = new LookupLedger();
+  for (const p of [RANGE_PROMISE, PEERS_LIST_PROMISE, PEERS_DIAL_PROMISE]) kernel.acceptPromise(p);
+  kernel.register(peerBlobModule({ log, ledger }));
+  kernel.register(peerAdminModule(peers));
+  kernel.register(peerProxyModule({ kernel, peers, log, ledger }));
+
+  const control = await ControlServer.start(socketPath, {
+    log,
+    handler: (parms) => kernel.call(parms, { origin: "local", signal: stop }),
+  });
+  try {
+    const bound = await peers.listen(hostname, port);
+    const line = `grid: listening on ${bound.url} as ${identity.id}\n`;
+    if (options.io) await options.io.stdout(line);
+    else await Deno.stdout.write(new TextEncoder().encode(line));
+    log("info", "agent-up", { listen: bound.url, node: identity.id, advertise: options.advertise });
+    for (const url of await readPeerUrls(node.home.peers)) {
+      try {
+        peers.dial(parsePeerUrl(url));
+      } catch (err) {
+        log("warn", "peer-url-skipped", { url, why: oneLine(err) });
+      }
+    }
+    const ctx: ServiceContext = {
+      kernel,
+      cas: node.cas,
+      home: node.home,
+      identity,
+      peers,
+      advertise: options.advertise,
+      log,
+      signal: stop,
+    };
+    for (const service of SERVICES) {
+      await service.start(ctx);
+      log("info", "service-up", { service: service.name });
+    }
+    if (!stop.aborted) {
+      await new Promise<void>((resolve) => stop.addEventListener("abort", () => resolve()));
+    }
+    log("info", "agent-stopping", {});
+  } finally {
+    await peers.close();
+    await control.close();
+  }
+}
+
+/** True when an agent answers on this home's control socket. */
+export async function agentRunning(root: string): Promise<boolean> {
+  return await agentAnswers(controlSocketPath(root));
+}

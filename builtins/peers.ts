@@ -1,0 +1,80 @@
+/**
+ * `grid peers add URL` and `grid peers list [--json]`: the peer URLs this
+ * node dials (kept in `$GRID_HOME/peers`, one per line) and, when an agent
+ * runs, how each peer is doing.
+ *
+ * @module
+ */
+import {
+  isAccept,
+  parsePeerUrl,
+  type PeerRow,
+  peersDialMessage,
+  peersListMessage,
+  readPeerRows,
+  UsageError,
+  writeTextFileAtomic,
+} from "../kernel/mod.ts";
+import type { Command, CommandContext } from "./_command.ts";
+import { readPeerUrls } from "./_agent.ts";
+
+const USAGE = "grid peers add URL | grid peers list [--json]";
+
+/** The peers command. */
+export const command: Command = {
+  name: "peers",
+  promise:
+    "I promise that the peer URLs I add are ones I chose to trust with this node's lookups, and I ask this node to remember them and keep a connection to each.",
+  usage: USAGE,
+  summary: "add a peer URL to dial, or list peers and their state",
+  async run(args, ctx) {
+    const [sub, ...rest] = args;
+    if (sub === "add" && rest.length === 1) return await add(rest[0], ctx);
+    if (sub === "list" && rest.length === 0) return await list(ctx, false);
+    if (sub === "list" && rest.length === 1 && rest[0] === "--json") return await list(ctx, true);
+    throw new UsageError(`Usage: ${USAGE}`);
+  },
+};
+
+async function add(text: string, ctx: CommandContext): Promise<number> {
+  const url = parsePeerUrl(text);
+  const path = ctx.node.home.peers;
+  const urls = await readPeerUrls(path);
+  if (urls.includes(url)) {
+    ctx.io.stderr(`grid: "${url}" is already listed`);
+  } else {
+    const existing = await Deno.readTextFile(path).catch(() => "");
+    const sep = existing.length === 0 || existing.endsWith("\n") ? "" : "\n";
+    await writeTextFileAtomic(path, `${existing}${sep}${url}\n`, { mode: 0o600 });
+  }
+  const reply = await ctx.call(peersDialMessage(url));
+  const note = isAccept(reply) ? "dialling now" : "dialled when the agent starts";
+  await ctx.io.stdout(`${url} (${note})\n`);
+  return 0;
+}
+
+async function list(ctx: CommandContext, json: boolean): Promise<number> {
+  const fromAgent = readPeerRows(await ctx.call(peersListMessage()));
+  const rows: PeerRow[] = fromAgent?.rows ??
+    (await readPeerUrls(ctx.node.home.peers)).map((url) => ({
+      url,
+      id: null,
+      state: "stopped" as const,
+      direction: "out" as const,
+      score: 0,
+      error: "no agent running",
+    }));
+  if (json) {
+    await ctx.io.stdout(JSON.stringify({ self: fromAgent?.selfId ?? null, peers: rows }) + "\n");
+    return 0;
+  }
+  if (!fromAgent) ctx.io.stderr("grid: no agent is running; showing the peers file");
+  const table = [
+    ["URL", "NODE", "STATE", "DIRECTION", "SCORE"],
+    ...rows.map((r) => [r.url ?? "-", r.id ?? "-", r.state, r.direction, String(r.score)]),
+  ];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  const lines = table.map((row) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+  await ctx.io.stdout(lines.join("\n") + "\n");
+  return 0;
+}

@@ -1,0 +1,378 @@
+/**
+ * The WebSocket {@link PeerNetwork}: listens for peers, dials the URLs it is
+ * given, keeps exactly one authenticated link per peer node id (when two
+ * nodes dial each other, both keep the link opened by the smaller id), and
+ * redials with capped, jittered exponential backoff.
+ *
+ * @module
+ */
+import { WebSocket, WebSocketServer } from "ws";
+import type { Parms } from "./codec.ts";
+import type { Identity } from "./identity.ts";
+import type { PeerEvent, PeerInfo, PeerNetwork, RequestOptions } from "./peer_network.ts";
+import type { Logger } from "./service.ts";
+import { oneLine } from "./errors.ts";
+import { reject } from "./promises.ts";
+import { CLOSE_CODES, LINK_DEFAULTS, type LinkHandler, WsLink } from "./ws_link.ts";
+import { PeerError } from "./peer_protocol.ts";
+
+/** Backoff between redials. */
+export interface Backoff {
+  /** First delay in ms. */
+  minMs: number;
+  /** Largest delay in ms. */
+  maxMs: number;
+}
+
+/** Default backoff: 250 ms doubling to 30 s. */
+export const DEFAULT_BACKOFF: Backoff = { minMs: 250, maxMs: 30_000 };
+
+/** Delay before redial number `attempt` (0-based): exponential, capped, half jittered. */
+export function backoffDelay(attempt: number, backoff: Backoff, random: number): number {
+  const ceiling = Math.min(backoff.maxMs, backoff.minMs * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + (ceiling / 2) * random);
+}
+
+/** Of two links to the same peer, the one to keep: opened by the smaller node id. */
+export function keepLink(
+  selfId: string,
+  peerId: string,
+  existing: "dialer" | "listener",
+  incoming: "dialer" | "listener",
+): "existing" | "incoming" {
+  if (existing === incoming) return "existing";
+  const wantRole = selfId < peerId ? "dialer" : "listener";
+  return incoming === wantRole ? "incoming" : "existing";
+}
+
+/** State of one URL we dial. */
+export type DialState = "connecting" | "up" | "backoff" | "standby" | "self" | "stopped";
+
+/** One row of {@link PeerHub.table}. */
+export interface PeerRow {
+  /** The URL dialled, or the one an inbound peer advertises. */
+  url: string | null;
+  /** Node id, once known. */
+  id: string | null;
+  /** "up", or the dialer's state. */
+  state: DialState;
+  direction: "in" | "out";
+  /** Kept promises minus broken ones (see {@link PeerHub.adjustScore}). */
+  score: number;
+  /** Last error while dialling, if any. */
+  error: string | null;
+}
+
+/** Options for {@link PeerHub}. */
+export interface PeerHubOptions {
+  identity: Identity;
+  /** Handles requests from peers (the agent passes them to its kernel). */
+  handler: (parms: Parms, ctx: { origin: string; hops: number }) => Promise<Parms>;
+  /** URL we tell peers they can dial us at. */
+  advertise?: string;
+  log?: Logger;
+  /** Largest frame, in bytes (ws maxPayload and codec maxBytes). */
+  maxFrameBytes?: number;
+  /** Most requests in flight from one peer. */
+  maxInFlight?: number;
+  /** Most open sockets (handshaking or up); extra ones are closed with a reason. */
+  maxConnections?: number;
+  handshakeTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  backoff?: Backoff;
+}
+
+interface DialTarget {
+  url: string;
+  state: DialState;
+  peerId?: string;
+  error?: string;
+  link?: WsLink;
+}
+
+/** What {@link PeerHub.listen} bound. */
+export interface Listening {
+  hostname: string;
+  port: number;
+  /** `ws://host:port`. */
+  url: string;
+}
+
+/** The WebSocket peer network of one agent. */
+export class PeerHub implements PeerNetwork {
+  readonly selfId: string;
+  #opts: PeerHubOptions;
+  #log: Logger;
+  #links = new Set<WsLink>();
+  #up = new Map<string, WsLink>();
+  #targets = new Map<string, DialTarget>();
+  #listeners = new Set<(event: PeerEvent) => void>();
+  #scores = new Map<string, number>();
+  #server?: WebSocketServer;
+  #stop = new AbortController();
+
+  constructor(options: PeerHubOptions) {
+    this.#opts = options;
+    this.selfId = options.identity.id;
+    this.#log = options.log ?? (() => {});
+  }
+
+  /** Starts accepting peers on `hostname:port` (port 0 picks a free one). */
+  listen(hostname: string, port: number): Promise<Listening> {
+    return new Promise((resolve, rejectListen) => {
+      const server = new WebSocketServer({
+        host: hostname,
+        port,
+        maxPayload: this.#maxFrame(),
+        perMessageDeflate: false,
+      });
+      server.once(
+        "error",
+        (err: Error) =>
+          rejectListen(new PeerError(`Cannot listen on ${hostname}:${port}: ${oneLine(err)}`)),
+      );
+      server.once("listening", () => {
+        server.on(
+          "error",
+          (err: Error) => this.#log("error", "listener-error", { why: oneLine(err) }),
+        );
+        const address = server.address();
+        const bound = typeof address === "object" && address ? address.port : port;
+        const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+        resolve({ hostname, port: bound, url: `ws://${host}:${bound}` });
+      });
+      server.on("connection", (ws: WebSocket) => this.#accept(ws));
+      this.#server = server;
+    });
+  }
+
+  /** Peers connected and authenticated right now. */
+  connected(): PeerInfo[] {
+    return [...this.#up.values()].map((link) => link.peer!);
+  }
+
+  /** Sends `parms` to peer `id`; resolves with its reply or a reject (never throws). */
+  request(id: string, parms: Parms, options: RequestOptions = {}): Promise<Parms> {
+    const link = this.#up.get(id);
+    if (!link) return Promise.resolve(reject("peer", `Peer "${id}" is not connected`));
+    return link.request(parms, options);
+  }
+
+  /** Dials `url` now and keeps it up. Dialling a URL already dialled does nothing. */
+  dial(url: string): void {
+    if (this.#stop.signal.aborted || this.#targets.has(url)) return;
+    const target: DialTarget = { url, state: "connecting" };
+    this.#targets.set(url, target);
+    this.#dialLoop(target).catch((err) => {
+      this.#log("error", "dialer-crashed", { url, why: oneLine(err) });
+    });
+  }
+
+  /** Subscribes to peers coming up and going down. */
+  onChange(listener: (event: PeerEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Adds `delta` to a peer's score (kept promise +1, broken promise negative). */
+  adjustScore(id: string, delta: number): number {
+    const score = (this.#scores.get(id) ?? 0) + delta;
+    this.#scores.set(id, score);
+    return score;
+  }
+
+  /** A peer's score (0 if never scored). */
+  score(id: string): number {
+    return this.#scores.get(id) ?? 0;
+  }
+
+  /** Every dialled URL and every connected peer, for `grid peers list`. */
+  table(): PeerRow[] {
+    const rows: PeerRow[] = [];
+    const listed = new Set<string>();
+    for (const t of this.#targets.values()) {
+      const upLink = t.peerId ? this.#up.get(t.peerId) : undefined;
+      const state: DialState = t.state === "standby" && upLink ? "up" : t.state;
+      const direction = upLink && upLink.role === "listener" ? "in" : "out";
+      if (t.peerId && upLink) listed.add(t.peerId);
+      rows.push({
+        url: t.url,
+        id: t.peerId ?? null,
+        state,
+        direction,
+        score: t.peerId ? this.score(t.peerId) : 0,
+        error: state === "up" ? null : t.error ?? null,
+      });
+    }
+    for (const [id, link] of this.#up) {
+      if (listed.has(id)) continue;
+      rows.push({
+        url: link.peer!.advertise ?? link.peer!.url ?? null,
+        id,
+        state: "up",
+        direction: link.peer!.direction,
+        score: this.score(id),
+        error: null,
+      });
+    }
+    return rows;
+  }
+
+  /** Closes every link and the listener, and stops dialling. */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    for (const link of this.#links) link.close(CLOSE_CODES.normal, "Agent stopping");
+    await Promise.all([...this.#links].map((l) => l.closed));
+    const server = this.#server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  #maxFrame(): number {
+    return this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes;
+  }
+
+  #linkHandler(): LinkHandler {
+    return (parms, { peer, hops }) =>
+      this.#opts.handler(parms, { origin: `peer:${peer.id}`, hops });
+  }
+
+  #newLink(ws: WebSocket, role: "dialer" | "listener", url?: string): WsLink {
+    const link = new WsLink(ws, {
+      role,
+      url,
+      identity: this.#opts.identity,
+      handler: this.#linkHandler(),
+      advertise: this.#opts.advertise,
+      maxFrameBytes: this.#maxFrame(),
+      maxInFlight: this.#opts.maxInFlight,
+      handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
+      requestTimeoutMs: this.#opts.requestTimeoutMs,
+      log: this.#log,
+    });
+    this.#links.add(link);
+    link.ready.then((peer) => this.#onUp(link, peer), () => {});
+    link.closed.then(({ code, reason }) => this.#onClosed(link, code, reason));
+    return link;
+  }
+
+  #accept(ws: WebSocket): void {
+    const limit = this.#opts.maxConnections ?? 64;
+    if (this.#stop.signal.aborted) return ws.close(CLOSE_CODES.tryAgain, "Agent stopping");
+    if (this.#links.size >= limit) {
+      this.#log("warn", "peer-refused", { why: `connection limit ${limit} reached` });
+      ws.close(CLOSE_CODES.tryAgain, `Too many connections (limit ${limit})`);
+      return;
+    }
+    this.#newLink(ws, "listener");
+  }
+
+  #onUp(link: WsLink, peer: PeerInfo): void {
+    if (!link.open) return;
+    const existing = this.#up.get(peer.id);
+    if (existing && existing !== link && existing.open) {
+      const keep = keepLink(this.selfId, peer.id, existing.role, link.role);
+      const loser = keep === "existing" ? link : existing;
+      this.#log("debug", "peer-duplicate", { peer: peer.id, closing: loser.role });
+      if (keep === "existing") return link.close(CLOSE_CODES.duplicate, "Duplicate connection");
+      this.#up.set(peer.id, link);
+      existing.close(CLOSE_CODES.duplicate, "Duplicate connection");
+      return;
+    }
+    this.#up.set(peer.id, link);
+    this.#log("info", "peer-up", { peer: peer.id, direction: peer.direction, url: peer.url });
+    this.#emit({ type: "up", peer });
+  }
+
+  #onClosed(link: WsLink, code: number, reason: string): void {
+    this.#links.delete(link);
+    const peer = link.peer;
+    if (!peer || this.#up.get(peer.id) !== link) return;
+    this.#up.delete(peer.id);
+    this.#log("info", "peer-down", { peer: peer.id, code, reason: reason || undefined });
+    this.#emit({ type: "down", peer });
+  }
+
+  #emit(event: PeerEvent): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.#log("error", "peer-listener-failed", { why: oneLine(err) });
+      }
+    }
+  }
+
+  async #dialLoop(target: DialTarget): Promise<void> {
+    const signal = this.#stop.signal;
+    const backoff = this.#opts.backoff ?? DEFAULT_BACKOFF;
+    let attempt = 0;
+    while (!signal.aborted) {
+      const other = target.peerId ? this.#up.get(target.peerId) : undefined;
+      if (other) {
+        // The peer is connected over another link: wait until it goes down.
+        target.state = "standby";
+        await this.#waitDown(target.peerId!);
+        continue;
+      }
+      target.state = "connecting";
+      const ws = new WebSocket(target.url, {
+        maxPayload: this.#maxFrame(),
+        perMessageDeflate: false,
+        handshakeTimeout: this.#opts.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs,
+      });
+      const link = this.#newLink(ws, "dialer", target.url);
+      target.link = link;
+      try {
+        const peer = await link.ready;
+        target.peerId = peer.id;
+        target.state = "up";
+        target.error = undefined;
+        attempt = 0;
+        const { code, reason } = await link.closed;
+        if (code !== CLOSE_CODES.duplicate) target.error = `closed ${code} ${reason}`.trim();
+      } catch (err) {
+        target.error = oneLine(err);
+        await link.closed;
+        if (/own node id/.test(target.error)) {
+          target.state = "self";
+          this.#log("warn", "peer-dial-self", { url: target.url });
+          return;
+        }
+        this.#log("debug", "peer-dial-failed", { url: target.url, why: target.error });
+      }
+      if (signal.aborted) break;
+      target.state = "backoff";
+      await sleep(backoffDelay(attempt++, backoff, Math.random()), signal);
+    }
+    target.state = "stopped";
+  }
+
+  #waitDown(id: string): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.#stop.signal;
+      const done = () => {
+        off();
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const off = this.onChange((e) => {
+        if (e.type === "down" && e.peer.id === id) done();
+      });
+      if (signal.aborted || !this.#up.has(id)) return done();
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

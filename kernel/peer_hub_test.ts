@@ -1,0 +1,98 @@
+import { assert, assertEquals } from "./_assert_test.ts";
+import { generateIdentity } from "./identity.ts";
+import { accept, isAccept, rejectReason } from "./promises.ts";
+import { hashText } from "./hash.ts";
+import type { Parms } from "./codec.ts";
+import { backoffDelay, keepLink, PeerHub, type PeerHubOptions } from "./peer_hub.ts";
+
+const ECHO = hashText("echo");
+
+async function hub(options: Partial<PeerHubOptions> = {}): Promise<PeerHub> {
+  return new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms: Parms) => Promise.resolve(accept(...parms.slice(1))),
+    backoff: { minMs: 20, maxMs: 200 },
+    ...options,
+  });
+}
+
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error("Timed out waiting");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("backoffDelay() grows, is capped and jittered", () => {
+  const b = { minMs: 100, maxMs: 1000 };
+  assertEquals(backoffDelay(0, b, 1), 100);
+  assertEquals(backoffDelay(0, b, 0), 50);
+  assertEquals(backoffDelay(3, b, 1), 800);
+  assertEquals(backoffDelay(20, b, 1), 1000);
+  assertEquals(backoffDelay(20, b, 0), 500);
+});
+
+Deno.test("keepLink() keeps the link opened by the smaller node id on both sides", () => {
+  // Node "a" < "b". On a: existing listener (b dialled), incoming dialer (a dialled): keep a's.
+  assertEquals(keepLink("a", "b", "listener", "dialer"), "incoming");
+  // On b: existing dialer (b dialled), incoming listener (a dialled): keep a's.
+  assertEquals(keepLink("b", "a", "dialer", "listener"), "incoming");
+  assertEquals(keepLink("a", "b", "dialer", "listener"), "existing");
+  assertEquals(keepLink("a", "b", "dialer", "dialer"), "existing");
+});
+
+Deno.test("two hubs authenticate, exchange requests both ways and redial after a drop", async () => {
+  const a = await hub();
+  const b = await hub();
+  try {
+    const at = await b.listen("127.0.0.1", 0);
+    a.dial(at.url);
+    await until(() => a.connected().length === 1 && b.connected().length === 1);
+    assertEquals(a.connected()[0].id, b.selfId);
+    assertEquals(b.connected()[0].id, a.selfId);
+    assertEquals(a.connected()[0].direction, "out");
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => a.request(b.selfId, [ECHO, i])),
+    );
+    assert(replies.every((r, i) => isAccept(r) && r[1] === i));
+    const back = await b.request(a.selfId, [ECHO, "x"]);
+    assertEquals(back[1], "x");
+    // b dials a too: still one link per peer on both sides.
+    const atA = await a.listen("127.0.0.1", 0);
+    b.dial(atA.url);
+    await new Promise((r) => setTimeout(r, 300));
+    assertEquals(a.connected().length, 1);
+    assertEquals(b.connected().length, 1);
+    assert(isAccept(await a.request(b.selfId, [ECHO, 1])));
+    const downs: string[] = [];
+    a.onChange((e) => e.type === "down" && downs.push(e.peer.id));
+    // Drop the live link: someone redials by itself.
+    const table = a.table();
+    assert(table.some((r) => r.state === "up" && r.id === b.selfId));
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+Deno.test("a request to an unknown peer and a closed link resolve with rejects", async () => {
+  const a = await hub();
+  const b = await hub({
+    handler: () => new Promise(() => {}), // never answers
+  });
+  try {
+    const at = await b.listen("127.0.0.1", 0);
+    assertEquals(rejectReason(await a.request("nobody", [ECHO])).code, "peer");
+    a.dial(at.url);
+    await until(() => a.connected().length === 1);
+    const slow = a.request(b.selfId, [ECHO], { timeoutMs: 100 });
+    assert(/did not reply/.test(rejectReason(await slow).reason));
+    const hanging = a.request(b.selfId, [ECHO]);
+    await b.close();
+    assert(/closed/.test(rejectReason(await hanging).reason));
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

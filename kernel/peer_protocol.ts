@@ -1,0 +1,207 @@
+/**
+ * The peer link protocol: the grid messages two nodes exchange over one
+ * WebSocket. Every frame is one binary grid message (kernel/codec.ts) led by
+ * one of the promises below, addressed to {@link PEER_LINK_MODULE}:
+ *
+ * - `hello`: `[HELLO, LINK, 1, nodeId, publicKey, nonce, advertise|null]`,
+ *   sent by both sides as soon as the socket opens;
+ * - `proof`: `[PROOF, LINK, signature]`, an Ed25519 signature over
+ *   {@link handshakeTranscript} (both nonces, both node ids, the signer's
+ *   role and a context string), so neither side can replay or reflect it;
+ * - `request`: `[REQUEST, LINK, requestId, hops, parms]`, any grid message;
+ * - `reply`: `[REPLY, LINK, requestId, reply]`, the reply to that request.
+ *
+ * Pure encoding and checking; the socket work lives in ws_link.ts.
+ *
+ * @module
+ */
+import { asHash, type CID, hashText } from "./hash.ts";
+import {
+  type DecodeLimits,
+  decodeMessage,
+  encodeMessage,
+  encodeValue,
+  type Parm,
+  type Parms,
+} from "./codec.ts";
+import { definePromise, type KnownPromise } from "./promises.ts";
+import { nodeIdOf, parseNodeId } from "./identity.ts";
+import { GridError } from "./errors.ts";
+
+/** The link module's text; its hash is slot 1 of every link frame. */
+export const PEER_LINK_TEXT =
+  "grid/module/peer-link/v1: I carry grid messages between two nodes that have proven their identity keys to each other, and I answer every request I accept with exactly one reply.";
+/** Hash of {@link PEER_LINK_TEXT}. */
+export const PEER_LINK_MODULE: CID = hashText(PEER_LINK_TEXT);
+
+/** The hello promise: who I am and my challenge to you. */
+export const HELLO_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/peer/hello/v1: I am the node whose id and public key I name, and I promise to sign your challenge with that key; here is my challenge for you.",
+});
+/** The proof promise: a signature over both challenges and both ids. */
+export const PROOF_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/peer/proof/v1: This is my signature over both challenges and both node ids; I promise it was made with the private key of the id I named, which never leaves my node.",
+});
+/** The request promise: a message for your kernel. */
+export const REQUEST_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/peer/request/v1: I ask your kernel to handle this message, sent on after the number of hops I name; I promise to wait for one reply under this request id.",
+});
+/** The reply promise: the answer to one request. */
+export const REPLY_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/peer/reply/v1: This is your kernel's one reply to the request with this id; I promise I did not alter it.",
+});
+
+/** Link protocol version carried in the hello. */
+export const LINK_VERSION = 1;
+/** Bytes in a handshake nonce. */
+export const NONCE_BYTES = 32;
+/** Context string mixed into every handshake signature. */
+export const HANDSHAKE_CONTEXT = "grid/peer-link/v1 handshake";
+
+/** A peer protocol violation (bad frame, failed handshake, broken link). */
+export class PeerError extends GridError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("peer", message, options);
+    this.name = "PeerError";
+  }
+}
+
+/** Which end of a link: the dialer opened the socket. */
+export type LinkRole = "dialer" | "listener";
+
+/** A decoded hello. */
+export interface Hello {
+  readonly id: string;
+  readonly publicKey: Uint8Array;
+  readonly nonce: Uint8Array;
+  readonly advertise?: string;
+}
+
+/** One decoded link frame. */
+export type LinkFrame =
+  | { kind: "hello"; hello: Hello }
+  | { kind: "proof"; signature: Uint8Array }
+  | { kind: "request"; id: number; hops: number; parms: Parms }
+  | { kind: "reply"; id: number; reply: Parms };
+
+/** Encodes a hello frame. */
+export function encodeHello(hello: Hello): Uint8Array {
+  return encodeMessage([
+    HELLO_PROMISE.cid,
+    PEER_LINK_MODULE,
+    LINK_VERSION,
+    hello.id,
+    hello.publicKey,
+    hello.nonce,
+    hello.advertise ?? null,
+  ]);
+}
+
+/** Encodes a proof frame. */
+export function encodeProof(signature: Uint8Array): Uint8Array {
+  return encodeMessage([PROOF_PROMISE.cid, PEER_LINK_MODULE, signature]);
+}
+
+/** Encodes a request frame. */
+export function encodeRequest(id: number, hops: number, parms: Parms): Uint8Array {
+  return encodeMessage([REQUEST_PROMISE.cid, PEER_LINK_MODULE, id, hops, parms]);
+}
+
+/** Encodes a reply frame. */
+export function encodeReply(id: number, reply: Parms): Uint8Array {
+  return encodeMessage([REPLY_PROMISE.cid, PEER_LINK_MODULE, id, reply]);
+}
+
+function isCount(value: Parm | undefined): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+function asParms(value: Parm | undefined, what: string): Parms {
+  if (!Array.isArray(value) || value.length === 0 || asHash(value[0]) === null) {
+    throw new PeerError(`A ${what} frame must carry a message whose slot 0 is a hash`);
+  }
+  return value as Parms;
+}
+
+/**
+ * Decodes one frame strictly: a grid message to the link module led by one
+ * of the four link promises, each slot of the right type. Throws
+ * {@link PeerError} (or CodecError) for anything else.
+ */
+export function decodeFrame(bytes: Uint8Array, limits: DecodeLimits = {}): LinkFrame {
+  const m = decodeMessage(bytes, limits);
+  const promise = m[0];
+  if (!PEER_LINK_MODULE.equals(asHash(m[1]) as CID)) {
+    throw new PeerError("A link frame must be addressed to the peer-link module");
+  }
+  if (HELLO_PROMISE.cid.equals(promise)) {
+    const [, , version, id, publicKey, nonce, advertise] = m;
+    if (m.length !== 7 || version !== LINK_VERSION) {
+      throw new PeerError(`Unsupported hello (link version ${String(version)})`);
+    }
+    if (typeof id !== "string" || !(publicKey instanceof Uint8Array)) {
+      throw new PeerError("A hello needs a node id and a public key");
+    }
+    if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) {
+      throw new PeerError(`A hello needs a ${NONCE_BYTES}-byte nonce`);
+    }
+    if (advertise !== null && (typeof advertise !== "string" || advertise.length > 512)) {
+      throw new PeerError("A hello's advertised URL must be text of at most 512 characters");
+    }
+    return { kind: "hello", hello: { id, publicKey, nonce, advertise: advertise ?? undefined } };
+  }
+  if (PROOF_PROMISE.cid.equals(promise)) {
+    if (m.length !== 3 || !(m[2] instanceof Uint8Array)) {
+      throw new PeerError("A proof needs exactly one signature");
+    }
+    return { kind: "proof", signature: m[2] };
+  }
+  if (REQUEST_PROMISE.cid.equals(promise)) {
+    if (m.length !== 5 || !isCount(m[2]) || !isCount(m[3])) {
+      throw new PeerError("A request needs an id, a hop count and a message");
+    }
+    return { kind: "request", id: m[2], hops: m[3], parms: asParms(m[4], "request") };
+  }
+  if (REPLY_PROMISE.cid.equals(promise)) {
+    if (m.length !== 4 || !isCount(m[2])) throw new PeerError("A reply needs an id and a message");
+    return { kind: "reply", id: m[2], reply: asParms(m[3], "reply") };
+  }
+  throw new PeerError("Unknown link frame promise");
+}
+
+/** Checks a peer's hello: its id must be the hash of its key, and not our own. */
+export function checkHello(hello: Hello, selfId: string): void {
+  if (parseNodeId(hello.id) === null) throw new PeerError(`Invalid node id "${hello.id}"`);
+  if (hello.publicKey.length !== 32 || nodeIdOf(hello.publicKey) !== hello.id) {
+    throw new PeerError(`Node id "${hello.id}" does not match its public key`);
+  }
+  if (hello.id === selfId) throw new PeerError("Peer has our own node id (dialled ourselves)");
+}
+
+/** What the node in `role` signs: context, role, both nonces, both ids (dialer first). */
+export function handshakeTranscript(
+  role: LinkRole,
+  dialer: Hello,
+  listener: Hello,
+): Uint8Array {
+  return encodeValue([
+    HANDSHAKE_CONTEXT,
+    role,
+    dialer.nonce,
+    listener.nonce,
+    dialer.id,
+    listener.id,
+  ]);
+}
+
+/** Every link promise, for a kernel that wants to know them. */
+export const LINK_PROMISES: readonly KnownPromise[] = [
+  HELLO_PROMISE,
+  PROOF_PROMISE,
+  REQUEST_PROMISE,
+  REPLY_PROMISE,
+];

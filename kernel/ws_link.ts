@@ -1,0 +1,366 @@
+/**
+ * One authenticated WebSocket link to one peer (npm:ws): the mutual
+ * challenge-response handshake, then requests and replies in both
+ * directions, many in flight at once, each frame one binary grid message
+ * (see peer_protocol.ts). Bad frames close the link, never the process.
+ *
+ * @module
+ */
+import type { RawData, WebSocket } from "ws";
+import type { Parms } from "./codec.ts";
+import { MAX_MESSAGE_BYTES } from "./codec.ts";
+import type { Identity } from "./identity.ts";
+import { verifySignature } from "./identity.ts";
+import type { PeerInfo, RequestOptions } from "./peer_network.ts";
+import type { Logger } from "./service.ts";
+import { oneLine, rejectCodeOf } from "./errors.ts";
+import { reject } from "./promises.ts";
+import {
+  checkHello,
+  decodeFrame,
+  encodeHello,
+  encodeProof,
+  encodeReply,
+  encodeRequest,
+  handshakeTranscript,
+  type Hello,
+  type LinkFrame,
+  type LinkRole,
+  NONCE_BYTES,
+  PeerError,
+} from "./peer_protocol.ts";
+
+/** Close codes a link uses (4000-4999 is the application range). */
+export const CLOSE_CODES = {
+  normal: 1000,
+  unsupported: 1003,
+  tooBig: 1009,
+  tryAgain: 1013,
+  duplicate: 4000,
+  handshake: 4001,
+  protocol: 4002,
+  self: 4003,
+} as const;
+
+/** Defaults for {@link WsLinkOptions}. */
+export const LINK_DEFAULTS = {
+  maxFrameBytes: MAX_MESSAGE_BYTES,
+  maxInFlight: 256,
+  handshakeTimeoutMs: 5_000,
+  requestTimeoutMs: 30_000,
+} as const;
+
+/** Handles a request that arrived on a link; resolves with the reply. */
+export type LinkHandler = (parms: Parms, ctx: { peer: PeerInfo; hops: number }) => Promise<Parms>;
+
+/** Options for {@link WsLink}. */
+export interface WsLinkOptions {
+  /** "dialer" when we opened the socket. */
+  role: LinkRole;
+  /** This node's identity (signs the handshake). */
+  identity: Identity;
+  /** Handles the peer's requests. */
+  handler: LinkHandler;
+  /** The URL we dialled (dialer only). */
+  url?: string;
+  /** The URL we tell the peer it can dial us at. */
+  advertise?: string;
+  /** Largest frame decoded (the socket's maxPayload should match). */
+  maxFrameBytes?: number;
+  /** Most of the peer's requests handled at once; more get a reject reply. */
+  maxInFlight?: number;
+  /** A peer that has not proven its key by then is dropped. */
+  handshakeTimeoutMs?: number;
+  /** Default timeout for our requests. */
+  requestTimeoutMs?: number;
+  /** Event log. */
+  log?: Logger;
+}
+
+interface Pending {
+  resolve: (reply: Parms) => void;
+  cleanup: () => void;
+}
+
+/** Converts what npm:ws delivers into one Uint8Array. */
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) {
+    const total = data.reduce((n, b) => n + b.length, 0);
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const b of data) {
+      out.set(b, at);
+      at += b.length;
+    }
+    return out;
+  }
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** A link over one open (or opening) npm:ws socket. */
+export class WsLink {
+  /** Resolves with the peer once both sides proved their keys; rejects if the handshake fails. */
+  readonly ready: Promise<PeerInfo>;
+  /** Resolves when the socket has closed, with the close code and reason. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #ws: WebSocket;
+  #opts: WsLinkOptions;
+  #log: Logger;
+  #myHello: Hello;
+  #peerHello?: Hello;
+  #peer?: PeerInfo;
+  #sentProof = false;
+  #verified = false;
+  #queue: Promise<void> = Promise.resolve();
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #inFlight = 0;
+  #isClosed = false;
+  #resolveReady!: (peer: PeerInfo) => void;
+  #rejectReady!: (err: Error) => void;
+  #handshakeTimer?: ReturnType<typeof setTimeout>;
+
+  constructor(ws: WebSocket, options: WsLinkOptions) {
+    this.#ws = ws;
+    this.#opts = options;
+    this.#log = options.log ?? (() => {});
+    this.#myHello = {
+      id: options.identity.id,
+      publicKey: options.identity.publicKey,
+      nonce: crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+      advertise: options.advertise,
+    };
+    this.ready = new Promise((resolve, rejectReady) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = rejectReady;
+    });
+    this.ready.catch(() => {}); // observed through `closed` by callers that do not await it
+    this.closed = new Promise((resolve) => {
+      ws.on("close", (code: number, reason: Buffer) => {
+        this.#onClose(code, reason.toString());
+        resolve({ code, reason: reason.toString() });
+      });
+    });
+    ws.on("error", (err: Error) => {
+      this.#log("debug", "peer-socket-error", { url: options.url, why: oneLine(err) });
+    });
+    ws.on("message", (data: RawData, isBinary: boolean) => this.#onMessage(data, isBinary));
+    this.#handshakeTimer = setTimeout(() => {
+      this.#fail(CLOSE_CODES.handshake, "Peer did not prove its key in time");
+    }, options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs);
+    if (ws.readyState === ws.OPEN) this.#sendHello();
+    else ws.once("open", () => this.#sendHello());
+  }
+
+  /** The authenticated peer, once the handshake is done. */
+  get peer(): PeerInfo | undefined {
+    return this.#peer;
+  }
+
+  /** Which end of the link we are. */
+  get role(): LinkRole {
+    return this.#opts.role;
+  }
+
+  /** True until the socket closes. */
+  get open(): boolean {
+    return !this.#isClosed;
+  }
+
+  /** Requests we sent that await a reply. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Sends `parms` to the peer's kernel and resolves with its reply. Never
+   * throws: a timeout, abort, oversize message or closed link resolves with
+   * a reject reply (code "peer" or "codec").
+   */
+  request(parms: Parms, options: RequestOptions = {}): Promise<Parms> {
+    if (this.#isClosed || !this.#peer) {
+      return Promise.resolve(reject("peer", "Link is not up"));
+    }
+    const id = this.#nextId++;
+    let frame: Uint8Array;
+    try {
+      frame = encodeRequest(id, options.hops ?? 0, parms);
+    } catch (err) {
+      return Promise.resolve(reject(rejectCodeOf(err), oneLine(err)));
+    }
+    const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs ??
+      LINK_DEFAULTS.requestTimeoutMs;
+    return new Promise((resolve) => {
+      const signal = options.signal;
+      const onAbort = () => finish(reject("peer", "Request aborted"));
+      const timer = setTimeout(() => {
+        finish(reject("peer", `Peer "${this.#peer?.id}" did not reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.#pending.delete(id);
+      };
+      const finish = (reply: Parms) => {
+        cleanup();
+        resolve(reply);
+      };
+      if (signal?.aborted) return finish(reject("peer", "Request aborted"));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(id, { resolve: finish, cleanup });
+      this.#send(frame);
+    });
+  }
+
+  /** Closes the link with a code and a short reason. */
+  close(code: number = CLOSE_CODES.normal, reason = ""): void {
+    if (this.#isClosed) return;
+    try {
+      this.#ws.close(code, reason.slice(0, 120));
+    } catch {
+      this.#ws.terminate(); // close() throws for invalid states: drop the socket instead
+    }
+    // A peer that ignores the close handshake is cut off.
+    setTimeout(() => this.#ws.terminate(), 2_000);
+  }
+
+  #send(frame: Uint8Array): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#ws.send(frame, { binary: true }, (err?: Error) => {
+      if (err) this.#log("debug", "peer-send-failed", { peer: this.#peer?.id, why: oneLine(err) });
+    });
+  }
+
+  #sendHello(): void {
+    try {
+      this.#send(encodeHello(this.#myHello));
+    } catch (err) {
+      this.#fail(CLOSE_CODES.handshake, `Cannot send hello: ${oneLine(err)}`);
+    }
+  }
+
+  #fail(code: number, why: string): void {
+    if (!this.#peer || !this.#verified) {
+      this.#log("warn", "peer-handshake-failed", {
+        url: this.#opts.url,
+        role: this.#opts.role,
+        why,
+      });
+      this.#rejectReady(new PeerError(why));
+    } else {
+      this.#log("warn", "peer-protocol-error", { peer: this.#peer.id, why });
+    }
+    this.close(code, why);
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    if (this.#isClosed) return;
+    if (!isBinary) return this.#fail(CLOSE_CODES.unsupported, "Binary frames only");
+    let frame: LinkFrame;
+    try {
+      frame = decodeFrame(toBytes(data), {
+        maxBytes: this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes,
+      });
+    } catch (err) {
+      return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
+    }
+    if (this.#verified) return this.#onFrame(frame);
+    // Handshake frames are handled strictly in order (signing is async).
+    this.#queue = this.#queue.then(() => this.#onHandshakeFrame(frame)).catch((err) => {
+      this.#fail(CLOSE_CODES.handshake, oneLine(err));
+    });
+  }
+
+  async #onHandshakeFrame(frame: LinkFrame): Promise<void> {
+    if (this.#isClosed) return;
+    if (this.#verified) return this.#onFrame(frame);
+    if (frame.kind === "hello") {
+      if (this.#peerHello) throw new PeerError("Second hello during the handshake");
+      checkHello(frame.hello, this.#opts.identity.id);
+      this.#peerHello = frame.hello;
+      const transcript = this.#transcript(this.#opts.role);
+      this.#send(encodeProof(await this.#opts.identity.sign(transcript)));
+      this.#sentProof = true;
+      return;
+    }
+    if (frame.kind === "proof") {
+      if (!this.#peerHello) throw new PeerError("Proof before hello");
+      const peerRole: LinkRole = this.#opts.role === "dialer" ? "listener" : "dialer";
+      const ok = await verifySignature(
+        this.#peerHello.publicKey,
+        frame.signature,
+        this.#transcript(peerRole),
+      );
+      if (!ok) throw new PeerError("Peer's signature does not verify: it cannot prove its key");
+      if (!this.#sentProof) throw new PeerError("Proof out of order");
+      this.#verified = true;
+      clearTimeout(this.#handshakeTimer);
+      const hello = this.#peerHello;
+      this.#peer = {
+        id: hello.id,
+        publicKey: hello.publicKey,
+        advertise: hello.advertise,
+        url: this.#opts.url,
+        direction: this.#opts.role === "dialer" ? "out" : "in",
+      };
+      this.#resolveReady(this.#peer);
+      return;
+    }
+    throw new PeerError(`Unexpected ${frame.kind} frame before the handshake finished`);
+  }
+
+  #transcript(signer: LinkRole): Uint8Array {
+    const mine = this.#myHello;
+    const theirs = this.#peerHello!;
+    const dialer = this.#opts.role === "dialer" ? mine : theirs;
+    const listener = this.#opts.role === "dialer" ? theirs : mine;
+    return handshakeTranscript(signer, dialer, listener);
+  }
+
+  #onFrame(frame: LinkFrame): void {
+    if (frame.kind === "reply") {
+      const pending = this.#pending.get(frame.id);
+      if (pending) pending.resolve(frame.reply);
+      else this.#log("debug", "peer-late-reply", { peer: this.#peer?.id, request: frame.id });
+      return;
+    }
+    if (frame.kind === "request") return this.#onRequest(frame.id, frame.hops, frame.parms);
+    this.#fail(CLOSE_CODES.protocol, `Unexpected ${frame.kind} frame after the handshake`);
+  }
+
+  #onRequest(id: number, hops: number, parms: Parms): void {
+    const limit = this.#opts.maxInFlight ?? LINK_DEFAULTS.maxInFlight;
+    if (this.#inFlight >= limit) {
+      this.#log("debug", "peer-request-refused", { peer: this.#peer!.id, why: "too many" });
+      this.#send(encodeReply(id, reject("peer", `Too many requests in flight (limit ${limit})`)));
+      return;
+    }
+    this.#inFlight++;
+    this.#opts.handler(parms, { peer: this.#peer!, hops })
+      .catch((err) => reject(rejectCodeOf(err), oneLine(err)))
+      .then((reply) => {
+        this.#inFlight--;
+        let frame: Uint8Array;
+        try {
+          frame = encodeReply(id, reply);
+        } catch (err) {
+          frame = encodeReply(id, reject(rejectCodeOf(err), `Cannot send reply: ${oneLine(err)}`));
+        }
+        this.#send(frame);
+      });
+  }
+
+  #onClose(code: number, reason: string): void {
+    this.#isClosed = true;
+    clearTimeout(this.#handshakeTimer);
+    if (!this.#verified) {
+      this.#rejectReady(new PeerError(`Link closed during the handshake (${code} ${reason})`));
+    }
+    const why = `Link to "${this.#peer?.id ?? this.#opts.url}" closed (${code}${
+      reason ? ` ${reason}` : ""
+    })`;
+    for (const pending of [...this.#pending.values()]) pending.resolve(reject("peer", why));
+    this.#pending.clear();
+  }
+}
