@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { CID, hashToText } from "./hash.ts";
+import { asHash, CID, hashToText } from "./hash.ts";
 import type { Parm, Parms } from "./codec.ts";
 import { keyComponent } from "./cache_key.ts";
 import { oneLine, rejectCodeOf } from "./errors.ts";
@@ -21,6 +21,23 @@ export const ROUTE_DEPTH = 3;
 export const ACCEPT_DEPTH = 2;
 /** Deepest a message may be forwarded between peers. */
 export const MAX_HOPS = 8;
+
+/** What one call has learned so far, shared by the modules it consults. */
+interface CallState {
+  /** Caches consulted that missed: they get the answer written back. */
+  missed: Module[];
+  /** The last reject seen, returned when no module accepts. */
+  lastReject: Parms | undefined;
+}
+
+/** Runs a promise's verify hook; a hook that throws counts as a failed check. */
+function verified(promise: KnownPromise, parms: Parms, reply: Parms): boolean {
+  try {
+    return promise.verify!(parms, reply) === true;
+  } catch {
+    return false; // a verify hook that cannot judge the reply does not vouch for it
+  }
+}
 
 /** Options for {@link Kernel}. */
 export interface KernelOptions {
@@ -38,8 +55,12 @@ export class Kernel {
   readonly tree: SyscallTree = new SyscallTree();
   #promises = new Map<string, KnownPromise>();
   #modules = new Map<string, Module>();
-  #own = new Map<string, string[]>();
+  /** Registration index per module id: the consultation order. */
+  #order = new Map<string, number>();
+  #own = new Set<string>();
   #any: string[] = [];
+  /** Eligible module ids per module hash (text), memoised; cleared by {@link register}. */
+  #eligible = new Map<string, readonly string[]>();
   #log: NonNullable<KernelOptions["log"]>;
 
   constructor(options: KernelOptions = {}) {
@@ -69,8 +90,22 @@ export class Kernel {
     const known = this.#modules.has(id);
     this.#modules.set(id, module);
     if (known) return;
+    this.#order.set(id, this.#order.size);
     if ((module.scope ?? "own") === "any") this.#any.push(id);
-    else this.#own.set(id, [id]);
+    else this.#own.add(id);
+    this.#eligible.clear();
+  }
+
+  /** Modules that may handle a request for `moduleText`, in registration order. */
+  #eligibleFor(moduleText: string): readonly string[] {
+    let ids = this.#eligible.get(moduleText);
+    if (!ids) {
+      const list = this.#own.has(moduleText) ? [moduleText, ...this.#any] : [...this.#any];
+      ids = list.sort((a, b) => this.#order.get(a)! - this.#order.get(b)!);
+      if (this.#eligible.size > 10_000) this.#eligible.clear(); // bound: module hashes are caller-chosen
+      this.#eligible.set(moduleText, ids);
+    }
+    return ids;
   }
 
   /** The registered module with this id. */
@@ -86,31 +121,44 @@ export class Kernel {
   /**
    * Routes a message and returns the reply. Never throws for a module's
    * failure or a refused message: those come back as reject replies.
+   *
+   * Order of consultation: the syscall tree's route (longest matching prefix
+   * first, then untried modules in registration order, then demoted ones);
+   * modules recorded as rejecting this key are consulted only as a last
+   * resort, when no other module accepted, so a cache miss is never final.
    */
   async call(parms: Parms, options: CallOptions = {}): Promise<Parms> {
-    const promiseCid = CID.asCID(parms[0]);
-    if (!promiseCid) return reject("codec", "Slot 0 must be a promise hash");
-    const promise = this.#promises.get(hashToText(promiseCid));
-    if (!promise) {
-      this.#log("reject", { why: "promise not accepted", promise: hashToText(promiseCid) });
-      return reject(
-        "not-accepted",
-        `This node does not accept promise "${hashToText(promiseCid)}"`,
-      );
+    try {
+      return await this.#call(parms, options);
+    } catch (err) {
+      // Last line of defence: a bug in a hook (verify, log) is a reject, not a crash.
+      return reject(rejectCodeOf(err), oneLine(err));
     }
-    const moduleCid = CID.asCID(parms[1]);
+  }
+
+  async #call(parms: Parms, options: CallOptions): Promise<Parms> {
+    const promiseCid = Array.isArray(parms) ? asHash(parms[0]) : null;
+    if (!promiseCid) return reject("codec", "Slot 0 must be a promise hash");
+    const promiseText = hashToText(promiseCid);
+    const promise = this.#promises.get(promiseText);
+    if (!promise) {
+      this.#log("reject", { why: "promise not accepted", promise: promiseText });
+      return reject("not-accepted", `This node does not accept promise "${promiseText}"`);
+    }
+    const moduleCid = asHash(parms[1]);
     if (!moduleCid) return reject("codec", "Slot 1 of a request must be a module hash");
     if ((options.hops ?? 0) > MAX_HOPS) return reject("route", `Hop limit ${MAX_HOPS} reached`);
 
-    let key: string[];
+    const moduleText = hashToText(moduleCid);
+    const key = [promiseText, moduleText];
     try {
-      key = parms.slice(0, ROUTE_DEPTH).map((p) => keyComponent(p as Parm));
+      for (let i = 2; i < ROUTE_DEPTH && i < parms.length; i++) key.push(keyComponent(parms[i]));
     } catch (err) {
       return reject(rejectCodeOf(err), oneLine(err));
     }
-    const moduleText = key[1];
-    const eligible = [...(this.#own.get(moduleText) ?? []), ...this.#any]
-      .filter((id) => !options.exclude?.has(id));
+    let eligible = this.#eligibleFor(moduleText);
+    const exclude = options.exclude;
+    if (exclude && exclude.size > 0) eligible = eligible.filter((id) => !exclude.has(id));
     const order = this.tree.route(key, eligible);
 
     const ctx: CallContext = {
@@ -120,52 +168,90 @@ export class Kernel {
       io: options.io,
       call: (next, nextOptions) => this.call(next, { signal: options.signal, ...nextOptions }),
     };
-    const missed: Module[] = [];
-    let lastReject: Parms | undefined;
+    const state: CallState = { missed: [], lastReject: undefined };
     for (const id of order) {
-      const module = this.#modules.get(id)!;
-      let reply: Parms;
-      try {
-        reply = await module.accept(parms, ctx);
-      } catch (err) {
-        this.tree.record(key, id, "broken");
-        this.#log("broken", { module: module.name, why: oneLine(err) });
-        lastReject = reject(rejectCodeOf(err), oneLine(err));
-        continue;
-      }
-      if (isAccept(reply)) {
-        if (promise.verify && !promise.verify(parms, reply)) {
-          this.tree.record(key, id, "broken");
-          this.#log("broken", { module: module.name, why: "reply failed verification" });
-          continue;
-        }
-        this.tree.record(key.slice(0, ACCEPT_DEPTH), id, "accept");
-        if (promise.cacheable) await this.#writeBack(missed, parms, reply.slice(1) as Parm[]);
-        return reply;
-      }
-      if (isReject(reply)) {
-        this.tree.record(key, id, "reject");
-        if (module.store) missed.push(module);
-        lastReject = reply;
-        continue;
-      }
-      this.tree.record(key, id, "broken");
-      this.#log("broken", { module: module.name, why: "reply is neither accept nor reject" });
+      const reply = await this.#consult(id, promise, parms, key, ctx, state);
+      if (reply) return reply;
     }
-    return lastReject ??
+    // Last resort: modules that rejected this key before may answer now (a cache filled since).
+    if (order.length < eligible.length) {
+      for (const id of this.tree.skipped(key, eligible)) {
+        const reply = await this.#consult(id, promise, parms, key, ctx, state);
+        if (reply) return reply;
+      }
+    }
+    return state.lastReject ??
       reject("route", `No module accepts this message for module "${moduleText}"`);
+  }
+
+  /** Consults one module; returns its reply when it accepted and kept the promise. */
+  async #consult(
+    id: string,
+    promise: KnownPromise,
+    parms: Parms,
+    key: string[],
+    ctx: CallContext,
+    state: CallState,
+  ): Promise<Parms | undefined> {
+    const module = this.#modules.get(id)!;
+    let reply: Parms;
+    try {
+      reply = await module.accept(parms, ctx);
+    } catch (err) {
+      this.#recordBroken(key, id);
+      this.#log("broken", { module: module.name, why: oneLine(err) });
+      state.lastReject = reject(rejectCodeOf(err), oneLine(err));
+      return undefined;
+    }
+    if (isAccept(reply)) {
+      if (promise.verify && !verified(promise, parms, reply)) {
+        this.#recordBroken(key, id);
+        this.#log("broken", { module: module.name, why: "reply failed verification" });
+        return undefined;
+      }
+      this.tree.record(key.length > ACCEPT_DEPTH ? key.slice(0, ACCEPT_DEPTH) : key, id, "accept");
+      if (key.length > ACCEPT_DEPTH) this.tree.record(key, id, "accept");
+      if (promise.cacheable && state.missed.length > 0) {
+        await this.#writeBack(state.missed, parms, key, reply.slice(1) as Parm[]);
+      }
+      return reply;
+    }
+    if (isReject(reply)) {
+      this.tree.record(key, id, "reject");
+      if (module.store) state.missed.push(module);
+      state.lastReject = reply;
+      return undefined;
+    }
+    this.#recordBroken(key, id);
+    this.#log("broken", { module: module.name, why: "reply is neither accept nor reject" });
+    return undefined;
+  }
+
+  /** A broken promise counts against the module's general route and this exact key. */
+  #recordBroken(key: readonly string[], id: string): void {
+    if (key.length > ACCEPT_DEPTH) this.tree.record(key.slice(0, ACCEPT_DEPTH), id, "broken");
+    this.tree.record(key, id, "broken");
   }
 
   /** Reports that an accepted answer later proved wrong (e.g. bytes that failed a hash check). */
   reportBroken(parms: Parms, module: CID | string): void {
-    const key = parms.slice(0, ROUTE_DEPTH).map((p) => keyComponent(p as Parm));
-    this.tree.record(key, typeof module === "string" ? module : hashToText(module), "broken");
+    try {
+      const key = parms.slice(0, ROUTE_DEPTH).map((p) => keyComponent(p as Parm));
+      this.#recordBroken(key, typeof module === "string" ? module : hashToText(module));
+    } catch (err) {
+      this.#log("report-broken-failed", { why: oneLine(err) });
+    }
   }
 
-  async #writeBack(caches: Module[], parms: Parms, payload: Parm[]): Promise<void> {
+  /**
+   * Writes a cacheable answer back into the caches that missed it, and records
+   * that each now accepts this key, so the next call is answered there.
+   */
+  async #writeBack(caches: Module[], parms: Parms, key: string[], payload: Parm[]): Promise<void> {
     for (const cache of caches) {
       try {
         await cache.store!(parms, payload);
+        this.tree.record(key, hashToText(cache.id), "accept");
       } catch (err) {
         this.#log("cache-store-failed", { module: cache.name, why: oneLine(err) });
       }

@@ -33,18 +33,20 @@ export function reject(code: GridErrorCode | "internal", reason: string): Parms 
 
 /** True for a reply whose slot 0 is the accept promise. */
 export function isAccept(reply: readonly Parm[]): boolean {
-  return reply.length > 0 && ACCEPT.equals(reply[0] as CID);
+  return Array.isArray(reply) && reply[0] instanceof CID && ACCEPT.equals(reply[0]);
 }
 
 /** True for a reply whose slot 0 is the reject promise. */
 export function isReject(reply: readonly Parm[]): boolean {
-  return reply.length > 0 && REJECT.equals(reply[0] as CID);
+  return Array.isArray(reply) && reply[0] instanceof CID && REJECT.equals(reply[0]);
 }
 
 /** The code and reason of a reject reply (defaults for a malformed one). */
 export function rejectReason(reply: readonly Parm[]): { code: string; reason: string } {
-  const code = typeof reply[1] === "string" ? reply[1] : "internal";
-  const reason = typeof reply[2] === "string" ? reply[2] : "rejected without a reason";
+  const code = Array.isArray(reply) && typeof reply[1] === "string" ? reply[1] : "internal";
+  const reason = Array.isArray(reply) && typeof reply[2] === "string"
+    ? reply[2]
+    : "rejected without a reason";
   return { code, reason };
 }
 

@@ -31,6 +31,23 @@ interface TreeNode {
 /** A module is demoted (tried last) once its broken promises outweigh its kept ones. */
 export const BROKEN_WEIGHT = 4;
 
+/** Default bound on entries deeper than {@link SHALLOW_DEPTH} (see {@link SyscallTreeOptions}). */
+export const MAX_TREE_ENTRIES = 100_000;
+
+/** Entries at this depth or shallower, e.g. (promise, module), are always recorded. */
+export const SHALLOW_DEPTH = 2;
+
+/** Options for {@link SyscallTree}. */
+export interface SyscallTreeOptions {
+  /**
+   * Most entries kept. Once reached, new entries deeper than
+   * {@link SHALLOW_DEPTH} (per-argument history) are not recorded, so a
+   * long-running agent asked for many distinct arguments stays bounded;
+   * routing then falls back on the shallow history, which stays exact.
+   */
+  maxEntries?: number;
+}
+
 function newNode(): TreeNode {
   return { children: new Map(), outcomes: new Map() };
 }
@@ -39,6 +56,11 @@ function newNode(): TreeNode {
 export class SyscallTree {
   #root: TreeNode = newNode();
   #size = 0;
+  #maxEntries: number;
+
+  constructor(options: SyscallTreeOptions = {}) {
+    this.#maxEntries = options.maxEntries ?? MAX_TREE_ENTRIES;
+  }
 
   /** Number of (prefix, module) entries recorded. */
   get size(): number {
@@ -47,17 +69,20 @@ export class SyscallTree {
 
   /** Records what `module` did with a message whose key starts with `prefix`. */
   record(prefix: readonly string[], module: string, what: "accept" | "reject" | "broken"): void {
+    const bounded = prefix.length > SHALLOW_DEPTH && this.#size >= this.#maxEntries;
     let node = this.#root;
-    for (const part of prefix) {
-      let next = node.children.get(part);
+    for (let i = 0; i < prefix.length; i++) {
+      let next = node.children.get(prefix[i]);
       if (!next) {
+        if (bounded) return; // full: no new deep entries (see SyscallTreeOptions)
         next = newNode();
-        node.children.set(part, next);
+        node.children.set(prefix[i], next);
       }
       node = next;
     }
     let outcome = node.outcomes.get(module);
     if (!outcome) {
+      if (bounded) return;
       outcome = { accepts: 0, rejects: 0, broken: 0, last: what };
       node.outcomes.set(module, outcome);
       this.#size++;
@@ -70,37 +95,75 @@ export class SyscallTree {
 
   /**
    * Orders `modules` (ids, in consultation order: builtins first) for a
-   * message whose key components are `key`:
-   * 1. modules whose deepest record on the key's path is an accept, deepest
-   *    first, then in consultation order;
+   * message whose key components are `key`, by each module's deepest record
+   * on the key's path (its longest matching prefix):
+   * 1. modules whose deepest record is an accept, deepest first, then in
+   *    consultation order;
    * 2. modules with no record on the path, in consultation order;
-   * 3. demoted modules (broken promises outweigh kept ones).
-   * Modules whose deepest record on the path is a reject are skipped.
+   * 3. demoted modules (last outcome a broken promise, or broken promises
+   *    outweighing kept ones), best score first.
+   * Modules whose deepest record is a reject are skipped (see {@link skipped}).
    */
   route(key: readonly string[], modules: readonly string[]): string[] {
-    const deepest = new Map<string, { depth: number; outcome: Outcome }>();
-    let node: TreeNode | undefined = this.#root;
-    for (let depth = 0; node; depth++) {
-      for (const [module, outcome] of node.outcomes) deepest.set(module, { depth, outcome });
-      if (depth >= key.length) break;
-      node = node.children.get(key[depth]);
-    }
-    const accepted: { module: string; depth: number; order: number }[] = [];
-    const untried: string[] = [];
-    const demoted: { module: string; score: number }[] = [];
-    modules.forEach((module, order) => {
-      const found = deepest.get(module);
-      if (!found) return untried.push(module);
-      const { depth, outcome } = found;
-      if (outcome.last === "reject") return;
+    const path = this.#path(key);
+    let accepted: { module: string; depth: number; order: number }[] | undefined;
+    let untried: string[] | undefined;
+    let demoted: { module: string; score: number }[] | undefined;
+    for (let order = 0; order < modules.length; order++) {
+      const module = modules[order];
+      let depth = path.length - 1;
+      let outcome: Outcome | undefined;
+      for (; depth >= 0; depth--) {
+        outcome = path[depth].outcomes.get(module);
+        if (outcome) break;
+      }
+      if (!outcome) {
+        (untried ??= []).push(module);
+        continue;
+      }
+      if (outcome.last === "reject") continue;
       const score = outcome.accepts - BROKEN_WEIGHT * outcome.broken;
-      if (outcome.broken > 0 && score < 0) return demoted.push({ module, score });
-      if (outcome.last === "broken") return demoted.push({ module, score });
-      accepted.push({ module, depth, order });
+      if (outcome.last === "broken" || (outcome.broken > 0 && score < 0)) {
+        (demoted ??= []).push({ module, score });
+      } else {
+        (accepted ??= []).push({ module, depth, order });
+      }
+    }
+    const out: string[] = [];
+    if (accepted) {
+      if (accepted.length > 1) accepted.sort((a, b) => b.depth - a.depth || a.order - b.order);
+      for (const a of accepted) out.push(a.module);
+    }
+    if (untried) out.push(...untried);
+    if (demoted) {
+      demoted.sort((a, b) => b.score - a.score);
+      for (const d of demoted) out.push(d.module);
+    }
+    return out;
+  }
+
+  /** The `modules` that {@link route} skips for `key`: their deepest record is a reject. */
+  skipped(key: readonly string[], modules: readonly string[]): string[] {
+    const path = this.#path(key);
+    return modules.filter((module) => {
+      for (let depth = path.length - 1; depth >= 0; depth--) {
+        const outcome = path[depth].outcomes.get(module);
+        if (outcome) return outcome.last === "reject";
+      }
+      return false;
     });
-    accepted.sort((a, b) => b.depth - a.depth || a.order - b.order);
-    demoted.sort((a, b) => b.score - a.score);
-    return [...accepted.map((a) => a.module), ...untried, ...demoted.map((d) => d.module)];
+  }
+
+  /** The nodes along `key`, root first, as far as the tree goes. */
+  #path(key: readonly string[]): TreeNode[] {
+    const path = [this.#root];
+    let node: TreeNode | undefined = this.#root;
+    for (let depth = 0; depth < key.length; depth++) {
+      node = node.children.get(key[depth]);
+      if (!node) break;
+      path.push(node);
+    }
+    return path;
   }
 
   /** The outcome recorded for `module` exactly at `prefix`, if any. */
