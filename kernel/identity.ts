@@ -94,44 +94,85 @@ export async function generateIdentity(): Promise<Identity> {
   return await fromKeys(pkcs8, pub);
 }
 
+/** The raw public key of a PKCS#8 Ed25519 private key (derived, never trusted from disk). */
+async function publicKeyOf(pkcs8: Uint8Array): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey(
+    "pkcs8",
+    pkcs8 as Uint8Array<ArrayBuffer>,
+    "Ed25519",
+    true,
+    ["sign"],
+  );
+  const jwk = await crypto.subtle.exportKey("jwk", key);
+  if (typeof jwk.x !== "string") throw new Error("the key has no public half");
+  return Uint8Array.fromBase64(jwk.x, { alphabet: "base64url" });
+}
+
+/** The identity in `keyPath`, or undefined when there is none yet. */
+async function readIdentity(dir: string, keyPath: string): Promise<Identity | undefined> {
+  let pkcs8: Uint8Array;
+  try {
+    pkcs8 = await Deno.readFile(keyPath);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw new GridError(
+      "config",
+      `Cannot load node identity from "${dir}": ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  let pub: Uint8Array;
+  try {
+    pub = await publicKeyOf(pkcs8);
+  } catch (err) {
+    throw new GridError(
+      "config",
+      `Node identity key "${keyPath}" is corrupt: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return await fromKeys(pkcs8, pub);
+}
+
 /**
  * Loads the identity kept in `dir` (files `ed25519.key` 0600 and
- * `ed25519.pub`), generating and saving one on first use.
+ * `ed25519.pub`), generating and saving one on first use. Safe when several
+ * processes start at once: the key file appears whole or not at all (written
+ * aside, then hard-linked into place, which fails if another process won),
+ * and the public key is always derived from the private key on disk.
  */
 export async function loadIdentity(dir: string): Promise<Identity> {
   const keyPath = `${dir}/ed25519.key`;
   const pubPath = `${dir}/ed25519.pub`;
-  try {
-    const pkcs8 = await Deno.readFile(keyPath);
-    const pub = await Deno.readFile(pubPath);
-    return await fromKeys(pkcs8, pub);
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) {
-      throw new GridError(
-        "config",
-        `Cannot load node identity from "${dir}": ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
+  let identity = await readIdentity(dir, keyPath);
+  if (!identity) {
+    const pair = await crypto.subtle.generateKey("Ed25519", true, [
+      "sign",
+      "verify",
+    ]) as CryptoKeyPair;
+    const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${dir}/.tmp-${crypto.randomUUID()}`;
+    try {
+      await writeFileAtomic(tmp, pkcs8, { mode: 0o600 });
+      await Deno.link(tmp, keyPath);
+    } catch (err) {
+      // Another process created the key first: use theirs.
+      if (!(err instanceof Deno.errors.AlreadyExists)) {
+        throw new GridError(
+          "config",
+          `Cannot save node identity in "${dir}": ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+    } finally {
+      await Deno.remove(tmp).catch(() => {}); // best effort: the temp name may not exist
     }
+    identity = (await readIdentity(dir, keyPath))!;
   }
-  const pair = await crypto.subtle.generateKey("Ed25519", true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
-  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
-  const pub = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  // Public key first: a crash between the two writes leaves no orphan private key.
-  await writeFileAtomic(pubPath, pub, { mode: 0o644 });
-  try {
-    await Deno.writeFile(keyPath, new Uint8Array(0), { createNew: true, mode: 0o600 });
-  } catch (err) {
-    // Another process created it first: use theirs.
-    if (err instanceof Deno.errors.AlreadyExists) return await loadIdentity(dir);
-    throw err;
+  const onDisk = await Deno.readFile(pubPath).catch(() => undefined); // absent or unreadable: rewrite
+  if (!onDisk || onDisk.toHex() !== identity.publicKey.toHex()) {
+    await writeFileAtomic(pubPath, identity.publicKey, { mode: 0o644 });
   }
-  await writeFileAtomic(keyPath, pkcs8, { mode: 0o600 });
-  return await fromKeys(pkcs8, pub);
+  return identity;
 }

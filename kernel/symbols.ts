@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CID, DAG_CBOR, hashToText, parseHash } from "./hash.ts";
+import { asHash, CID, DAG_CBOR, hashToText, parseHash } from "./hash.ts";
 import { decodeValue, encodeValue, type Parm } from "./codec.ts";
 import type { Cas } from "./cas.ts";
 import { CodecError, NotFoundError } from "./errors.ts";
@@ -62,14 +62,17 @@ export function encodeSymbols(table: SymbolTable): Uint8Array {
 /** Decodes and validates a table; throws {@link CodecError} on any bad entry. */
 export function decodeSymbols(bytes: Uint8Array): SymbolTable {
   const value = decodeValue(bytes) as Record<string, unknown>;
-  if (value?.grid !== "symbols/v1" || typeof value.names !== "object" || value.names === null) {
+  if (
+    value?.grid !== "symbols/v1" || typeof value.names !== "object" || value.names === null ||
+    Array.isArray(value.names)
+  ) {
     throw new CodecError("Not a grid symbol table");
   }
   const table: SymbolTable = new Map();
   for (const [name, raw] of Object.entries(value.names as Record<string, unknown>)) {
     const e = raw as Record<string, unknown>;
-    const module = CID.asCID(e?.module);
-    const promise = CID.asCID(e?.promise);
+    const module = asHash(e?.module);
+    const promise = asHash(e?.promise);
     if (
       !isSymbolName(name) || !module || !promise || typeof e.promiseText !== "string" ||
       !KINDS.includes(e.kind as string)
