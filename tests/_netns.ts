@@ -82,8 +82,8 @@ export interface LabNet {
   run(node: LabNode, cmd: string[], options?: LabRunOptions): Promise<LabOutput>;
   /** Starts a long-lived `cmd` inside the node's namespace; output goes to a log file. */
   spawn(node: LabNode, name: string, cmd: string[], options?: LabRunOptions): LabProcess;
-  /** True when `from` can ping `to` (retried `tries` times, 1 s each). */
-  ping(from: LabNode, to: string, tries?: number): Promise<boolean>;
+  /** True when `from` can ping `to` (retried `tries` times, waiting `waitSec` (default 1) each). */
+  ping(from: LabNode, to: string, tries?: number, waitSec?: number): Promise<boolean>;
   /** Starts tcpdump on the bridge writing to `path`; resolves once it listens. */
   capture(path: string): Promise<LabCapture>;
   /** Tears everything down; safe to call twice. */
@@ -232,9 +232,9 @@ class Lab implements LabNet {
     };
   }
 
-  async ping(from: LabNode, to: string, tries = 3): Promise<boolean> {
+  async ping(from: LabNode, to: string, tries = 3, waitSec = 1): Promise<boolean> {
     for (let i = 0; i < tries; i++) {
-      const out = await this.run(from, ["ping", "-n", "-q", "-c", "1", "-W", "1", to]);
+      const out = await this.run(from, ["ping", "-n", "-q", "-c", "1", "-W", String(waitSec), to]);
       if (out.code === 0) return true;
     }
     return false;
