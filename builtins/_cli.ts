@@ -17,6 +17,7 @@ import {
 } from "../kernel/mod.ts";
 import { openNode } from "./_node.ts";
 import { loadBuiltins } from "./_registry.ts";
+import { prepareModuleRun } from "../modules/exec/mod.ts";
 import { forwardToAgent } from "./_control.ts";
 
 /** grid's version, printed by `grid --version`. */
@@ -71,11 +72,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   const node = await openNode();
   const entry = lookup(node.symbols, first);
   if (entry.kind !== "builtin") {
-    // TODO(#5): modules by hash run through the executors.
-    throw new GridError(
-      "module",
-      `Command "${first}" is a ${entry.kind} module; cannot run it yet`,
-    );
+    // A module by hash: fetched through the kernel, verified, run sandboxed here (#5).
+    prepareModuleRun(node, first, entry);
   }
   const forwarded = await forwardToAgent(node, entry, rest, io);
   if (forwarded !== undefined) return forwarded;

@@ -13,6 +13,9 @@ import type { Command } from "./_command.ts";
 import { command as put } from "./put.ts";
 import { command as get } from "./get.ts";
 import { command as joinWireguardNet } from "./join_wireguard_net.ts";
+import { command as publish } from "./publish.ts";
+import { command as symbols } from "./symbols.ts";
+import { command as allow } from "./allow.ts";
 import { command as serve } from "./serve.ts";
 import { command as peers } from "./peers.ts";
 
@@ -21,6 +24,9 @@ export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
   ["put.ts", put],
   ["get.ts", get],
   ["join_wireguard_net.ts", joinWireguardNet],
+  ["publish.ts", publish],
+  ["symbols.ts", symbols],
+  ["allow.ts", allow],
   ["serve.ts", serve],
   ["peers.ts", peers],
 ];

@@ -1,0 +1,26 @@
+/**
+ * `grid allow HASH`: the operator allows this node to run the native module
+ * with that hash (kept in `$GRID_HOME/allowed`, written atomically).
+ * JavaScript and WebAssembly modules need no allowing: they run sandboxed.
+ *
+ * @module
+ */
+import { hashToText, parseHash, UsageError } from "../kernel/mod.ts";
+import { allowHash } from "../modules/exec/mod.ts";
+import type { Command } from "./_command.ts";
+
+/** The allow command. */
+export const command: Command = {
+  name: "allow",
+  promise:
+    "I am this node's operator and I allow it to run the native module with this hash, with my user's authority; I promise I have checked that code and take responsibility for running it.",
+  usage: "grid allow HASH",
+  summary: "allow this node to run the native module with this hash",
+  async run(args, ctx) {
+    if (args.length !== 1) throw new UsageError("Usage: grid allow HASH");
+    const cid = parseHash(args[0]);
+    const added = await allowHash(ctx.node.home, cid);
+    await ctx.io.stdout(`${added ? "allowed" : "already allowed"} ${hashToText(cid)}\n`);
+    return 0;
+  },
+};

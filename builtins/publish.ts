@@ -1,0 +1,160 @@
+/**
+ * `grid publish FILE --name NAME [--promise TEXT] [--kind js|wasm|native]
+ * [--grant CAP]... [--accepts HASH]...`: stores a module's bytes in the CAS
+ * and writes a new symbol table naming it (the old table stays in the CAS),
+ * then points config at the new one. Prints both hashes.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  CAS_MODULE,
+  CasError,
+  type CID,
+  GET_PROMISE,
+  hashText,
+  hashToText,
+  isAccept,
+  isSymbolName,
+  MAX_BLOB,
+  type ModuleKind,
+  type Parm,
+  parseHash,
+  PUT_PROMISE,
+  putMessage,
+  RejectedError,
+  rejectReason,
+  type SymbolEntry,
+  UsageError,
+} from "../kernel/mod.ts";
+import { commitSymbols, currentSymbols, withEntry } from "../modules/exec/mod.ts";
+import type { Command } from "./_command.ts";
+
+const USAGE =
+  "grid publish FILE --name NAME [--promise TEXT] [--kind js|wasm|native] [--grant get|put|HASH[/HASH[/ARG]...]]... [--accepts HASH]...";
+
+/** Named grants: what a module may ask the kernel for. */
+const NAMED_GRANTS: Record<string, Parm[]> = {
+  get: [GET_PROMISE.cid, CAS_MODULE],
+  put: [PUT_PROMISE.cid, CAS_MODULE],
+};
+
+/** Kind from a file name's extension, or undefined when it does not say. */
+export function kindFromName(file: string): ModuleKind | undefined {
+  if (/\.(m?js|m?ts)$/.test(file)) return "js";
+  if (/\.wasm$/.test(file)) return "wasm";
+  return undefined;
+}
+
+/** Parses one `--grant`: `get`, `put`, or `PROMISE[/MODULE[/ARG]...]` (hashes as text). */
+export function parseGrant(spec: string): Parm[] {
+  const named = NAMED_GRANTS[spec];
+  if (named) return named;
+  const [promise, module, ...args] = spec.split("/");
+  if (!promise) {
+    throw new UsageError(`Invalid grant "${spec}": use get, put or PROMISE[/MODULE[/ARG]...]`);
+  }
+  const prefix: Parm[] = [parseHash(promise)];
+  if (module) prefix.push(parseHash(module));
+  prefix.push(...args.map(decodeURIComponent));
+  return prefix;
+}
+
+/** The promise text used when `--promise` is not given. */
+export function defaultPromise(name: string, kind: ModuleKind): string {
+  return `grid/module/${name}: I ask this node to run the ${kind} module "${name}" that its publisher shared by hash, and I promise to give it no capability beyond the grant it was published with.`;
+}
+
+async function readModule(path: string): Promise<Uint8Array<ArrayBuffer>> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UsageError(`Cannot publish "${path}": no such file`);
+    }
+    throw err;
+  }
+  if (!info.isFile) throw new UsageError(`Cannot publish "${path}": not a regular file`);
+  if (info.size > MAX_BLOB) {
+    throw new CasError(
+      `Cannot publish "${path}": ${info.size} bytes is over the ${MAX_BLOB}-byte limit`,
+    );
+  }
+  return await Deno.readFile(path);
+}
+
+/** The publish command. */
+export const command: Command = {
+  name: "publish",
+  promise:
+    "I promise that the module I publish is mine to share and does what its promise says, and I ask this node to keep it under its hash and name it in a new symbol table.",
+  usage: "grid publish FILE --name NAME [--promise TEXT] [--kind KIND] [--grant CAP]...",
+  summary: "store a module by hash and name it in a new symbol table; prints both hashes",
+  async run(args, ctx) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          name: { type: "string" },
+          promise: { type: "string" },
+          kind: { type: "string" },
+          grant: { type: "string", multiple: true },
+          accepts: { type: "string", multiple: true },
+        },
+      });
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message}; usage: ${USAGE}`, { cause: err });
+    }
+    const { values, positionals } = parsed;
+    if (positionals.length !== 1 || !values.name) throw new UsageError(`Usage: ${USAGE}`);
+    const file = positionals[0];
+    const name = values.name;
+    if (!isSymbolName(name)) {
+      throw new UsageError(
+        `Invalid name "${name}": use lowercase letters, digits, ".", "_" or "-"`,
+      );
+    }
+    const kind = (values.kind ?? kindFromName(file)) as ModuleKind | undefined;
+    if (!kind) {
+      throw new UsageError(
+        `Cannot tell the kind of "${file}" from its name; pass --kind js|wasm|native`,
+      );
+    }
+    if (!["js", "wasm", "native"].includes(kind)) {
+      throw new UsageError(`Invalid kind "${kind}": use js, wasm or native`);
+    }
+    const bytes = await readModule(file);
+    if (kind === "wasm" && !WebAssembly.validate(bytes)) {
+      throw new UsageError(`Cannot publish "${file}": not a valid WebAssembly module`);
+    }
+    const promiseText = values.promise ?? defaultPromise(name, kind);
+    if (promiseText.trim().length === 0 || promiseText.length > 4096) {
+      throw new UsageError("A promise is 1 to 4096 characters of text");
+    }
+    const promise = hashText(promiseText);
+    const reply = await ctx.call(putMessage(bytes));
+    if (!isAccept(reply)) {
+      const { code, reason } = rejectReason(reply);
+      throw new RejectedError(code as never, `Cannot store "${file}": ${reason}`);
+    }
+    const module = reply[1] as CID;
+    const entry: SymbolEntry = { module, promise, promiseText, kind };
+    const accepts = (values.accepts ?? []).map(parseHash);
+    if (accepts.length > 0) entry.accepts = [promise, ...accepts.filter((a) => !a.equals(promise))];
+    const grant = (values.grant ?? []).map(parseGrant);
+    if (grant.length > 0) entry.grant = grant;
+    const { table } = await currentSymbols(ctx.node.home, ctx.node.cas);
+    const previous = table.get(name);
+    const symbols = await commitSymbols(ctx.node.home, ctx.node.cas, withEntry(table, name, entry));
+    if (previous && !previous.module.equals(module)) {
+      ctx.io.stderr(
+        `grid: "${name}" was ${hashToText(previous.module)}; now ${hashToText(module)}`,
+      );
+    }
+    await ctx.io.stdout(`module  ${hashToText(module)}\nsymbols ${hashToText(symbols)}\n`);
+    return 0;
+  },
+};
