@@ -60,6 +60,7 @@ export interface AgentOptions {
   maxConnections?: number;
   maxInFlight?: number;
   maxFrameBytes?: number;
+  /** Also `GRID_PEER_HANDSHAKE_MS`. */
   handshakeTimeoutMs?: number;
   requestTimeoutMs?: number;
 }
@@ -114,6 +115,16 @@ function envBackoff(): Backoff | undefined {
   return { minMs: min, maxMs: max };
 }
 
+function envMs(name: string): number | undefined {
+  const text = Deno.env.get(name);
+  if (!text) return undefined;
+  const ms = Number(text);
+  if (!Number.isSafeInteger(ms) || ms <= 0) {
+    throw new GridError("config", `Invalid ${name} "${text}": use a whole number of milliseconds`);
+  }
+  return ms;
+}
+
 /** The URLs in a peers file, one per line (blank lines and `#` comments skipped). */
 export async function readPeerUrls(path: string): Promise<string[]> {
   let text: string;
@@ -146,7 +157,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     maxConnections: options.maxConnections,
     maxInFlight: options.maxInFlight,
     maxFrameBytes: options.maxFrameBytes,
-    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? envMs("GRID_PEER_HANDSHAKE_MS"),
     requestTimeoutMs: options.requestTimeoutMs,
   });
   const ledger = new LookupLedger();

@@ -160,6 +160,7 @@ export function peerProxyModule(options: PeerProxyOptions): Module {
       const order = orderPeers(kernel, key, candidates, peers.score?.bind(peers));
       const misses: string[] = [];
       for (const id of order) {
+        log("debug", "peer-fetch-start", { peer: id, hash: hashToText(cid) });
         const got = await fetchBlob(peers, id, cid, {
           lookupId,
           hops: ctx.hops + 1,
