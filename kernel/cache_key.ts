@@ -38,6 +38,16 @@ const encoder = new TextEncoder();
 /** Percent-encodes every UTF-8 byte outside `[a-z0-9_-]` (uppercase letters included). */
 export function escapeComponent(text: string): string {
   let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return escapeUtf8(text); // rare: non-ASCII goes byte by byte
+    out += ESCAPES[code];
+  }
+  return out;
+}
+
+function escapeUtf8(text: string): string {
+  let out = "";
   for (const byte of encoder.encode(text)) out += ESCAPES[byte];
   return out;
 }

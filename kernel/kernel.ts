@@ -129,108 +129,109 @@ export class Kernel {
    */
   async call(parms: Parms, options: CallOptions = {}): Promise<Parms> {
     try {
-      return await this.#call(parms, options);
+      const promiseCid = Array.isArray(parms) ? asHash(parms[0]) : null;
+      if (!promiseCid) return reject("codec", "Slot 0 must be a promise hash");
+      const promiseText = hashToText(promiseCid);
+      const promise = this.#promises.get(promiseText);
+      if (!promise) {
+        this.#log("reject", { why: "promise not accepted", promise: promiseText });
+        return reject("not-accepted", `This node does not accept promise "${promiseText}"`);
+      }
+      const moduleCid = asHash(parms[1]);
+      if (!moduleCid) return reject("codec", "Slot 1 of a request must be a module hash");
+      if ((options.hops ?? 0) > MAX_HOPS) return reject("route", `Hop limit ${MAX_HOPS} reached`);
+
+      const moduleText = hashToText(moduleCid);
+      const key = [promiseText, moduleText];
+      try {
+        for (let i = 2; i < ROUTE_DEPTH && i < parms.length; i++) key.push(keyComponent(parms[i]));
+      } catch (err) {
+        return reject(rejectCodeOf(err), oneLine(err));
+      }
+      let eligible = this.#eligibleFor(moduleText);
+      const exclude = options.exclude;
+      if (exclude && exclude.size > 0) eligible = eligible.filter((id) => !exclude.has(id));
+
+      const ctx: CallContext = {
+        origin: options.origin ?? "local",
+        hops: options.hops ?? 0,
+        signal: options.signal,
+        io: options.io,
+        call: (next, nextOptions) => this.call(next, { signal: options.signal, ...nextOptions }),
+      };
+      const state: CallState = { missed: [], lastReject: undefined };
+      // The route first; then, as a last resort, modules that rejected this key
+      // before (a cache may have been filled since).
+      const order = this.tree.route(key, eligible);
+      let ids = order;
+      let lastResort = false;
+      for (let i = 0;; i++) {
+        if (i === ids.length) {
+          if (lastResort || order.length >= eligible.length) break;
+          lastResort = true;
+          ids = this.tree.skipped(key, eligible);
+          i = -1;
+          continue;
+        }
+        const id = ids[i];
+        const module = this.#modules.get(id)!;
+        let reply: Parms;
+        try {
+          reply = await module.accept(parms, ctx);
+        } catch (err) {
+          this.#recordBroken(key, id);
+          this.#log("broken", { module: module.name, why: oneLine(err) });
+          state.lastReject = reject(rejectCodeOf(err), oneLine(err));
+          continue;
+        }
+        if (!this.#judge(module, id, promise, parms, key, reply, state)) continue;
+        if (promise.cacheable && state.missed.length > 0) {
+          await this.#writeBack(state.missed, parms, key, reply.slice(1) as Parm[]);
+        }
+        return reply;
+      }
+      return state.lastReject ??
+        reject("route", `No module accepts this message for module "${moduleText}"`);
     } catch (err) {
       // Last line of defence: a bug in a hook (verify, log) is a reject, not a crash.
       return reject(rejectCodeOf(err), oneLine(err));
     }
   }
 
-  async #call(parms: Parms, options: CallOptions): Promise<Parms> {
-    const promiseCid = Array.isArray(parms) ? asHash(parms[0]) : null;
-    if (!promiseCid) return reject("codec", "Slot 0 must be a promise hash");
-    const promiseText = hashToText(promiseCid);
-    const promise = this.#promises.get(promiseText);
-    if (!promise) {
-      this.#log("reject", { why: "promise not accepted", promise: promiseText });
-      return reject("not-accepted", `This node does not accept promise "${promiseText}"`);
-    }
-    const moduleCid = asHash(parms[1]);
-    if (!moduleCid) return reject("codec", "Slot 1 of a request must be a module hash");
-    if ((options.hops ?? 0) > MAX_HOPS) return reject("route", `Hop limit ${MAX_HOPS} reached`);
-
-    const moduleText = hashToText(moduleCid);
-    const key = [promiseText, moduleText];
-    try {
-      for (let i = 2; i < ROUTE_DEPTH && i < parms.length; i++) key.push(keyComponent(parms[i]));
-    } catch (err) {
-      return reject(rejectCodeOf(err), oneLine(err));
-    }
-    let eligible = this.#eligibleFor(moduleText);
-    const exclude = options.exclude;
-    if (exclude && exclude.size > 0) eligible = eligible.filter((id) => !exclude.has(id));
-    const order = this.tree.route(key, eligible);
-
-    const ctx: CallContext = {
-      origin: options.origin ?? "local",
-      hops: options.hops ?? 0,
-      signal: options.signal,
-      io: options.io,
-      call: (next, nextOptions) => this.call(next, { signal: options.signal, ...nextOptions }),
-    };
-    const state: CallState = { missed: [], lastReject: undefined };
-    for (const id of order) {
-      const reply = await this.#consult(id, promise, parms, key, ctx, state);
-      if (reply) return reply;
-    }
-    // Last resort: modules that rejected this key before may answer now (a cache filled since).
-    if (order.length < eligible.length) {
-      for (const id of this.tree.skipped(key, eligible)) {
-        const reply = await this.#consult(id, promise, parms, key, ctx, state);
-        if (reply) return reply;
-      }
-    }
-    return state.lastReject ??
-      reject("route", `No module accepts this message for module "${moduleText}"`);
-  }
-
-  /** Consults one module; returns its reply when it accepted and kept the promise. */
-  async #consult(
+  /** Judges one module's reply and records it; true when it accepted and kept the promise. */
+  #judge(
+    module: Module,
     id: string,
     promise: KnownPromise,
     parms: Parms,
     key: string[],
-    ctx: CallContext,
+    reply: Parms,
     state: CallState,
-  ): Promise<Parms | undefined> {
-    const module = this.#modules.get(id)!;
-    let reply: Parms;
-    try {
-      reply = await module.accept(parms, ctx);
-    } catch (err) {
-      this.#recordBroken(key, id);
-      this.#log("broken", { module: module.name, why: oneLine(err) });
-      state.lastReject = reject(rejectCodeOf(err), oneLine(err));
-      return undefined;
-    }
+  ): boolean {
     if (isAccept(reply)) {
       if (promise.verify && !verified(promise, parms, reply)) {
         this.#recordBroken(key, id);
         this.#log("broken", { module: module.name, why: "reply failed verification" });
-        return undefined;
+        return false;
       }
-      this.tree.record(key.length > ACCEPT_DEPTH ? key.slice(0, ACCEPT_DEPTH) : key, id, "accept");
-      if (key.length > ACCEPT_DEPTH) this.tree.record(key, id, "accept");
-      if (promise.cacheable && state.missed.length > 0) {
-        await this.#writeBack(state.missed, parms, key, reply.slice(1) as Parm[]);
-      }
-      return reply;
+      // Once at (promise, module), its general route, and once at the full key.
+      this.tree.record(key, id, "accept", { alsoAt: ACCEPT_DEPTH });
+      return true;
     }
     if (isReject(reply)) {
       this.tree.record(key, id, "reject");
       if (module.store) state.missed.push(module);
       state.lastReject = reply;
-      return undefined;
+      return false;
     }
     this.#recordBroken(key, id);
     this.#log("broken", { module: module.name, why: "reply is neither accept nor reject" });
-    return undefined;
+    return false;
   }
 
   /** A broken promise counts against the module's general route and this exact key. */
   #recordBroken(key: readonly string[], id: string): void {
-    if (key.length > ACCEPT_DEPTH) this.tree.record(key.slice(0, ACCEPT_DEPTH), id, "broken");
-    this.tree.record(key, id, "broken");
+    this.tree.record(key, id, "broken", { alsoAt: ACCEPT_DEPTH });
   }
 
   /** Reports that an accepted answer later proved wrong (e.g. bytes that failed a hash check). */

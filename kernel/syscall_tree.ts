@@ -37,6 +37,12 @@ export const MAX_TREE_ENTRIES = 100_000;
 /** Entries at this depth or shallower, e.g. (promise, module), are always recorded. */
 export const SHALLOW_DEPTH = 2;
 
+/** Options for {@link SyscallTree.record}. */
+export interface RecordOptions {
+  /** Also record the outcome at the prefix of this length (e.g. 2: promise and module). */
+  alsoAt?: number;
+}
+
 /** Options for {@link SyscallTree}. */
 export interface SyscallTreeOptions {
   /**
@@ -67,22 +73,36 @@ export class SyscallTree {
     return this.#size;
   }
 
-  /** Records what `module` did with a message whose key starts with `prefix`. */
-  record(prefix: readonly string[], module: string, what: "accept" | "reject" | "broken"): void {
-    const bounded = prefix.length > SHALLOW_DEPTH && this.#size >= this.#maxEntries;
+  /**
+   * Records what `module` did with a message whose key starts with `prefix`;
+   * with `alsoAt`, records it at that shorter prefix as well, in one walk.
+   */
+  record(
+    prefix: readonly string[],
+    module: string,
+    what: "accept" | "reject" | "broken",
+    options: RecordOptions = {},
+  ): void {
+    const alsoAt = options.alsoAt ?? -1;
     let node = this.#root;
+    if (alsoAt === 0) this.#count(node, module, what, false);
     for (let i = 0; i < prefix.length; i++) {
       let next = node.children.get(prefix[i]);
       if (!next) {
-        if (bounded) return; // full: no new deep entries (see SyscallTreeOptions)
+        if (i >= SHALLOW_DEPTH && this.#size >= this.#maxEntries) return; // full: see SyscallTreeOptions
         next = newNode();
         node.children.set(prefix[i], next);
       }
       node = next;
+      if (i + 1 === alsoAt && alsoAt < prefix.length) this.#count(node, module, what, false);
     }
+    this.#count(node, module, what, prefix.length > SHALLOW_DEPTH);
+  }
+
+  #count(node: TreeNode, module: string, what: Outcome["last"], deep: boolean): void {
     let outcome = node.outcomes.get(module);
     if (!outcome) {
-      if (bounded) return;
+      if (deep && this.#size >= this.#maxEntries) return;
       outcome = { accepts: 0, rejects: 0, broken: 0, last: what };
       node.outcomes.set(module, outcome);
       this.#size++;
