@@ -1,0 +1,25 @@
+import { assertEquals, assertThrows } from "../kernel/_assert_test.ts";
+import { CAS_MODULE, GET_PROMISE, HashError, hashText, UsageError } from "../kernel/mod.ts";
+import { kindFromName, parseGrant } from "./publish.ts";
+
+Deno.test("kindFromName() reads the kind from the extension, or says it cannot", async (t) => {
+  const rows: [string, string | undefined][] = [
+    ["a.js", "js"],
+    ["a.mjs", "js"],
+    ["dir/a.ts", "js"],
+    ["a.wasm", "wasm"],
+    ["a.sh", undefined],
+    ["binary", undefined],
+  ];
+  for (const [file, kind] of rows) await t.step(file, () => assertEquals(kindFromName(file), kind));
+});
+
+Deno.test("parseGrant() knows get and put, and takes hash/hash/arg prefixes", () => {
+  assertEquals(parseGrant("get"), [GET_PROMISE.cid, CAS_MODULE]);
+  const p = hashText("p");
+  const m = hashText("m");
+  assertEquals(parseGrant(`${p}/${m}/net%20foo`), [p, m, "net foo"]);
+  assertEquals(parseGrant(`${p}`), [p]);
+  assertThrows(() => parseGrant("everything"), HashError);
+  assertThrows(() => parseGrant(""), UsageError);
+});
