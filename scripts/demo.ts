@@ -99,7 +99,7 @@ export async function main(args: string[]): Promise<number> {
     return took === undefined ? 1 : 0;
   } catch (err) {
     console.error(`demo: ${(err as Error).message}`);
-    console.error(`demo: logs in ${mesh.lab.logDir}`);
+    console.error(`demo: logs in ${mesh.lab.logDir} (kept only with GRID_KEEP_LAB=1)`);
     return 1;
   } finally {
     await teardown();

@@ -86,7 +86,7 @@ export interface LabNet {
   ping(from: LabNode, to: string, tries?: number, waitSec?: number): Promise<boolean>;
   /** Starts tcpdump on the bridge writing to `path`; resolves once it listens. */
   capture(path: string): Promise<LabCapture>;
-  /** Tears everything down; safe to call twice. */
+  /** Tears everything down, logs too unless GRID_KEEP_LAB is set; safe to call twice. */
   destroy(): Promise<void>;
 }
 
@@ -118,7 +118,7 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
     ifname: `wg${id}n${i + 1}`,
   }));
   const logDir = options.logDir ?? await Deno.makeTempDir({ prefix: `grid-lab-${id}-` });
-  const lab = new Lab(id, hub, nodes, logDir);
+  const lab = new Lab(id, hub, nodes, logDir, options.logDir === undefined);
   try {
     await sh(["ip", "netns", "add", hub]);
     await sh(["ip", "-n", hub, "link", "set", "lo", "up"]);
@@ -160,8 +160,10 @@ class Lab implements LabNet {
   readonly logDir: string;
   #processes: { child: Deno.ChildProcess; done: Promise<unknown> }[] = [];
   #destroyed = false;
+  #ownsLogDir: boolean;
 
-  constructor(id: string, hub: string, nodes: LabNode[], logDir: string) {
+  constructor(id: string, hub: string, nodes: LabNode[], logDir: string, ownsLogDir: boolean) {
+    this.#ownsLogDir = ownsLogDir;
     this.id = id;
     this.hub = hub;
     this.nodes = nodes;
@@ -297,6 +299,11 @@ class Lab implements LabNet {
     for (const ns of [...this.nodes.map((n) => n.ns), this.hub]) {
       await new Deno.Command("ip", { args: ["netns", "del", ns], stdout: "null", stderr: "null" })
         .output();
+    }
+    if (this.#ownsLogDir && !Deno.env.get("GRID_KEEP_LAB")) {
+      await Deno.remove(this.logDir, { recursive: true }).catch(() => {
+        // Best effort: a log directory left behind is harmless.
+      });
     }
     try {
       for await (const entry of Deno.readDir("/var/run/wireguard")) {
