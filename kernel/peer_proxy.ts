@@ -17,7 +17,8 @@
  * @module
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { CID, hashText, hashToText, verifyBytes } from "./hash.ts";
+import { createHash } from "node:crypto";
+import { CID, hashText, hashToText, SHA2_256, verifyBytes } from "./hash.ts";
 import type { Parm, Parms } from "./codec.ts";
 import { keyComponent } from "./cache_key.ts";
 import type { Kernel } from "./kernel.ts";
@@ -124,7 +125,8 @@ export interface PeerProxyOptions {
   ledger?: LookupLedger;
 }
 
-type FetchResult = { ok: true; bytes: Uint8Array } | { ok: false; why: string };
+/** A whole blob from one peer (`matches`: it hashes to the CID asked for), or why not. */
+type FetchResult = { ok: true; bytes: Uint8Array; matches: boolean } | { ok: false; why: string };
 
 /** Score change for a peer that sent bytes failing their hash. */
 export const BROKEN_PENALTY = -5;
@@ -172,7 +174,7 @@ export function peerProxyModule(options: PeerProxyOptions): Module {
           misses.push(got.why);
           continue;
         }
-        if (!verifyBytes(cid, got.bytes)) {
+        if (!got.matches) {
           const score = peers.adjustScore?.(id, BROKEN_PENALTY);
           kernel.reportBroken(parms, peerModuleName(id));
           log("warn", "peer-broken-promise", {
@@ -241,9 +243,25 @@ async function fetchBlob(
   if (!(head instanceof Uint8Array) || head.length !== Math.min(total, options.chunkBytes)) {
     return { ok: false, why: "peer sent a first slice of the wrong size" };
   }
-  if (total <= options.chunkBytes) return { ok: true, bytes: head };
+  if (total <= options.chunkBytes) {
+    return { ok: true, bytes: head, matches: verifyBytes(cid, head) };
+  }
   const whole = new Uint8Array(total);
   whole.set(head, 0);
+  // Hash the slices in order as they land, so checking overlaps the transfer.
+  const hasher = cid.multihash.code === SHA2_256 ? createHash("sha256") : undefined;
+  const landed = new Set<number>();
+  let hashedTo = 0;
+  const land = (offset: number) => {
+    landed.add(offset);
+    while (landed.has(hashedTo)) {
+      landed.delete(hashedTo);
+      const end = Math.min(total, hashedTo + options.chunkBytes);
+      hasher?.update(whole.subarray(hashedTo, end));
+      hashedTo = end;
+    }
+  };
+  land(0);
   let next = options.chunkBytes;
   let failure: string | undefined;
   const worker = async () => {
@@ -256,11 +274,25 @@ async function fetchBlob(
       else if (reply[1] !== total) failure = "peer changed the length mid-transfer";
       else if (!(reply[2] instanceof Uint8Array) || reply[2].length !== want) {
         failure = "peer sent a slice of the wrong size";
-      } else whole.set(reply[2], offset);
+      } else {
+        whole.set(reply[2], offset);
+        land(offset);
+      }
     }
   };
   await Promise.all(Array.from({ length: CHUNK_WINDOW }, worker));
-  return failure ? { ok: false, why: failure } : { ok: true, bytes: whole };
+  if (failure) return { ok: false, why: failure };
+  const matches = hasher
+    ? equalBytes(new Uint8Array(hasher.digest()), cid.multihash.digest)
+    : verifyBytes(cid, whole);
+  return { ok: true, bytes: whole, matches };
+}
+
+function equalBytes(x: Uint8Array, y: Uint8Array): boolean {
+  if (x.length !== y.length) return false;
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
+  return diff === 0;
 }
 
 /** Options for {@link peerBlobModule}. */
