@@ -148,8 +148,12 @@ class StrictTokenizer {
     let children = 0;
     if (token.type === Type.array) children = token.value as number;
     else if (token.type === Type.map) children = 2 * (token.value as number);
-    else if (token.type === Type.tag) children = 1;
-    else if (token.type === Type.string && (token.value as string).includes("\uFFFD")) {
+    else if (token.type === Type.tag) {
+      children = 1;
+      if (token.value === GRID_TAG && start !== 0) {
+        throw new CodecError("A grid envelope may not be nested");
+      }
+    } else if (token.type === Type.string && (token.value as string).includes("\uFFFD")) {
       const end = this.#inner.pos();
       try {
         FATAL_UTF8.decode(this.#bytes.subarray(start + headLength(this.#bytes[start]), end));
@@ -168,6 +172,11 @@ class StrictTokenizer {
   }
 }
 
+/** The envelope tag's decoder: marks the value so decodeMessage can tell it was there. */
+function decodeEnvelope(inner: TagDecodeControl): Envelope {
+  return new Envelope(inner());
+}
+
 const STRICT = {
   strict: true,
   allowIndefinite: false,
@@ -179,6 +188,20 @@ const STRICT = {
   useMaps: false,
 } as const;
 
+// Built once: decoding keeps no per-call state in its options (the tokenizer
+// refuses a grid tag anywhere but at the very start, see StrictTokenizer).
+const MESSAGE_OPTIONS = {
+  ...STRICT,
+  tags: { [CID_TAG]: decodeCidTag, [GRID_TAG]: decodeEnvelope } as Record<
+    number,
+    (d: TagDecodeControl) => unknown
+  >,
+};
+const VALUE_OPTIONS = {
+  ...STRICT,
+  tags: { [CID_TAG]: decodeCidTag } as Record<number, (d: TagDecodeControl) => unknown>,
+};
+
 function strictDecode(bytes: Uint8Array, limits: DecodeLimits, allowEnvelope: boolean): unknown {
   const maxBytes = limits.maxBytes ?? MAX_MESSAGE_BYTES;
   if (!(bytes instanceof Uint8Array)) throw new CodecError("Message must be bytes");
@@ -186,17 +209,7 @@ function strictDecode(bytes: Uint8Array, limits: DecodeLimits, allowEnvelope: bo
     throw new CodecError(`Message of ${bytes.length} bytes is over the ${maxBytes}-byte limit`);
   }
   if (bytes.length === 0) throw new CodecError("Message is empty");
-  let envelopes = 0;
-  const tags: Record<number, (d: TagDecodeControl) => unknown> = {
-    [CID_TAG]: decodeCidTag,
-  };
-  if (allowEnvelope) {
-    tags[GRID_TAG] = (inner) => {
-      if (++envelopes > 1) throw new CodecError("A grid envelope may not be nested");
-      return new Envelope(inner());
-    };
-  }
-  const options = { ...STRICT, tags };
+  const options = allowEnvelope ? MESSAGE_OPTIONS : VALUE_OPTIONS;
   try {
     return decode(bytes, {
       ...options,
