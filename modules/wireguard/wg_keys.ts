@@ -7,7 +7,7 @@
  * @module
  */
 import { runToolOrThrow } from "./_run.ts";
-import { isWgKey } from "./wg_dump.ts";
+import { isWgKey, keyFingerprint } from "./wg_dump.ts";
 import { WireGuardError } from "./wg_error.ts";
 
 /** A node's WireGuard identity: the public key and where its private key lives. */
@@ -48,12 +48,18 @@ export async function generatePresharedKey(path: string): Promise<string> {
   return path;
 }
 
+/** Public keys already derived, by the SHA-256 fingerprint of their private key (saves a spawn per apply). */
+const publicKeys = new Map<string, string>();
+
 /** The public key of the private key in `privateKeyFile` (`wg pubkey`). */
 export async function publicKeyOf(privateKeyFile: string): Promise<string> {
   const secret = await readKeyFile(privateKeyFile, "private key");
   if (secret === undefined) {
     throw new WireGuardError(`Cannot read private key "${privateKeyFile}": it does not exist`);
   }
+  const fingerprint = keyFingerprint(secret);
+  const known = publicKeys.get(fingerprint);
+  if (known !== undefined) return known;
   const out = await runToolOrThrow(
     `derive the public key of "${privateKeyFile}"`,
     "wg",
@@ -64,6 +70,8 @@ export async function publicKeyOf(privateKeyFile: string): Promise<string> {
   if (!isWgKey(publicKey)) {
     throw new WireGuardError("Cannot derive a public key: wg printed no key");
   }
+  if (publicKeys.size >= 64) publicKeys.clear();
+  publicKeys.set(fingerprint, publicKey);
   return publicKey;
 }
 
