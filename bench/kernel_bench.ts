@@ -77,6 +77,17 @@ Deno.bench({
   },
 });
 
+let fresh = 0;
+Deno.bench({
+  name: "routed kernel.call, a new argument every call",
+  group: "dispatch",
+  async fn() {
+    // Routed on the (promise, module) history; each call adds per-argument
+    // history until the tree reaches its bound (MAX_TREE_ENTRIES).
+    await kernel.call([ASK.cid, ECHO_ID, `arg${fresh++}`]);
+  },
+});
+
 Deno.bench({
   name: "flat Map dispatch on joined parms",
   group: "dispatch",
