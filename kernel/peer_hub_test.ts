@@ -42,7 +42,7 @@ Deno.test("keepLink() keeps the link opened by the smaller node id on both sides
   assertEquals(keepLink("a", "b", "dialer", "dialer"), "existing");
 });
 
-Deno.test("two hubs authenticate, exchange requests both ways and redial after a drop", async () => {
+Deno.test("two hubs authenticate, exchange requests both ways, and keep one link when both dial", async () => {
   const a = await hub();
   const b = await hub();
   try {
@@ -65,11 +65,7 @@ Deno.test("two hubs authenticate, exchange requests both ways and redial after a
     assertEquals(a.connected().length, 1);
     assertEquals(b.connected().length, 1);
     assert(isAccept(await a.request(b.selfId, [ECHO, 1])));
-    const downs: string[] = [];
-    a.onChange((e) => e.type === "down" && downs.push(e.peer.id));
-    // Drop the live link: someone redials by itself.
-    const table = a.table();
-    assert(table.some((r) => r.state === "up" && r.id === b.selfId));
+    assert(a.table().some((r) => r.state === "up" && r.id === b.selfId));
   } finally {
     await a.close();
     await b.close();
@@ -94,5 +90,49 @@ Deno.test("a request to an unknown peer and a closed link resolve with rejects",
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+Deno.test("connections over the limit are closed with a reason; the peers within it are served", async () => {
+  const b = await hub({ maxConnections: 1 });
+  const a = await hub();
+  const c = await hub();
+  try {
+    const at = await b.listen("127.0.0.1", 0);
+    a.dial(at.url);
+    await until(() => a.connected().length === 1);
+    c.dial(at.url);
+    await until(() =>
+      c.table()[0].error !== null && /Too many connections/.test(c.table()[0].error!)
+    );
+    assertEquals(c.connected().length, 0);
+    assert(isAccept(await a.request(b.selfId, [ECHO, "still here"])));
+  } finally {
+    await Promise.all([a.close(), b.close(), c.close()]);
+  }
+});
+
+Deno.test("requests over the in-flight limit get a reject reply at once", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const b = await hub({
+    maxInFlight: 3,
+    handler: async (parms: Parms) => {
+      await gate;
+      return accept(...parms.slice(1));
+    },
+  });
+  const a = await hub();
+  try {
+    const at = await b.listen("127.0.0.1", 0);
+    a.dial(at.url);
+    await until(() => a.connected().length === 1);
+    const held = [1, 2, 3].map((i) => a.request(b.selfId, [ECHO, i]));
+    const refused = await a.request(b.selfId, [ECHO, 4]);
+    assert(/Too many requests in flight \(limit 3\)/.test(rejectReason(refused).reason));
+    release();
+    assert((await Promise.all(held)).every(isAccept));
+  } finally {
+    await Promise.all([a.close(), b.close()]);
   }
 });

@@ -1,0 +1,153 @@
+import { assert, assertEquals } from "./_assert_test.ts";
+import { Cas } from "./cas.ts";
+import { casModule, GET_PROMISE, getMessage, PUT_PROMISE } from "./cas_module.ts";
+import { hashBytes } from "./hash.ts";
+import { generateIdentity } from "./identity.ts";
+import { Kernel } from "./kernel.ts";
+import { MemoryStorage } from "./storage.ts";
+import { accept, isAccept, rejectReason } from "./promises.ts";
+import type { Parms } from "./codec.ts";
+import type { Logger } from "./service.ts";
+import { PeerHub } from "./peer_hub.ts";
+import {
+  LookupLedger,
+  PEER_PROXY_MODULE,
+  peerBlobModule,
+  peerModuleName,
+  peerProxyModule,
+  RANGE_PROMISE,
+} from "./peer_proxy.ts";
+
+const CHUNK = 1000;
+
+interface TestNode {
+  kernel: Kernel;
+  cas: Cas;
+  hub: PeerHub;
+  url: string;
+  events: string[];
+}
+
+async function node(): Promise<TestNode> {
+  const cas = new Cas(new MemoryStorage());
+  const kernel = new Kernel({ promises: [GET_PROMISE, PUT_PROMISE, RANGE_PROMISE] });
+  const events: string[] = [];
+  const log: Logger = (_level, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
+  const hub = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms, ctx) => kernel.call(parms, ctx),
+    backoff: { minMs: 20, maxMs: 100 },
+  });
+  const ledger = new LookupLedger();
+  kernel.register(casModule(cas));
+  kernel.register(peerBlobModule({ chunkBytes: CHUNK, ledger, log }));
+  kernel.register(peerProxyModule({ kernel, peers: hub, chunkBytes: CHUNK, ledger, log }));
+  const { url } = await hub.listen("127.0.0.1", 0);
+  return { kernel, cas, hub, url, events };
+}
+
+async function connect(from: TestNode, to: TestNode): Promise<void> {
+  const before = from.hub.connected().length;
+  from.hub.dial(to.url);
+  const end = Date.now() + 5000;
+  while (from.hub.connected().length === before) {
+    if (Date.now() > end) throw new Error("no link");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function closeAll(nodes: TestNode[]): Promise<void> {
+  await Promise.all(nodes.map((n) => n.hub.close()));
+}
+
+Deno.test("a get travels A <- B <- C in slices, is verified, and is cached on the way", async () => {
+  const [a, b, c] = [await node(), await node(), await node()];
+  try {
+    await connect(b, a);
+    await connect(c, b);
+    const bytes = crypto.getRandomValues(new Uint8Array(CHUNK * 7 + 3));
+    const cid = await a.cas.put(bytes);
+    const reply = await c.kernel.call(getMessage(cid));
+    assert(isAccept(reply), rejectReason(reply).reason);
+    assertEquals(reply[1], bytes);
+    assertEquals(await c.cas.get(cid), bytes);
+    assertEquals(await b.cas.get(cid), bytes);
+    // The second get is the store's: nothing more is fetched.
+    const fetched = c.events.filter((e) => e.startsWith("peer-fetched")).length;
+    assert(isAccept(await c.kernel.call(getMessage(cid))));
+    assertEquals(c.events.filter((e) => e.startsWith("peer-fetched")).length, fetched);
+    assertEquals(fetched, 1);
+  } finally {
+    await closeAll([a, b, c]);
+  }
+});
+
+Deno.test("a lookup for missing content in a triangle ends with not-found, refusing the loop", async () => {
+  const [a, b, c] = [await node(), await node(), await node()];
+  try {
+    await connect(a, b);
+    await connect(b, c);
+    await connect(c, a);
+    const missing = hashBytes(new TextEncoder().encode("nobody has this"));
+    const start = Date.now();
+    const reply = await a.kernel.call(getMessage(missing));
+    assertEquals(rejectReason(reply).code, "not-found");
+    assert(Date.now() - start < 3000, "lookup took too long");
+    const refused = [a, b, c].flatMap((n) => n.events).filter((e) =>
+      e.startsWith("peer-loop-refused")
+    );
+    assert(refused.length > 0, "no node refused the looping lookup");
+  } finally {
+    await closeAll([a, b, c]);
+  }
+});
+
+Deno.test("a peer answering with wrong bytes is scored down, recorded broken, and the next peer asked", async () => {
+  const [honest, asker] = [await node(), await node()];
+  const bytes = crypto.getRandomValues(new Uint8Array(CHUNK * 3));
+  const liar = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms: Parms) => {
+      const fake = bytes.slice(parms[3] as number, (parms[3] as number) + CHUNK);
+      fake[0] ^= 1;
+      return Promise.resolve(accept(bytes.length, fake));
+    },
+  });
+  const liarUrl = (await liar.listen("127.0.0.1", 0)).url;
+  try {
+    const cid = await honest.cas.put(bytes);
+    asker.hub.dial(liarUrl);
+    while (asker.hub.connected().length === 0) await new Promise((r) => setTimeout(r, 10));
+    await connect(asker, honest);
+    const reply = await asker.kernel.call(getMessage(cid));
+    assert(isAccept(reply), rejectReason(reply).reason);
+    assertEquals(reply[1], bytes);
+    assert(asker.hub.score(liar.selfId) < 0);
+    assertEquals(asker.hub.score(honest.hub.selfId), 1);
+    const outcome = asker.kernel.tree.entries().find((e) =>
+      e.module === peerModuleName(liar.selfId) && e.prefix.length === 3
+    );
+    assert(outcome && outcome.broken === 1, "syscall tree does not know the broken promise");
+  } finally {
+    await liar.close();
+    await closeAll([honest, asker]);
+  }
+});
+
+Deno.test("the proxy forwards only gets, and never back to the peer that asked", async () => {
+  const [a, b] = [await node(), await node()];
+  try {
+    await connect(a, b);
+    const proxy = a.kernel.module(PEER_PROXY_MODULE)!;
+    const ctx = { origin: "local", hops: 0, call: a.kernel.call.bind(a.kernel) };
+    const put = await proxy.accept([PUT_PROMISE.cid, PEER_PROXY_MODULE, new Uint8Array([1])], ctx);
+    assertEquals(rejectReason(put).code, "not-accepted");
+    // b misses and asks a; a misses too and must not ask b back.
+    const missing = hashBytes(new TextEncoder().encode("missing"));
+    const reply = await b.kernel.call(getMessage(missing));
+    assertEquals(rejectReason(reply).code, "not-found");
+    assert(!a.events.some((e) => e.startsWith("peer-fetch-start")), "a asked b back");
+  } finally {
+    await closeAll([a, b]);
+  }
+});
