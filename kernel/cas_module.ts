@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { CID, hashText, hashToText, verifyBytes } from "./hash.ts";
+import { asHash, CID, hashText, hashToText, verifyBytes } from "./hash.ts";
+import { GridError, oneLine } from "./errors.ts";
 import type { Parm, Parms } from "./codec.ts";
 import type { Cas } from "./cas.ts";
 import type { Module } from "./module.ts";
@@ -18,7 +19,7 @@ export const GET_PROMISE: KnownPromise = definePromise({
     "grid/get/v1: I ask for the bytes whose hash I name. I promise to verify them against that hash before I use them, and to keep and share with my peers what I verify.",
   cacheable: true,
   verify: (parms: Parms, reply: Parms) => {
-    const cid = CID.asCID(parms[2]);
+    const cid = asHash(parms[2]);
     return cid !== null && reply[1] instanceof Uint8Array && verifyBytes(cid, reply[1]);
   },
 });
@@ -55,7 +56,7 @@ export function casModule(cas: Cas): Module {
     scope: "own",
     async accept(parms: Parms): Promise<Parms> {
       if (GET_PROMISE.cid.equals(parms[0])) {
-        const cid = CID.asCID(parms[2]);
+        const cid = asHash(parms[2]);
         if (!cid) return reject("codec", "A get needs a hash in slot 2");
         const bytes = await cas.get(cid);
         return bytes ? accept(bytes) : reject("not-found", `Not here: "${hashToText(cid)}"`);
@@ -63,12 +64,18 @@ export function casModule(cas: Cas): Module {
       if (PUT_PROMISE.cid.equals(parms[0])) {
         const bytes = parms[2];
         if (!(bytes instanceof Uint8Array)) return reject("codec", "A put needs bytes in slot 2");
-        return accept(await cas.put(bytes));
+        try {
+          return accept(await cas.put(bytes));
+        } catch (err) {
+          // Refusing bad input (over the size limit) is a reject, not a broken promise.
+          if (err instanceof GridError) return reject(err.code, oneLine(err));
+          throw err;
+        }
       }
       return reject("not-accepted", "The store handles only get and put");
     },
     async store(parms: Parms, payload: Parm[]): Promise<void> {
-      const cid = CID.asCID(parms[2]);
+      const cid = asHash(parms[2]);
       if (cid && payload[0] instanceof Uint8Array) await cas.putVerified(cid, payload[0]);
     },
   };

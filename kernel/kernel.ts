@@ -152,12 +152,17 @@ export class Kernel {
       const exclude = options.exclude;
       if (exclude && exclude.size > 0) eligible = eligible.filter((id) => !exclude.has(id));
 
+      const origin = options.origin ?? "local";
+      const hops = options.hops ?? 0;
       const ctx: CallContext = {
-        origin: options.origin ?? "local",
-        hops: options.hops ?? 0,
+        origin,
+        hops,
         signal: options.signal,
         io: options.io,
-        call: (next, nextOptions) => this.call(next, { signal: options.signal, ...nextOptions }),
+        // A nested call keeps the caller's origin unless it says otherwise, so
+        // a module serving a peer cannot launder the request into a local one.
+        call: (next, nextOptions) =>
+          this.call(next, { origin, hops, signal: options.signal, ...nextOptions }),
       };
       const state: CallState = { missed: [], lastReject: undefined };
       // The route first; then, as a last resort, modules that rejected this key

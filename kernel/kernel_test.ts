@@ -304,3 +304,32 @@ Deno.test("Kernel.call() gives modules a ctx.call with the same governance", asy
   const kernel = newKernel([inner, outer]);
   assertEquals(await kernel.call(msg()), accept("inner", "not-accepted"));
 });
+
+Deno.test("a nested ctx.call keeps the caller's origin: a peer's request cannot become local", async () => {
+  const seen: string[] = [];
+  const inner = testModule("inner", (_p, ctx) => {
+    seen.push(ctx.origin);
+    return ctx.origin === "local" ? accept("local secrets") : reject("denied", "local only");
+  }, { id: hashText("inner"), scope: "own" });
+  const relay = testModule("relay", async (_p, ctx) => {
+    const reply = await ctx.call([ASK.cid, inner.id]);
+    return isAccept(reply) ? reply : reject("denied", rejectReason(reply).reason);
+  }, { id: TARGET, scope: "own" });
+  const kernel = newKernel([inner, relay]);
+  assertEquals(rejectReason(await kernel.call(msg(), { origin: "peer:someone" })).code, "denied");
+  assertEquals(await kernel.call(msg()), accept("local secrets"));
+  assertEquals(seen, ["peer:someone", "local"]);
+});
+
+Deno.test("a put over the CAS size limit is a reject, and does not demote the store", async () => {
+  const cas = new Cas(new MemoryStorage(), "cas", { maxBlob: 4 });
+  const kernel = new Kernel({ promises: [PUT_PROMISE], modules: [casModule(cas)] });
+  const reply = await kernel.call(putMessage(new Uint8Array(5)));
+  assertEquals(rejectReason(reply).code, "cas");
+  const outcome = kernel.tree.outcomeAt(
+    [hashToText(PUT_PROMISE.cid), hashToText(CAS_MODULE)],
+    hashToText(CAS_MODULE),
+  );
+  assertEquals(outcome?.broken ?? 0, 0);
+  assert(isAccept(await kernel.call(putMessage(new Uint8Array(4)))));
+});
