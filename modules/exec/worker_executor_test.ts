@@ -33,6 +33,8 @@ Deno.test("the sandbox refuses files, sockets, processes and the environment wit
       write: () => Deno.writeTextFile("/tmp/grid-sandbox-escape", "x"),
       socket: () => Deno.connect({ hostname: "127.0.0.1", port: 9 }),
       listen: () => Deno.listen({ port: 0 }),
+      fetch: () => fetch("http://127.0.0.1:7340/"),
+      websocket: () => new WebSocket("ws://127.0.0.1:7340/"),
       spawn: () => new Deno.Command("true").output(),
       env: () => Deno.env.get("HOME"),
     };
@@ -44,7 +46,7 @@ Deno.test("the sandbox refuses files, sockets, processes and the environment wit
   const result = await executor.run(testRequest(host, utf8(src)));
   assertEquals(
     text(result.stdout),
-    "read=NotCapable\nwrite=NotCapable\nsocket=NotCapable\nlisten=NotCapable\nspawn=NotCapable\nenv=NotCapable\n",
+    "read=NotCapable\nwrite=NotCapable\nsocket=NotCapable\nlisten=NotCapable\nfetch=NotCapable\nwebsocket=NotCapable\nspawn=NotCapable\nenv=NotCapable\n",
   );
   assertEquals(host.kernel.tree.size, before.tree);
   assertEquals((await host.cas.list()).length, before.store);
