@@ -3,7 +3,7 @@
  * WireGuard) in three network namespaces, with real pings through the
  * tunnels. Needs root; skipped with a printed reason otherwise.
  */
-import { assert, assertEquals } from "../kernel/_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "../kernel/_assert_test.ts";
 import {
   applyInterface,
   generateKeyPair,
@@ -13,8 +13,9 @@ import {
   removeInterface,
   type WgInterfaceSpec,
   type WgKeyPair,
+  WireGuardError,
 } from "../modules/wireguard/mod.ts";
-import { createLab, type LabNet, type LabNode, labSkipReason } from "./_netns.ts";
+import { createLab, type LabNet, type LabNode, labSkipReason, waitFor } from "./_netns.ts";
 
 const skip = await labSkipReason();
 if (skip) console.log(`wg_apply_test: skipped, ${skip}`);
@@ -165,6 +166,29 @@ Deno.test({
         assert(!(await lab.ping(c, tunnel(a), 2)), "c still reaches a");
         assert(await lab.ping(a, tunnel(b)), "a lost b too");
       });
+
+      await t.step("a wireguard-go killed with -9 is recreated by the next apply", async () => {
+        for (const pid of await wireguardGoPids(lab, c)) Deno.kill(pid, "SIGKILL");
+        assert(await waitFor(async () => (await wireguardGoPids(lab, c)).length === 0, 3000));
+        // b listens on PORT + 1 since the endpoint step.
+        const specC = specOf(c, [a, b]);
+        specC.peers[1].endpoint = `${b.address}:${PORT + 1}`;
+        const result = await applyInterface(specC, { netns: c.ns });
+        assertEquals(result.actions[0], { kind: "create-link" });
+        assert(await lab.ping(c, tunnel(b), 8), "c reaches b again");
+      });
+
+      await t.step(
+        "an interface name held by wireguard-go in another namespace is refused",
+        async () => {
+          const err = await assertRejects(
+            () => applyInterface({ ...specs.get(b)!, name: a.ifname }, { netns: b.ns }),
+            WireGuardError,
+            "another network namespace",
+          );
+          assert(err.message.includes(a.ifname));
+        },
+      );
 
       await t.step(
         "removeInterface() deletes the link, stops wireguard-go, and is idempotent",

@@ -64,7 +64,7 @@ export function applyInterface(
 }
 
 async function applyNow(spec: WgInterfaceSpec, options: ApplyOptions): Promise<ApplyResult> {
-  const current = await readInterfaceState(spec.name, options);
+  const current = await readSettledState(spec.name, options);
   const publicKey = await publicKeyOf(spec.privateKeyFile);
   const presharedKeyHashes: Record<string, string> = {};
   for (const peer of spec.peers) {
@@ -134,6 +134,30 @@ export async function readInterfaceState(
     );
   }
   return { dump: parseWgDump(show.stdout), link: parseIpAddr(addr.stdout, name) };
+}
+
+/**
+ * {@link readInterfaceState}, allowing a moment for a link whose wireguard-go
+ * just died to vanish (the kernel deletes the TUN device a little after the
+ * process exits; until then `ip` sees a link `wg` cannot talk to).
+ */
+async function readSettledState(
+  name: string,
+  options: WgOptions,
+): Promise<WgCurrentState | undefined> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await readInterfaceState(name, options);
+    } catch (err) {
+      if (
+        !(err instanceof WireGuardError && err.message.includes("not a WireGuard interface")) ||
+        attempt >= 20
+      ) {
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 /** The parsed `wg show IF dump` of an existing interface (no private key, no PSK). */
