@@ -35,7 +35,11 @@ export function agentLinkModule(socketPath: string): Module {
         return reject("not-accepted", "The agent link passes on gets by hash only");
       }
       const reply = await callAgent(socketPath, parms);
-      return reply ?? reject("not-found", "No agent is running for this grid home");
+      return reply ??
+        reject(
+          "not-found",
+          "Not in this node's store, and no agent runs for this home to ask peers",
+        );
     },
   };
 }

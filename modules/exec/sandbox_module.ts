@@ -138,7 +138,9 @@ export function sandboxModule(
         });
         if (!ctx.io) return accept(result.code, result.stdout, result.stderr);
         if (result.stdout.length > 0) await ctx.io.stdout(result.stdout);
-        for (const line of result.stderr.split("\n")) if (line) ctx.io.stderr(line);
+        for (const line of result.stderr.split("\n")) {
+          if (line) ctx.io.stderr(line.startsWith(`${name}: `) ? line : `${name}: ${line}`);
+        }
         return accept(result.code);
       } catch (err) {
         if (err instanceof GridError) return reject(err.code, oneLine(err));
