@@ -18,6 +18,11 @@ import { command as symbols } from "./symbols.ts";
 import { command as allow } from "./allow.ts";
 import { command as serve } from "./serve.ts";
 import { command as peers } from "./peers.ts";
+import { command as createWireguardNet } from "./create_wireguard_net.ts";
+import { command as invite } from "./invite.ts";
+import { command as leaveWireguardNet } from "./leave_wireguard_net.ts";
+import { command as revoke } from "./revoke.ts";
+import { command as status } from "./status.ts";
 
 /** File name and command, in the order the kernel consults them. */
 export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
@@ -29,6 +34,11 @@ export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
   ["allow.ts", allow],
   ["serve.ts", serve],
   ["peers.ts", peers],
+  ["create_wireguard_net.ts", createWireguardNet],
+  ["invite.ts", invite],
+  ["leave_wireguard_net.ts", leaveWireguardNet],
+  ["revoke.ts", revoke],
+  ["status.ts", status],
 ];
 
 /** A builtin command with its hashes. */

@@ -1,20 +1,119 @@
 /**
  * `grid join-wireguard-net NAME [INVITE]`: the joiner's promise and the join.
+ * With an agent running, the agent joins and this returns once the local
+ * interface is up; with none, this process joins and stays in the
+ * foreground as the agent.
  *
  * @module
  */
-import { GridError } from "../kernel/mod.ts";
-import type { Command } from "./_command.ts";
+import { UsageError } from "../kernel/mod.ts";
+import { callMesh } from "../modules/wireguard/mod.ts";
+import type { Command, CommandContext } from "./_command.ts";
+import { meshArgs, parseFlags, parsePort } from "./_mesh_command.ts";
+import { DEFAULT_LISTEN, runAgent } from "./_agent.ts";
+
+/** The promise a joiner makes; its hash travels in the signed member request. */
+export const JOIN_PROMISE_TEXT =
+  "I promise to use the public keys, endpoints and tunnel addresses I receive from this WireGuard net only to connect to its members, and not to abuse the net or its members. I will generate my own private key on this machine and never send it to anyone. In return I ask the net to admit me and give me a tunnel address.";
+
+const USAGE =
+  "grid join-wireguard-net NAME [INVITE | --via ws://HOST:PORT] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--listen HOST:PORT] [--advertise URL]";
+
+/** How long the foreground join waits for its own agent's mesh service. */
+const AGENT_START_MS = 15_000;
 
 /** The join command. */
 export const command: Command = {
   name: "join-wireguard-net",
-  promise:
-    "I promise to use the public keys, endpoints and tunnel addresses I receive from this WireGuard net only to connect to its members, and not to abuse the net or its members. I will generate my own private key on this machine and never send it to anyone. In return I ask the net to admit me and give me a tunnel address.",
+  promise: JOIN_PROMISE_TEXT,
   usage: "grid join-wireguard-net NAME [INVITE] [--endpoint HOST:PORT]",
   summary: "join a WireGuard net (with an invite, or on the promise alone for an open net)",
-  run() {
-    // TODO(#4): the mesh issue implements the join itself.
-    throw new GridError("wireguard", "Joining is not implemented yet");
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(
+      args,
+      {
+        via: { type: "string" },
+        interface: { type: "string" },
+        "listen-port": { type: "string" },
+        endpoint: { type: "string" },
+        listen: { type: "string" },
+        advertise: { type: "string" },
+      },
+      USAGE,
+      { min: 1, max: 2 },
+    );
+    const [name, second] = positionals;
+    let via = values.via as string | undefined;
+    let invite: string | undefined = second;
+    if (second && /^wss?:\/\//.test(second)) {
+      if (via) throw new UsageError("Give a member's URL once: as INVITE or with --via");
+      via = second;
+      invite = undefined;
+    }
+    const join = meshArgs({
+      name,
+      invite,
+      via,
+      interface: values.interface,
+      listenPort: parsePort(values["listen-port"]),
+      endpoint: values.endpoint,
+    });
+    const inAgent = await callMesh(ctx.call, "ping", {});
+    if (inAgent !== undefined) {
+      await report(ctx, await callMesh(ctx.call, "join", join) ?? {});
+      return 0;
+    }
+    return await joinInForeground(ctx, join, values);
   },
 };
+
+async function report(ctx: CommandContext, result: Record<string, unknown>): Promise<void> {
+  await ctx.io.stdout(
+    `Joined net "${result.name}" as ${result.address} on ${result.interface}` +
+      ` (admitted by ${result.admittedBy})\n`,
+  );
+}
+
+/** No agent here: start one in this process, join through it, and keep running. */
+async function joinInForeground(
+  ctx: CommandContext,
+  join: Record<string, unknown>,
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  const agent = runAgent({
+    node: ctx.node,
+    listen: (values.listen as string | undefined) ?? DEFAULT_LISTEN,
+    advertise: values.advertise as string | undefined,
+    signal: stop.signal,
+    io: ctx.io,
+  });
+  let agentError: unknown;
+  const ended = agent.then(() => "ended", (err) => {
+    agentError = err;
+    return "ended";
+  });
+  try {
+    const deadline = Date.now() + AGENT_START_MS;
+    while ((await callMesh(ctx.call, "ping", {})) === undefined) {
+      const state = await Promise.race([ended, new Promise((r) => setTimeout(r, 100, "wait"))]);
+      if (state === "ended") {
+        throw agentError ?? new UsageError("The agent stopped before the join");
+      }
+      if (Date.now() > deadline) throw new UsageError("The agent's mesh service did not start");
+    }
+    await report(ctx, await callMesh(ctx.call, "join", join as never) ?? {});
+  } catch (err) {
+    stop.abort();
+    await ended;
+    ctx.signal.removeEventListener("abort", onAbort);
+    throw err;
+  }
+  await ctx.io.stdout("grid: staying in the foreground as this node's agent (Ctrl-C stops it)\n");
+  await ended;
+  ctx.signal.removeEventListener("abort", onAbort);
+  if (agentError) throw agentError;
+  return 0;
+}

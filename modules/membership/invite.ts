@@ -13,7 +13,7 @@
 import { hashBytes, hashToText, type Identity, nodeIdOf, type Parm } from "../../kernel/mod.ts";
 import { openEnvelope, signEnvelope, verifyEnvelope } from "./_signed.ts";
 import { Fields } from "./_fields.ts";
-import { GRID_URL, NET_NAME } from "./_patterns.ts";
+import { GRID_URL, NET_NAME } from "./patterns.ts";
 import { MembershipError } from "./errors.ts";
 
 /** Signature context of invites. */

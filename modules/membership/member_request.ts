@@ -10,7 +10,7 @@
 import { type CID, type Identity, nodeIdOf, type Parm } from "../../kernel/mod.ts";
 import { openEnvelope, signEnvelope, verifyEnvelope } from "./_signed.ts";
 import { Fields } from "./_fields.ts";
-import { ENDPOINT, GRID_URL, NET_NAME, NODE_NAME, WG_KEY } from "./_patterns.ts";
+import { ENDPOINT, GRID_URL, NET_NAME, NODE_NAME, WG_KEY } from "./patterns.ts";
 import { MembershipError } from "./errors.ts";
 import { type Invite, MAX_INVITE_BYTES, parseInvite } from "./invite.ts";
 

@@ -25,7 +25,7 @@ import {
 } from "../../kernel/mod.ts";
 import { openEnvelope, signEnvelope, verifyEnvelope } from "./_signed.ts";
 import { Fields } from "./_fields.ts";
-import { ENDPOINT, GRID_URL, NET_NAME } from "./_patterns.ts";
+import { ENDPOINT, GRID_URL, NET_NAME } from "./patterns.ts";
 import { type MemberRequest, parseMemberRequest } from "./member_request.ts";
 import { MAX_REQUEST_BYTES } from "./member_request.ts";
 import { MembershipError } from "./errors.ts";

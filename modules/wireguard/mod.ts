@@ -22,3 +22,5 @@ export * from "./wg_validate.ts";
 export * from "./wg_plan.ts";
 export * from "./wg_keys.ts";
 export * from "./wg_apply.ts";
+export * from "./mesh_render.ts";
+export * from "./mesh_service.ts";

@@ -1,0 +1,76 @@
+/**
+ * What the mesh commands share: flag parsing with one-line usage errors, and
+ * running a mesh operation in the agent's mesh service when one answers
+ * through the kernel, or else on this node's on-disk state (offline).
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { hashText, loadIdentity, UsageError } from "../kernel/mod.ts";
+import { callMesh, Mesh, type MeshArgs } from "../modules/wireguard/mod.ts";
+import type { CommandContext } from "./_command.ts";
+import { JOIN_PROMISE_TEXT } from "./join_wireguard_net.ts";
+
+/** Parsed flags and positionals. */
+export interface ParsedFlags {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** Parses `args` strictly; any mistake is a {@link UsageError} quoting `usage`. */
+export function parseFlags(
+  args: string[],
+  options: ParseArgsConfig["options"],
+  usage: string,
+  positionals: { min: number; max: number },
+): ParsedFlags {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.split("\n")[0]}; usage: ${usage}`, {
+      cause: err,
+    });
+  }
+  const n = parsed.positionals.length;
+  if (n < positionals.min || n > positionals.max) throw new UsageError(`Usage: ${usage}`);
+  return parsed as ParsedFlags;
+}
+
+/** Parses a port flag. */
+export function parsePort(text: string | boolean | undefined): number | undefined {
+  if (text === undefined || typeof text === "boolean") return undefined;
+  const port = Number(text);
+  if (!/^[0-9]{1,5}$/.test(text) || port < 1 || port > 65535) {
+    throw new UsageError(`Invalid port "${text}": use 1 to 65535`);
+  }
+  return port;
+}
+
+/** Drops undefined values (CBOR has no undefined). */
+export function meshArgs(values: Record<string, unknown>): MeshArgs {
+  const out: MeshArgs = {};
+  for (const [k, v] of Object.entries(values)) if (v !== undefined) out[k] = v as MeshArgs[string];
+  return out;
+}
+
+/** Opens the mesh on this node's disk, without an agent. */
+export async function openOfflineMesh(ctx: CommandContext): Promise<Mesh> {
+  const home = ctx.node.home;
+  return await Mesh.open({
+    home,
+    identity: await loadIdentity(`${home.state}/identity`),
+    joinPromise: hashText(JOIN_PROMISE_TEXT).toString(),
+  });
+}
+
+/** Runs `op` in the agent's mesh service, or offline when no agent runs here. */
+export async function runMeshOp(
+  ctx: CommandContext,
+  op: string,
+  args: MeshArgs,
+): Promise<MeshArgs> {
+  const answer = await callMesh(ctx.call, op, args);
+  if (answer !== undefined) return answer;
+  return await (await openOfflineMesh(ctx)).run(op, args, ctx.signal);
+}

@@ -1,0 +1,55 @@
+/**
+ * `grid create-wireguard-net NAME`: founds a WireGuard net with this node as
+ * its first member: a signed genesis record (name, CIDR, policy, PSK on or
+ * off, founder) and the founder's own admit.
+ *
+ * @module
+ */
+import type { Command } from "./_command.ts";
+import { meshArgs, parseFlags, parsePort, runMeshOp } from "./_mesh_command.ts";
+
+const USAGE =
+  "grid create-wireguard-net NAME [--cidr CIDR] [--open] [--psk] [--interface IF] [--listen-port N] [--endpoint HOST:PORT]";
+
+/** The create command. */
+export const command: Command = {
+  name: "create-wireguard-net",
+  promise:
+    "I promise to found this WireGuard net as its first member: to sign only true membership records, to admit newcomers only under the net's rules (an invite, or the join promise alone for an open net), and to give each member a tunnel address no other live member holds. I generate my own keys on this machine and never send a private key anywhere.",
+  usage: USAGE,
+  summary: "create a WireGuard net with this node as its first member",
+  async run(args, ctx) {
+    const { values, positionals } = parseFlags(
+      args,
+      {
+        cidr: { type: "string" },
+        open: { type: "boolean" },
+        psk: { type: "boolean" },
+        interface: { type: "string" },
+        "listen-port": { type: "string" },
+        endpoint: { type: "string" },
+      },
+      USAGE,
+      { min: 1, max: 1 },
+    );
+    const r = await runMeshOp(
+      ctx,
+      "create",
+      meshArgs({
+        name: positionals[0],
+        cidr: values.cidr,
+        open: values.open === true,
+        psk: values.psk === true,
+        interface: values.interface,
+        listenPort: parsePort(values["listen-port"]),
+        endpoint: values.endpoint,
+      }),
+    );
+    await ctx.io.stdout(
+      `Created net "${r.name}" (${r.cidr}, ${values.open ? "open" : "invite only"}${
+        values.psk ? ", pre-shared keys" : ""
+      }): this node is ${r.address} on ${r.interface}\nnet id ${r.net}\n`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,25 @@
+/**
+ * `grid leave-wireguard-net NAME`: records a signed leave, tells the
+ * members (who drop this node), removes the interface and the net here.
+ *
+ * @module
+ */
+import type { Command } from "./_command.ts";
+import { parseFlags, runMeshOp } from "./_mesh_command.ts";
+
+const USAGE = "grid leave-wireguard-net NAME";
+
+/** The leave command. */
+export const command: Command = {
+  name: "leave-wireguard-net",
+  promise:
+    "I promise to stop using this net's keys and addresses once I leave, and I ask its members to drop me as a peer and keep my leave in their records.",
+  usage: USAGE,
+  summary: "leave a WireGuard net; every member drops this node",
+  async run(args, ctx) {
+    const { positionals } = parseFlags(args, {}, USAGE, { min: 1, max: 1 });
+    const r = await runMeshOp(ctx, "leave", { name: positionals[0] });
+    await ctx.io.stdout(`Left net "${r.name}"\n`);
+    return 0;
+  },
+};

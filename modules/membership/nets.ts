@@ -1,0 +1,475 @@
+/**
+ * The nets this node belongs to, in memory and on disk: each net's settings,
+ * its verified records and the member set folded from them. Every change to
+ * a net goes through {@link Nets.ingest} (verify, keep on disk, refold) and
+ * is announced to listeners (the anti-entropy push, the reconcile loop).
+ *
+ * @module
+ */
+import {
+  type GridHome,
+  hashToText,
+  type Identity,
+  type Logger,
+  oneLine,
+} from "../../kernel/mod.ts";
+import {
+  type MemberRecord,
+  type NetPolicy,
+  parseRecord,
+  type RecordDraft,
+  signRecord,
+} from "./records.ts";
+import { foldMembers, isLive, type MemberSet } from "./member_set.ts";
+import { allocateAddress, parseCidr } from "./ipam.ts";
+import { checkInvite, createInvite, type Invite } from "./invite.ts";
+import { type MemberRequest, parseMemberRequest } from "./member_request.ts";
+import {
+  listNetNames,
+  type NetSettings,
+  readRecordFiles,
+  readSettings,
+  removeNetDir,
+  writeRecordFile,
+  writeSettings,
+} from "./net_store.ts";
+import { MAX_RECORDS_PER_NET } from "./protocol.ts";
+import { MembershipError } from "./errors.ts";
+import { checkNetName } from "./patterns.ts";
+
+/** Most records held while waiting for their parents. */
+export const MAX_PENDING = 1024;
+
+/** One net this node belongs to. */
+export interface NetState {
+  settings: NetSettings;
+  /** Verified records by id. */
+  readonly records: Map<string, MemberRecord>;
+  /** Records waiting for a parent, by id. */
+  readonly pending: Map<string, MemberRecord>;
+  /** The current fold. */
+  set: MemberSet;
+}
+
+/** What {@link Nets.ingest} did. */
+export interface IngestResult {
+  /** Records kept, in the order they were kept (parents first). */
+  added: MemberRecord[];
+  /** Records refused, with why (one line each). */
+  refused: string[];
+  /** Parent hashes still missing. */
+  missing: string[];
+}
+
+/** Options for {@link Nets}. */
+export interface NetsOptions {
+  home: GridHome;
+  identity: Identity;
+  log?: Logger;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+/** Options for {@link Nets.create}. */
+export interface CreateNetOptions {
+  name: string;
+  cidr: string;
+  policy: NetPolicy;
+  psk: boolean;
+  /** Signs the founder's own request for the new net's id (its keys, name, endpoint, URL). */
+  request: (net: string) => Promise<MemberRequest>;
+  interface: string;
+  listenPort: number;
+  endpoint?: string;
+}
+
+/** The nets of one node. */
+export class Nets {
+  readonly #home: GridHome;
+  readonly #identity: Identity;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #nets = new Map<string, NetState>();
+  readonly #listeners = new Set<(net: NetState, added: MemberRecord[]) => void>();
+
+  constructor(options: NetsOptions) {
+    this.#home = options.home;
+    this.#identity = options.identity;
+    this.#log = options.log ?? (() => {});
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** This node's id. */
+  get selfId(): string {
+    return this.#identity.id;
+  }
+
+  /** Loads every net on disk not yet loaded, and new record files of loaded ones. */
+  async load(): Promise<void> {
+    for (const name of await listNetNames(this.#home)) {
+      try {
+        const settings = await readSettings(this.#home, name);
+        if (!settings) continue;
+        const known = this.#nets.get(name);
+        const files = await readRecordFiles(this.#home, name);
+        if (known) {
+          if (files.length !== known.records.size) await this.ingest(name, files, { store: false });
+          continue;
+        }
+        await this.#open(settings, files);
+      } catch (err) {
+        this.#log("warn", "net-load-failed", { net: name, why: oneLine(err) });
+      }
+    }
+  }
+
+  async #open(settings: NetSettings, files: Uint8Array[]): Promise<NetState> {
+    const parsed: MemberRecord[] = [];
+    for (const bytes of files) {
+      try {
+        parsed.push(await parseRecord(bytes, settings.net));
+      } catch (err) {
+        this.#log("warn", "record-skipped", { net: settings.name, why: oneLine(err) });
+      }
+    }
+    const genesis = parsed.find((r) => r.kind === "genesis" && r.id === settings.net);
+    if (!genesis) throw new MembershipError(`Net "${settings.name}" has no genesis record on disk`);
+    const state: NetState = {
+      settings,
+      records: new Map([[genesis.id, genesis]]),
+      pending: new Map(),
+      set: foldMembers([genesis]),
+    };
+    this.#nets.set(settings.name, state);
+    await this.#accept(state, parsed.filter((r) => r !== genesis), false);
+    return state;
+  }
+
+  /** Net names, sorted. */
+  names(): string[] {
+    return [...this.#nets.keys()].sort();
+  }
+
+  /** The net called `name`. */
+  get(name: string): NetState | undefined {
+    return this.#nets.get(name);
+  }
+
+  /** The net called `name`, or a clear error. */
+  require(name: string): NetState {
+    const state = this.#nets.get(name);
+    if (!state) throw new MembershipError(`This node is not in a net called "${name}"`);
+    return state;
+  }
+
+  /** The net with this id. */
+  byId(netId: string): NetState | undefined {
+    for (const state of this.#nets.values()) if (state.settings.net === netId) return state;
+    return undefined;
+  }
+
+  /** Calls `listener` after every change; returns an unsubscribe function. */
+  onChange(listener: (net: NetState, added: MemberRecord[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Founds a net: a genesis record and the founder's own admit. */
+  async create(options: CreateNetOptions): Promise<NetState> {
+    checkNetName(options.name);
+    if (this.#nets.has(options.name) || await readSettings(this.#home, options.name)) {
+      throw new MembershipError(`A net called "${options.name}" already exists on this node`);
+    }
+    const cidr = parseCidr(options.cidr);
+    const genesis = await signRecord(this.#identity, {
+      kind: "genesis",
+      name: options.name,
+      cidr: cidr.text,
+      policy: options.policy,
+      psk: options.psk,
+    }, { time: this.#now() });
+    const request = await options.request(genesis.id);
+    const address = allocateAddress(cidr, request.wg, new Set());
+    const admit = await signRecord(this.#identity, {
+      kind: "admit",
+      request,
+      address,
+    }, { net: genesis.id, parents: [genesis.id], time: this.#now() });
+    const settings: NetSettings = {
+      name: options.name,
+      net: genesis.id,
+      interface: options.interface,
+      listenPort: options.listenPort,
+      endpoint: options.endpoint,
+    };
+    return await this.adopt(settings, [genesis.bytes, admit.bytes]);
+  }
+
+  /**
+   * Takes up a net from its records (after a join, or at create): checks the
+   * genesis, keeps everything on disk, then writes the settings last so a
+   * crash in between leaves no half-joined net behind.
+   */
+  async adopt(settings: NetSettings, records: Uint8Array[]): Promise<NetState> {
+    const parsed: MemberRecord[] = [];
+    for (const bytes of records) parsed.push(await parseRecord(bytes, settings.net));
+    const genesis = parsed.find((r) => r.kind === "genesis");
+    if (!genesis || genesis.id !== settings.net) {
+      throw new MembershipError(`The records of net "${settings.name}" lack its genesis`);
+    }
+    if (genesis.kind === "genesis" && genesis.name !== settings.name) {
+      throw new MembershipError(
+        `The net is called "${genesis.name}", not "${settings.name}"`,
+      );
+    }
+    await writeRecordFile(this.#home, settings.name, genesis.id, genesis.bytes);
+    const state: NetState = {
+      settings,
+      records: new Map([[genesis.id, genesis]]),
+      pending: new Map(),
+      set: foldMembers([genesis]),
+    };
+    this.#nets.set(settings.name, state);
+    await this.#accept(state, parsed.filter((r) => r !== genesis), true);
+    await writeSettings(this.#home, settings);
+    return state;
+  }
+
+  /** Updates this node's settings for a net. */
+  async updateSettings(name: string, change: Partial<NetSettings>): Promise<void> {
+    const state = this.require(name);
+    state.settings = {
+      ...state.settings,
+      ...change,
+      name: state.settings.name,
+      net: state.settings.net,
+    };
+    await writeSettings(this.#home, state.settings);
+  }
+
+  /** Forgets a net here (after leaving or being revoked): its folder is removed. */
+  async forget(name: string): Promise<void> {
+    this.#nets.delete(name);
+    await removeNetDir(this.#home, name);
+  }
+
+  /**
+   * Verifies and keeps records from anywhere (a peer, disk). Refuses records
+   * that are malformed, badly signed, of another net or by a node never
+   * admitted; holds those whose parents are missing until they arrive.
+   */
+  async ingest(
+    name: string,
+    records: Uint8Array[],
+    options: { store?: boolean } = {},
+  ): Promise<IngestResult> {
+    const state = this.require(name);
+    const refused: string[] = [];
+    const fresh: MemberRecord[] = [];
+    for (const bytes of records) {
+      try {
+        const record = await parseRecord(bytes, state.settings.net);
+        if (!state.records.has(record.id) && !state.pending.has(record.id)) fresh.push(record);
+      } catch (err) {
+        refused.push(oneLine(err));
+      }
+    }
+    const result = await this.#accept(state, fresh, options.store ?? true);
+    return { ...result, refused: [...refused, ...result.refused] };
+  }
+
+  async #accept(state: NetState, fresh: MemberRecord[], store: boolean): Promise<IngestResult> {
+    const pool = new Map<string, MemberRecord>(state.pending);
+    for (const r of fresh) pool.set(r.id, r);
+    const authors = new Set<string>([state.set.net.founder]);
+    for (const r of state.records.values()) if (r.kind === "admit") authors.add(r.request.id);
+    const added: MemberRecord[] = [];
+    const refused: string[] = [];
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (const r of pool.values()) {
+        if (!r.parents.every((p) => state.records.has(p))) continue;
+        pool.delete(r.id);
+        progress = true;
+        if (r.kind === "genesis") {
+          refused.push(`Record "${r.id}" is a second genesis`);
+          continue;
+        }
+        if (!authors.has(r.author)) {
+          refused.push(`Record "${r.id}" is signed by "${r.author}", who is not a member`);
+          continue;
+        }
+        if (state.records.size >= MAX_RECORDS_PER_NET) {
+          refused.push(`Net "${state.settings.name}" holds ${MAX_RECORDS_PER_NET} records already`);
+          continue;
+        }
+        if (store) await writeRecordFile(this.#home, state.settings.name, r.id, r.bytes);
+        state.records.set(r.id, r);
+        if (r.kind === "admit") authors.add(r.request.id);
+        added.push(r);
+      }
+    }
+    state.pending.clear();
+    const waiting = [...pool.values()].slice(-MAX_PENDING);
+    for (const r of waiting) state.pending.set(r.id, r);
+    const missing = [
+      ...new Set(
+        waiting.flatMap((r) => r.parents.filter((p) => !state.records.has(p) && !pool.has(p))),
+      ),
+    ];
+    if (added.length > 0) {
+      state.set = foldMembers(state.records.values(), state.settings.net);
+      for (const listener of this.#listeners) {
+        try {
+          listener(state, added);
+        } catch (err) {
+          this.#log("warn", "net-listener-failed", { why: oneLine(err) });
+        }
+      }
+    }
+    return { added, refused, missing };
+  }
+
+  /** Signs a record as this node on top of the net's heads and keeps it. */
+  async append(name: string, draft: RecordDraft): Promise<MemberRecord> {
+    const state = this.require(name);
+    if (!isLive(state.set, this.selfId)) {
+      throw new MembershipError(`This node is no longer a live member of net "${name}"`);
+    }
+    const record = await signRecord(this.#identity, draft, {
+      net: state.settings.net,
+      parents: state.set.heads,
+      time: this.#now(),
+    });
+    const result = await this.#accept(state, [record], true);
+    if (result.added.length !== 1) {
+      throw new MembershipError(
+        `Cannot record the ${draft.kind} in net "${name}": ${result.refused[0]}`,
+      );
+    }
+    return record;
+  }
+
+  /** Makes an invite to net `name`. */
+  async invite(
+    name: string,
+    options: { urls: string[]; ttlMs?: number; uses?: number },
+  ): Promise<Invite> {
+    const state = this.require(name);
+    if (!isLive(state.set, this.selfId)) {
+      throw new MembershipError(`This node is no longer a live member of net "${name}"`);
+    }
+    return await createInvite(this.#identity, {
+      net: state.settings.net,
+      netName: name,
+      urls: options.urls,
+      ttlMs: options.ttlMs,
+      uses: options.uses,
+      now: this.#now(),
+    });
+  }
+
+  /**
+   * The admitter's side of a join: checks the request against the net's
+   * rules (open or invite; unexpired, unused, by a live member), allocates an
+   * address, signs the admit and keeps it. Returns the net's records for the
+   * joiner. A retry by an already admitted joiner with the same key gets the
+   * records again.
+   */
+  async admit(
+    requestBytes: Uint8Array,
+    options: { joinPromise: string },
+  ): Promise<{ state: NetState; records: Uint8Array[]; address: string }> {
+    const req = await parseMemberRequest(requestBytes);
+    if (hashToText(req.promise) !== options.joinPromise) {
+      throw new MembershipError("The request does not make this net's join promise");
+    }
+    const state = req.net !== "" ? this.byId(req.net) : this.#nets.get(req.netName);
+    if (!state || state.set.net.name !== req.netName) {
+      throw new MembershipError(`This node is not a member of net "${req.netName}"`);
+    }
+    const set = state.set;
+    const name = set.net.name;
+    if (!isLive(set, this.selfId)) {
+      throw new MembershipError(`This node is no longer a live member of net "${name}"`);
+    }
+    const existing = set.members.get(req.id);
+    if (existing?.status === "revoked" || set.status.get(req.id) === "revoked") {
+      throw new MembershipError(`Node "${req.id}" was revoked from net "${name}"`);
+    }
+    if (existing?.status === "live") {
+      if (existing.wg === req.wg) {
+        return { state, records: this.recordsInOrder(name), address: existing.address };
+      }
+      throw new MembershipError(`Node "${req.id}" is already a member of net "${name}"`);
+    }
+    if (req.net === "" && set.net.policy !== "open") {
+      throw new MembershipError(`Net "${name}" is closed: an invite is required`);
+    }
+    if (set.net.policy === "invite" && !req.invite) {
+      throw new MembershipError(`Net "${name}" is closed: an invite is required`);
+    }
+    if (req.invite) {
+      checkInvite(req.invite, {
+        netId: set.net.id,
+        isLiveMember: (id) => isLive(set, id),
+        usesOf: (key) => set.inviteUses.get(key) ?? 0,
+        now: this.#now(),
+      });
+    }
+    const live = [...set.members.values()].filter((m) => m.status === "live");
+    const former = [...set.members.values()].filter((m) => m.status !== "live");
+    const address = allocateAddress(set.net.cidr, req.wg, new Set(live.map((m) => m.address)), {
+      avoid: new Set(former.map((m) => m.address)),
+    });
+    const record = await signRecord(this.#identity, { kind: "admit", request: req, address }, {
+      net: set.net.id,
+      parents: set.heads,
+      time: this.#now(),
+    });
+    const trial = foldMembers([...state.records.values(), record], set.net.id);
+    if (trial.status.get(req.id) !== "live") {
+      throw new MembershipError(
+        `Net "${name}" refuses the join: ${trial.ignored.get(record.id) ?? "unknown reason"}`,
+      );
+    }
+    await this.#accept(state, [record], true);
+    return {
+      state,
+      records: this.recordsInOrder(name),
+      address: state.set.members.get(req.id)?.address ?? address,
+    };
+  }
+
+  /** A net's records, parents before children. */
+  recordsInOrder(name: string): Uint8Array[] {
+    const state = this.require(name);
+    const out: Uint8Array[] = [];
+    const done = new Set<string>();
+    const visit = (id: string) => {
+      const stack = [id];
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1];
+        if (done.has(top)) {
+          stack.pop();
+          continue;
+        }
+        const r = state.records.get(top);
+        if (!r) {
+          stack.pop();
+          continue;
+        }
+        const todo = r.parents.filter((p) => !done.has(p) && state.records.has(p));
+        if (todo.length > 0) stack.push(...todo);
+        else {
+          stack.pop();
+          done.add(top);
+          out.push(r.bytes);
+        }
+      }
+    };
+    for (const id of [...state.records.keys()].sort()) visit(id);
+    return out;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The membership wire protocol: the promises its messages lead with, the
+ * module hash they are addressed to, and builders for each message. All of
+ * it is CBOR parms through the kernel, never JSON.
+ *
+ * - `[SYNC, MEMBERSHIP, "sync", netId, hashes]` → `[ACCEPT, "ok", records, wanted]`:
+ *   the sender's record hashes; the reply carries records the sender lacks
+ *   and the hashes the replier lacks (both bounded).
+ * - `[SYNC, MEMBERSHIP, "push", netId, records]` → `[ACCEPT, "ok", kept]`.
+ * - `[JOIN, MEMBERSHIP, "join", request]` → `[ACCEPT, "ok", netId, records, admissionPromise, address]`.
+ * - `[PSK, MEMBERSHIP, "psk", netId, cipherText]` → `[ACCEPT, "ok", confirmTag]`.
+ *
+ * @module
+ */
+import {
+  accept,
+  type CID,
+  definePromise,
+  hashText,
+  isAccept,
+  type KnownPromise,
+  type Parm,
+  type Parms,
+  rejectReason,
+} from "../../kernel/mod.ts";
+
+/** The membership module's text; its hash is the module id peers address. */
+export const MEMBERSHIP_TEXT =
+  "grid/module/membership/v1: I keep the signed membership records of the nets this node belongs to. I share them only with live members, keep only records whose signatures verify, and admit joiners only under the net's rules.";
+/** The membership module's id. */
+export const MEMBERSHIP_MODULE: CID = hashText(MEMBERSHIP_TEXT);
+
+/** Replication between members. */
+export const SYNC_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/membership/sync/v1: I am a member of this net. I send you membership records or the hashes of those I hold; every record I send is one I verified, and I will verify every record you send before I keep it.",
+});
+
+/** A joiner's request to be admitted. */
+export const JOIN_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/membership/join/v1: I ask to be admitted to this net. My signed request names the join promise I make, carries my public keys and, for a closed net, the invite I was given; my private keys stay on my machine.",
+});
+
+/** The pairwise pre-shared key exchange. */
+export const PSK_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/membership/psk/v1: I send you a hybrid ML-KEM-768 + X25519 ciphertext for the pre-shared key of our pair. Neither the shared secret nor the key ever travels; I confirm the key only with a derived tag.",
+});
+
+/** What the net promises a joiner when it admits it (its hash travels in the join reply). */
+export const ADMISSION_TEXT =
+  "grid/membership/admission/v1: We, the members of this net, admit you. We will route to your tunnel address only traffic meant for you, keep your public keys and address in our signed records, and drop you only by a signed revoke or your own leave.";
+/** Hash of {@link ADMISSION_TEXT}. */
+export const ADMISSION_PROMISE: CID = hashText(ADMISSION_TEXT);
+
+/** Most records in one sync reply or push. */
+export const MAX_RECORDS_PER_MESSAGE = 512;
+/** Most bytes of records in one sync reply or push. */
+export const MAX_RECORD_BYTES_PER_MESSAGE = 2 * 1024 * 1024;
+/** Most hashes in one summary. */
+export const MAX_HASHES_PER_MESSAGE = 8192;
+/** Most records a net may hold. */
+export const MAX_RECORDS_PER_NET = 8192;
+
+/** The promises a member node accepts for membership. */
+export const MEMBERSHIP_PROMISES: readonly KnownPromise[] = [
+  SYNC_PROMISE,
+  JOIN_PROMISE,
+  PSK_PROMISE,
+];
+
+/** A summary: the hashes of the records the sender holds. */
+export function syncMessage(netId: string, hashes: CID[]): Parms {
+  return [SYNC_PROMISE.cid, MEMBERSHIP_MODULE, "sync", netId, hashes];
+}
+
+/** New records for a member. */
+export function pushMessage(netId: string, records: Uint8Array[]): Parms {
+  return [SYNC_PROMISE.cid, MEMBERSHIP_MODULE, "push", netId, records];
+}
+
+/** A joiner's signed request. */
+export function joinMessage(request: Uint8Array): Parms {
+  return [JOIN_PROMISE.cid, MEMBERSHIP_MODULE, "join", request];
+}
+
+/** A PSK ciphertext for the pair. */
+export function pskMessage(netId: string, cipherText: Uint8Array): Parms {
+  return [PSK_PROMISE.cid, MEMBERSHIP_MODULE, "psk", netId, cipherText];
+}
+
+/** Takes records up to the per-message bounds. */
+export function boundRecords(records: Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    if (out.length >= MAX_RECORDS_PER_MESSAGE || bytes + r.length > MAX_RECORD_BYTES_PER_MESSAGE) {
+      break;
+    }
+    out.push(r);
+    bytes += r.length;
+  }
+  return out;
+}
+
+/** A handled request's answer. */
+export function answer(...payload: Parm[]): Parms {
+  return accept("ok", ...payload);
+}
+
+/** A handled request's refusal, with a stable code and one line. */
+export function refusal(code: string, reason: string): Parms {
+  return accept("refused", code, reason);
+}
+
+/** Reads a reply: the answer's payload, or the refusal (or reject) with its code and reason. */
+export function readAnswer(
+  reply: Parms,
+): { ok: true; payload: Parm[] } | { ok: false; code: string; reason: string } {
+  if (isAccept(reply) && reply[1] === "ok") return { ok: true, payload: reply.slice(2) };
+  if (isAccept(reply) && reply[1] === "refused") {
+    return {
+      ok: false,
+      code: typeof reply[2] === "string" ? reply[2] : "internal",
+      reason: typeof reply[3] === "string" ? reply[3].slice(0, 500) : "refused without a reason",
+    };
+  }
+  if (isAccept(reply)) return { ok: false, code: "codec", reason: "A malformed answer" };
+  return { ok: false, ...rejectReason(reply) };
+}

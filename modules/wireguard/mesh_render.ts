@@ -1,0 +1,67 @@
+/**
+ * Renders this node's desired WireGuard interface from a net's member set:
+ * pure, so every rule (who is a peer, which address, keepalive, PSK files)
+ * is unit-tested without root. The WireGuard layer applies the result.
+ *
+ * - The interface gets this node's folded tunnel address with the net's prefix.
+ * - Every other live member is a peer, routed at its `/32`; members who left
+ *   or were revoked are not, so applying the spec drops them.
+ * - Keepalive every {@link NAT_KEEPALIVE_SECONDS} s when either end has no
+ *   public endpoint (it is behind NAT and must keep its mapping open).
+ * - On a PSK net a peer appears only once this pair's key file exists.
+ *
+ * @module
+ */
+import type { MemberSet } from "../membership/member_set.ts";
+import type { WgInterfaceSpec, WgPeerSpec } from "./wg_state.ts";
+
+/** Keepalive for peers behind NAT, in seconds. */
+export const NAT_KEEPALIVE_SECONDS = 25;
+
+/** Options for {@link renderInterface}. */
+export interface RenderOptions {
+  /** This node's id. */
+  selfId: string;
+  /** Interface name. */
+  interface: string;
+  /** UDP port. */
+  listenPort: number;
+  /** Path of this node's WireGuard private key. */
+  privateKeyFile: string;
+  /** PSK file per peer node id (PSK nets). */
+  pskFiles?: ReadonlyMap<string, string>;
+}
+
+/** The desired interface, or undefined when this node is not a live member. */
+export function renderInterface(
+  set: MemberSet,
+  options: RenderOptions,
+): WgInterfaceSpec | undefined {
+  const self = set.members.get(options.selfId);
+  if (!self || self.status !== "live") return undefined;
+  const peers: WgPeerSpec[] = [];
+  for (const m of [...set.members.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    if (m.status !== "live" || m.id === self.id) continue;
+    const peer: WgPeerSpec = { publicKey: m.wg, allowedIps: [`${m.address}/32`] };
+    if (m.endpoint) peer.endpoint = m.endpoint;
+    if (!self.endpoint || !m.endpoint) peer.persistentKeepalive = NAT_KEEPALIVE_SECONDS;
+    if (set.net.psk) {
+      const file = options.pskFiles?.get(m.id);
+      if (!file) continue;
+      peer.presharedKeyFile = file;
+    }
+    peers.push(peer);
+  }
+  return {
+    name: options.interface,
+    privateKeyFile: options.privateKeyFile,
+    listenPort: options.listenPort,
+    address: `${self.address}/${set.net.cidr.prefix}`,
+    peers,
+  };
+}
+
+/** The default interface name for a net: `grid-` and the name, cut to 15 characters. */
+export function defaultInterfaceName(net: string): string {
+  return `grid-${net.replace(/[^A-Za-z0-9_.-]/g, "_")}`.slice(0, 15);
+}

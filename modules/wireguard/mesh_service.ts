@@ -1,0 +1,776 @@
+/**
+ * The WireGuard mesh as a service of the agent: it loads the nets this node
+ * belongs to from `$GRID_HOME/state/nets/`, registers the membership module
+ * (replication, joins, PSKs) and the local mesh control module (what the
+ * commands call) with the kernel, runs anti-entropy, and reconciles: on every
+ * change and every few seconds it renders the desired interface of each net
+ * from its member set and applies it. Applying is a diff, so working tunnels
+ * are never restarted; revoked or departed peers simply drop out of the spec.
+ *
+ * Commands reach it with `[MESH_CONTROL_PROMISE, MESH_CONTROL_MODULE, op,
+ * args]` from the local command line only. Without an agent, the commands
+ * open a {@link Mesh} of their own on the on-disk state (offline mode).
+ *
+ * @module
+ */
+import {
+  type CallContext,
+  CID,
+  definePromise,
+  type GridHome,
+  hashText,
+  type Identity,
+  isAccept,
+  type Kernel,
+  type KnownPromise,
+  type Logger,
+  type Module,
+  oneLine,
+  type Parm,
+  type Parms,
+  type PeerNetwork,
+  reject,
+  rejectCodeOf,
+  RejectedError,
+  type Service,
+  type ServiceContext,
+} from "../../kernel/mod.ts";
+import {
+  answer,
+  AntiEntropy,
+  checkEndpoint,
+  checkNetName,
+  decapsulatePsk,
+  DEFAULT_CIDR,
+  encapsulatePsk,
+  ensureSecret,
+  findMember,
+  hasPsk,
+  isEncapsulator,
+  isLive,
+  isoSeconds,
+  kemKeyPair,
+  MEMBERSHIP_PROMISES,
+  MembershipError,
+  netDir,
+  Nets,
+  type NetState,
+  nodeNameFrom,
+  parseCidr,
+  parseInvite,
+  pskMessage,
+  pskPath,
+  readAnswer,
+  refusal,
+  removeNetDir,
+  requestAdmission,
+  sameTag,
+  signMemberRequest,
+  writePsk,
+} from "../membership/mod.ts";
+import { defaultInterfaceName, renderInterface } from "./mesh_render.ts";
+import type { WgInterfaceSpec } from "./wg_state.ts";
+import type { WgDump } from "./wg_dump.ts";
+import { applyInterface, readStatus, removeInterface } from "./wg_apply.ts";
+import { generateKeyPair } from "./wg_keys.ts";
+
+/** The WireGuard operations the mesh needs (the real ones, or fakes in tests). */
+export interface WgDriver {
+  generateKeyPair(dir: string): Promise<{ publicKey: string; privateKeyFile: string }>;
+  applyInterface(spec: WgInterfaceSpec): Promise<unknown>;
+  removeInterface(name: string): Promise<void>;
+  readStatus(name: string): Promise<WgDump>;
+}
+
+/** The real WireGuard layer. */
+export const SYSTEM_WG: WgDriver = {
+  generateKeyPair: (dir) => generateKeyPair(dir),
+  applyInterface: (spec) => applyInterface(spec),
+  removeInterface: (name) => removeInterface(name),
+  readStatus: (name) => readStatus(name),
+};
+
+/** The local control module's text and id. */
+export const MESH_CONTROL_TEXT =
+  "grid/module/mesh-control/v1: I run this node's WireGuard mesh commands (create, invite, join, leave, revoke, status) for this node's own user only.";
+/** Id of the local mesh control module. */
+export const MESH_CONTROL_MODULE: CID = hashText(MESH_CONTROL_TEXT);
+/** The promise a local command makes to the mesh service. */
+export const MESH_CONTROL_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/mesh/control/v1: I am this node's own user. I ask the mesh service to act on this node's WireGuard nets as the command I run says, and to answer me with the result.",
+});
+
+/** Default WireGuard port. */
+export const DEFAULT_LISTEN_PORT = 51820;
+/** Time between reconcile passes. */
+export const RECONCILE_INTERVAL_MS = 3000;
+/** An unchanged spec is re-applied at least this often (repairs drift). */
+export const REAPPLY_MS = 15_000;
+
+/** A control request/result: plain CBOR data. */
+export type MeshArgs = { [key: string]: Parm };
+
+/** A peer network with no peers (offline commands). */
+export const NO_PEERS: PeerNetwork = {
+  selfId: "",
+  connected: () => [],
+  request: () => Promise.resolve(reject("peer", "No agent is running: no peers")),
+  dial: () => {},
+  onChange: () => () => {},
+};
+
+/** Options for {@link Mesh.open}. */
+export interface MeshOptions {
+  home: GridHome;
+  identity: Identity;
+  /** Hash (text) of the join command's promise, which joiners make. */
+  joinPromise: string;
+  peers?: PeerNetwork;
+  /** This agent's grid URL (`grid serve --advertise`). */
+  advertise?: string;
+  log?: Logger;
+  wg?: WgDriver;
+  /** Reconcile period (default {@link RECONCILE_INTERVAL_MS}). */
+  reconcileMs?: number;
+  /** Anti-entropy period. */
+  syncMs?: number;
+}
+
+function str(args: MeshArgs, key: string): string | undefined {
+  const v = args[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw new MembershipError(`Option "${key}" must be text`);
+  return v;
+}
+
+function num(args: MeshArgs, key: string): number | undefined {
+  const v = args[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isSafeInteger(v)) {
+    throw new MembershipError(`Option "${key}" must be a whole number`);
+  }
+  return v;
+}
+
+function endpointFrom(advertise: string | undefined, port: number): string | undefined {
+  if (!advertise) return undefined;
+  try {
+    const host = new URL(advertise).hostname;
+    if (!host || host === "0.0.0.0" || host === "[::]") return undefined;
+    return `${host}:${port}`;
+  } catch {
+    return undefined; // no usable host in the URL: no endpoint
+  }
+}
+
+function hostname(): string {
+  try {
+    return nodeNameFrom(Deno.hostname());
+  } catch {
+    return "node"; // no permission to read the hostname
+  }
+}
+
+/** The mesh engine of one node. */
+export class Mesh {
+  readonly nets: Nets;
+  readonly #o: MeshOptions;
+  readonly #wg: WgDriver;
+  readonly #peers: PeerNetwork;
+  readonly #log: Logger;
+  readonly #sync: AntiEntropy;
+  readonly #applied = new Map<string, { key: string; at: number; iface: string }>();
+  readonly #removed = new Set<string>();
+  readonly #pskInFlight = new Set<string>();
+  #reconciling: Promise<void> | undefined;
+  #again = false;
+
+  private constructor(options: MeshOptions) {
+    this.#o = options;
+    this.#wg = options.wg ?? SYSTEM_WG;
+    this.#peers = options.peers ?? NO_PEERS;
+    this.#log = options.log ?? (() => {});
+    this.nets = new Nets({ home: options.home, identity: options.identity, log: this.#log });
+    this.#sync = new AntiEntropy({
+      nets: this.nets,
+      peers: this.#peers,
+      log: this.#log,
+      joinPromise: options.joinPromise,
+      intervalMs: options.syncMs,
+      onPsk: (state, peer, ct) => this.#answerPsk(state, peer, ct),
+    });
+  }
+
+  /** Opens the mesh on a node's on-disk state. */
+  static async open(options: MeshOptions): Promise<Mesh> {
+    const mesh = new Mesh(options);
+    await mesh.nets.load();
+    return mesh;
+  }
+
+  /** This node's id. */
+  get selfId(): string {
+    return this.#o.identity.id;
+  }
+
+  /** The membership module and the control module, for the kernel. */
+  modules(): Module[] {
+    return [this.#sync.module(), this.controlModule()];
+  }
+
+  /** Registers modules and promises, then replicates and reconciles until `signal` aborts. */
+  start(kernel: Kernel, signal: AbortSignal): void {
+    for (const p of [...MEMBERSHIP_PROMISES, MESH_CONTROL_PROMISE]) kernel.acceptPromise(p);
+    for (const m of this.modules()) kernel.register(m);
+    this.#sync.start(signal);
+    const offChange = this.nets.onChange(() => this.reconcileSoon());
+    const offPeers = this.#peers.onChange((e) => {
+      if (e.type === "up") this.reconcileSoon();
+    });
+    const timer = setInterval(async () => {
+      await this.nets.load().catch((err) =>
+        this.#log("warn", "net-reload-failed", { why: oneLine(err) })
+      );
+      this.reconcileSoon();
+    }, this.#o.reconcileMs ?? RECONCILE_INTERVAL_MS);
+    signal.addEventListener("abort", () => {
+      clearInterval(timer);
+      offChange();
+      offPeers();
+    }, { once: true });
+    void this.#announce().then(() => this.reconcileSoon());
+  }
+
+  /** Publishes this node's current grid URL and endpoint where its records are out of date. */
+  async #announce(): Promise<void> {
+    for (const name of this.nets.names()) {
+      const state = this.nets.get(name)!;
+      const self = state.set.members.get(this.selfId);
+      if (!self || self.status !== "live") continue;
+      const url = this.#o.advertise ?? self.url;
+      const endpoint = state.settings.endpoint ?? endpointFrom(url, state.settings.listenPort) ??
+        self.endpoint;
+      if (url === self.url && endpoint === self.endpoint) continue;
+      try {
+        await this.nets.append(name, { kind: "endpoint", endpoint, url });
+        this.#log("info", "endpoint-announced", { net: name, endpoint, url });
+      } catch (err) {
+        this.#log("warn", "endpoint-announce-failed", { net: name, why: oneLine(err) });
+      }
+    }
+  }
+
+  /** Runs a reconcile pass soon (coalesced). */
+  reconcileSoon(): void {
+    if (this.#reconciling) {
+      this.#again = true;
+      return;
+    }
+    this.#reconciling = (async () => {
+      do {
+        this.#again = false;
+        await this.reconcile();
+      } while (this.#again);
+    })().finally(() => (this.#reconciling = undefined));
+  }
+
+  /** One reconcile pass over every net; errors are logged, never thrown. */
+  async reconcile(): Promise<void> {
+    for (const name of this.nets.names()) {
+      const state = this.nets.get(name);
+      if (!state) continue;
+      try {
+        await this.reconcileNet(state);
+      } catch (err) {
+        this.#log("warn", "reconcile-failed", { net: name, why: oneLine(err) });
+      }
+    }
+  }
+
+  /** Makes one net's interface match its member set. */
+  async reconcileNet(state: NetState, force = false): Promise<void> {
+    const name = state.settings.name;
+    const iface = state.settings.interface;
+    const dir = netDir(this.#o.home, name);
+    const status = state.set.status.get(this.selfId);
+    if (status !== "live" || !state.set.members.has(this.selfId)) {
+      if ((status === "revoked" || status === "left") && !this.#removed.has(name)) {
+        await this.#wg.removeInterface(iface);
+        this.#removed.add(name);
+        this.#applied.delete(name);
+        this.#log("info", "interface-removed", { net: name, interface: iface, why: status });
+      }
+      return;
+    }
+    this.#removed.delete(name);
+    const pskFiles = new Map<string, string>();
+    if (state.set.net.psk) {
+      const connected = new Set(this.#peers.connected().map((p) => p.id));
+      for (const m of state.set.members.values()) {
+        if (m.status !== "live" || m.id === this.selfId) continue;
+        const path = pskPath(dir, m.id);
+        if (await hasPsk(path)) pskFiles.set(m.id, path);
+        else if (isEncapsulator(this.selfId, m.id) && connected.has(m.id)) {
+          void this.#offerPsk(state, m.id);
+        }
+      }
+    }
+    const spec = renderInterface(state.set, {
+      selfId: this.selfId,
+      interface: iface,
+      listenPort: state.settings.listenPort,
+      privateKeyFile: `${dir}/wg.key`,
+      pskFiles,
+    })!;
+    const key = JSON.stringify(spec);
+    const last = this.#applied.get(name);
+    if (!force && last && last.key === key && Date.now() - last.at < REAPPLY_MS) return;
+    await this.#wg.applyInterface(spec);
+    if (!last || last.key !== key) {
+      this.#log("info", "interface-applied", {
+        net: name,
+        interface: iface,
+        address: spec.address,
+        peers: spec.peers.length,
+      });
+    }
+    this.#applied.set(name, { key, at: Date.now(), iface });
+  }
+
+  async #kemSecret(state: NetState): Promise<Uint8Array> {
+    const seed = await ensureSecret(
+      `${netDir(this.#o.home, state.settings.name)}/kem.seed`,
+      () => crypto.getRandomValues(new Uint8Array(32)),
+    );
+    return kemKeyPair(seed).secretKey;
+  }
+
+  async #offerPsk(state: NetState, peer: string): Promise<void> {
+    const flight = `${state.settings.net}/${peer}`;
+    if (this.#pskInFlight.has(flight)) return;
+    this.#pskInFlight.add(flight);
+    try {
+      const member = state.set.members.get(peer);
+      if (!member?.kem) {
+        this.#log("warn", "psk-no-key", { net: state.settings.name, peer });
+        return;
+      }
+      const binding = { net: state.settings.net, self: this.selfId, peer };
+      const derived = await encapsulatePsk(member.kem, binding);
+      const reply = readAnswer(
+        await this.#peers.request(peer, pskMessage(state.settings.net, derived.cipherText)),
+      );
+      const tag = reply.ok ? reply.payload[0] : undefined;
+      if (!(tag instanceof Uint8Array) || !sameTag(tag, derived.confirm)) {
+        const why = reply.ok ? "confirmation tag mismatch" : reply.reason;
+        this.#log("warn", "psk-exchange-failed", { net: state.settings.name, peer, why });
+        return;
+      }
+      await writePsk(pskPath(netDir(this.#o.home, state.settings.name), peer), derived.key);
+      this.#log("info", "psk-established", { net: state.settings.name, peer });
+      this.reconcileSoon();
+    } finally {
+      this.#pskInFlight.delete(flight);
+    }
+  }
+
+  async #answerPsk(state: NetState, peer: string, cipherText: Uint8Array): Promise<Uint8Array> {
+    if (!state.set.net.psk) throw new MembershipError(`Net "${state.settings.name}" uses no PSKs`);
+    if (isEncapsulator(this.selfId, peer)) {
+      throw new MembershipError("The lower node id encapsulates the pair's PSK, not the higher");
+    }
+    const binding = { net: state.settings.net, self: this.selfId, peer };
+    const derived = await decapsulatePsk(cipherText, await this.#kemSecret(state), binding);
+    await writePsk(pskPath(netDir(this.#o.home, state.settings.name), peer), derived.key);
+    this.#log("info", "psk-established", { net: state.settings.name, peer });
+    this.reconcileSoon();
+    return derived.confirm;
+  }
+
+  /** The module the commands call through the kernel (local origin only). */
+  controlModule(): Module {
+    return {
+      id: MESH_CONTROL_MODULE,
+      name: "mesh-control",
+      promise: MESH_CONTROL_TEXT,
+      scope: "own",
+      accept: async (parms: Parms, ctx: CallContext): Promise<Parms> => {
+        if (ctx.origin !== "local") {
+          return reject("denied", "Mesh control answers only the local user");
+        }
+        const op = parms[2];
+        const args = parms[3];
+        if (
+          typeof op !== "string" || typeof args !== "object" || args === null || Array.isArray(args)
+        ) {
+          return reject("usage", "A mesh control message is [op, args]");
+        }
+        try {
+          return answer(await this.run(op, args as MeshArgs, ctx.signal));
+        } catch (err) {
+          return refusal(rejectCodeOf(err), oneLine(err));
+        }
+      },
+    };
+  }
+
+  /** Runs one control operation. */
+  run(op: string, args: MeshArgs, signal?: AbortSignal): Promise<MeshArgs> {
+    switch (op) {
+      case "create":
+        return this.create(args);
+      case "invite":
+        return this.invite(args);
+      case "join":
+        return this.join(args, signal);
+      case "leave":
+        return this.leave(args);
+      case "revoke":
+        return this.revoke(args);
+      case "status":
+        return this.status(args);
+      case "ping":
+        return Promise.resolve({ ok: true });
+    }
+    return Promise.reject(new MembershipError(`Unknown mesh operation "${op.slice(0, 20)}"`));
+  }
+
+  #checkInterface(name: string, iface: string): void {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.=+-]{0,14}$/.test(iface)) {
+      throw new MembershipError(
+        `Invalid interface name "${iface.slice(0, 20)}": 1 to 15 letters, digits or _.=+-`,
+      );
+    }
+    for (const other of this.nets.names()) {
+      if (other !== name && this.nets.get(other)!.settings.interface === iface) {
+        throw new MembershipError(`Interface "${iface}" is already used by net "${other}"`);
+      }
+    }
+  }
+
+  async #memberKeys(name: string): Promise<{ wg: string; kem: Uint8Array }> {
+    const dir = netDir(this.#o.home, name);
+    const { publicKey } = await this.#wg.generateKeyPair(dir);
+    const seed = await ensureSecret(
+      `${dir}/kem.seed`,
+      () => crypto.getRandomValues(new Uint8Array(32)),
+    );
+    return { wg: publicKey, kem: kemKeyPair(seed).publicKey };
+  }
+
+  /** `create`: founds a net with this node as its first member. */
+  async create(args: MeshArgs): Promise<MeshArgs> {
+    const name = checkNetName(str(args, "name") ?? "");
+    const cidr = parseCidr(str(args, "cidr") ?? DEFAULT_CIDR);
+    const iface = str(args, "interface") ?? defaultInterfaceName(name);
+    const listenPort = num(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
+    if (listenPort < 1 || listenPort > 65535) {
+      throw new MembershipError(`Invalid port ${listenPort}`);
+    }
+    const given = str(args, "endpoint");
+    if (given) checkEndpoint(given);
+    this.#checkInterface(name, iface);
+    if (this.nets.get(name)) {
+      throw new MembershipError(`A net called "${name}" already exists on this node`);
+    }
+    const keys = await this.#memberKeys(name);
+    const endpoint = given ?? endpointFrom(this.#o.advertise, listenPort);
+    const state = await this.nets.create({
+      name,
+      cidr: cidr.text,
+      policy: args.open === true ? "open" : "invite",
+      psk: args.psk === true,
+      interface: iface,
+      listenPort,
+      endpoint: given,
+      request: (net) =>
+        signMemberRequest(this.#o.identity, {
+          net,
+          netName: name,
+          name: hostname(),
+          wg: keys.wg,
+          endpoint,
+          url: this.#o.advertise,
+          kem: keys.kem,
+          promise: hashFromText(this.#o.joinPromise),
+          time: Date.now(),
+        }),
+    });
+    if (this.#peers !== NO_PEERS) await this.reconcileNet(state, true);
+    const self = state.set.members.get(this.selfId)!;
+    return {
+      name,
+      net: state.settings.net,
+      address: self.address,
+      interface: iface,
+      cidr: cidr.text,
+    };
+  }
+
+  /** `invite`: a one-line token for net `name`. */
+  async invite(args: MeshArgs): Promise<MeshArgs> {
+    const name = str(args, "name") ?? "";
+    const state = this.nets.require(name);
+    const self = state.set.members.get(this.selfId);
+    const url = str(args, "url") ?? this.#o.advertise ?? self?.url;
+    const invite = await this.nets.invite(name, {
+      urls: url ? [url] : [],
+      ttlMs: num(args, "ttlMs"),
+      uses: num(args, "uses"),
+    });
+    return { token: invite.token, expires: isoSeconds(invite.exp), uses: invite.uses };
+  }
+
+  /** `join`: asks a member to admit this node, then brings the interface up. */
+  async join(args: MeshArgs, signal?: AbortSignal): Promise<MeshArgs> {
+    const name = checkNetName(str(args, "name") ?? "");
+    const existing = this.nets.get(name);
+    if (existing) {
+      if (isLive(existing.set, this.selfId)) {
+        await this.reconcileNet(existing, true);
+        return this.#joined(existing, "already a member");
+      }
+      throw new MembershipError(
+        `This node was in net "${name}" and is no longer a live member; leave it first`,
+      );
+    }
+    const inviteText = str(args, "invite");
+    const via = str(args, "via");
+    let urls: string[];
+    let net = "";
+    let inviteBytes: Uint8Array | undefined;
+    if (inviteText) {
+      const invite = await parseInvite(inviteText);
+      if (invite.netName !== name) {
+        throw new MembershipError(`The invite is for net "${invite.netName}", not "${name}"`);
+      }
+      if (Date.now() > invite.exp) {
+        throw new MembershipError(`Invite expired at ${isoSeconds(invite.exp)}`);
+      }
+      urls = invite.urls;
+      net = invite.net;
+      inviteBytes = invite.bytes;
+    } else if (via) {
+      urls = [via];
+    } else {
+      throw new MembershipError(
+        `Joining net "${name}" needs an invite, or for an open net a member's URL (--via ws://HOST:PORT)`,
+      );
+    }
+    if (this.#peers === NO_PEERS) throw new MembershipError("Joining needs a running agent");
+    const iface = str(args, "interface") ?? defaultInterfaceName(name);
+    this.#checkInterface(name, iface);
+    const listenPort = num(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
+    const given = str(args, "endpoint");
+    if (given) checkEndpoint(given);
+    const endpoint = given ?? endpointFrom(this.#o.advertise, listenPort);
+    try {
+      const keys = await this.#memberKeys(name);
+      const request = await signMemberRequest(this.#o.identity, {
+        net,
+        netName: name,
+        name: hostname(),
+        wg: keys.wg,
+        endpoint,
+        url: this.#o.advertise,
+        kem: keys.kem,
+        promise: hashFromText(this.#o.joinPromise),
+        time: Date.now(),
+        invite: inviteBytes,
+      });
+      const admission = await requestAdmission({ peers: this.#peers, urls, request, signal });
+      if (net !== "" && admission.net !== net) {
+        throw new MembershipError("The member answered for another net than the invite names");
+      }
+      const state = await this.nets.adopt({
+        name,
+        net: admission.net,
+        interface: iface,
+        listenPort,
+        endpoint: given,
+      }, admission.records);
+      if (!isLive(state.set, this.selfId)) {
+        await this.nets.forget(name);
+        throw new MembershipError(`Net "${name}" did not admit this node`);
+      }
+      this.#log("info", "net-joined", { net: name, by: admission.peer });
+      this.#sync.dialMembers(state);
+      await this.reconcileNet(state, true);
+      return this.#joined(state, admission.peer);
+    } catch (err) {
+      if (!this.nets.get(name)) await removeNetDir(this.#o.home, name);
+      throw err;
+    }
+  }
+
+  #joined(state: NetState, by: string): MeshArgs {
+    const self = state.set.members.get(this.selfId)!;
+    return {
+      name: state.settings.name,
+      net: state.settings.net,
+      address: self.address,
+      interface: state.settings.interface,
+      admittedBy: by,
+    };
+  }
+
+  /** `leave`: records the leave, tells the members, removes the interface and the net here. */
+  async leave(args: MeshArgs): Promise<MeshArgs> {
+    const name = str(args, "name") ?? "";
+    const state = this.nets.require(name);
+    if (isLive(state.set, this.selfId)) {
+      const record = await this.nets.append(name, { kind: "left" });
+      await withTimeout(this.#sync.push(state, [record]), 3000);
+    }
+    await this.#wg.removeInterface(state.settings.interface);
+    await this.nets.forget(name);
+    this.#applied.delete(name);
+    return { name, left: true };
+  }
+
+  /** `revoke`: every member drops node `node` (an id, name or tunnel address). */
+  async revoke(args: MeshArgs): Promise<MeshArgs> {
+    const name = str(args, "name") ?? "";
+    const state = this.nets.require(name);
+    const member = findMember(state.set, str(args, "node") ?? "");
+    if (member.id === this.selfId) {
+      throw new MembershipError(
+        `Cannot revoke this node itself; use grid leave-wireguard-net ${name}`,
+      );
+    }
+    if (member.status !== "live") {
+      throw new MembershipError(
+        `Node "${member.name}" (${member.id}) has already ${
+          member.status === "left" ? "left" : "been revoked"
+        }`,
+      );
+    }
+    const record = await this.nets.append(name, { kind: "revoked", member: member.id });
+    await withTimeout(this.#sync.push(state, [record]), 3000);
+    if (this.#peers !== NO_PEERS) await this.reconcileNet(state, true);
+    return { name, revoked: member.id, memberName: member.name, address: member.address };
+  }
+
+  /** `status`: this node, its grid peers, and per net its interface and peers. */
+  async status(args: MeshArgs): Promise<MeshArgs> {
+    const only = str(args, "name");
+    if (only !== undefined) this.nets.require(only);
+    const nets: Parm[] = [];
+    for (const name of this.nets.names()) {
+      if (only !== undefined && name !== only) continue;
+      nets.push(await this.#netStatus(this.nets.get(name)!));
+    }
+    const peers = this.#peers.connected().map((p) => ({
+      id: p.id,
+      url: p.url ?? p.advertise ?? null,
+      direction: p.direction,
+    }));
+    return { node: this.selfId, agent: this.#peers !== NO_PEERS, gridPeers: peers, nets };
+  }
+
+  async #netStatus(state: NetState): Promise<MeshArgs> {
+    const set = state.set;
+    const self = set.members.get(this.selfId);
+    let dump: WgDump | undefined;
+    try {
+      dump = await this.#wg.readStatus(state.settings.interface);
+    } catch {
+      dump = undefined; // the interface is down (or not ours): status shows it as down
+    }
+    const byKey = new Map((dump?.peers ?? []).map((p) => [p.publicKey, p]));
+    const peers: Parm[] = [...set.members.values()]
+      .filter((m) => m.id !== this.selfId && m.status === "live")
+      .sort((a, b) => a.address.localeCompare(b.address, "en", { numeric: true }))
+      .map((m) => {
+        const wg = byKey.get(m.wg);
+        return {
+          id: m.id,
+          name: m.name,
+          address: m.address,
+          endpoint: wg?.endpoint ?? m.endpoint ?? null,
+          latestHandshake: wg?.latestHandshake ?? null,
+          rxBytes: wg?.rxBytes ?? 0,
+          txBytes: wg?.txBytes ?? 0,
+          configured: wg !== undefined,
+          psk: wg?.presharedKeyHash !== undefined,
+        };
+      });
+    const gone = [...set.members.values()].filter((m) => m.status !== "live")
+      .map((m) => ({ id: m.id, name: m.name, address: m.address, status: m.status }));
+    return {
+      name: state.settings.name,
+      net: state.settings.net,
+      status: set.status.get(this.selfId) ?? "unknown",
+      interface: state.settings.interface,
+      interfaceUp: dump !== undefined,
+      address: self?.address ?? null,
+      cidr: set.net.cidr.text,
+      policy: set.net.policy,
+      psk: set.net.psk,
+      listenPort: state.settings.listenPort,
+      endpoint: self?.endpoint ?? null,
+      members: [...set.members.values()].filter((m) => m.status === "live").length,
+      records: state.records.size,
+      peers,
+      former: gone,
+    };
+  }
+}
+
+function hashFromText(text: string): CID {
+  return CID.parse(text);
+}
+
+async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([work, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+/** Options for {@link meshService}. */
+export interface MeshServiceOptions {
+  /** Hash (text) of the join command's promise (a function: read when the agent starts). */
+  joinPromise: string | (() => string);
+  wg?: WgDriver;
+}
+
+/** The mesh as a service of the agent. */
+export function meshService(options: MeshServiceOptions): Service & { mesh?: Mesh } {
+  const service: Service & { mesh?: Mesh } = {
+    name: "mesh",
+    async start(ctx: ServiceContext): Promise<void> {
+      const mesh = await Mesh.open({
+        home: ctx.home,
+        identity: ctx.identity,
+        joinPromise: typeof options.joinPromise === "string"
+          ? options.joinPromise
+          : options.joinPromise(),
+        peers: ctx.peers,
+        advertise: ctx.advertise,
+        log: ctx.log,
+        wg: options.wg,
+      });
+      mesh.start(ctx.kernel, ctx.signal);
+      service.mesh = mesh;
+    },
+  };
+  return service;
+}
+
+/**
+ * Asks the agent's mesh service (through the kernel) to run `op`. Returns
+ * undefined when no mesh service answers here (no agent: run offline).
+ */
+export async function callMesh(
+  call: (parms: Parms) => Promise<Parms>,
+  op: string,
+  args: MeshArgs,
+): Promise<MeshArgs | undefined> {
+  const reply = await call([MESH_CONTROL_PROMISE.cid, MESH_CONTROL_MODULE, op, args]);
+  const read = readAnswer(reply);
+  if (read.ok) return read.payload[0] as MeshArgs;
+  // A plain reject means no mesh service handled it here; a refusal is its answer.
+  if (!isAccept(reply) && (read.code === "not-accepted" || read.code === "route")) return undefined;
+  throw new RejectedError(read.code as never, read.reason);
+}
