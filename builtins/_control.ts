@@ -25,6 +25,7 @@ import type { GridNode } from "./_node.ts";
 /** Makes `arg` absolute when it names an existing path relative to the current directory. */
 async function absolutize(arg: string): Promise<string> {
   if (arg.startsWith("/") || arg.startsWith("-") || /^[a-z][a-z0-9+.-]*:/i.test(arg)) return arg;
+  if (arg.length > 255) return arg; // longer than any file name (e.g. an invite token): not a path
   try {
     await Deno.lstat(arg);
   } catch (err) {
