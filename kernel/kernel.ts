@@ -12,7 +12,7 @@ import type { Parm, Parms } from "./codec.ts";
 import { keyComponent } from "./cache_key.ts";
 import { oneLine, rejectCodeOf } from "./errors.ts";
 import type { CallContext, CallOptions, Module } from "./module.ts";
-import { isAccept, isReject, type KnownPromise, reject } from "./promises.ts";
+import { isAccept, isReject, type KnownPromise, reject, rejectReason } from "./promises.ts";
 import { SyscallTree } from "./syscall_tree.ts";
 
 /** How many leading parms take part in routing (deeper parms are arguments only). */
@@ -226,7 +226,11 @@ export class Kernel {
     if (isReject(reply)) {
       this.tree.record(key, id, "reject");
       if (module.store) state.missed.push(module);
-      state.lastReject = reply;
+      // "I do not handle this promise" (a proxy, say) must not hide a real refusal
+      // from the module the message was addressed to.
+      if (!state.lastReject || rejectReason(reply).code !== "not-accepted") {
+        state.lastReject = reply;
+      }
       return false;
     }
     this.#recordBroken(key, id);
