@@ -109,7 +109,8 @@ const EXIT_CODES: Record<GridErrorCode, number> = {
 
 /** Maps any thrown value to a process exit code (1 for unexpected errors). */
 export function exitCodeOf(err: unknown): number {
-  return err instanceof GridError ? EXIT_CODES[err.code] : 1;
+  // A code from the wire may be outside the closed set (e.g. "internal"): still a failure.
+  return err instanceof GridError ? exitCodeForCode(err.code) : 1;
 }
 
 /** Maps a reject code from the wire to a process exit code (1 for unknown codes). */
@@ -125,5 +126,5 @@ export function rejectCodeOf(err: unknown): GridErrorCode | "internal" {
 /** One line, safe for stderr or a reject payload: no stack, no newlines. */
 export function oneLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/\s*\n\s*/g, " ").slice(0, 500);
+  return text.replace(/\s*\n\s*/g, " ").trim().slice(0, 500);
 }

@@ -91,6 +91,11 @@ export async function readConfig(home: GridHome): Promise<GridConfig> {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       throw new Error("not a JSON object");
     }
+    for (const field of ["symbols", "builtins"]) {
+      if (value[field] !== undefined && typeof value[field] !== "string") {
+        throw new Error(`"${field}" is not a hash string`);
+      }
+    }
     return value as GridConfig;
   } catch (err) {
     throw new GridError("config", `Config "${home.config}" is corrupt: ${(err as Error).message}`, {

@@ -63,6 +63,7 @@ Deno.test("readConfig() of a corrupt config gives a clear config error", async (
     ["JSON null", "null"],
     ["a JSON string", '"x"'],
     ["empty file", ""],
+    ["a symbols field that is not a string", '{"symbols": 5}'],
   ];
   for (const [name, text] of cases) {
     await t.step(name, async () => {
