@@ -26,6 +26,7 @@ export const MAX_PENDING_CALLS = 16;
 
 /** Why a module could not run, or was stopped. */
 export class ExecError extends GridError {
+  /** `code` is "module" (failed or stopped), "denied" (not allowed) or "hash" (bad bytes). */
   constructor(code: "module" | "denied" | "hash", message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.name = "ExecError";
@@ -212,6 +213,7 @@ export class OutputBuffer {
   #chunks: Uint8Array[] = [];
   #size = 0;
   #limit: number;
+  /** A buffer that keeps at most `limit` bytes. */
   constructor(limit: number) {
     this.#limit = limit;
   }

@@ -18,26 +18,39 @@ import type { Storage, WriteOptions } from "./storage.ts";
 
 /** The part of `FileSystemWritableFileStream` used here. */
 export interface OpfsWritable {
+  /** Stages bytes (not visible to readers until {@link OpfsWritable.close}). */
   write(data: Uint8Array): Promise<void>;
+  /** Commits what was staged, in one step. */
   close(): Promise<void>;
+  /** Discards what was staged; the file keeps its old bytes. */
   abort(reason?: unknown): Promise<void>;
 }
 
 /** The part of `FileSystemFileHandle` used here. */
 export interface OpfsFileHandle {
+  /** Always "file". */
   readonly kind: "file";
+  /** The entry's name in its directory. */
   readonly name: string;
+  /** A snapshot of the committed bytes. */
   getFile(): Promise<{ arrayBuffer(): Promise<ArrayBuffer> }>;
+  /** A writable that stages data until it is closed. */
   createWritable(options?: { keepExistingData?: boolean }): Promise<OpfsWritable>;
 }
 
 /** The part of `FileSystemDirectoryHandle` used here. */
 export interface OpfsDirectoryHandle {
+  /** Always "directory". */
   readonly kind: "directory";
+  /** The entry's name in its parent ("" for the root). */
   readonly name: string;
+  /** A child directory; NotFoundError when missing and not created. */
   getDirectoryHandle(name: string, options?: { create?: boolean }): Promise<OpfsDirectoryHandle>;
+  /** A child file; NotFoundError when missing and not created. */
   getFileHandle(name: string, options?: { create?: boolean }): Promise<OpfsFileHandle>;
+  /** Removes a child; NotFoundError when missing. */
   removeEntry(name: string, options?: { recursive?: boolean }): Promise<void>;
+  /** The children's names. */
   keys(): AsyncIterable<string>;
 }
 
@@ -56,6 +69,7 @@ function isScratch(name: string): boolean {
 export class OpfsStorage implements Storage {
   readonly #root: OpfsDirectoryHandle;
 
+  /** Storage rooted at an OPFS directory handle. */
   constructor(root: OpfsDirectoryHandle) {
     this.#root = root;
   }

@@ -20,8 +20,11 @@ import { agentLinkModule } from "./agent_link.ts";
 
 /** The parts of an open node the wiring needs. */
 export interface ModuleNode {
+  /** The kernel the module is registered with. */
   readonly kernel: Kernel;
+  /** The home (allow list, native files, the agent's socket). */
   readonly home: GridHome;
+  /** The node's store (its drop count names a bad stored copy). */
   readonly cas: Cas;
 }
 

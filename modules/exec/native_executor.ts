@@ -62,6 +62,7 @@ export class NativeExecutor implements Executor {
   readonly kind = "native" as const;
   #home: GridHome;
 
+  /** An executor for the node whose home is `options.home`. */
   constructor(options: NativeExecutorOptions) {
     this.#home = options.home;
   }
