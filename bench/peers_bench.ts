@@ -142,6 +142,34 @@ for (const size of SIZES) {
   );
 }
 
+// Pipelined: 64 requests in flight at once over the one link.
+const WINDOW = 64;
+const piped = new Uint8Array(1024).fill(9);
+const gridPiped = await rate(async () => {
+  const replies = await Promise.all(
+    Array.from({ length: WINDOW }, () => a.request(bId, [ECHO.cid, ECHO_MODULE, 0, piped])),
+  );
+  if (!replies.every(isAccept)) throw new Error("echo failed");
+}) * WINDOW;
+const barePiped = await rate(() =>
+  new Promise<void>((resolve) => {
+    let left = WINDOW;
+    const onMessage = () => {
+      if (--left === 0) {
+        client.off("message", onMessage);
+        resolve();
+      }
+    };
+    client.on("message", onMessage);
+    for (let i = 0; i < WINDOW; i++) client.send(piped, { binary: true });
+  })
+) * WINDOW;
+rows.push(
+  `| requests/s, 1024 B, ${WINDOW} in flight | ${gridPiped.toFixed(0)} | ${
+    barePiped.toFixed(0)
+  } | ${(barePiped / gridPiped).toFixed(2)}x |`,
+);
+
 const cid = await bCas.put(blob);
 const fetchMs = await median(3, async () => {
   const aKernel = kernelFor(new Cas(new MemoryStorage()));

@@ -14,6 +14,7 @@ import {
   controlSocketPath,
   GridError,
   type Io,
+  isReject,
   loadIdentity,
   type Logger,
   type LogLevel,
@@ -27,6 +28,7 @@ import {
   PEERS_DIAL_PROMISE,
   PEERS_LIST_PROMISE,
   RANGE_PROMISE,
+  rejectReason,
   type ServiceContext,
 } from "../kernel/mod.ts";
 import { type GridNode, openNode } from "./_node.ts";
@@ -152,7 +154,19 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     identity,
     advertise: options.advertise,
     log,
-    handler: (parms, ctx) => kernel.call(parms, { ...ctx, signal: stop }),
+    handler: async (parms, ctx) => {
+      const reply = await kernel.call(parms, { ...ctx, signal: stop });
+      if (isReject(reply)) {
+        const { code, reason } = rejectReason(reply);
+        // A miss is routine; anything else is worth a line.
+        log(code === "not-found" ? "debug" : "info", "peer-request-rejected", {
+          from: ctx.origin,
+          code,
+          why: reason,
+        });
+      }
+      return reply;
+    },
     backoff: options.backoff ?? envBackoff(),
     maxConnections: options.maxConnections,
     maxInFlight: options.maxInFlight,

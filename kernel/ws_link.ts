@@ -116,6 +116,8 @@ export class WsLink {
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #inFlight = 0;
+  #refused = 0;
+  #refusedLoggedAt = 0;
   #isClosed = false;
   #resolveReady!: (peer: PeerInfo) => void;
   #rejectReady!: (err: Error) => void;
@@ -227,9 +229,8 @@ export class WsLink {
 
   #send(frame: Uint8Array): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
-    this.#ws.send(frame, { binary: true }, (err?: Error) => {
-      if (err) this.#log("debug", "peer-send-failed", { peer: this.#peer?.id, why: oneLine(err) });
-    });
+    // No per-send callback: a failed write surfaces as the socket's error and close events.
+    this.#ws.send(frame, { binary: true });
   }
 
   #sendHello(): void {
@@ -332,7 +333,18 @@ export class WsLink {
   #onRequest(id: number, hops: number, parms: Parms): void {
     const limit = this.#opts.maxInFlight ?? LINK_DEFAULTS.maxInFlight;
     if (this.#inFlight >= limit) {
-      this.#log("debug", "peer-request-refused", { peer: this.#peer!.id, why: "too many" });
+      this.#refused++;
+      const now = Date.now();
+      if (now - this.#refusedLoggedAt >= 1_000) {
+        // One line per second at most, however hard the peer pushes.
+        this.#log("warn", "peer-request-refused", {
+          peer: this.#peer!.id,
+          why: `over ${limit} in flight`,
+          count: this.#refused,
+        });
+        this.#refusedLoggedAt = now;
+        this.#refused = 0;
+      }
       this.#send(encodeReply(id, reject("peer", `Too many requests in flight (limit ${limit})`)));
       return;
     }

@@ -307,6 +307,8 @@ Deno.test("bad input never takes a running agent down", async (t) => {
     });
 
     assert(/peer-handshake-failed/.test(agent.log()));
+    assert(/peer-request-refused .*over 256 in flight/.test(agent.log()), "no refusal logged");
+    assert(/peer-request-rejected .*code=not-accepted/.test(agent.log()), "no reject logged");
     assert(/peer-protocol-error|peer-handshake-failed/.test(agent.log()));
   } finally {
     await lab.close();
