@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { CID, hashToText, verifyBytes } from "./hash.ts";
+import { asHash, type CID, hashToText, verifyBytes } from "./hash.ts";
 import { decodeMessage, encodeMessage, encodeValue, type Parm, type Parms } from "./codec.ts";
 import { GridError, oneLine, rejectCodeOf } from "./errors.ts";
 import { reject } from "./promises.ts";
@@ -105,8 +105,8 @@ export function resolveLimits(limits: ExecLimits = {}): Required<ExecLimits> {
 }
 
 function sameParm(a: Parm, b: Parm): boolean {
-  const ca = CID.asCID(a);
-  const cb = CID.asCID(b);
+  const ca = asHash(a);
+  const cb = asHash(b);
   if (ca || cb) return !!ca && !!cb && ca.equals(cb);
   if (typeof a !== "object" || a === null) return a === b;
   try {
@@ -167,7 +167,7 @@ export async function hostCall(request: Uint8Array, options: HostCallOptions): P
     return encodeReply(reject(rejectCodeOf(err), oneLine(err)), maxBytes);
   }
   if (!grantAllows(options.grant, parms)) {
-    const what = parms.slice(0, 2).map((p) => CID.asCID(p) ? hashToText(p as CID) : String(p));
+    const what = parms.slice(0, 2).map((p) => asHash(p) ? hashToText(p as CID) : String(p));
     const reason = `Not in this module's grant: a message for promise "${what[0]}"` +
       (what[1] ? ` and module "${what[1]}"` : "");
     options.onDenied?.(parms, reason);

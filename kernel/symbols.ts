@@ -93,7 +93,7 @@ export function decodeSymbols(bytes: Uint8Array): SymbolTable {
 }
 
 function decodeAccepts(name: string, value: unknown): CID[] {
-  if (!Array.isArray(value) || value.length > 64 || !value.every((v) => CID.asCID(v))) {
+  if (!Array.isArray(value) || value.length > 64 || !value.every((v) => asHash(v))) {
     throw new CodecError(`Symbol table entry "${name.slice(0, 64)}" has malformed accepts`);
   }
   return value as CID[];
@@ -101,7 +101,7 @@ function decodeAccepts(name: string, value: unknown): CID[] {
 
 function decodeGrant(name: string, value: unknown): Parm[][] {
   const ok = Array.isArray(value) && value.length <= 64 &&
-    value.every((p) => Array.isArray(p) && p.length > 0 && p.length <= 8 && CID.asCID(p[0]));
+    value.every((p) => Array.isArray(p) && p.length > 0 && p.length <= 8 && asHash(p[0]));
   if (!ok) throw new CodecError(`Symbol table entry "${name.slice(0, 64)}" has a malformed grant`);
   return value as Parm[][];
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import {
-  CID,
+  asHash,
   decodeMessage,
   encodeMessage,
   ExecError,
@@ -63,7 +63,7 @@ export function fromWorkerValue(value: unknown): Parm {
 
 /** Turns parms into values the worker can receive: CIDs become `{ "/": text }`. */
 export function toWorkerValue(parm: Parm): unknown {
-  const cid = CID.asCID(parm);
+  const cid = asHash(parm);
   if (cid) return { "/": hashToText(cid) };
   if (Array.isArray(parm)) return parm.map(toWorkerValue);
   if (parm instanceof Uint8Array || parm === null || typeof parm !== "object") return parm;
@@ -132,7 +132,7 @@ export function runWorker(request: ExecRequest, options: RunWorkerOptions): Prom
       } else {
         try {
           const parms = fromWorkerValue(value);
-          if (!Array.isArray(parms) || !CID.asCID(parms[0])) {
+          if (!Array.isArray(parms) || !asHash(parms[0])) {
             throw new Error("a message is an array whose first item is a promise hash");
           }
           requestBytes = encodeMessage(parms as Parms);

@@ -8,6 +8,7 @@
  * @module
  */
 import {
+  asHash,
   callAgent,
   CID,
   GET_PROMISE,
@@ -31,7 +32,7 @@ export function agentLinkModule(socketPath: string): Module {
     promise: AGENT_LINK_TEXT,
     scope: "any",
     async accept(parms: Parms): Promise<Parms> {
-      if (!GET_PROMISE.cid.equals(parms[0]) || !CID.asCID(parms[2])) {
+      if (!GET_PROMISE.cid.equals(parms[0]) || !asHash(parms[2])) {
         return reject("not-accepted", "The agent link passes on gets by hash only");
       }
       const reply = await callAgent(socketPath, parms);
