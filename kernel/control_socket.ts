@@ -100,6 +100,7 @@ async function removeStale(path: string): Promise<boolean> {
 export interface ControlServerOptions {
   /** Handles one message from the local user. */
   handler: (parms: Parms) => Promise<Parms>;
+  /** Event log. */
   log?: Logger;
 }
 

@@ -48,8 +48,11 @@ export function peersDialMessage(url: string): Parms {
 
 /** What the admin module needs from the peer network. */
 export interface PeerAdminSource {
+  /** This node's id. */
   readonly selfId: string;
+  /** The rows `grid peers list` shows. */
   table(): PeerRow[];
+  /** Dials a URL now. */
   dial(url: string): void;
 }
 

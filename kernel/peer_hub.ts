@@ -56,6 +56,7 @@ export interface PeerRow {
   id: string | null;
   /** "up", or the dialer's state. */
   state: DialState;
+  /** Who opened the link: "out" when we dialled. */
   direction: "in" | "out";
   /** Kept promises minus broken ones (see {@link PeerHub.adjustScore}). */
   score: number;
@@ -65,11 +66,13 @@ export interface PeerRow {
 
 /** Options for {@link PeerHub}. */
 export interface PeerHubOptions {
+  /** This node's identity (proves who we are in every handshake). */
   identity: Identity;
   /** Handles requests from peers (the agent passes them to its kernel). */
   handler: (parms: Parms, ctx: { origin: string; hops: number }) => Promise<Parms>;
   /** URL we tell peers they can dial us at. */
   advertise?: string;
+  /** Event log. */
   log?: Logger;
   /** Largest frame, in bytes (ws maxPayload and codec maxBytes). */
   maxFrameBytes?: number;
@@ -77,8 +80,11 @@ export interface PeerHubOptions {
   maxInFlight?: number;
   /** Most open sockets (handshaking or up); extra ones are closed with a reason. */
   maxConnections?: number;
+  /** A peer that has not proven its key by then is dropped. */
   handshakeTimeoutMs?: number;
+  /** Default timeout for requests to peers. */
   requestTimeoutMs?: number;
+  /** Redial backoff (default {@link DEFAULT_BACKOFF}). */
   backoff?: Backoff;
 }
 
@@ -92,7 +98,9 @@ interface DialTarget {
 
 /** What {@link PeerHub.listen} bound. */
 export interface Listening {
+  /** The host it was asked to bind. */
   hostname: string;
+  /** The port bound (the real one when 0 was asked for). */
   port: number;
   /** `ws://host:port`. */
   url: string;
@@ -111,6 +119,7 @@ export class PeerHub implements PeerNetwork {
   #server?: WebSocketServer;
   #stop = new AbortController();
 
+  /** A hub that neither listens nor dials until told to. */
   constructor(options: PeerHubOptions) {
     this.#opts = options;
     this.selfId = options.identity.id;

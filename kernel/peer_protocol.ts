@@ -64,6 +64,7 @@ export const HANDSHAKE_CONTEXT = "grid/peer-link/v1 handshake";
 
 /** A peer protocol violation (bad frame, failed handshake, broken link). */
 export class PeerError extends GridError {
+  /** A peer error with a one-line message. */
   constructor(message: string, options?: ErrorOptions) {
     super("peer", message, options);
     this.name = "PeerError";
@@ -75,9 +76,13 @@ export type LinkRole = "dialer" | "listener";
 
 /** A decoded hello. */
 export interface Hello {
+  /** The sender's node id. */
   readonly id: string;
+  /** The sender's raw Ed25519 public key. */
   readonly publicKey: Uint8Array;
+  /** The sender's fresh challenge. */
   readonly nonce: Uint8Array;
+  /** Where the sender says it can be dialled. */
   readonly advertise?: string;
 }
 

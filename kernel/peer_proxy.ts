@@ -88,6 +88,7 @@ const lookupContext = new AsyncLocalStorage<Uint8Array>();
 export class LookupLedger {
   #seen = new Map<string, { origin: string; at: number }>();
   #rememberMs: number;
+  /** Remembers each lookup id for `rememberMs`. */
   constructor(rememberMs = 60_000) {
     this.#rememberMs = rememberMs;
   }
@@ -109,11 +110,14 @@ export class LookupLedger {
 
 /** Options for {@link peerProxyModule}. */
 export interface PeerProxyOptions {
+  /** The kernel whose syscall tree records peers' kept and broken promises. */
   kernel: Kernel;
+  /** The peers to ask; scores are kept when it offers `adjustScore`/`score`. */
   peers: PeerNetwork & {
     adjustScore?(id: string, delta: number): number;
     score?(id: string): number;
   };
+  /** Event log. */
   log?: Logger;
   /** Requests that would exceed this many hops are not forwarded. */
   maxHops?: number;
@@ -129,7 +133,7 @@ export interface PeerProxyOptions {
 type FetchResult = { ok: true; bytes: Uint8Array; matches: boolean } | { ok: false; why: string };
 
 /** Score change for a peer that sent bytes failing their hash. */
-export const BROKEN_PENALTY = -5;
+export const BROKEN_PENALTY: number = -5;
 
 /** The proxy that asks peers on a local miss. */
 export function peerProxyModule(options: PeerProxyOptions): Module {
@@ -297,6 +301,7 @@ function equalBytes(x: Uint8Array, y: Uint8Array): boolean {
 
 /** Options for {@link peerBlobModule}. */
 export interface PeerBlobOptions {
+  /** Event log. */
   log?: Logger;
   /** Largest slice served. */
   chunkBytes?: number;

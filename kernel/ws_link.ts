@@ -123,6 +123,7 @@ export class WsLink {
   #rejectReady!: (err: Error) => void;
   #handshakeTimer?: ReturnType<typeof setTimeout>;
 
+  /** Wraps `ws` and starts the handshake as soon as it is open. */
   constructor(ws: WebSocket, options: WsLinkOptions) {
     this.#ws = ws;
     this.#opts = options;
