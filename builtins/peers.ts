@@ -39,7 +39,7 @@ export const command: Command = {
 async function add(text: string, ctx: CommandContext): Promise<number> {
   const url = parsePeerUrl(text);
   const path = ctx.node.home.peers;
-  const urls = await readPeerUrls(path);
+  const urls = (await readPeerUrls(path)).map(normalise);
   if (urls.includes(url)) {
     ctx.io.stderr(`grid: "${url}" is already listed`);
   } else {
@@ -51,6 +51,15 @@ async function add(text: string, ctx: CommandContext): Promise<number> {
   const note = isAccept(reply) ? "dialling now" : "dialled when the agent starts";
   await ctx.io.stdout(`${url} (${note})\n`);
   return 0;
+}
+
+/** A listed URL in normal form, so hand-written lines dedupe too. */
+function normalise(line: string): string {
+  try {
+    return parsePeerUrl(line);
+  } catch {
+    return line; // not a valid URL: compare it as written
+  }
 }
 
 async function list(ctx: CommandContext, json: boolean): Promise<number> {
