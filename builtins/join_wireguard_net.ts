@@ -10,7 +10,6 @@ import { UsageError } from "../kernel/mod.ts";
 import { callMesh } from "../modules/wireguard/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
 import { meshArgs, parseFlags, parsePort } from "./_mesh_command.ts";
-import { DEFAULT_LISTEN, runAgent } from "./_agent.ts";
 
 /** The promise a joiner makes; its hash travels in the signed member request. */
 export const JOIN_PROMISE_TEXT =
@@ -80,6 +79,8 @@ async function joinInForeground(
   join: Record<string, unknown>,
   values: Record<string, string | boolean | undefined>,
 ): Promise<number> {
+  // Loaded here, not at the top: _agent.ts reaches the registry, which lists this file.
+  const { DEFAULT_LISTEN, runAgent } = await import("./_agent.ts");
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener("abort", onAbort, { once: true });

@@ -1,0 +1,426 @@
+import { assert, assertEquals, assertRejects } from "../../kernel/_assert_test.ts";
+import { hashText, homeAt, Kernel, loadIdentity } from "../../kernel/mod.ts";
+import { FakeWire } from "../membership/_fake_peers.ts";
+import { liveMembers, MembershipError, parseInvite } from "../membership/mod.ts";
+import { Mesh, type MeshArgs, type WgDriver } from "./mesh_service.ts";
+import type { WgInterfaceSpec } from "./wg_state.ts";
+import type { WgDump } from "./wg_dump.ts";
+import { formatStatus } from "../../builtins/status.ts";
+
+const JOIN_PROMISE = hashText("test join promise").toString();
+
+/** A WireGuard layer that remembers the last spec per interface. */
+class FakeWg implements WgDriver {
+  readonly specs = new Map<string, WgInterfaceSpec>();
+  readonly removed: string[] = [];
+  async generateKeyPair(dir: string): Promise<{ publicKey: string; privateKeyFile: string }> {
+    const privateKeyFile = `${dir}/wg.key`;
+    await Deno.mkdir(dir, { recursive: true });
+    let secret: string;
+    try {
+      secret = await Deno.readTextFile(privateKeyFile);
+    } catch {
+      secret = crypto.getRandomValues(new Uint8Array(32)).toBase64();
+      await Deno.writeTextFile(privateKeyFile, secret, { mode: 0o600 });
+    }
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret)),
+    );
+    return { publicKey: digest.toBase64(), privateKeyFile };
+  }
+  applyInterface(spec: WgInterfaceSpec): Promise<unknown> {
+    this.specs.set(spec.name, structuredClone(spec));
+    return Promise.resolve({});
+  }
+  removeInterface(name: string): Promise<void> {
+    this.specs.delete(name);
+    this.removed.push(name);
+    return Promise.resolve();
+  }
+  readStatus(name: string): Promise<WgDump> {
+    const spec = this.specs.get(name);
+    if (!spec) return Promise.reject(new Error(`no interface ${name}`));
+    return Promise.resolve({
+      device: { listenPort: spec.listenPort },
+      peers: spec.peers.map((p) => ({
+        publicKey: p.publicKey,
+        endpoint: p.endpoint,
+        allowedIps: p.allowedIps,
+        latestHandshake: Math.floor(Date.now() / 1000) - 3,
+        rxBytes: 1000,
+        txBytes: 2000,
+        presharedKeyHash: p.presharedKeyFile ? "f".repeat(64) : undefined,
+      })),
+    });
+  }
+}
+
+interface TestNode {
+  name: string;
+  root: string;
+  url: string;
+  mesh: Mesh;
+  wg: FakeWg;
+  stop: AbortController;
+}
+
+class Cluster {
+  readonly wire = new FakeWire();
+  readonly nodes: TestNode[] = [];
+  async add(name: string): Promise<TestNode> {
+    const root = await Deno.makeTempDir({ prefix: `grid-mesh-${name}-` });
+    return await this.open(name, root);
+  }
+  async open(name: string, root: string): Promise<TestNode> {
+    const home = homeAt(root);
+    const identity = await loadIdentity(`${home.state}/identity`);
+    const kernel = new Kernel();
+    const url = `ws://${name}.test:7340/`;
+    const peers = this.wire.add(identity.id, url, kernel);
+    const wg = new FakeWg();
+    const mesh = await Mesh.open({
+      home,
+      identity,
+      joinPromise: JOIN_PROMISE,
+      peers,
+      advertise: url,
+      wg,
+      reconcileMs: 150,
+      syncMs: 150,
+    });
+    const stop = new AbortController();
+    mesh.start(kernel, stop.signal);
+    const node = { name, root, url, mesh, wg, stop };
+    this.nodes.push(node);
+    return node;
+  }
+  async close(): Promise<void> {
+    for (const n of this.nodes) n.stop.abort();
+    await new Promise((r) => setTimeout(r, 300));
+    for (const n of new Set(this.nodes.map((n) => n.root))) {
+      await Deno.remove(n, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<number> {
+  const start = performance.now();
+  while (!cond()) {
+    if (performance.now() - start > ms) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return performance.now() - start;
+}
+
+function peerCount(n: TestNode, iface: string): number {
+  return n.wg.specs.get(iface)?.peers.length ?? -1;
+}
+
+async function meshOf(c: Cluster, count: number, create: MeshArgs = {}): Promise<TestNode[]> {
+  const nodes = [await c.add("n0")];
+  await nodes[0].mesh.create({ name: "foo", interface: "gt0", listenPort: 51820, ...create });
+  for (let i = 1; i < count; i++) {
+    const inviter = nodes[(i - 1) % nodes.length]; // different inviters
+    const { token } = await inviter.mesh.invite({ name: "foo" });
+    const n = await c.add(`n${i}`);
+    await n.mesh.join({ name: "foo", invite: token as string, interface: `gt${i}` });
+    nodes.push(n);
+  }
+  return nodes;
+}
+
+const opts = { sanitizeOps: false, sanitizeResources: false }; // agents' timers end after abort
+
+Deno.test({
+  name: "create, invite and join through different inviters: every interface lists the others",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const nodes = await meshOf(c, 4);
+      await waitFor("full mesh", () => nodes.every((n, i) => peerCount(n, `gt${i}`) === 3));
+      const sets = nodes.map((n) => liveMembers(n.mesh.nets.get("foo")!.set).map((m) => m.address));
+      assert(sets.every((s) => JSON.stringify(s) === JSON.stringify(sets[0])));
+      assertEquals(new Set(sets[0]).size, 4);
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a revoke reaches every node at once and the revoked node removes its interface",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const nodes = await meshOf(c, 4);
+      await waitFor("full mesh", () => nodes.every((n, i) => peerCount(n, `gt${i}`) === 3));
+      const victim = nodes[3].mesh.selfId;
+      const start = performance.now();
+      await nodes[1].mesh.revoke({ name: "foo", node: victim });
+      await waitFor(
+        "revocation",
+        () =>
+          nodes.slice(0, 3).every((n, i) => peerCount(n, `gt${i}`) === 2) &&
+          nodes[3].wg.removed.includes("gt3"),
+      );
+      const ms = performance.now() - start;
+      assert(ms < 2000, `revoke took ${ms} ms`);
+      await assertRejects(
+        () => nodes[0].mesh.revoke({ name: "foo", node: victim }),
+        MembershipError,
+        "already been revoked",
+      );
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a node that leaves is dropped everywhere and forgets the net",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const nodes = await meshOf(c, 3);
+      await waitFor("full mesh", () => nodes.every((n, i) => peerCount(n, `gt${i}`) === 2));
+      await nodes[2].mesh.leave({ name: "foo" });
+      await waitFor(
+        "leave",
+        () => peerCount(nodes[0], "gt0") === 1 && peerCount(nodes[1], "gt1") === 1,
+      );
+      assertEquals(nodes[2].mesh.nets.get("foo"), undefined);
+      assert(nodes[2].wg.removed.includes("gt2"));
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "joins at the same moment through two inviters end with distinct addresses everywhere",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const nodes = await meshOf(c, 2, { cidr: "10.9.0.0/29" }); // six hosts: collisions are likely
+      await waitFor(
+        "pair",
+        () => peerCount(nodes[0], "gt0") === 1 && peerCount(nodes[1], "gt1") === 1,
+      );
+      const joiners = [await c.add("j0"), await c.add("j1"), await c.add("j2")];
+      const tokens = [
+        (await nodes[0].mesh.invite({ name: "foo" })).token as string,
+        (await nodes[1].mesh.invite({ name: "foo" })).token as string,
+        (await nodes[0].mesh.invite({ name: "foo" })).token as string,
+      ];
+      await Promise.all(
+        joiners.map((j, i) => j.mesh.join({ name: "foo", invite: tokens[i], interface: `gj${i}` })),
+      );
+      const all = [...nodes, ...joiners];
+      const view = (n: TestNode) =>
+        JSON.stringify(liveMembers(n.mesh.nets.get("foo")!.set).map((m) => [m.id, m.address]));
+      await waitFor("convergence", () =>
+        all.every((n) => view(n) === view(all[0])) &&
+        liveMembers(all[0].mesh.nets.get("foo")!.set).length === 5);
+      const addresses = liveMembers(all[0].mesh.nets.get("foo")!.set).map((m) => m.address);
+      assertEquals(new Set(addresses).size, 5);
+      // Each node's interface uses its folded address.
+      await waitFor("addresses applied", () =>
+        joiners.every((j, i) => {
+          const self = j.mesh.nets.get("foo")!.set.members.get(j.mesh.selfId)!;
+          return j.wg.specs.get(`gj${i}`)?.address === `${self.address}/29`;
+        }));
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a restarted agent rebuilds the same member set from disk and rejoins the mesh",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const nodes = await meshOf(c, 3);
+      await waitFor("full mesh", () => nodes.every((n, i) => peerCount(n, `gt${i}`) === 2));
+      const before = JSON.stringify(liveMembers(nodes[1].mesh.nets.get("foo")!.set));
+      nodes[1].stop.abort();
+      const again = await c.open("n1b", nodes[1].root);
+      assertEquals(JSON.stringify(liveMembers(again.mesh.nets.get("foo")!.set)), before);
+      await waitFor("interface back", () => peerCount(again, "gt1") === 2);
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "with --psk both ends of each pair hold the same key, pairs differ, and no secret crosses the wire",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const nodes = await meshOf(c, 3, { psk: true });
+      await waitFor("PSKs", () =>
+        nodes.every((n, i) =>
+          peerCount(n, `gt${i}`) === 2 &&
+          n.wg.specs.get(`gt${i}`)!.peers.every((p) => p.presharedKeyFile)
+        ), 8000);
+      const keyOf = async (n: TestNode, i: number, other: TestNode) => {
+        const spec = n.wg.specs.get(`gt${i}`)!;
+        const wgKey = other.mesh.nets.get("foo")!.set.members.get(other.mesh.selfId)!.wg;
+        const peer = spec.peers.find((p) => p.publicKey === wgKey)!;
+        return (await Deno.readTextFile(peer.presharedKeyFile!)).trim();
+      };
+      const k01 = await keyOf(nodes[0], 0, nodes[1]);
+      assertEquals(await keyOf(nodes[1], 1, nodes[0]), k01);
+      const k02 = await keyOf(nodes[0], 0, nodes[2]);
+      assertEquals(await keyOf(nodes[2], 2, nodes[0]), k02);
+      const k12 = await keyOf(nodes[1], 1, nodes[2]);
+      assertEquals(new Set([k01, k02, k12]).size, 3);
+      // Nothing secret on the wire: PSKs, WireGuard private keys, KEM seeds, identity keys.
+      const secrets: Uint8Array[] = [k01, k02, k12].map((k) => Uint8Array.fromBase64(k));
+      for (const n of nodes) {
+        const dir = `${n.root}/state/nets/foo`;
+        secrets.push(new TextEncoder().encode((await Deno.readTextFile(`${dir}/wg.key`)).trim()));
+        secrets.push(await Deno.readFile(`${dir}/kem.seed`));
+        secrets.push(await Deno.readFile(`${n.root}/state/identity/ed25519.key`));
+        assertEquals((await Deno.stat(`${dir}/kem.seed`)).mode! & 0o777, 0o600);
+      }
+      const wire = c.wire.captured.map((b) => b.toHex()).join("|");
+      assert(wire.length > 0);
+      for (const s of secrets) assert(!wire.includes(s.toHex()), "a secret crossed the wire");
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "joins are refused with a clear line: closed net without invite, reused or forged invite",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const [a] = await meshOf(c, 1);
+      const b = await c.add("b");
+      await assertRejects(
+        () => b.mesh.join({ name: "foo", via: a.url, interface: "gb" }),
+        MembershipError,
+        'Net "foo" is closed: an invite is required',
+      );
+      const { token } = await a.mesh.invite({ name: "foo", uses: 1 });
+      await b.mesh.join({ name: "foo", invite: token as string, interface: "gb" });
+      const d = await c.add("d");
+      await assertRejects(
+        () => d.mesh.join({ name: "foo", invite: token as string, interface: "gd" }),
+        MembershipError,
+        "Invite is used up (1 of 1 uses)",
+      );
+      const t = token as string;
+      const forged = t.slice(0, -12) + (t.at(-12) === "A" ? "B" : "A") + t.slice(-11);
+      await assertRejects(
+        () => d.mesh.join({ name: "foo", invite: forged, interface: "gd" }),
+        MembershipError,
+        "Invite",
+      );
+      assertEquals(d.mesh.nets.names(), []);
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "an open net admits on the promise alone, through a member's URL",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const [a] = await meshOf(c, 1, { open: true });
+      const b = await c.add("b");
+      const r = await b.mesh.join({ name: "foo", via: a.url, interface: "gb" });
+      assertEquals(r.name, "foo");
+      await waitFor("pair", () => peerCount(a, "gt0") === 1 && peerCount(b, "gb") === 1);
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "status shows peers with handshakes and bytes, and no private key or PSK",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const nodes = await meshOf(c, 3, { psk: true });
+      await waitFor(
+        "PSKs",
+        () =>
+          nodes.every((n, i) =>
+            n.wg.specs.get(`gt${i}`)?.peers.filter((p) => p.presharedKeyFile).length === 2
+          ),
+        8000,
+      );
+      const report = await nodes[0].mesh.status({});
+      const json = JSON.stringify(report);
+      const table = formatStatus(report, Date.now());
+      const net = (report.nets as MeshArgs[])[0];
+      assertEquals((net.peers as MeshArgs[]).length, 2);
+      assert((net.peers as MeshArgs[]).every((p) => p.rxBytes === 1000 && p.psk === true));
+      assert(table.includes("3s ago") && table.includes("1000 B"));
+      const dir = `${nodes[0].root}/state/nets/foo`;
+      const secrets = [(await Deno.readTextFile(`${dir}/wg.key`)).trim()];
+      for await (const e of Deno.readDir(`${dir}/psk`)) {
+        secrets.push((await Deno.readTextFile(`${dir}/psk/${e.name}`)).trim());
+      }
+      assertEquals(secrets.length, 3);
+      for (const s of secrets) {
+        assert(!json.includes(s) && !table.includes(s), "a secret in status output");
+      }
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "without an agent, create, invite and status work on the disk",
+  ...opts,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "grid-offline-" });
+    try {
+      const home = homeAt(root);
+      const identity = await loadIdentity(`${home.state}/identity`);
+      const mesh = await Mesh.open({ home, identity, joinPromise: JOIN_PROMISE, wg: new FakeWg() });
+      const created = await mesh.create({ name: "bar", cidr: "10.1.0.0/24", interface: "gb0" });
+      assertEquals(created.cidr, "10.1.0.0/24");
+      await assertRejects(() => mesh.invite({ name: "bar" }), MembershipError, "advertise");
+      const { token } = await mesh.invite({ name: "bar", url: "ws://h:1" });
+      assertEquals((await parseInvite(token as string)).netName, "bar");
+      const again = await Mesh.open({
+        home,
+        identity,
+        joinPromise: JOIN_PROMISE,
+        wg: new FakeWg(),
+      });
+      const status = await again.status({ name: "bar" });
+      assertEquals(status.agent, false);
+      assertEquals((status.nets as MeshArgs[])[0].members, 1);
+      await assertRejects(() => again.create({ name: "bar" }), MembershipError, "already exists");
+      await assertRejects(
+        () => again.create({ name: "x", cidr: "10.1.0.5/24" }),
+        MembershipError,
+        "CIDR",
+      );
+    } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
