@@ -96,7 +96,7 @@ class Lab {
     await Promise.all(this.hubs.map((h) => h.close()));
     await Promise.all(this.agents.map((a) => a.stop()));
     await Promise.all(this.homes.map(removeHome));
-    await Promise.all(this.files.map((f) => Deno.remove(f).catch(() => {})));
+    for (const f of this.files) await Deno.remove(f).catch(() => {}); // may be gone already
   }
 }
 
@@ -348,6 +348,49 @@ Deno.test("an agent killed mid-transfer comes back: peers redial it, its cache i
     assert(verifyBytes(parseHash(hash), got.stdout));
     assertEquals(got.stdout.length, bytes.length);
     assert((await assertCacheIntact(c)) >= 1);
+  } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("the CLI goes through a running agent, and runs alone once the agent is gone", async () => {
+  const lab = new Lab();
+  try {
+    const home = await lab.home();
+    const agent = await lab.agent(home);
+    const socket = `${home}/agent.sock`;
+    assertEquals((await Deno.stat(socket)).mode! & 0o777, 0o600);
+    assertEquals((await Deno.stat(home)).mode! & 0o777, 0o700);
+
+    // A relative path works through the agent (it runs in another directory).
+    const dir = await Deno.makeTempDir({ prefix: "grid-cwd-" });
+    lab.files.push(`${dir}/note.txt`, dir);
+    await Deno.writeTextFile(`${dir}/note.txt`, "hello through the agent\n");
+    const put = await runGrid(home, ["put", "note.txt"], { cwd: dir });
+    assertEquals(put.code, 0, put.stderr);
+    const get = await runGrid(home, ["get", put.text.trim()]);
+    assertEquals(get.text, "hello through the agent\n");
+
+    // peers list answered by the agent knows its node id.
+    const listed = JSON.parse((await runGrid(home, ["peers", "list", "--json"])).text);
+    assertEquals(listed.self, agent.nodeId);
+
+    const second = await runGrid(home, ["serve", "--listen", "127.0.0.1:0"]);
+    assertEquals(second.code, 9);
+    assert(/already running/.test(second.stderr), second.stderr);
+    const bad = await runGrid(home, ["peers", "add", "http://example.net"]);
+    assertEquals(bad.code, 2);
+    assert(/use ws:\/\/ or wss:\/\//.test(bad.stderr), bad.stderr);
+
+    await agent.kill();
+    assert((await Deno.lstat(socket)).isSocket, "kill -9 should leave the socket behind");
+    const alone = await runGrid(home, ["peers", "list", "--json"]);
+    assertEquals(alone.code, 0, alone.stderr);
+    assertEquals(JSON.parse(alone.text).self, null);
+    await Deno.lstat(socket).then(
+      () => assert(false, "stale socket not removed"),
+      (err) => assert(err instanceof Deno.errors.NotFound),
+    );
   } finally {
     await lab.close();
   }
