@@ -26,6 +26,7 @@ export class Cas {
   /** Count of entries found corrupt and dropped since start (for status and tests). */
   dropped = 0;
 
+  /** A store keeping blobs under `dir` of `storage`. */
   constructor(storage: Storage, dir = "cas", options: CasOptions = {}) {
     this.#storage = storage;
     this.#dir = dir;

@@ -27,6 +27,7 @@ export type GridErrorCode =
 export class GridError extends Error {
   /** Stable machine-readable code. */
   readonly code: GridErrorCode;
+  /** An error with a stable `code`; pass `{ cause }` when wrapping another error. */
   constructor(code: GridErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "GridError";
@@ -36,6 +37,7 @@ export class GridError extends Error {
 
 /** Malformed, oversize or too-deep CBOR, or a message that is not a grid envelope. */
 export class CodecError extends GridError {
+  /** The message is one line, sentence case, values quoted. */
   constructor(message: string, options?: ErrorOptions) {
     super("codec", message, options);
     this.name = "CodecError";
@@ -44,6 +46,7 @@ export class CodecError extends GridError {
 
 /** A cache key component that cannot be stored safely. */
 export class CacheKeyError extends GridError {
+  /** The message is one line, sentence case, values quoted. */
   constructor(message: string, options?: ErrorOptions) {
     super("cache-key", message, options);
     this.name = "CacheKeyError";
@@ -52,6 +55,7 @@ export class CacheKeyError extends GridError {
 
 /** Content that does not match its hash, or a store that cannot be written. */
 export class CasError extends GridError {
+  /** The message is one line, sentence case, values quoted. */
   constructor(message: string, options?: ErrorOptions) {
     super("cas", message, options);
     this.name = "CasError";
@@ -60,6 +64,7 @@ export class CasError extends GridError {
 
 /** A hash in text or binary form that cannot be parsed. */
 export class HashError extends GridError {
+  /** The message is one line, sentence case, values quoted. */
   constructor(message: string, options?: ErrorOptions) {
     super("hash", message, options);
     this.name = "HashError";
@@ -68,6 +73,7 @@ export class HashError extends GridError {
 
 /** Something that was looked up and is not there (a name, a hash, a net). */
 export class NotFoundError extends GridError {
+  /** The message is one line, sentence case, values quoted. */
   constructor(message: string, options?: ErrorOptions) {
     super("not-found", message, options);
     this.name = "NotFoundError";
@@ -76,6 +82,7 @@ export class NotFoundError extends GridError {
 
 /** Bad command-line use. */
 export class UsageError extends GridError {
+  /** The message is one line, sentence case, values quoted. */
   constructor(message: string, options?: ErrorOptions) {
     super("usage", message, options);
     this.name = "UsageError";
@@ -84,6 +91,7 @@ export class UsageError extends GridError {
 
 /** A module or peer refused a message; `reason` is its reject payload. */
 export class RejectedError extends GridError {
+  /** A refusal carrying the reject's code from the wire. */
   constructor(code: GridErrorCode, message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.name = "RejectedError";

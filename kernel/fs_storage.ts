@@ -10,7 +10,9 @@ import type { Storage, WriteOptions } from "./storage.ts";
 
 /** Storage under `root` on disk. */
 export class FsStorage implements Storage {
+  /** The directory every path is relative to (no trailing slash). */
   readonly root: string;
+  /** Storage rooted at `root`; the directory is created on the first write. */
   constructor(root: string) {
     this.root = root.replace(/\/+$/, "");
   }

@@ -72,6 +72,7 @@ export interface GridConfig {
   symbols?: string;
   /** Hash of the builtin symbol table that `symbols` was derived from. */
   builtins?: string;
+  /** Settings other modules keep here, preserved as they are. */
   [field: string]: unknown;
 }
 

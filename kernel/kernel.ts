@@ -63,6 +63,7 @@ export class Kernel {
   #eligible = new Map<string, readonly string[]>();
   #log: NonNullable<KernelOptions["log"]>;
 
+  /** A kernel with the given accepted promises and modules (registration order = consultation order). */
   constructor(options: KernelOptions = {}) {
     for (const p of options.promises ?? []) this.acceptPromise(p);
     for (const m of options.modules ?? []) this.register(m);

@@ -10,8 +10,11 @@
 
 /** What one module did at one prefix. */
 export interface Outcome {
+  /** Times it accepted and kept the promise. */
   accepts: number;
+  /** Times it rejected. */
   rejects: number;
+  /** Times it broke its promise (threw, or an accepted reply failed verification). */
   broken: number;
   /** The most recent outcome decides whether a module is skipped here. */
   last: "accept" | "reject" | "broken";
@@ -19,7 +22,9 @@ export interface Outcome {
 
 /** One recorded outcome, for status output and tests. */
 export interface TreeEntry extends Outcome {
+  /** The key components of the prefix, root first. */
   prefix: string[];
+  /** The module's id (text). */
   module: string;
 }
 
@@ -64,6 +69,7 @@ export class SyscallTree {
   #size = 0;
   #maxEntries: number;
 
+  /** An empty tree: the kernel starts knowing nothing. */
   constructor(options: SyscallTreeOptions = {}) {
     this.#maxEntries = options.maxEntries ?? MAX_TREE_ENTRIES;
   }
