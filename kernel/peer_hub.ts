@@ -84,6 +84,8 @@ export interface PeerHubOptions {
   handshakeTimeoutMs?: number;
   /** Default timeout for requests to peers. */
   requestTimeoutMs?: number;
+  /** Bytes queued for a peer that does not read before its link is closed. */
+  maxQueuedBytes?: number;
   /** Redial backoff (default {@link DEFAULT_BACKOFF}). */
   backoff?: Backoff;
 }
@@ -256,6 +258,7 @@ export class PeerHub implements PeerNetwork {
       maxInFlight: this.#opts.maxInFlight,
       handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
       requestTimeoutMs: this.#opts.requestTimeoutMs,
+      maxQueuedBytes: this.#opts.maxQueuedBytes,
       log: this.#log,
     });
     this.#links.add(link);

@@ -80,6 +80,9 @@ export function peerModuleName(id: string): string {
 
 const lookupContext = new AsyncLocalStorage<Uint8Array>();
 
+/** Most lookup ids a {@link LookupLedger} remembers. */
+export const MAX_LOOKUPS = 100_000;
+
 /**
  * Lookup ids this node has seen recently, with where each came from
  * ("local" for lookups it started). Shared by the proxy and the blob server
@@ -96,7 +99,8 @@ export class LookupLedger {
   mark(id: Uint8Array, origin: string): boolean {
     const now = Date.now();
     for (const [k, v] of this.#seen) {
-      if (now - v.at <= this.#rememberMs) break; // insertion order: the rest are newer
+      // Insertion order: the rest are newer. Bounded in count too, whatever peers send.
+      if (now - v.at <= this.#rememberMs && this.#seen.size < MAX_LOOKUPS) break;
       this.#seen.delete(k);
     }
     const key = id.toHex();

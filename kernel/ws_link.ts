@@ -48,6 +48,7 @@ export const LINK_DEFAULTS = {
   maxInFlight: 256,
   handshakeTimeoutMs: 5_000,
   requestTimeoutMs: 30_000,
+  maxQueuedBytes: 64 * 1024 * 1024,
 } as const;
 
 /** Handles a request that arrived on a link; resolves with the reply. */
@@ -73,6 +74,8 @@ export interface WsLinkOptions {
   handshakeTimeoutMs?: number;
   /** Default timeout for our requests. */
   requestTimeoutMs?: number;
+  /** Bytes we may have queued for a peer that does not read; more closes the link. */
+  maxQueuedBytes?: number;
   /** Event log. */
   log?: Logger;
 }
@@ -232,6 +235,13 @@ export class WsLink {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
     // No per-send callback: a failed write surfaces as the socket's error and close events.
     this.#ws.send(frame, { binary: true });
+    const queued = this.#ws.bufferedAmount;
+    const limit = this.#opts.maxQueuedBytes ?? LINK_DEFAULTS.maxQueuedBytes;
+    if (queued > limit) {
+      // A peer that asks and never reads would otherwise grow our memory without bound.
+      this.#fail(CLOSE_CODES.tryAgain, `Peer is not reading (${queued} bytes queued)`);
+      this.#ws.terminate();
+    }
   }
 
   #sendHello(): void {
