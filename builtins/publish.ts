@@ -41,7 +41,7 @@ const NAMED_GRANTS: Record<string, Parm[]> = {
 
 /** Kind from a file name's extension, or undefined when it does not say. */
 export function kindFromName(file: string): ModuleKind | undefined {
-  if (/\.(m?js|m?ts)$/.test(file)) return "js";
+  if (/\.m?js$/.test(file)) return "js";
   if (/\.wasm$/.test(file)) return "wasm";
   return undefined;
 }
@@ -115,6 +115,11 @@ export const command: Command = {
     if (!isSymbolName(name)) {
       throw new UsageError(
         `Invalid name "${name}": use lowercase letters, digits, ".", "_" or "-"`,
+      );
+    }
+    if ((values.kind ?? "js") === "js" && /\.(m?ts|tsx)$/.test(file)) {
+      throw new UsageError(
+        `Cannot publish "${file}": JS modules run as JavaScript (a compiled grid cannot strip types); bundle it first: deno bundle --platform browser ${file} -o OUT.js`,
       );
     }
     const kind = (values.kind ?? kindFromName(file)) as ModuleKind | undefined;

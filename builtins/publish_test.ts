@@ -6,7 +6,7 @@ Deno.test("kindFromName() reads the kind from the extension, or says it cannot",
   const rows: [string, string | undefined][] = [
     ["a.js", "js"],
     ["a.mjs", "js"],
-    ["dir/a.ts", "js"],
+    ["dir/a.ts", undefined],
     ["a.wasm", "wasm"],
     ["a.sh", undefined],
     ["binary", undefined],

@@ -66,8 +66,7 @@ async function snapshot(root: string, at = ""): Promise<string[]> {
   return out.sort();
 }
 
-const HELLO_TS =
-  `export async function main(grid: { args: string[]; write(t: string): void }): Promise<number> {
+const HELLO_JS = `export async function main(grid) {
   grid.write("hello " + grid.args.join(" ") + " from a module by hash\\n");
   return 0;
 }
@@ -88,11 +87,11 @@ Deno.test("a module published on A runs on C through B, although C never had it"
     await agents[2].waitForLog(/peer-up/);
 
     // On A: a JS module and a WebAssembly module, the second granted gets.
-    const hello = await writeTemp(a, "hello.ts", HELLO_TS);
+    const hello = await writeTemp(a, "hello.js", HELLO_JS);
     const pub = await runGrid(a, ["publish", hello, "--name", "hello", "--promise", HELLO_PROMISE]);
     assertEquals(pub.code, 0, pub.stderr);
     const helloHash = field(pub.text, "module");
-    assertEquals(helloHash, hashToText(hashBytes(new TextEncoder().encode(HELLO_TS))));
+    assertEquals(helloHash, hashToText(hashBytes(new TextEncoder().encode(HELLO_JS))));
     const content = new TextEncoder().encode("content only A has");
     const contentHash = hashBytes(content);
     await writeTemp(a, "content.txt", content);
@@ -150,7 +149,11 @@ Deno.test("a module published on A runs on C through B, although C never had it"
 Deno.test("a module whose stored bytes do not match its hash is refused and nothing of it runs", async () => {
   const home = await makeHome();
   try {
-    const file = await writeTemp(home, "hello.ts", HELLO_TS);
+    const typed = await writeTemp(home, "typed.ts", "export const x: number = 1;\n");
+    const refused = await runGrid(home, ["publish", typed, "--name", "typed"]);
+    assertEquals(refused.code, 2);
+    assert(refused.stderr.includes("deno bundle"), refused.stderr);
+    const file = await writeTemp(home, "hello.js", HELLO_JS);
     const pub = await runGrid(home, ["publish", file, "--name", "hello"]);
     assertEquals(pub.code, 0, pub.stderr);
     const hash = field(pub.text, "module");

@@ -1,5 +1,5 @@
 /**
- * The source of the bootstrap every JS/TS module worker starts with. It runs
+ * The source of the bootstrap every JS module worker starts with. It runs
  * inside the worker (permissions "none"), builds the `grid` API the module
  * sees, imports the module from a data URL and reports its exit code. It is
  * kept as text so the compiled binary needs no extra file; everything it

@@ -1,5 +1,5 @@
 /**
- * Modules by hash: the executors (JS/TS in permission-less Workers,
+ * Modules by hash: the executors (JavaScript in permission-less Workers,
  * WebAssembly with the grid host interface, native executables the operator
  * allowed), the kernel module that runs a symbol entry, the operator's allow
  * list, and symbol-table edits. See docs/modules.md.

@@ -37,7 +37,7 @@ import { WorkerExecutor } from "./worker_executor.ts";
 import { WasmExecutor } from "./wasm_executor.ts";
 import { NativeExecutor } from "./native_executor.ts";
 
-/** The executors a node runs modules with: JS/TS, WebAssembly, and allowed native code. */
+/** The executors a node runs modules with: JavaScript, WebAssembly, and allowed native code. */
 export function defaultExecutors(home: GridHome): Executor[] {
   return [new WorkerExecutor(), new WasmExecutor(), new NativeExecutor({ home })];
 }

@@ -1,5 +1,5 @@
 /**
- * Runs JavaScript/TypeScript modules in a Deno Worker with permissions
+ * Runs JavaScript modules (ES modules) in a Deno Worker with permissions
  * "none": no files, network, environment or subprocesses of its own. The
  * worker is created from a data URL of the verified bytes (never from a
  * path), and sees a tiny `grid` API whose one door to the world is the host
@@ -30,7 +30,7 @@ function link(cid: CID): HashLink {
   return { "/": hashToText(cid) };
 }
 
-/** Runs `js` modules (JavaScript or TypeScript source) in permission-less Workers. */
+/** Runs `js` modules (JavaScript ES modules) in permission-less Workers. */
 export class WorkerExecutor implements Executor {
   readonly kind = "js" as const;
 
@@ -38,7 +38,8 @@ export class WorkerExecutor implements Executor {
     return runWorker(request, {
       boot: BOOT_URL,
       start: {
-        url: "data:application/typescript;base64," + request.bytes.toBase64(),
+        // JavaScript, never TypeScript: a compiled grid loads data: URLs without stripping types.
+        url: "data:application/javascript;base64," + request.bytes.toBase64(),
         args: [...request.args],
         name: request.name,
         promises: { get: link(GET_PROMISE.cid), put: link(PUT_PROMISE.cid) },

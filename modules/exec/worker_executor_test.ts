@@ -16,12 +16,13 @@ Deno.test("a JS module writes output, reads its args and returns its exit code",
   assertEquals(text(result.stdout), "hello a,b\n");
 });
 
-Deno.test("a TypeScript module is type-stripped and runs", async () => {
+Deno.test("modules are JavaScript: TypeScript syntax fails to load, with the error on stderr", async () => {
   const host = testHost();
-  const src = `const n: number = 7; export function main(grid: { write(t: string): void }): number {
-    grid.write(String(n * 6)); return 0; }`;
-  const result = await executor.run(testRequest(host, utf8(src)));
-  assertEquals(text(result.stdout), "42");
+  const src = `const n: number = 7; export function main(grid) { grid.write(String(n)); }`;
+  const result = await executor.run(testRequest(host, utf8(src), { name: "typed" }));
+  assertEquals(result.code, 1);
+  assertEquals(result.stdout.length, 0);
+  assert(result.stderr.startsWith("typed: "), result.stderr);
 });
 
 Deno.test("the sandbox refuses files, sockets, processes and the environment with NotCapable", async () => {
