@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import { decode as cborDecode, encode as cborEncode, Tagged } from "cborg";
 import { assert, assertEquals, assertThrows } from "./_assert_test.ts";
 import {
@@ -355,8 +356,70 @@ function classify(bytes: Uint8Array): string {
   } catch (err) {
     return err instanceof CodecError ? "codec" : `threw ${String(err)}`;
   }
-  return isParms(value) ? "ok" : `returned invalid parms ${String(value)}`;
+  if (!isParms(value)) return `returned invalid parms ${String(value)}`;
+  // Whatever the decoder accepts, the encoder can write again, and it reads back the same.
+  try {
+    const again = decodeMessage(encodeMessage(value as Parms));
+    // (Map key order may differ: maps are unordered and the encoder sorts keys.)
+    if (!isDeepStrictEqual(plain(again), plain(value))) {
+      return "changed on re-encoding";
+    }
+  } catch (err) {
+    return `could not be re-encoded: ${String(err)}`;
+  }
+  return "ok";
 }
+
+/** A random Parm tree: every kind of value the codec carries, nested up to `depth`. */
+function randomParm(rand: () => number, depth: number): Parm {
+  const pick = Math.floor(rand() * (depth > 0 ? 10 : 8));
+  switch (pick) {
+    case 0:
+      return null;
+    case 1:
+      return rand() < 0.5;
+    case 2:
+      return Math.floor((rand() - 0.5) * 2 ** (1 + Math.floor(rand() * 53)));
+    case 3:
+      return (rand() - 0.5) * 10 ** Math.floor(rand() * 20 - 10);
+    case 4: {
+      let text = "";
+      for (let i = Math.floor(rand() * 12); i > 0; i--) {
+        const range = rand() < 0.7 ? 0x80 : rand() < 0.5 ? 0xd7ff : 0x10ffff;
+        let code = Math.floor(rand() * range);
+        if (code >= 0xd800 && code <= 0xdfff) code = 0xfffd; // no lone surrogates
+        text += String.fromCodePoint(code);
+      }
+      return text;
+    }
+    case 5:
+      return randomBytes(rand, Math.floor(rand() * 40));
+    case 6:
+    case 7:
+      return hashText(String(rand()));
+    case 8:
+      return Array.from({ length: Math.floor(rand() * 4) }, () => randomParm(rand, depth - 1));
+    default: {
+      const map: Record<string, Parm> = {};
+      for (let i = Math.floor(rand() * 4); i > 0; i--) {
+        map[`k${Math.floor(rand() * 100)}`] = randomParm(rand, depth - 1);
+      }
+      return map;
+    }
+  }
+}
+
+Deno.test("encodeMessage() and decodeMessage() round-trip 2000 random messages", () => {
+  const rand = prng(0x67726964 + 2);
+  for (let i = 0; i < 2000; i++) {
+    const parms = [
+      hashText(`p${i}`),
+      ...Array.from({ length: Math.floor(rand() * 5) }, () => randomParm(rand, 5)),
+    ] as Parms;
+    const back = decodeMessage(encodeMessage(parms));
+    assertEquals(plain(back), plain(parms), `message #${i}`);
+  }
+});
 
 Deno.test("decodeMessage() on random and mutated input returns valid parms or throws CodecError", async (t) => {
   const SEED = 0x67726964;
@@ -368,7 +431,7 @@ Deno.test("decodeMessage() on random and mutated input returns valid parms or th
     const result = classify(bytes);
     const took = performance.now() - started;
     if (result === "ok" || result === "codec") counts[result]++;
-    else failures.push(`${label}: ${result} for ${bytes.toHex().slice(0, 200)}`);
+    else failures.push(`${label}: ${result} for ${bytes.toHex().slice(0, 2000)}`);
     if (took > 250) failures.push(`${label}: took ${took.toFixed(0)} ms`);
   };
   await t.step("5000 random byte strings (half behind a grid header)", () => {
