@@ -43,7 +43,7 @@ Deno.test("keepLink() keeps the link opened by the smaller node id on both sides
 });
 
 Deno.test("two hubs authenticate, exchange requests both ways, and keep one link when both dial", async () => {
-  const a = await hub();
+  const a = await hub({ advertise: "ws://a.example:7340/" });
   const b = await hub();
   try {
     const at = await b.listen("127.0.0.1", 0);
@@ -52,6 +52,8 @@ Deno.test("two hubs authenticate, exchange requests both ways, and keep one link
     assertEquals(a.connected()[0].id, b.selfId);
     assertEquals(b.connected()[0].id, a.selfId);
     assertEquals(a.connected()[0].direction, "out");
+    assertEquals(b.connected()[0].advertise, "ws://a.example:7340/");
+    assertEquals(b.table()[0].url, "ws://a.example:7340/");
     const replies = await Promise.all(
       Array.from({ length: 50 }, (_, i) => a.request(b.selfId, [ECHO, i])),
     );
