@@ -30,6 +30,24 @@ interface CallState {
   lastReject: Parms | undefined;
 }
 
+/** Byte strings longer than this are data, not addresses: they end the routing key. */
+export const MAX_ROUTED_BYTES = 96;
+
+/**
+ * The syscall-tree key of a request: promise and module text, then up to
+ * {@link ROUTE_DEPTH} parms in cache-key form. A large byte string (a blob
+ * being stored) ends the key rather than being hashed just to route it.
+ */
+function routeKey(parms: Parms, promiseText: string, moduleText: string): string[] {
+  const key = [promiseText, moduleText];
+  for (let i = 2; i < ROUTE_DEPTH && i < parms.length; i++) {
+    const parm = parms[i];
+    if (parm instanceof Uint8Array && parm.length > MAX_ROUTED_BYTES) break;
+    key.push(keyComponent(parm));
+  }
+  return key;
+}
+
 /** Runs a promise's verify hook; a hook that throws counts as a failed check. */
 function verified(promise: KnownPromise, parms: Parms, reply: Parms): boolean {
   try {
@@ -143,9 +161,9 @@ export class Kernel {
       if ((options.hops ?? 0) > MAX_HOPS) return reject("route", `Hop limit ${MAX_HOPS} reached`);
 
       const moduleText = hashToText(moduleCid);
-      const key = [promiseText, moduleText];
+      let key: string[];
       try {
-        for (let i = 2; i < ROUTE_DEPTH && i < parms.length; i++) key.push(keyComponent(parms[i]));
+        key = routeKey(parms, promiseText, moduleText);
       } catch (err) {
         return reject(rejectCodeOf(err), oneLine(err));
       }
@@ -247,7 +265,7 @@ export class Kernel {
   /** Reports that an accepted answer later proved wrong (e.g. bytes that failed a hash check). */
   reportBroken(parms: Parms, module: CID | string): void {
     try {
-      const key = parms.slice(0, ROUTE_DEPTH).map((p) => keyComponent(p as Parm));
+      const key = routeKey(parms, hashToText(parms[0]), hashToText(asHash(parms[1])!));
       this.#recordBroken(key, typeof module === "string" ? module : hashToText(module));
     } catch (err) {
       this.#log("report-broken-failed", { why: oneLine(err) });

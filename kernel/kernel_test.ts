@@ -333,3 +333,12 @@ Deno.test("a put over the CAS size limit is a reject, and does not demote the st
   assertEquals(outcome?.broken ?? 0, 0);
   assert(isAccept(await kernel.call(putMessage(new Uint8Array(4)))));
 });
+
+Deno.test("a large byte string ends the routing key instead of being hashed to route it", async () => {
+  const cas = new Cas(new MemoryStorage());
+  const kernel = new Kernel({ promises: [PUT_PROMISE], modules: [casModule(cas)] });
+  assert(isAccept(await kernel.call(putMessage(new Uint8Array(1 << 20)))));
+  assert(isAccept(await kernel.call(putMessage(new Uint8Array(8)))));
+  const depths = kernel.tree.entries().map((e) => e.prefix.length).sort();
+  assertEquals(depths, [2, 3], "the 1 MiB put is routed on (promise, module) only");
+});
