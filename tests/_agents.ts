@@ -33,7 +33,7 @@ export async function releaseFlags(): Promise<string[]> {
 /** Environment every helper-started process gets (short backoffs and timeouts). */
 export const TEST_ENV: Record<string, string> = {
   GRID_PEER_BACKOFF_MS: "50,400",
-  GRID_PEER_HANDSHAKE_MS: "1500",
+  GRID_PEER_HANDSHAKE_MS: "3000",
   NO_COLOR: "1",
 };
 
