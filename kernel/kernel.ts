@@ -193,7 +193,8 @@ export class Kernel {
         if (i === ids.length) {
           if (lastResort || order.length >= eligible.length) break;
           lastResort = true;
-          ids = this.tree.skipped(key, eligible);
+          // Those route() left out at the start; not ones consulted (and recorded) above.
+          ids = eligible.filter((id) => !order.includes(id));
           i = -1;
           continue;
         }

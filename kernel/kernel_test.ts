@@ -342,3 +342,19 @@ Deno.test("a large byte string ends the routing key instead of being hashed to r
   const depths = kernel.tree.entries().map((e) => e.prefix.length).sort();
   assertEquals(depths, [2, 3], "the 1 MiB put is routed on (promise, module) only");
 });
+
+Deno.test("Kernel.call() consults each module at most once per call", async () => {
+  const skippedOne = testModule("skipped-one", no);
+  const fresh = testModule("fresh", no);
+  const kernel = newKernel([skippedOne, fresh]);
+  await kernel.call(msg("k"), { exclude: new Set([hashToText(fresh.id)]) });
+  assertEquals(skippedOne.calls, 1);
+  // skipped-one is now a recorded rejecter at "k"; fresh is untried and rejects.
+  assertEquals(rejectReason(await kernel.call(msg("k"))).code, "not-found");
+  assertEquals(
+    fresh.calls,
+    1,
+    "fresh, newly recorded as a rejecter, is not asked again as a last resort",
+  );
+  assertEquals(skippedOne.calls, 2, "the earlier rejecter is asked once, as the last resort");
+});
