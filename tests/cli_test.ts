@@ -154,3 +154,14 @@ Deno.test("grid with a corrupt config fails with one clear line", async () => {
     assertOneLineFailure(await grid(home, ["--show", "put"]), "corrupt");
   });
 });
+
+Deno.test("grid with a GRID_HOME that cannot be created fails with one clear line", async () => {
+  await withHome(async (_home, dir) => {
+    const blocker = `${dir}/not-a-directory`;
+    await Deno.writeTextFile(blocker, "a file where the home should be");
+    assertOneLineFailure(
+      await grid(`${blocker}/home`, ["--show", "put"]),
+      "Cannot create grid home",
+    );
+  });
+});
