@@ -33,6 +33,8 @@ export interface RequestAdmissionOptions {
   peers: PeerNetwork;
   /** Bootstrap URLs, tried in order. */
   urls: string[];
+  /** Already connected peers to ask after the URLs (an open net joined through known peers). */
+  peerIds?: string[];
   request: MemberRequest;
   /** Per URL (default {@link JOIN_CONNECT_TIMEOUT_MS}). */
   timeoutMs?: number;
@@ -96,10 +98,14 @@ export function connectTo(
 export async function requestAdmission(options: RequestAdmissionOptions): Promise<Admission> {
   const timeoutMs = options.timeoutMs ?? JOIN_CONNECT_TIMEOUT_MS;
   const problems: string[] = [];
-  for (const url of options.urls) {
+  const candidates = [
+    ...options.urls.map((url) => ({ url, id: undefined as string | undefined })),
+    ...(options.peerIds ?? []).map((id) => ({ url: `peer ${id}`, id })),
+  ];
+  for (const { url, id } of candidates) {
     let peer: string;
     try {
-      peer = await connectTo(options.peers, url, timeoutMs, options.signal);
+      peer = id ?? await connectTo(options.peers, url, timeoutMs, options.signal);
     } catch (err) {
       problems.push(oneLine(err));
       continue;

@@ -11,6 +11,7 @@ import {
   hashToText,
   type Identity,
   type Logger,
+  NotFoundError,
   oneLine,
 } from "../../kernel/mod.ts";
 import {
@@ -387,7 +388,8 @@ export class Nets {
     }
     const state = req.net !== "" ? this.byId(req.net) : this.#nets.get(req.netName);
     if (!state || state.set.net.name !== req.netName) {
-      throw new MembershipError(`This node is not a member of net "${req.netName}"`);
+      // not-found, not membership: a joiner asking every peer it knows moves on to the next.
+      throw new NotFoundError(`This node is not a member of net "${req.netName}"`);
     }
     const set = state.set;
     const name = set.net.name;

@@ -101,6 +101,8 @@ export const MESH_CONTROL_PROMISE: KnownPromise = definePromise({
     "grid/mesh/control/v1: I am this node's own user. I ask the mesh service to act on this node's WireGuard nets as the command I run says, and to answer me with the result.",
 });
 
+/** How long a join without an invite or URL waits for a first grid peer. */
+export const PEER_WAIT_MS = 5000;
 /** Default WireGuard port. */
 export const DEFAULT_LISTEN_PORT = 51820;
 /** Time between reconcile passes. */
@@ -554,11 +556,19 @@ export class Mesh {
     } else if (via) {
       urls = [via];
     } else {
-      throw new MembershipError(
-        `Joining net "${name}" needs an invite, or for an open net a member's URL (--via ws://HOST:PORT)`,
-      );
+      urls = [];
     }
     if (this.#peers === NO_PEERS) throw new MembershipError("Joining needs a running agent");
+    let peerIds: string[] = [];
+    if (urls.length === 0) {
+      // An open net, joined through the grid peers this node already knows.
+      peerIds = await this.#connectedPeers(PEER_WAIT_MS, signal);
+      if (peerIds.length === 0) {
+        throw new MembershipError(
+          `Joining net "${name}" needs an invite, or for an open net a member's URL (--via ws://HOST:PORT or grid peers add URL)`,
+        );
+      }
+    }
     const iface = str(args, "interface") ?? defaultInterfaceName(name);
     this.#checkInterface(name, iface);
     const listenPort = num(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
@@ -579,7 +589,13 @@ export class Mesh {
         time: Date.now(),
         invite: inviteBytes,
       });
-      const admission = await requestAdmission({ peers: this.#peers, urls, request, signal });
+      const admission = await requestAdmission({
+        peers: this.#peers,
+        urls,
+        peerIds,
+        request,
+        signal,
+      });
       if (net !== "" && admission.net !== net) {
         throw new MembershipError("The member answered for another net than the invite names");
       }
@@ -602,6 +618,15 @@ export class Mesh {
       if (!this.nets.get(name)) await removeNetDir(this.#o.home, name);
       throw err;
     }
+  }
+
+  /** The connected peers' ids, waiting up to `ms` for a first one. */
+  async #connectedPeers(ms: number, signal?: AbortSignal): Promise<string[]> {
+    const deadline = Date.now() + ms;
+    while (this.#peers.connected().length === 0 && Date.now() < deadline && !signal?.aborted) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return this.#peers.connected().map((p) => p.id);
   }
 
   #joined(state: NetState, by: string): MeshArgs {
@@ -700,7 +725,7 @@ export class Mesh {
       .map((m) => ({ id: m.id, name: m.name, address: m.address, status: m.status }));
     return {
       name: state.settings.name,
-      net: state.settings.net,
+      id: state.settings.net,
       status: set.status.get(this.selfId) ?? "unknown",
       interface: state.settings.interface,
       interfaceUp: dump !== undefined,

@@ -374,7 +374,7 @@ Deno.test({
       const net = (report.nets as MeshArgs[])[0];
       assertEquals((net.peers as MeshArgs[]).length, 2);
       assert((net.peers as MeshArgs[]).every((p) => p.rxBytes === 1000 && p.psk === true));
-      assert(table.includes("3s ago") && table.includes("1000 B"));
+      assert(/[34]s ago/.test(table) && table.includes("1000 B"), table);
       const dir = `${nodes[0].root}/state/nets/foo`;
       const secrets = [(await Deno.readTextFile(`${dir}/wg.key`)).trim()];
       for await (const e of Deno.readDir(`${dir}/psk`)) {
