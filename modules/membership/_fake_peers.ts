@@ -28,6 +28,8 @@ interface FakeNode {
 export class FakeWire {
   readonly nodes = new Map<string, FakeNode>();
   readonly links = new Set<string>();
+  /** Pairs kept apart (a partition): dialling does not link them. */
+  readonly blocked = new Set<string>();
   /** Every message and reply that crossed the wire, encoded. */
   readonly captured: Uint8Array[] = [];
 
@@ -47,7 +49,7 @@ export class FakeWire {
   }
 
   link(a: string, b: string): void {
-    if (a === b || this.linked(a, b)) return;
+    if (a === b || this.linked(a, b) || this.blocked.has(this.#key(a, b))) return;
     this.links.add(this.#key(a, b));
     const na = this.nodes.get(a)!;
     const nb = this.nodes.get(b)!;
@@ -57,11 +59,18 @@ export class FakeWire {
     });
   }
 
-  /** Cuts the link between two nodes. */
+  /** Cuts the link between two nodes and keeps them apart until {@link heal}. */
   cut(a: string, b: string): void {
+    this.blocked.add(this.#key(a, b));
     if (!this.links.delete(this.#key(a, b))) return;
     this.nodes.get(a)!.peers.emit({ type: "down", peer: this.nodes.get(a)!.peers.info(b, "") });
     this.nodes.get(b)!.peers.emit({ type: "down", peer: this.nodes.get(b)!.peers.info(a, "") });
+  }
+
+  /** Ends a partition between two nodes and links them again. */
+  heal(a: string, b: string): void {
+    this.blocked.delete(this.#key(a, b));
+    this.link(a, b);
   }
 }
 

@@ -83,15 +83,18 @@ export async function writeSettings(home: GridHome, settings: NetSettings): Prom
   );
 }
 
-/** Every record file of a net, as bytes. */
-export async function readRecordFiles(home: GridHome, name: string): Promise<Uint8Array[]> {
+/** The record files of a net, as bytes; those named in `skip` (known already) are not read. */
+export async function readRecordFiles(
+  home: GridHome,
+  name: string,
+  skip: { has(id: string): boolean } = new Set(),
+): Promise<Uint8Array[]> {
   const dir = `${netDir(home, name)}/records`;
   const out: Uint8Array[] = [];
   try {
     for await (const entry of Deno.readDir(dir)) {
-      if (entry.isFile && !entry.name.startsWith(".")) {
-        out.push(await Deno.readFile(`${dir}/${entry.name}`));
-      }
+      if (!entry.isFile || entry.name.startsWith(".") || skip.has(entry.name)) continue;
+      out.push(await Deno.readFile(`${dir}/${entry.name}`));
     }
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;

@@ -112,12 +112,13 @@ export class Nets {
         const settings = await readSettings(this.#home, name);
         if (!settings) continue;
         const known = this.#nets.get(name);
-        const files = await readRecordFiles(this.#home, name);
         if (known) {
-          if (files.length !== known.records.size) await this.ingest(name, files, { store: false });
+          // Records another process (an offline command) wrote since: read only those.
+          const fresh = await readRecordFiles(this.#home, name, known.records);
+          if (fresh.length > 0) await this.ingest(name, fresh, { store: false });
           continue;
         }
-        await this.#open(settings, files);
+        await this.#open(settings, await readRecordFiles(this.#home, name));
       } catch (err) {
         this.#log("warn", "net-load-failed", { net: name, why: oneLine(err) });
       }

@@ -424,3 +424,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "records made during a partition reach the other side when the link returns",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const nodes = await meshOf(c, 3);
+      await waitFor("full mesh", () => nodes.every((n, i) => peerCount(n, `gt${i}`) === 2));
+      const [a, b, victim] = nodes.map((n) => n.mesh.selfId);
+      c.wire.cut(a, b);
+      c.wire.cut(b, victim);
+      await nodes[0].mesh.revoke({ name: "foo", node: victim });
+      await new Promise((r) => setTimeout(r, 300));
+      assertEquals(peerCount(nodes[1], "gt1"), 2); // B has not heard yet
+      c.wire.heal(a, b);
+      await waitFor("healed", () => peerCount(nodes[1], "gt1") === 1);
+    } finally {
+      await c.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "an offline revoke written to disk is picked up by the running agent",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const nodes = await meshOf(c, 3);
+      await waitFor("full mesh", () => nodes.every((n, i) => peerCount(n, `gt${i}`) === 2));
+      const home = homeAt(nodes[0].root);
+      const offline = await Mesh.open({
+        home,
+        identity: await loadIdentity(`${home.state}/identity`),
+        joinPromise: JOIN_PROMISE,
+        wg: new FakeWg(),
+      });
+      await offline.revoke({ name: "foo", node: nodes[2].mesh.selfId });
+      await waitFor(
+        "revoke spread",
+        () => peerCount(nodes[0], "gt0") === 1 && peerCount(nodes[1], "gt1") === 1,
+      );
+    } finally {
+      await c.close();
+    }
+  },
+});
