@@ -48,8 +48,11 @@ export const SYNC_FANOUT = 3;
 
 /** Options for {@link AntiEntropy}. */
 export interface AntiEntropyOptions {
+  /** The nets to replicate. */
   nets: Nets;
+  /** The peer network to replicate over. */
   peers: PeerNetwork;
+  /** Where events are logged. */
   log?: Logger;
   /** Hash (text) of the join promise joiners must make. */
   joinPromise: string;
@@ -67,6 +70,7 @@ export class AntiEntropy {
   readonly #log: Logger;
   readonly #dialled = new Set<string>();
 
+  /** Replication over `options.peers`; call {@link AntiEntropy.start} to run it. */
   constructor(options: AntiEntropyOptions) {
     this.#o = options;
     this.#log = options.log ?? (() => {});

@@ -9,6 +9,7 @@ import { GridError } from "../../kernel/mod.ts";
 
 /** A membership refusal or malformed membership data (code "membership"). */
 export class MembershipError extends GridError {
+  /** A refusal with a one-line `message`. */
   constructor(message: string, options?: ErrorOptions) {
     super("membership", message, options);
     this.name = "MembershipError";

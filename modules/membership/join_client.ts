@@ -30,14 +30,17 @@ export interface Admission {
 
 /** Options for {@link requestAdmission}. */
 export interface RequestAdmissionOptions {
+  /** The peer network to reach members over. */
   peers: PeerNetwork;
   /** Bootstrap URLs, tried in order. */
   urls: string[];
   /** Already connected peers to ask after the URLs (an open net joined through known peers). */
   peerIds?: string[];
+  /** The joiner's signed request. */
   request: MemberRequest;
   /** Per URL (default {@link JOIN_CONNECT_TIMEOUT_MS}). */
   timeoutMs?: number;
+  /** Cancels the join. */
   signal?: AbortSignal;
 }
 

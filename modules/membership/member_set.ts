@@ -52,6 +52,7 @@ export interface Member {
   readonly url?: string;
   /** Hybrid KEM public key (PSK nets). */
   readonly kem?: Uint8Array;
+  /** Live, left or revoked. */
   readonly status: MemberStatus;
   /** Id of the admit record. */
   readonly admit: string;
@@ -65,17 +66,25 @@ export interface Member {
 
 /** The net's founding facts. */
 export interface NetInfo {
+  /** Net id (hash of the genesis record). */
   readonly id: string;
+  /** Net name. */
   readonly name: string;
+  /** The address block. */
   readonly cidr: Cidr;
+  /** Open, or invite only. */
   readonly policy: NetPolicy;
+  /** Whether pairs use pre-shared keys. */
   readonly psk: boolean;
+  /** The founder's node id. */
   readonly founder: string;
+  /** The genesis time (founder's clock, milliseconds). */
   readonly created: number;
 }
 
 /** The folded state. */
 export interface MemberSet {
+  /** The net's founding facts. */
   readonly net: NetInfo;
   /** Every admitted node, including those who left or were revoked. */
   readonly members: ReadonlyMap<string, Member>;

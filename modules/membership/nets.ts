@@ -43,6 +43,7 @@ export const MAX_PENDING = 1024;
 
 /** One net this node belongs to. */
 export interface NetState {
+  /** This node's settings for the net. */
   settings: NetSettings;
   /** Verified records by id. */
   readonly records: Map<string, MemberRecord>;
@@ -64,8 +65,11 @@ export interface IngestResult {
 
 /** Options for {@link Nets}. */
 export interface NetsOptions {
+  /** The grid home holding `state/nets/`. */
   home: GridHome;
+  /** This node's identity (signs records and invites). */
   identity: Identity;
+  /** Where events are logged. */
   log?: Logger;
   /** The clock (tests). */
   now?: () => number;
@@ -73,14 +77,21 @@ export interface NetsOptions {
 
 /** Options for {@link Nets.create}. */
 export interface CreateNetOptions {
+  /** Net name. */
   name: string;
+  /** Address block, e.g. `10.77.0.0/16`. */
   cidr: string;
+  /** Open, or invite only. */
   policy: NetPolicy;
+  /** Pairwise pre-shared keys on or off. */
   psk: boolean;
   /** Signs the founder's own request for the new net's id (its keys, name, endpoint, URL). */
   request: (net: string) => Promise<MemberRequest>;
+  /** This node's WireGuard interface for the net. */
   interface: string;
+  /** This node's WireGuard port. */
   listenPort: number;
+  /** This node's endpoint, when given. */
   endpoint?: string;
 }
 
@@ -93,6 +104,7 @@ export class Nets {
   readonly #nets = new Map<string, NetState>();
   readonly #listeners = new Set<(net: NetState, added: MemberRecord[]) => void>();
 
+  /** The nets of the node `options.identity`; call {@link Nets.load} to read them. */
   constructor(options: NetsOptions) {
     this.#home = options.home;
     this.#identity = options.identity;

@@ -40,7 +40,8 @@ export const MAX_PARENTS = 64;
 /** Admission policy of a net. */
 export type NetPolicy = "open" | "invite";
 
-interface RecordBase {
+/** The fields every record has. */
+export interface RecordBase {
   /** The record's hash. */
   readonly hash: CID;
   /** The hash as text. */
@@ -61,15 +62,21 @@ interface RecordBase {
 
 /** The record that founds a net. */
 export interface GenesisRecord extends RecordBase {
+  /** Record kind. */
   readonly kind: "genesis";
+  /** Net name. */
   readonly name: string;
+  /** Address block. */
   readonly cidr: string;
+  /** Open, or invite only. */
   readonly policy: NetPolicy;
+  /** Pairwise pre-shared keys on or off. */
   readonly psk: boolean;
 }
 
 /** A live member admits a joiner at an address. */
 export interface AdmitRecord extends RecordBase {
+  /** Record kind. */
   readonly kind: "admit";
   /** The joiner's signed request (its keys, name, endpoint, promise, invite). */
   readonly request: MemberRequest;
@@ -79,21 +86,27 @@ export interface AdmitRecord extends RecordBase {
 
 /** A member announces a new endpoint or grid URL. */
 export interface EndpointRecord extends RecordBase {
+  /** Record kind. */
   readonly kind: "endpoint";
+  /** The new WireGuard endpoint, `host:port`. */
   readonly endpoint?: string;
+  /** The new grid URL. */
   readonly url?: string;
 }
 
 /** A member leaves. */
 export interface LeftRecord extends RecordBase {
+  /** Record kind. */
   readonly kind: "left";
 }
 
 /** A member revokes another. */
 export interface RevokedRecord extends RecordBase {
+  /** Record kind. */
   readonly kind: "revoked";
   /** Node id of the revoked member. */
   readonly member: string;
+  /** Why, in a few words. */
   readonly reason?: string;
 }
 
