@@ -65,6 +65,12 @@ export class MeshLab {
   readonly #flags: string[];
   readonly #env: Record<string, string>;
   readonly #logLevel: string;
+  /**
+   * An empty working directory: the CLI turns an argument naming an existing
+   * file in its working directory into an absolute path, so a net called
+   * like a file in the repository would change its name.
+   */
+  readonly #cwd: string;
   #starts = 0;
 
   private constructor(lab: LabNet, nodes: MeshNode[], flags: string[], options: MeshLabOptions) {
@@ -73,6 +79,7 @@ export class MeshLab {
     this.#flags = flags;
     this.#env = { NO_COLOR: "1", ...options.env };
     this.#logLevel = options.logLevel ?? "info";
+    this.#cwd = `${lab.logDir}/cwd`;
   }
 
   /** Builds `count` namespaces with a fresh GRID_HOME each (no agent started yet). */
@@ -86,6 +93,7 @@ export class MeshLab {
       endpoint: `${n.address}:${WG_PORT}`,
     }));
     for (const node of nodes) await Deno.mkdir(node.home, { mode: 0o700 });
+    await Deno.mkdir(`${lab.logDir}/cwd`);
     return new MeshLab(lab, nodes, flags, options);
   }
 
@@ -96,7 +104,7 @@ export class MeshLab {
       [Deno.execPath(), "run", ...this.#flags, `${ROOT}/main.ts`, ...args],
       {
         env: { ...this.#env, GRID_HOME: node.home },
-        cwd: ROOT,
+        cwd: this.#cwd,
         timeoutMs,
       },
     );
@@ -131,7 +139,7 @@ export class MeshLab {
         "--log-level",
         this.#logLevel,
       ],
-      { env: { ...this.#env, GRID_HOME: node.home }, cwd: ROOT },
+      { env: { ...this.#env, GRID_HOME: node.home }, cwd: this.#cwd },
     );
     node.agent = agent;
     let exited = false;
