@@ -14,29 +14,20 @@
  * @module
  */
 import {
-  type CallContext,
   CID,
-  definePromise,
   type GridHome,
-  hashText,
   type Identity,
-  isAccept,
   type Kernel,
-  type KnownPromise,
   type Logger,
   type Module,
   oneLine,
   type Parm,
-  type Parms,
   type PeerNetwork,
   reject,
-  rejectCodeOf,
-  RejectedError,
   type Service,
   type ServiceContext,
 } from "../../kernel/mod.ts";
 import {
-  answer,
   AntiEntropy,
   checkEndpoint,
   checkNetName,
@@ -61,7 +52,6 @@ import {
   pskMessage,
   pskPath,
   readAnswer,
-  refusal,
   removeNetDir,
   requestAdmission,
   sameTag,
@@ -69,6 +59,14 @@ import {
   writePsk,
 } from "../membership/mod.ts";
 import { defaultInterfaceName, renderInterface } from "./mesh_render.ts";
+import {
+  argNumber,
+  argString,
+  MESH_CONTROL_PROMISE,
+  type MeshArgs,
+  meshControlModule,
+} from "./mesh_control.ts";
+import { netStatus } from "./mesh_status.ts";
 import type { WgInterfaceSpec } from "./wg_state.ts";
 import type { WgDump } from "./wg_dump.ts";
 import { applyInterface, readStatus, removeInterface } from "./wg_apply.ts";
@@ -90,17 +88,6 @@ export const SYSTEM_WG: WgDriver = {
   readStatus: (name) => readStatus(name),
 };
 
-/** The local control module's text and id. */
-export const MESH_CONTROL_TEXT =
-  "grid/module/mesh-control/v1: I run this node's WireGuard mesh commands (create, invite, join, leave, revoke, status) for this node's own user only.";
-/** Id of the local mesh control module. */
-export const MESH_CONTROL_MODULE: CID = hashText(MESH_CONTROL_TEXT);
-/** The promise a local command makes to the mesh service. */
-export const MESH_CONTROL_PROMISE: KnownPromise = definePromise({
-  text:
-    "grid/mesh/control/v1: I am this node's own user. I ask the mesh service to act on this node's WireGuard nets as the command I run says, and to answer me with the result.",
-});
-
 /** How long a join without an invite or URL waits for a first grid peer. */
 export const PEER_WAIT_MS = 5000;
 /** Default WireGuard port. */
@@ -109,9 +96,6 @@ export const DEFAULT_LISTEN_PORT = 51820;
 export const RECONCILE_INTERVAL_MS = 3000;
 /** An unchanged spec is re-applied at least this often (repairs drift). */
 export const REAPPLY_MS = 15_000;
-
-/** A control request/result: plain CBOR data. */
-export type MeshArgs = { [key: string]: Parm };
 
 /** A peer network with no peers (offline commands). */
 export const NO_PEERS: PeerNetwork = {
@@ -137,22 +121,6 @@ export interface MeshOptions {
   reconcileMs?: number;
   /** Anti-entropy period. */
   syncMs?: number;
-}
-
-function str(args: MeshArgs, key: string): string | undefined {
-  const v = args[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string") throw new MembershipError(`Option "${key}" must be text`);
-  return v;
-}
-
-function num(args: MeshArgs, key: string): number | undefined {
-  const v = args[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number" || !Number.isSafeInteger(v)) {
-    throw new MembershipError(`Option "${key}" must be a whole number`);
-  }
-  return v;
 }
 
 function endpointFrom(advertise: string | undefined, port: number): string | undefined {
@@ -297,11 +265,18 @@ export class Mesh {
     const dir = netDir(this.#o.home, name);
     const status = state.set.status.get(this.selfId);
     if (status !== "live" || !state.set.members.has(this.selfId)) {
-      if ((status === "revoked" || status === "left") && !this.#removed.has(name)) {
+      // Revoked, left, or an admit that turned out void (a used-up invite
+      // raced at two inviters): take down what this node brought up.
+      const gone = status === "revoked" || status === "left" || this.#applied.has(name);
+      if (gone && !this.#removed.has(name)) {
         await this.#wg.removeInterface(iface);
         this.#removed.add(name);
         this.#applied.delete(name);
-        this.#log("info", "interface-removed", { net: name, interface: iface, why: status });
+        this.#log("info", "interface-removed", {
+          net: name,
+          interface: iface,
+          why: status ?? "admission void",
+        });
       }
       return;
     }
@@ -392,29 +367,7 @@ export class Mesh {
 
   /** The module the commands call through the kernel (local origin only). */
   controlModule(): Module {
-    return {
-      id: MESH_CONTROL_MODULE,
-      name: "mesh-control",
-      promise: MESH_CONTROL_TEXT,
-      scope: "own",
-      accept: async (parms: Parms, ctx: CallContext): Promise<Parms> => {
-        if (ctx.origin !== "local") {
-          return reject("denied", "Mesh control answers only the local user");
-        }
-        const op = parms[2];
-        const args = parms[3];
-        if (
-          typeof op !== "string" || typeof args !== "object" || args === null || Array.isArray(args)
-        ) {
-          return reject("usage", "A mesh control message is [op, args]");
-        }
-        try {
-          return answer(await this.run(op, args as MeshArgs, ctx.signal));
-        } catch (err) {
-          return refusal(rejectCodeOf(err), oneLine(err));
-        }
-      },
-    };
+    return meshControlModule((op, args, signal) => this.run(op, args, signal));
   }
 
   /** Runs one control operation. */
@@ -463,14 +416,14 @@ export class Mesh {
 
   /** `create`: founds a net with this node as its first member. */
   async create(args: MeshArgs): Promise<MeshArgs> {
-    const name = checkNetName(str(args, "name") ?? "");
-    const cidr = parseCidr(str(args, "cidr") ?? DEFAULT_CIDR);
-    const iface = str(args, "interface") ?? defaultInterfaceName(name);
-    const listenPort = num(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
+    const name = checkNetName(argString(args, "name") ?? "");
+    const cidr = parseCidr(argString(args, "cidr") ?? DEFAULT_CIDR);
+    const iface = argString(args, "interface") ?? defaultInterfaceName(name);
+    const listenPort = argNumber(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
     if (listenPort < 1 || listenPort > 65535) {
       throw new MembershipError(`Invalid port ${listenPort}`);
     }
-    const given = str(args, "endpoint");
+    const given = argString(args, "endpoint");
     if (given) checkEndpoint(given);
     this.#checkInterface(name, iface);
     if (this.nets.get(name)) {
@@ -512,21 +465,21 @@ export class Mesh {
 
   /** `invite`: a one-line token for net `name`. */
   async invite(args: MeshArgs): Promise<MeshArgs> {
-    const name = str(args, "name") ?? "";
+    const name = argString(args, "name") ?? "";
     const state = this.nets.require(name);
     const self = state.set.members.get(this.selfId);
-    const url = str(args, "url") ?? this.#o.advertise ?? self?.url;
+    const url = argString(args, "url") ?? this.#o.advertise ?? self?.url;
     const invite = await this.nets.invite(name, {
       urls: url ? [url] : [],
-      ttlMs: num(args, "ttlMs"),
-      uses: num(args, "uses"),
+      ttlMs: argNumber(args, "ttlMs"),
+      uses: argNumber(args, "uses"),
     });
     return { token: invite.token, expires: isoSeconds(invite.exp), uses: invite.uses };
   }
 
   /** `join`: asks a member to admit this node, then brings the interface up. */
   async join(args: MeshArgs, signal?: AbortSignal): Promise<MeshArgs> {
-    const name = checkNetName(str(args, "name") ?? "");
+    const name = checkNetName(argString(args, "name") ?? "");
     const existing = this.nets.get(name);
     if (existing) {
       if (isLive(existing.set, this.selfId)) {
@@ -537,8 +490,8 @@ export class Mesh {
         `This node was in net "${name}" and is no longer a live member; leave it first`,
       );
     }
-    const inviteText = str(args, "invite");
-    const via = str(args, "via");
+    const inviteText = argString(args, "invite");
+    const via = argString(args, "via");
     let urls: string[];
     let net = "";
     let inviteBytes: Uint8Array | undefined;
@@ -569,10 +522,10 @@ export class Mesh {
         );
       }
     }
-    const iface = str(args, "interface") ?? defaultInterfaceName(name);
+    const iface = argString(args, "interface") ?? defaultInterfaceName(name);
     this.#checkInterface(name, iface);
-    const listenPort = num(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
-    const given = str(args, "endpoint");
+    const listenPort = argNumber(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
+    const given = argString(args, "endpoint");
     if (given) checkEndpoint(given);
     const endpoint = given ?? endpointFrom(this.#o.advertise, listenPort);
     try {
@@ -642,7 +595,7 @@ export class Mesh {
 
   /** `leave`: records the leave, tells the members, removes the interface and the net here. */
   async leave(args: MeshArgs): Promise<MeshArgs> {
-    const name = str(args, "name") ?? "";
+    const name = argString(args, "name") ?? "";
     const state = this.nets.require(name);
     if (isLive(state.set, this.selfId)) {
       const record = await this.nets.append(name, { kind: "left" });
@@ -656,9 +609,9 @@ export class Mesh {
 
   /** `revoke`: every member drops node `node` (an id, name or tunnel address). */
   async revoke(args: MeshArgs): Promise<MeshArgs> {
-    const name = str(args, "name") ?? "";
+    const name = argString(args, "name") ?? "";
     const state = this.nets.require(name);
-    const member = findMember(state.set, str(args, "node") ?? "");
+    const member = findMember(state.set, argString(args, "node") ?? "");
     if (member.id === this.selfId) {
       throw new MembershipError(
         `Cannot revoke this node itself; use grid leave-wireguard-net ${name}`,
@@ -679,7 +632,7 @@ export class Mesh {
 
   /** `status`: this node, its grid peers, and per net its interface and peers. */
   async status(args: MeshArgs): Promise<MeshArgs> {
-    const only = str(args, "name");
+    const only = argString(args, "name");
     if (only !== undefined) this.nets.require(only);
     const nets: Parm[] = [];
     for (const name of this.nets.names()) {
@@ -695,51 +648,13 @@ export class Mesh {
   }
 
   async #netStatus(state: NetState): Promise<MeshArgs> {
-    const set = state.set;
-    const self = set.members.get(this.selfId);
     let dump: WgDump | undefined;
     try {
       dump = await this.#wg.readStatus(state.settings.interface);
     } catch {
       dump = undefined; // the interface is down (or not ours): status shows it as down
     }
-    const byKey = new Map((dump?.peers ?? []).map((p) => [p.publicKey, p]));
-    const peers: Parm[] = [...set.members.values()]
-      .filter((m) => m.id !== this.selfId && m.status === "live")
-      .sort((a, b) => a.address.localeCompare(b.address, "en", { numeric: true }))
-      .map((m) => {
-        const wg = byKey.get(m.wg);
-        return {
-          id: m.id,
-          name: m.name,
-          address: m.address,
-          endpoint: wg?.endpoint ?? m.endpoint ?? null,
-          latestHandshake: wg?.latestHandshake ?? null,
-          rxBytes: wg?.rxBytes ?? 0,
-          txBytes: wg?.txBytes ?? 0,
-          configured: wg !== undefined,
-          psk: wg?.presharedKeyHash !== undefined,
-        };
-      });
-    const gone = [...set.members.values()].filter((m) => m.status !== "live")
-      .map((m) => ({ id: m.id, name: m.name, address: m.address, status: m.status }));
-    return {
-      name: state.settings.name,
-      id: state.settings.net,
-      status: set.status.get(this.selfId) ?? "unknown",
-      interface: state.settings.interface,
-      interfaceUp: dump !== undefined,
-      address: self?.address ?? null,
-      cidr: set.net.cidr.text,
-      policy: set.net.policy,
-      psk: set.net.psk,
-      listenPort: state.settings.listenPort,
-      endpoint: self?.endpoint ?? null,
-      members: [...set.members.values()].filter((m) => m.status === "live").length,
-      records: state.records.size,
-      peers,
-      former: gone,
-    };
+    return netStatus(state, this.selfId, dump);
   }
 }
 
@@ -781,21 +696,4 @@ export function meshService(options: MeshServiceOptions): Service & { mesh?: Mes
     },
   };
   return service;
-}
-
-/**
- * Asks the agent's mesh service (through the kernel) to run `op`. Returns
- * undefined when no mesh service answers here (no agent: run offline).
- */
-export async function callMesh(
-  call: (parms: Parms) => Promise<Parms>,
-  op: string,
-  args: MeshArgs,
-): Promise<MeshArgs | undefined> {
-  const reply = await call([MESH_CONTROL_PROMISE.cid, MESH_CONTROL_MODULE, op, args]);
-  const read = readAnswer(reply);
-  if (read.ok) return read.payload[0] as MeshArgs;
-  // A plain reject means no mesh service handled it here; a refusal is its answer.
-  if (!isAccept(reply) && (read.code === "not-accepted" || read.code === "route")) return undefined;
-  throw new RejectedError(read.code as never, read.reason);
 }

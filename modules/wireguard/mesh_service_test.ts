@@ -2,7 +2,8 @@ import { assert, assertEquals, assertRejects } from "../../kernel/_assert_test.t
 import { hashText, homeAt, Kernel, loadIdentity } from "../../kernel/mod.ts";
 import { FakeWire } from "../membership/_fake_peers.ts";
 import { liveMembers, MembershipError, parseInvite } from "../membership/mod.ts";
-import { Mesh, type MeshArgs, type WgDriver } from "./mesh_service.ts";
+import { Mesh, type WgDriver } from "./mesh_service.ts";
+import type { MeshArgs } from "./mesh_control.ts";
 import type { WgInterfaceSpec } from "./wg_state.ts";
 import type { WgDump } from "./wg_dump.ts";
 import { formatStatus } from "../../builtins/status.ts";

@@ -23,4 +23,6 @@ export * from "./wg_plan.ts";
 export * from "./wg_keys.ts";
 export * from "./wg_apply.ts";
 export * from "./mesh_render.ts";
+export * from "./mesh_control.ts";
+export * from "./mesh_status.ts";
 export * from "./mesh_service.ts";

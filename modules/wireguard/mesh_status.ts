@@ -1,0 +1,54 @@
+/**
+ * One net's status for `grid status`: pure, from the member set and the
+ * parsed `wg show IF dump` (which the WireGuard layer stripped of every
+ * private key and PSK), so nothing secret can reach the output.
+ *
+ * @module
+ */
+import type { Parm } from "../../kernel/mod.ts";
+import type { NetState } from "../membership/mod.ts";
+import type { WgDump } from "./wg_dump.ts";
+import type { MeshArgs } from "./mesh_control.ts";
+
+/** The status of `state` as seen by node `selfId`; `dump` is undefined when the interface is down. */
+export function netStatus(state: NetState, selfId: string, dump: WgDump | undefined): MeshArgs {
+  const set = state.set;
+  const self = set.members.get(selfId);
+  const byKey = new Map((dump?.peers ?? []).map((p) => [p.publicKey, p]));
+  const peers: Parm[] = [...set.members.values()]
+    .filter((m) => m.id !== selfId && m.status === "live")
+    .sort((a, b) => a.address.localeCompare(b.address, "en", { numeric: true }))
+    .map((m) => {
+      const wg = byKey.get(m.wg);
+      return {
+        id: m.id,
+        name: m.name,
+        address: m.address,
+        endpoint: wg?.endpoint ?? m.endpoint ?? null,
+        latestHandshake: wg?.latestHandshake ?? null,
+        rxBytes: wg?.rxBytes ?? 0,
+        txBytes: wg?.txBytes ?? 0,
+        configured: wg !== undefined,
+        psk: wg?.presharedKeyHash !== undefined,
+      };
+    });
+  const gone = [...set.members.values()].filter((m) => m.status !== "live")
+    .map((m) => ({ id: m.id, name: m.name, address: m.address, status: m.status }));
+  return {
+    name: state.settings.name,
+    id: state.settings.net,
+    status: set.status.get(selfId) ?? "unknown",
+    interface: state.settings.interface,
+    interfaceUp: dump !== undefined,
+    address: self?.address ?? null,
+    cidr: set.net.cidr.text,
+    policy: set.net.policy,
+    psk: set.net.psk,
+    listenPort: state.settings.listenPort,
+    endpoint: self?.endpoint ?? null,
+    members: [...set.members.values()].filter((m) => m.status === "live").length,
+    records: state.records.size,
+    peers,
+    former: gone,
+  };
+}
