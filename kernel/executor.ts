@@ -23,6 +23,12 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MAX_OUTPUT = 4 * 1024 * 1024;
 /** Default number of host calls a module may have in flight at once. */
 export const MAX_PENDING_CALLS = 16;
+/**
+ * Default growth of the process's resident memory a run may cause: 512 MiB.
+ * Workers have no heap limit of their own, and a worker that reaches V8's
+ * limit takes the whole process down, so the host watches and stops it first.
+ */
+export const MAX_MEMORY_GROWTH = 512 * 1024 * 1024;
 
 /** Why a module could not run, or was stopped. */
 export class ExecError extends GridError {
@@ -54,6 +60,8 @@ export interface ExecLimits {
   maxMessageBytes?: number;
   /** Most host calls in flight at once. */
   maxPendingCalls?: number;
+  /** Most growth of the process's resident memory while the module runs. */
+  maxMemoryBytes?: number;
 }
 
 /** What an executor is asked to run. */
@@ -101,6 +109,7 @@ export function resolveLimits(limits: ExecLimits = {}): Required<ExecLimits> {
     maxOutputBytes: limits.maxOutputBytes ?? MAX_OUTPUT,
     maxMessageBytes: limits.maxMessageBytes ?? MAX_HOST_MESSAGE,
     maxPendingCalls: limits.maxPendingCalls ?? MAX_PENDING_CALLS,
+    maxMemoryBytes: limits.maxMemoryBytes ?? MAX_MEMORY_GROWTH,
   };
 }
 

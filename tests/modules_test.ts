@@ -210,6 +210,21 @@ Deno.test("a JS module cannot touch files, sockets, processes or the environment
   }
 });
 
+Deno.test("an endless module ends with the command: time limit reported, process gone", async () => {
+  const home = await makeHome();
+  try {
+    const file = await writeTemp(home, "spin.js", "while (true) {}\n");
+    assertEquals((await runGrid(home, ["publish", file, "--name", "spin"])).code, 0);
+    const started = Date.now();
+    const ran = await runGrid(home, ["spin"], { env: { GRID_MODULE_TIMEOUT_MS: "500" } });
+    assertEquals(ran.code, 7);
+    assert(ran.stderr.includes("time limit"), ran.stderr);
+    assert(Date.now() - started < 15_000, "the process did not outlive the limit");
+  } finally {
+    await removeHome(home);
+  }
+});
+
 Deno.test("a native module runs only after grid allow, and needs a wider --allow-run", async () => {
   const home = await makeHome();
   try {

@@ -27,6 +27,8 @@ import {
 const MAX_VALUE_DEPTH = 32;
 /** Most items (array elements, map entries) in one such value. */
 const MAX_VALUE_ITEMS = 65_536;
+/** How often the memory watchdog looks. */
+const MEMORY_WATCH_MS = 20;
 /** Most diagnostic text kept from one run. */
 const MAX_STDERR = 64 * 1024;
 
@@ -107,6 +109,7 @@ export function runWorker(request: ExecRequest, options: RunWorkerOptions): Prom
       if (done) return;
       done = true;
       clearTimeout(timer);
+      clearInterval(memoryWatch);
       request.signal?.removeEventListener("abort", onAbort);
       worker.terminate();
       if (result instanceof Error) rejectRun(result);
@@ -117,6 +120,14 @@ export function runWorker(request: ExecRequest, options: RunWorkerOptions): Prom
       () => stop(`ran over its ${limits.timeoutMs} ms time limit and was stopped`),
       limits.timeoutMs,
     );
+    // RSS is the whole process's; a run's growth past the bound stops it
+    // well before V8's heap limit would abort the process.
+    const baseRss = Deno.memoryUsage().rss;
+    const memoryWatch = setInterval(() => {
+      if (Deno.memoryUsage().rss - baseRss > limits.maxMemoryBytes) {
+        stop(`grew memory by over ${limits.maxMemoryBytes} bytes and was stopped`);
+      }
+    }, MEMORY_WATCH_MS);
     const onAbort = (): void => stop("was stopped");
     request.signal?.addEventListener("abort", onAbort, { once: true });
     const note = (line: string): void => {

@@ -77,6 +77,9 @@ export const op = {
   drop: (): number[] => [0x1a],
   loop: (): number[] => [0x03, 0x40],
   br: (depth: number): number[] => [0x0c, ...uleb(depth)],
+  brIf: (depth: number): number[] => [0x0d, ...uleb(depth)],
+  localTee: (index: number): number[] => [0x22, ...uleb(index)],
+  i32Sub: (): number[] => [0x6b],
   end: (): number[] => [0x0b],
 };
 
@@ -167,7 +170,11 @@ export interface CallerModuleOptions {
   /** What `run` returns. */
   exitCode?: number;
   /** Spin forever after the rest (to test time limits). */
-  spin?: boolean;
+  /**
+   * Count down from this many iterations after the rest, before returning
+   * (to test time limits; about a second per 10^9 on this machine).
+   */
+  spin?: number;
 }
 
 const REPLY_AT = 65536;
@@ -215,7 +222,19 @@ export function callerModule(options: CallerModuleOptions = {}): Uint8Array {
       ...op.call(HOST.write),
     );
   }
-  if (options.spin) body.push(...op.loop(), ...op.br(0), ...op.end());
+  if (options.spin) {
+    body.push(
+      ...op.i32Const(options.spin),
+      ...op.localSet(0),
+      ...op.loop(),
+      ...op.localGet(0),
+      ...op.i32Const(1),
+      ...op.i32Sub(),
+      ...op.localTee(0),
+      ...op.brIf(0),
+      ...op.end(),
+    );
+  }
   body.push(...op.i32Const(options.exitCode ?? 0));
   return buildWasm({
     imports: GRID_IMPORTS,
