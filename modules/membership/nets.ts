@@ -38,6 +38,8 @@ import { MAX_RECORDS_PER_NET } from "./protocol.ts";
 import { MembershipError } from "./errors.ts";
 import { checkNetName } from "./patterns.ts";
 
+/** Most joiners one member admits per minute (a bound for open nets). */
+export const MAX_ADMITS_PER_MINUTE = 60;
 /** Most records held while waiting for their parents. */
 export const MAX_PENDING = 1024;
 
@@ -102,6 +104,7 @@ export class Nets {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #nets = new Map<string, NetState>();
+  #admitTimes: number[] = [];
   readonly #listeners = new Set<(net: NetState, added: MemberRecord[]) => void>();
 
   /** The nets of the node `options.identity`; call {@link Nets.load} to read them. */
@@ -314,8 +317,11 @@ export class Nets {
           refused.push(`Record "${r.id}" is signed by "${r.author}", who is not a member`);
           continue;
         }
-        if (state.records.size >= MAX_RECORDS_PER_NET) {
-          refused.push(`Net "${state.settings.name}" holds ${MAX_RECORDS_PER_NET} records already`);
+        // Admits stop at the cap; leaves, revokes and endpoints get room beyond it, so
+        // a flood of joins can never keep a revoke from being recorded.
+        const cap = r.kind === "admit" ? MAX_RECORDS_PER_NET : 2 * MAX_RECORDS_PER_NET;
+        if (state.records.size >= cap) {
+          refused.push(`Net "${state.settings.name}" holds ${cap} records already`);
           continue;
         }
         if (store) await writeRecordFile(this.#home, state.settings.name, r.id, r.bytes);
@@ -395,6 +401,13 @@ export class Nets {
     requestBytes: Uint8Array,
     options: { joinPromise: string },
   ): Promise<{ state: NetState; records: Uint8Array[]; address: string }> {
+    const now = this.#now();
+    this.#admitTimes = this.#admitTimes.filter((t) => now - t < 60_000);
+    if (this.#admitTimes.length >= MAX_ADMITS_PER_MINUTE) {
+      throw new MembershipError(
+        "This member admits at most 60 joiners a minute; try again shortly",
+      );
+    }
     const req = await parseMemberRequest(requestBytes);
     if (hashToText(req.promise) !== options.joinPromise) {
       throw new MembershipError("The request does not make this net's join promise");
@@ -450,6 +463,7 @@ export class Nets {
       );
     }
     await this.#accept(state, [record], true);
+    this.#admitTimes.push(now);
     return {
       state,
       records: this.recordsInOrder(name),
