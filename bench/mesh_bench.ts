@@ -165,7 +165,7 @@ async function wireguardGoPids(mesh: MeshLab): Promise<number[]> {
       )
     ) {
       const cmd = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-      if (cmd.startsWith("wireguard-go\0")) pids.push(pid);
+      if (/(^|\/)wireguard-go\0/.test(cmd)) pids.push(pid);
     }
   }
   return pids;
