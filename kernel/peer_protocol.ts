@@ -4,7 +4,8 @@
  * one of the promises below, addressed to {@link PEER_LINK_MODULE}:
  *
  * - `hello`: `[HELLO, LINK, 1, nodeId, publicKey, nonce, advertise|null]`,
- *   sent by both sides as soon as the socket opens;
+ *   sent by the dialer as soon as the socket opens, and by the listener in
+ *   answer to it;
  * - `proof`: `[PROOF, LINK, signature]`, an Ed25519 signature over
  *   {@link handshakeTranscript} (both nonces, both node ids, the signer's
  *   role and a context string), so neither side can replay or reflect it;

@@ -42,6 +42,9 @@ export const CLOSE_CODES = {
   self: 4003,
 } as const;
 
+/** Frames held while waiting for the peer's hello. */
+const MAX_EARLY_FRAMES = 8;
+
 /** Defaults for {@link WsLinkOptions}. */
 export const LINK_DEFAULTS = {
   maxFrameBytes: MAX_MESSAGE_BYTES,
@@ -116,6 +119,7 @@ export class WsLink {
   #sentProof = false;
   #verified = false;
   #queue: Promise<void> = Promise.resolve();
+  #early: LinkFrame[] = [];
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #inFlight = 0;
@@ -155,8 +159,13 @@ export class WsLink {
     this.#handshakeTimer = setTimeout(() => {
       this.#fail(CLOSE_CODES.handshake, "Peer did not prove its key in time");
     }, options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs);
-    if (ws.readyState === ws.OPEN) this.#sendHello();
-    else ws.once("open", () => this.#sendHello());
+    // The dialer speaks first; the listener answers its hello. Were the listener
+    // to send at once, its hello would ride in with the HTTP upgrade response,
+    // and Deno's node:http client sometimes drops bytes that arrive there.
+    if (options.role === "dialer") {
+      if (ws.readyState === ws.OPEN) this.#sendHello();
+      else ws.once("open", () => this.#sendHello());
+    }
   }
 
   /** The authenticated peer, once the handshake is done. */
@@ -287,13 +296,25 @@ export class WsLink {
   async #onHandshakeFrame(frame: LinkFrame): Promise<void> {
     if (this.#isClosed) return;
     if (this.#verified) return this.#onFrame(frame);
+    if (frame.kind !== "hello" && !this.#peerHello) {
+      // Only a misbehaving peer sends anything before its hello; hold a few frames
+      // rather than guess, in case a transport reorders the first bytes.
+      if (this.#early.length >= MAX_EARLY_FRAMES) {
+        throw new PeerError("Too many frames before hello");
+      }
+      this.#early.push(frame);
+      return;
+    }
     if (frame.kind === "hello") {
       if (this.#peerHello) throw new PeerError("Second hello during the handshake");
       checkHello(frame.hello, this.#opts.identity.id);
       this.#peerHello = frame.hello;
+      if (this.#opts.role === "listener") this.#sendHello();
       const transcript = this.#transcript(this.#opts.role);
       this.#send(encodeProof(await this.#opts.identity.sign(transcript)));
       this.#sentProof = true;
+      const early = this.#early.splice(0);
+      for (const held of early) await this.#onHandshakeFrame(held);
       return;
     }
     if (frame.kind === "proof") {
