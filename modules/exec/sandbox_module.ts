@@ -72,7 +72,7 @@ async function fetchModule(
   droppedCount?: () => number,
 ): Promise<Uint8Array> {
   const before = droppedCount?.() ?? 0;
-  const reply = await ctx.call(getMessage(entry.module), { origin: "local" });
+  const reply = await ctx.call(getMessage(entry.module));
   const hash = hashToText(entry.module);
   if (!isAccept(reply) || !(reply[1] instanceof Uint8Array)) {
     const { code, reason } = rejectReason(reply);

@@ -142,3 +142,33 @@ Deno.test("an entry whose promise text does not hash to its promise is refused",
     "inconsistent",
   );
 });
+
+Deno.test("a module's host calls reach the kernel as origin module:HASH, never as the local user", async () => {
+  const host = testHost();
+  const probe = definePromise({ text: "test: I ask who is calling" });
+  host.kernel.acceptPromise(probe);
+  const seen: string[] = [];
+  const probeModule = hashText("test: origin probe");
+  host.kernel.register({
+    id: probeModule,
+    name: "probe",
+    promise: probe.text,
+    accept: (_parms, ctx) => {
+      seen.push(ctx.origin);
+      return accept(ctx.origin);
+    },
+  });
+  const src = utf8(`export async function main(grid) {
+    const r = await grid.call([grid.hash(${JSON.stringify(hashToText(probe.cid))}), grid.hash(${
+    JSON.stringify(hashToText(probeModule))
+  })]);
+    grid.write(r[1]);
+  }`);
+  await host.cas.put(src);
+  const entry = entryFor(src, { grant: [[probe.cid, probeModule]] });
+  installModule(host.kernel, "asker", entry, { executors: [new WorkerExecutor()] });
+  const reply = await host.kernel.call([entry.promise, entry.module]);
+  assert(isAccept(reply), JSON.stringify(rejectReason(reply)));
+  assertEquals(seen, [`module:${hashToText(entry.module)}`]);
+  assertEquals(text(reply[2] as Uint8Array), `module:${hashToText(entry.module)}`);
+});
