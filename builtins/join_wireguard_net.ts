@@ -69,7 +69,10 @@ export const command: Command = {
 async function report(ctx: CommandContext, result: Record<string, unknown>): Promise<void> {
   await ctx.io.stdout(
     `Joined net "${result.name}" as ${result.address} on ${result.interface}` +
-      ` (admitted by ${result.admittedBy})\n`,
+      ` (admitted by ${result.admittedBy})\n` +
+      (typeof result.promise === "string"
+        ? `The net's promise to this node: ${result.promise}\n`
+        : ""),
   );
 }
 

@@ -28,6 +28,8 @@ import {
   type ServiceContext,
 } from "../../kernel/mod.ts";
 import {
+  ADMISSION_PROMISE,
+  ADMISSION_TEXT,
   AntiEntropy,
   checkEndpoint,
   checkNetName,
@@ -285,8 +287,16 @@ export class Mesh {
     if (state.set.net.psk) {
       const connected = new Set(this.#peers.connected().map((p) => p.id));
       for (const m of state.set.members.values()) {
-        if (m.status !== "live" || m.id === this.selfId) continue;
+        if (m.id === this.selfId) continue;
         const path = pskPath(dir, m.id);
+        if (m.status !== "live") {
+          // A former member's key must not outlive it: were it admitted again,
+          // with a new KEM key, the pair derives a fresh PSK.
+          await Deno.remove(path).catch((err) => {
+            if (!(err instanceof Deno.errors.NotFound)) throw err;
+          });
+          continue;
+        }
         if (await hasPsk(path)) pskFiles.set(m.id, path);
         else if (isEncapsulator(this.selfId, m.id) && connected.has(m.id)) {
           void this.#offerPsk(state, m.id);
@@ -552,6 +562,11 @@ export class Mesh {
       if (net !== "" && admission.net !== net) {
         throw new MembershipError("The member answered for another net than the invite names");
       }
+      if (!admission.promise.equals(ADMISSION_PROMISE)) {
+        throw new MembershipError(
+          "The member admitted this node without the net's admission promise",
+        );
+      }
       const state = await this.nets.adopt({
         name,
         net: admission.net,
@@ -590,6 +605,7 @@ export class Mesh {
       address: self.address,
       interface: state.settings.interface,
       admittedBy: by,
+      promise: ADMISSION_TEXT,
     };
   }
 
