@@ -244,7 +244,20 @@ class Lab implements LabNet {
 
   async capture(path: string): Promise<LabCapture> {
     const child = new Deno.Command("ip", {
-      args: ["netns", "exec", this.hub, "tcpdump", "-i", "br0", "-U", "-s", "0", "-w", path],
+      args: [
+        "netns",
+        "exec",
+        this.hub,
+        "tcpdump",
+        "--immediate-mode",
+        "-i",
+        "br0",
+        "-U",
+        "-s",
+        "0",
+        "-w",
+        path,
+      ],
       stdin: "null",
       stdout: "null",
       stderr: "piped",
