@@ -32,6 +32,8 @@ export interface Command {
   readonly summary: string;
   /** Runs in the caller's own process, never forwarded to a running agent (e.g. `serve`). */
   readonly foreground?: boolean;
+  /** Its arguments may name local files: made absolute before it is forwarded to an agent. */
+  readonly fileArgs?: boolean;
   /** Runs it; returns the exit code. Throws GridError for clear failures. */
   run(args: string[], ctx: CommandContext): Promise<number>;
 }

@@ -4,9 +4,11 @@
  * output printed here, so commands see the agent's peers and state.
  *
  * Not forwarded: commands marked `foreground` (e.g. `serve`), and any call
- * with a `-` argument (standard input belongs to this process). Arguments
- * that name an existing file relative to the current directory are made
- * absolute first, because the agent runs in its own directory.
+ * with a `-` argument (standard input belongs to this process). For commands
+ * marked `fileArgs` (e.g. `put`), arguments that name an existing file
+ * relative to the current directory are made absolute first, because the
+ * agent runs in its own directory; other commands' arguments pass as typed
+ * (a net called "bench" stays "bench" even where a folder of that name is).
  *
  * @module
  */
@@ -22,14 +24,14 @@ import {
 } from "../kernel/mod.ts";
 import type { GridNode } from "./_node.ts";
 
-/** Makes `arg` absolute when it names an existing path relative to the current directory. */
+/** Makes `arg` absolute when it names an existing file relative to the current directory. */
 async function absolutize(arg: string): Promise<string> {
   if (arg.startsWith("/") || arg.startsWith("-") || /^[a-z][a-z0-9+.-]*:/i.test(arg)) return arg;
   if (arg.length > 255) return arg; // longer than any file name (e.g. an invite token): not a path
   try {
-    await Deno.lstat(arg);
+    if (!(await Deno.stat(arg)).isFile) return arg;
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return arg; // not a path here: pass it as it is
+    if (err instanceof Deno.errors.NotFound) return arg; // not a file here: pass it as it is
     throw err;
   }
   return `${Deno.cwd()}/${arg}`;
@@ -48,7 +50,8 @@ export async function forwardToAgent(
   const builtin = node.builtins.get(entry.module.toString());
   if (!builtin || builtin.command.foreground || args.includes("-")) return undefined;
   if (Deno.env.get("GRID_NO_AGENT")) return undefined;
-  const parms: Parms = [entry.promise, entry.module, ...await Promise.all(args.map(absolutize))];
+  const forwarded = builtin.command.fileArgs ? await Promise.all(args.map(absolutize)) : args;
+  const parms: Parms = [entry.promise, entry.module, ...forwarded];
   const reply = await callAgent(controlSocketPath(node.home.root), parms);
   if (!reply) return undefined;
   if (!isAccept(reply)) {

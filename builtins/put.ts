@@ -23,6 +23,7 @@ export const command: Command = {
     "I promise that the file I store is mine to share, and I ask this node to keep it under its hash and give that hash back to me.",
   usage: "grid put FILE",
   summary: "store a file in the content-addressed store; prints its hash",
+  fileArgs: true,
   async run(args, ctx) {
     if (args.length !== 1) throw new UsageError("Usage: grid put FILE (use - for standard input)");
     const bytes = await readInput(args[0]);

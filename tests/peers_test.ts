@@ -370,6 +370,10 @@ Deno.test("the CLI goes through a running agent, and runs alone once the agent i
     assertEquals(put.code, 0, put.stderr);
     const get = await runGrid(home, ["get", put.text.trim()]);
     assertEquals(get.text, "hello through the agent\n");
+    // Only file arguments of file commands are rewritten: here "note.txt" is a bad hash, as typed.
+    const typed = await runGrid(home, ["get", "note.txt"], { cwd: dir });
+    assertEquals(typed.code, 5);
+    assert(/"note.txt"/.test(typed.stderr), typed.stderr);
 
     // peers list answered by the agent knows its node id.
     const listed = JSON.parse((await runGrid(home, ["peers", "list", "--json"])).text);
