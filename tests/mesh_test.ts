@@ -14,7 +14,16 @@ import { MeshLab, type MeshNode } from "./_mesh_lab.ts";
 import { labSkipReason, waitFor } from "./_netns.ts";
 import { captureBlobs, findSecrets, type Secret } from "./_pcap.ts";
 
-const N = Math.max(3, Number(Deno.env.get("GRID_MESH_NODES") ?? 4));
+const N = meshSize(Deno.env.get("GRID_MESH_NODES"));
+
+/** GRID_MESH_NODES as a node count (3 to 50; default 4). */
+function meshSize(text: string | undefined): number {
+  const n = Number(text ?? 4);
+  if (!Number.isInteger(n) || n < 3 || n > 50) {
+    throw new Error(`GRID_MESH_NODES must be 3..50, not "${text}"`);
+  }
+  return n;
+}
 const skip = await labSkipReason();
 if (skip) console.log(`mesh_test: skipped, ${skip}`);
 const tcpdumpMissing = skip === undefined ? await labSkipReason(["tcpdump"]) : undefined;
