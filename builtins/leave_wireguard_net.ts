@@ -19,7 +19,11 @@ export const command: Command = {
   async run(args, ctx) {
     const { positionals } = parseFlags(args, {}, USAGE, { min: 1, max: 1 });
     const r = await runMeshOp(ctx, "leave", { name: positionals[0] });
-    await ctx.io.stdout(`Left net "${r.name}"\n`);
+    await ctx.io.stdout(
+      r.told === false
+        ? `Left net "${r.name}"; its members will hear of it once this node's agent reaches one\n`
+        : `Left net "${r.name}"\n`,
+    );
     return 0;
   },
 };

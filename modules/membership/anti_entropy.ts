@@ -240,16 +240,19 @@ export class AntiEntropy {
 
   /**
    * Pushes new records to every connected peer that is or was a member (a
-   * revoked member learns of its revocation too). Resolves when all answered.
+   * revoked member learns of its revocation too). Resolves, once all answered,
+   * with how many kept them.
    */
-  async push(state: NetState, added: MemberRecord[]): Promise<void> {
+  async push(state: NetState, added: MemberRecord[]): Promise<number> {
     const bytes = boundRecords(added.map((r) => r.bytes));
     const targets = this.#o.peers.connected().filter((p) =>
       p.id !== this.#o.nets.selfId && state.set.members.has(p.id)
     );
-    await Promise.all(targets.map(async (p) => {
+    const acks = await Promise.all(targets.map(async (p) => {
       const reply = readAnswer(await this.#request(p.id, pushMessage(state.settings.net, bytes)));
       if (!reply.ok) this.#log("debug", "push-refused", { peer: p.id, why: reply.reason });
+      return reply.ok;
     }));
+    return acks.filter(Boolean).length;
   }
 }

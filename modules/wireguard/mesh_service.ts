@@ -253,6 +253,10 @@ export class Mesh {
       const state = this.nets.get(name);
       if (!state) continue;
       try {
+        if (state.set.status.get(this.selfId) === "left") {
+          if (this.#peers !== NO_PEERS) await this.#finishLeave(state);
+          continue;
+        }
         await this.reconcileNet(state);
       } catch (err) {
         this.#log("warn", "reconcile-failed", { net: name, why: oneLine(err) });
@@ -613,14 +617,34 @@ export class Mesh {
   async leave(args: MeshArgs): Promise<MeshArgs> {
     const name = argString(args, "name") ?? "";
     const state = this.nets.require(name);
-    if (isLive(state.set, this.selfId)) {
-      const record = await this.nets.append(name, { kind: "left" });
-      await withTimeout(this.#sync.push(state, [record]), 3000);
-    }
+    if (isLive(state.set, this.selfId)) await this.nets.append(name, { kind: "left" });
     await this.#wg.removeInterface(state.settings.interface);
-    await this.nets.forget(name);
     this.#applied.delete(name);
-    return { name, left: true };
+    this.#removed.add(name);
+    const told = await this.#finishLeave(state);
+    return { name, left: true, told };
+  }
+
+  /**
+   * Tells the members of a net this node left, then forgets the net here.
+   * While nobody has heard (no agent, no peer up), the net and its leave
+   * record stay on disk and every reconcile pass tries again. True once done.
+   */
+  async #finishLeave(state: NetState): Promise<boolean> {
+    const mine = [...state.records.values()].filter((r) =>
+      r.kind === "left" && r.author === this.selfId
+    );
+    const others = [...state.set.members.values()].filter((m) =>
+      m.status === "live" && m.id !== this.selfId
+    );
+    const acked = others.length === 0 || this.#peers === NO_PEERS ? 0 : await withTimeout(
+      this.#sync.push(state, mine),
+      3000,
+    ) ?? 0;
+    if (others.length > 0 && acked === 0) return false;
+    await this.nets.forget(state.settings.name);
+    this.#log("info", "net-left", { net: state.settings.name });
+    return true;
   }
 
   /** `revoke`: every member drops node `node` (an id, name or tunnel address). */
@@ -678,10 +702,15 @@ function hashFromText(text: string): CID {
   return CID.parse(text);
 }
 
-async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+/** `work`'s result, or undefined when it takes longer than `ms`. */
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([work, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
+  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Options for {@link meshService}. */

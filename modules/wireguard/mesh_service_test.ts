@@ -473,3 +473,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a leave made without an agent is told to the members when the agent runs again",
+  ...opts,
+  async fn() {
+    const c = new Cluster();
+    try {
+      const nodes = await meshOf(c, 3);
+      await waitFor("full mesh", () => nodes.every((n, i) => peerCount(n, `gt${i}`) === 2));
+      nodes[2].stop.abort(); // its agent stops
+      const home = homeAt(nodes[2].root);
+      const offline = await Mesh.open({
+        home,
+        identity: await loadIdentity(`${home.state}/identity`),
+        joinPromise: JOIN_PROMISE,
+        wg: new FakeWg(),
+      });
+      const r = await offline.leave({ name: "foo" });
+      assertEquals(r.told, false);
+      assert(offline.nets.get("foo") !== undefined, "the leave waits on disk");
+      const again = await c.open("n2b", nodes[2].root);
+      await waitFor(
+        "leave told",
+        () =>
+          peerCount(nodes[0], "gt0") === 1 && peerCount(nodes[1], "gt1") === 1 &&
+          again.mesh.nets.get("foo") === undefined,
+      );
+    } finally {
+      await c.close();
+    }
+  },
+});
