@@ -28,9 +28,8 @@ export function parseFlags(
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message.split("\n")[0]}; usage: ${usage}`, {
-      cause: err,
-    });
+    const why = (err as Error).message.split("\n")[0].replace(/\. To specify a positional.*$/, "");
+    throw new UsageError(`${why}; usage: ${usage}`, { cause: err });
   }
   const n = parsed.positionals.length;
   if (n < positionals.min || n > positionals.max) throw new UsageError(`Usage: ${usage}`);

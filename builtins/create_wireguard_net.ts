@@ -16,7 +16,7 @@ export const command: Command = {
   name: "create-wireguard-net",
   promise:
     "I promise to found this WireGuard net as its first member: to sign only true membership records, to admit newcomers only under the net's rules (an invite, or the join promise alone for an open net), and to give each member a tunnel address no other live member holds. I generate my own keys on this machine and never send a private key anywhere.",
-  usage: USAGE,
+  usage: "grid create-wireguard-net NAME [--cidr CIDR] [--open] [--psk]",
   summary: "create a WireGuard net with this node as its first member",
   async run(args, ctx) {
     const { values, positionals } = parseFlags(
