@@ -9,7 +9,7 @@ import type { Command } from "./_command.ts";
 import { meshArgs, parseFlags, parsePort, runMeshOp } from "./_mesh_command.ts";
 
 const USAGE =
-  "grid create-wireguard-net NAME [--cidr CIDR] [--open] [--psk] [--interface IF] [--listen-port N] [--endpoint HOST:PORT]";
+  "grid create-wireguard-net NAME [--cidr CIDR] [--open] [--psk] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME]";
 
 /** The create command. */
 export const command: Command = {
@@ -28,6 +28,7 @@ export const command: Command = {
         interface: { type: "string" },
         "listen-port": { type: "string" },
         endpoint: { type: "string" },
+        name: { type: "string" },
       },
       USAGE,
       { min: 1, max: 1 },
@@ -43,6 +44,7 @@ export const command: Command = {
         interface: values.interface,
         listenPort: parsePort(values["listen-port"]),
         endpoint: values.endpoint,
+        nodeName: values.name,
       }),
     );
     await ctx.io.stdout(

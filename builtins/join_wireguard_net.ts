@@ -16,7 +16,7 @@ export const JOIN_PROMISE_TEXT =
   "I promise to use the public keys, endpoints and tunnel addresses I receive from this WireGuard net only to connect to its members, and not to abuse the net or its members. I will generate my own private key on this machine and never send it to anyone. In return I ask the net to admit me and give me a tunnel address.";
 
 const USAGE =
-  "grid join-wireguard-net NAME [INVITE | --via ws://HOST:PORT] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--listen HOST:PORT] [--advertise URL]";
+  "grid join-wireguard-net NAME [INVITE | --via ws://HOST:PORT] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL]";
 
 /** How long the foreground join waits for its own agent's mesh service. */
 const AGENT_START_MS = 15_000;
@@ -35,6 +35,7 @@ export const command: Command = {
         interface: { type: "string" },
         "listen-port": { type: "string" },
         endpoint: { type: "string" },
+        name: { type: "string" },
         listen: { type: "string" },
         advertise: { type: "string" },
       },
@@ -56,6 +57,7 @@ export const command: Command = {
       interface: values.interface,
       listenPort: parsePort(values["listen-port"]),
       endpoint: values.endpoint,
+      nodeName: values.name,
     });
     const inAgent = await callMesh(ctx.call, "ping", {});
     if (inAgent !== undefined) {

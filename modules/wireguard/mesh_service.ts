@@ -48,6 +48,7 @@ import {
   netDir,
   Nets,
   type NetState,
+  NODE_NAME,
   nodeNameFrom,
   parseCidr,
   parseInvite,
@@ -418,6 +419,17 @@ export class Mesh {
     }
   }
 
+  /** This node's display name in a net: `--name`, else the hostname. */
+  #nodeName(args: MeshArgs): string {
+    const given = argString(args, "nodeName");
+    if (given !== undefined && !NODE_NAME.test(given)) {
+      throw new MembershipError(
+        `Invalid node name "${given.slice(0, 40)}": 1 to 63 letters, digits, ".", "_" or "-"`,
+      );
+    }
+    return given ?? hostname();
+  }
+
   async #memberKeys(name: string): Promise<{ wg: string; kem: Uint8Array }> {
     const dir = netDir(this.#o.home, name);
     const { publicKey } = await this.#wg.generateKeyPair(dir);
@@ -457,7 +469,7 @@ export class Mesh {
         signMemberRequest(this.#o.identity, {
           net,
           netName: name,
-          name: hostname(),
+          name: this.#nodeName(args),
           wg: keys.wg,
           endpoint,
           url: this.#o.advertise,
@@ -547,7 +559,7 @@ export class Mesh {
       const request = await signMemberRequest(this.#o.identity, {
         net,
         netName: name,
-        name: hostname(),
+        name: this.#nodeName(args),
         wg: keys.wg,
         endpoint,
         url: this.#o.advertise,

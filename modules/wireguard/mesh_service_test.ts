@@ -345,8 +345,15 @@ Deno.test({
     try {
       const [a] = await meshOf(c, 1, { open: true });
       const b = await c.add("b");
-      const r = await b.mesh.join({ name: "foo", via: a.url, interface: "gb" });
+      await assertRejects(
+        () => b.mesh.join({ name: "foo", via: a.url, interface: "gb", nodeName: "bad name" }),
+        MembershipError,
+        "Invalid node name",
+      );
+      const r = await b.mesh.join({ name: "foo", via: a.url, interface: "gb", nodeName: "web-1" });
       assertEquals(r.name, "foo");
+      const seen = a.mesh.nets.get("foo")!.set.members.get(b.mesh.selfId);
+      assertEquals(seen?.name, "web-1");
       await waitFor("pair", () => peerCount(a, "gt0") === 1 && peerCount(b, "gb") === 1);
     } finally {
       await c.close();
