@@ -11,6 +11,7 @@ import { GridError } from "../../kernel/mod.ts";
  * message says what was being done (`Cannot add peer to "grid0": ...`).
  */
 export class WireGuardError extends GridError {
+  /** An error with code `wireguard`; `options.cause` keeps the underlying failure. */
   constructor(message: string, options?: ErrorOptions) {
     super("wireguard", message, options);
     this.name = "WireGuardError";
