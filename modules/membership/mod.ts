@@ -24,5 +24,6 @@ export * from "./protocol.ts";
 export * from "./net_store.ts";
 export * from "./nets.ts";
 export * from "./psk.ts";
+export * from "./psk_exchange.ts";
 export * from "./join_client.ts";
 export * from "./anti_entropy.ts";

@@ -33,13 +33,9 @@ import {
   AntiEntropy,
   checkEndpoint,
   checkNetName,
-  decapsulatePsk,
   DEFAULT_CIDR,
-  encapsulatePsk,
   ensureSecret,
   findMember,
-  hasPsk,
-  isEncapsulator,
   isLive,
   isoSeconds,
   kemKeyPair,
@@ -52,14 +48,10 @@ import {
   nodeNameFrom,
   parseCidr,
   parseInvite,
-  pskMessage,
-  pskPath,
-  readAnswer,
+  PskExchange,
   removeNetDir,
   requestAdmission,
-  sameTag,
   signMemberRequest,
-  writePsk,
 } from "../membership/mod.ts";
 import { defaultInterfaceName, renderInterface } from "./mesh_render.ts";
 import {
@@ -155,7 +147,7 @@ export class Mesh {
   readonly #sync: AntiEntropy;
   readonly #applied = new Map<string, { key: string; at: number; iface: string }>();
   readonly #removed = new Set<string>();
-  readonly #pskInFlight = new Set<string>();
+  readonly #psk: PskExchange;
   #reconciling: Promise<void> | undefined;
   #again = false;
 
@@ -165,13 +157,20 @@ export class Mesh {
     this.#peers = options.peers ?? NO_PEERS;
     this.#log = options.log ?? (() => {});
     this.nets = new Nets({ home: options.home, identity: options.identity, log: this.#log });
+    this.#psk = new PskExchange({
+      home: options.home,
+      peers: this.#peers,
+      selfId: options.identity.id,
+      log: this.#log,
+      onKey: () => this.reconcileSoon(),
+    });
     this.#sync = new AntiEntropy({
       nets: this.nets,
       peers: this.#peers,
       log: this.#log,
       joinPromise: options.joinPromise,
       intervalMs: options.syncMs,
-      onPsk: (state, peer, ct) => this.#answerPsk(state, peer, ct),
+      onPsk: (state, peer, ct) => this.#psk.answer(state, peer, ct),
     });
   }
 
@@ -288,26 +287,7 @@ export class Mesh {
       return;
     }
     this.#removed.delete(name);
-    const pskFiles = new Map<string, string>();
-    if (state.set.net.psk) {
-      const connected = new Set(this.#peers.connected().map((p) => p.id));
-      for (const m of state.set.members.values()) {
-        if (m.id === this.selfId) continue;
-        const path = pskPath(dir, m.id);
-        if (m.status !== "live") {
-          // A former member's key must not outlive it: were it admitted again,
-          // with a new KEM key, the pair derives a fresh PSK.
-          await Deno.remove(path).catch((err) => {
-            if (!(err instanceof Deno.errors.NotFound)) throw err;
-          });
-          continue;
-        }
-        if (await hasPsk(path)) pskFiles.set(m.id, path);
-        else if (isEncapsulator(this.selfId, m.id) && connected.has(m.id)) {
-          void this.#offerPsk(state, m.id);
-        }
-      }
-    }
+    const pskFiles = state.set.net.psk ? await this.#psk.files(state) : new Map<string, string>();
     const spec = renderInterface(state.set, {
       selfId: this.selfId,
       interface: iface,
@@ -328,56 +308,6 @@ export class Mesh {
       });
     }
     this.#applied.set(name, { key, at: Date.now(), iface });
-  }
-
-  async #kemSecret(state: NetState): Promise<Uint8Array> {
-    const seed = await ensureSecret(
-      `${netDir(this.#o.home, state.settings.name)}/kem.seed`,
-      () => crypto.getRandomValues(new Uint8Array(32)),
-    );
-    return kemKeyPair(seed).secretKey;
-  }
-
-  async #offerPsk(state: NetState, peer: string): Promise<void> {
-    const flight = `${state.settings.net}/${peer}`;
-    if (this.#pskInFlight.has(flight)) return;
-    this.#pskInFlight.add(flight);
-    try {
-      const member = state.set.members.get(peer);
-      if (!member?.kem) {
-        this.#log("warn", "psk-no-key", { net: state.settings.name, peer });
-        return;
-      }
-      const binding = { net: state.settings.net, self: this.selfId, peer };
-      const derived = await encapsulatePsk(member.kem, binding);
-      const reply = readAnswer(
-        await this.#peers.request(peer, pskMessage(state.settings.net, derived.cipherText)),
-      );
-      const tag = reply.ok ? reply.payload[0] : undefined;
-      if (!(tag instanceof Uint8Array) || !sameTag(tag, derived.confirm)) {
-        const why = reply.ok ? "confirmation tag mismatch" : reply.reason;
-        this.#log("warn", "psk-exchange-failed", { net: state.settings.name, peer, why });
-        return;
-      }
-      await writePsk(pskPath(netDir(this.#o.home, state.settings.name), peer), derived.key);
-      this.#log("info", "psk-established", { net: state.settings.name, peer });
-      this.reconcileSoon();
-    } finally {
-      this.#pskInFlight.delete(flight);
-    }
-  }
-
-  async #answerPsk(state: NetState, peer: string, cipherText: Uint8Array): Promise<Uint8Array> {
-    if (!state.set.net.psk) throw new MembershipError(`Net "${state.settings.name}" uses no PSKs`);
-    if (isEncapsulator(this.selfId, peer)) {
-      throw new MembershipError("The lower node id encapsulates the pair's PSK, not the higher");
-    }
-    const binding = { net: state.settings.net, self: this.selfId, peer };
-    const derived = await decapsulatePsk(cipherText, await this.#kemSecret(state), binding);
-    await writePsk(pskPath(netDir(this.#o.home, state.settings.name), peer), derived.key);
-    this.#log("info", "psk-established", { net: state.settings.name, peer });
-    this.reconcileSoon();
-    return derived.confirm;
   }
 
   /** The module the commands call through the kernel (local origin only). */
