@@ -69,9 +69,13 @@ import { generateKeyPair } from "./wg_keys.ts";
 
 /** The WireGuard operations the mesh needs (the real ones, or fakes in tests). */
 export interface WgDriver {
+  /** Makes (or reuses) `DIR/wg.key` with `wg genkey`; returns its public key. */
   generateKeyPair(dir: string): Promise<{ publicKey: string; privateKeyFile: string }>;
+  /** Makes the interface match the spec, changing only what differs. */
   applyInterface(spec: WgInterfaceSpec): Promise<unknown>;
+  /** Deletes the interface (gone already is fine). */
   removeInterface(name: string): Promise<void>;
+  /** The interface's `wg show dump`, without secrets. */
   readStatus(name: string): Promise<WgDump>;
 }
 
@@ -103,14 +107,19 @@ export const NO_PEERS: PeerNetwork = {
 
 /** Options for {@link Mesh.open}. */
 export interface MeshOptions {
+  /** The grid home holding `state/nets/`. */
   home: GridHome;
+  /** This node's identity. */
   identity: Identity;
   /** Hash (text) of the join command's promise, which joiners make. */
   joinPromise: string;
+  /** The peer network (none: offline commands). */
   peers?: PeerNetwork;
   /** This agent's grid URL (`grid serve --advertise`). */
   advertise?: string;
+  /** Where events are logged. */
   log?: Logger;
+  /** The WireGuard layer (default: the real one). */
   wg?: WgDriver;
   /** Reconcile period (default {@link RECONCILE_INTERVAL_MS}). */
   reconcileMs?: number;
@@ -139,6 +148,7 @@ function hostname(): string {
 
 /** The mesh engine of one node. */
 export class Mesh {
+  /** The nets this node belongs to. */
   readonly nets: Nets;
   readonly #o: MeshOptions;
   readonly #wg: WgDriver;
@@ -659,6 +669,7 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefin
 export interface MeshServiceOptions {
   /** Hash (text) of the join command's promise (a function: read when the agent starts). */
   joinPromise: string | (() => string);
+  /** The WireGuard layer (default: the real one). */
   wg?: WgDriver;
 }
 
