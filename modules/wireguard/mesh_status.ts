@@ -37,7 +37,7 @@ export function netStatus(state: NetState, selfId: string, dump: WgDump | undefi
   return {
     name: state.settings.name,
     id: state.settings.net,
-    status: set.status.get(selfId) ?? "unknown",
+    status: set.status.get(selfId) ?? "not-admitted", // e.g. an admit voided by a used-up invite
     interface: state.settings.interface,
     interfaceUp: dump !== undefined,
     address: self?.address ?? null,
