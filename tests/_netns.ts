@@ -119,6 +119,7 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
   }));
   const logDir = options.logDir ?? await Deno.makeTempDir({ prefix: `grid-lab-${id}-` });
   const lab = new Lab(id, hub, nodes, logDir, options.logDir === undefined);
+  track(lab);
   try {
     await sh(["ip", "netns", "add", hub]);
     await sh(["ip", "-n", hub, "link", "set", "lo", "up"]);
@@ -153,13 +154,45 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
   return lab;
 }
 
+const liveLabs = new Set<Lab>();
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/** Ctrl-C or SIGTERM while labs are up: tear them down, then exit as the signal would. */
+function onSignal(): void {
+  Promise.allSettled([...liveLabs].map((lab) => lab.destroy())).finally(() => Deno.exit(130));
+}
+
+function track(lab: Lab): void {
+  if (liveLabs.size === 0) {
+    for (const signal of SIGNALS) {
+      try {
+        Deno.addSignalListener(signal, onSignal);
+      } catch {
+        // No signal listeners here (e.g. inside a worker): finally blocks still tear down.
+      }
+    }
+  }
+  liveLabs.add(lab);
+}
+
+function untrack(lab: Lab): void {
+  if (!liveLabs.delete(lab) || liveLabs.size > 0) return;
+  for (const signal of SIGNALS) {
+    try {
+      Deno.removeSignalListener(signal, onSignal);
+    } catch {
+      // Never added (see track).
+    }
+  }
+}
+
 class Lab implements LabNet {
   readonly id: string;
   readonly hub: string;
   readonly nodes: LabNode[];
   readonly logDir: string;
   #processes: { child: Deno.ChildProcess; done: Promise<unknown> }[] = [];
-  #destroyed = false;
+  #destroying?: Promise<void>;
   #ownsLogDir: boolean;
 
   constructor(id: string, hub: string, nodes: LabNode[], logDir: string, ownsLogDir: boolean) {
@@ -287,9 +320,12 @@ class Lab implements LabNet {
     };
   }
 
-  async destroy(): Promise<void> {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
+  destroy(): Promise<void> {
+    this.#destroying ??= this.#destroyNow().finally(() => untrack(this));
+    return this.#destroying;
+  }
+
+  async #destroyNow(): Promise<void> {
     for (const signal of ["SIGTERM", "SIGKILL"] as const) {
       const pids = await this.#labPids();
       for (const pid of pids) {
