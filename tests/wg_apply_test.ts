@@ -178,6 +178,37 @@ Deno.test({
         assert(await lab.ping(c, tunnel(b), 8), "c reaches b again");
       });
 
+      await t.step("a peer wg cannot add fails with context naming the interface", async () => {
+        // a's applied state since the removal step: c is not a peer.
+        const applied = specs.get(a)!;
+        const spec = {
+          ...applied,
+          peers: applied.peers.filter((p) => p.publicKey !== keys.get(c)!.publicKey),
+        };
+        // wg refuses a PSK file that holds no key (caught before anything is set).
+        const badPsk = `${dir}/bad-psk`;
+        await Deno.writeTextFile(badPsk, "not a key\n", { mode: 0o600 });
+        const bad = {
+          ...spec,
+          peers: [...spec.peers, {
+            publicKey: keys.get(c)!.publicKey,
+            endpoint: `${c.address}:${PORT}`,
+            allowedIps: [`${tunnel(c)}/32`],
+            presharedKeyFile: badPsk,
+          }],
+        };
+        await assertRejects(
+          () => applyInterface(bad, { netns: a.ns }),
+          WireGuardError,
+          `Cannot add peer to "${a.ifname}"`,
+        );
+        assertEquals(
+          (await applyInterface(spec, { netns: a.ns })).actions,
+          [],
+          "nothing half-applied",
+        );
+      });
+
       await t.step(
         "an interface name held by wireguard-go in another namespace is refused",
         async () => {

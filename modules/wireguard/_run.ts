@@ -17,7 +17,15 @@ export interface RunToolOptions {
   netns?: string;
   /** Bytes written to the tool's stdin (e.g. a key for `wg pubkey`). */
   stdin?: Uint8Array;
+  /**
+   * Kill the tool after this many ms (default {@link TOOL_TIMEOUT_MS}): an
+   * endpoint host name that does not resolve can block `wg set` for minutes.
+   */
+  timeoutMs?: number;
 }
+
+/** Default limit on one run of a tool. */
+export const TOOL_TIMEOUT_MS = 20_000;
 
 /** Exit code and text output of one run. */
 export interface RunToolResult {
@@ -34,7 +42,7 @@ export function toolArgv(tool: WgTool, args: string[], netns?: string): [WgTool,
   return netns === undefined ? [tool, args] : ["ip", ["netns", "exec", netns, tool, ...args]];
 }
 
-/** Runs a tool to completion; a non-zero exit is returned, not thrown. */
+/** Runs a tool to completion; a non-zero exit (or a timeout, code -1) is returned, not thrown. */
 export async function runTool(
   tool: WgTool,
   args: string[],
@@ -42,6 +50,9 @@ export async function runTool(
 ): Promise<RunToolResult> {
   const [cmd, argv] = toolArgv(tool, args, options.netns);
   let output: Deno.CommandOutput;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  const timeoutMs = options.timeoutMs ?? TOOL_TIMEOUT_MS;
   try {
     const child = new Deno.Command(cmd, {
       args: argv,
@@ -50,6 +61,14 @@ export async function runTool(
       stderr: "piped",
       env: { LC_ALL: "C" },
     }).spawn();
+    timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It exited just now: nothing to kill.
+      }
+    }, timeoutMs);
     if (options.stdin) {
       const writer = child.stdin.getWriter();
       await writer.write(options.stdin);
@@ -64,8 +83,17 @@ export async function runTool(
       throw new WireGuardError(`Cannot run "${cmd}": not permitted`, { cause: err });
     }
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
   const decoder = new TextDecoder();
+  if (timedOut) {
+    return {
+      code: -1,
+      stdout: "",
+      stderr: `${tool} timed out after ${Math.round(timeoutMs / 1000)} s`,
+    };
+  }
   return {
     code: output.code,
     stdout: decoder.decode(output.stdout),

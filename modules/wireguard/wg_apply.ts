@@ -80,7 +80,9 @@ async function applyNow(spec: WgInterfaceSpec, options: ApplyOptions): Promise<A
   if (wgArgs.length > 0) {
     const batch = await runTool("wg", ["set", spec.name, ...wgArgs], options);
     if (batch.code !== 0) {
-      // Re-run one action at a time so the error names the one that failed.
+      // Re-run one action at a time so the error names the one that failed
+      // (wg set is idempotent, so repeating the ones that worked is harmless);
+      // if every one succeeds alone, the batch's failure was transient.
       for (const action of actions) {
         const args = wgSetArgs(action);
         if (args.length > 0) {
@@ -92,7 +94,6 @@ async function applyNow(spec: WgInterfaceSpec, options: ApplyOptions): Promise<A
           );
         }
       }
-      throw new WireGuardError(`Cannot configure "${spec.name}": ${batch.stderr}`);
     }
   }
   for (const action of actions) {
