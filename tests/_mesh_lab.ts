@@ -101,7 +101,7 @@ export class MeshLab {
   grid(node: MeshNode, args: string[], timeoutMs = 60_000): Promise<LabOutput> {
     return this.lab.run(
       node,
-      [Deno.execPath(), "run", ...this.#flags, `${ROOT}/main.ts`, ...args],
+      asHost(node, [Deno.execPath(), "run", ...this.#flags, `${ROOT}/main.ts`, ...args]),
       {
         env: { ...this.#env, GRID_HOME: node.home },
         cwd: this.#cwd,
@@ -126,7 +126,7 @@ export class MeshLab {
     const agent = this.lab.spawn(
       node,
       `agent${node.index}-${++this.#starts}`,
-      [
+      asHost(node, [
         Deno.execPath(),
         "run",
         ...this.#flags,
@@ -138,7 +138,7 @@ export class MeshLab {
         node.url,
         "--log-level",
         this.#logLevel,
-      ],
+      ]),
       { env: { ...this.#env, GRID_HOME: node.home }, cwd: this.#cwd },
     );
     node.agent = agent;
@@ -281,6 +281,23 @@ export class MeshLab {
   async destroy(): Promise<void> {
     await this.lab.destroy();
   }
+}
+
+/**
+ * `argv` run with host name `nodeN` in a UTS namespace of its own, so each
+ * node has its own name as on real machines (grid names members after their
+ * host). Every step execs the next, so the pid is the command's own.
+ */
+function asHost(node: LabNode, argv: string[]): string[] {
+  return [
+    "unshare",
+    "--uts",
+    "sh",
+    "-c",
+    'hostname "$0" && exec "$@"',
+    `node${node.index}`,
+    ...argv,
+  ];
 }
 
 /** The release binary's permission flags, from deno.json's `grid` task. */

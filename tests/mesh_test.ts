@@ -34,6 +34,7 @@ const LAB_TEST = { ignore: skip !== undefined, sanitizeOps: false, sanitizeResou
 
 /** The peers listed by `grid status NAME --json`, as tunnel address and handshake time. */
 interface StatusPeer {
+  name?: string;
   address?: string;
   latestHandshake?: number;
 }
@@ -46,6 +47,7 @@ async function statusPeers(mesh: MeshLab, node: MeshNode, net: string): Promise<
     : json;
   const peers: Record<string, unknown>[] = status?.peers ?? [];
   return peers.map((p) => ({
+    name: typeof p.name === "string" ? p.name : undefined,
     address: typeof p.address === "string" ? p.address.replace(/\/\d+$/, "") : undefined,
     latestHandshake: handshakeSeconds(p.latestHandshake),
   }));
@@ -201,6 +203,9 @@ Deno.test({
                 peer.latestHandshake !== undefined && now - peer.latestHandshake < 180,
                 `stale handshake on ${node.index}`,
               );
+              // Members are named after their host; the lab names hosts nodeK.
+              const k = addresses.indexOf(peer.address) + 1;
+              assertEquals(peer.name, `node${k}`, `name of ${peer.address} on node ${node.index}`);
             }
             const text = (await mesh.grid(node, ["status", net, "--json"])).stdout +
               (await mesh.grid(node, ["status", net])).stdout;
