@@ -14,7 +14,6 @@
  * @module
  */
 import {
-  CID,
   type GridHome,
   type Identity,
   type Kernel,
@@ -28,32 +27,14 @@ import {
   type ServiceContext,
 } from "../../kernel/mod.ts";
 import {
-  ADMISSION_PROMISE,
-  ADMISSION_TEXT,
   AntiEntropy,
-  checkEndpoint,
-  checkNetName,
-  DEFAULT_CIDR,
-  ensureSecret,
-  findMember,
-  isLive,
   isoSeconds,
-  kemKeyPair,
   MEMBERSHIP_PROMISES,
   MembershipError,
-  netDir,
   Nets,
   type NetState,
-  NODE_NAME,
-  nodeNameFrom,
-  parseCidr,
-  parseInvite,
   PskExchange,
-  removeNetDir,
-  requestAdmission,
-  signMemberRequest,
 } from "../membership/mod.ts";
-import { defaultInterfaceName, renderInterface } from "./mesh_render.ts";
 import {
   argNumber,
   argString,
@@ -62,39 +43,17 @@ import {
   meshControlModule,
 } from "./mesh_control.ts";
 import { netStatus } from "./mesh_status.ts";
-import type { WgInterfaceSpec } from "./wg_state.ts";
 import type { WgDump } from "./wg_dump.ts";
-import { applyInterface, readStatus, removeInterface } from "./wg_apply.ts";
-import { generateKeyPair } from "./wg_keys.ts";
+import { SYSTEM_WG, type WgDriver } from "./wg_driver.ts";
+import type { MeshContext } from "./_mesh_context.ts";
+import { NetReconciler } from "./_mesh_reconciler.ts";
+import { endpointFrom } from "./_mesh_self.ts";
+import { createNet } from "./_mesh_create.ts";
+import { joinNet } from "./_mesh_join.ts";
+import { finishLeave, leaveNet, revokeMember } from "./_mesh_leave.ts";
 
-/** The WireGuard operations the mesh needs (the real ones, or fakes in tests). */
-export interface WgDriver {
-  /** Makes (or reuses) `DIR/wg.key` with `wg genkey`; returns its public key. */
-  generateKeyPair(dir: string): Promise<{ publicKey: string; privateKeyFile: string }>;
-  /** Makes the interface match the spec, changing only what differs. */
-  applyInterface(spec: WgInterfaceSpec): Promise<unknown>;
-  /** Deletes the interface (gone already is fine). */
-  removeInterface(name: string): Promise<void>;
-  /** The interface's `wg show dump`, without secrets. */
-  readStatus(name: string): Promise<WgDump>;
-}
-
-/** The real WireGuard layer. */
-export const SYSTEM_WG: WgDriver = {
-  generateKeyPair: (dir) => generateKeyPair(dir),
-  applyInterface: (spec) => applyInterface(spec),
-  removeInterface: (name) => removeInterface(name),
-  readStatus: (name) => readStatus(name),
-};
-
-/** How long a join without an invite or URL waits for a first grid peer. */
-export const PEER_WAIT_MS = 5000;
-/** Default WireGuard port. */
-export const DEFAULT_LISTEN_PORT = 51820;
 /** Time between reconcile passes. */
 export const RECONCILE_INTERVAL_MS = 3000;
-/** An unchanged spec is re-applied at least this often (repairs drift). */
-export const REAPPLY_MS = 15_000;
 
 /** A peer network with no peers (offline commands). */
 export const NO_PEERS: PeerNetwork = {
@@ -127,61 +86,51 @@ export interface MeshOptions {
   syncMs?: number;
 }
 
-function endpointFrom(advertise: string | undefined, port: number): string | undefined {
-  if (!advertise) return undefined;
-  try {
-    const host = new URL(advertise).hostname;
-    if (!host || host === "0.0.0.0" || host === "[::]") return undefined;
-    return `${host}:${port}`;
-  } catch {
-    return undefined; // no usable host in the URL: no endpoint
-  }
-}
-
-function hostname(): string {
-  try {
-    return nodeNameFrom(Deno.hostname());
-  } catch {
-    return "node"; // no permission to read the hostname
-  }
-}
-
 /** The mesh engine of one node. */
 export class Mesh {
   /** The nets this node belongs to. */
   readonly nets: Nets;
   readonly #o: MeshOptions;
-  readonly #wg: WgDriver;
-  readonly #peers: PeerNetwork;
-  readonly #log: Logger;
-  readonly #sync: AntiEntropy;
-  readonly #applied = new Map<string, { key: string; at: number; iface: string }>();
-  readonly #removed = new Set<string>();
-  readonly #psk: PskExchange;
+  readonly #ctx: MeshContext;
   #reconciling: Promise<void> | undefined;
   #again = false;
 
   private constructor(options: MeshOptions) {
     this.#o = options;
-    this.#wg = options.wg ?? SYSTEM_WG;
-    this.#peers = options.peers ?? NO_PEERS;
-    this.#log = options.log ?? (() => {});
-    this.nets = new Nets({ home: options.home, identity: options.identity, log: this.#log });
-    this.#psk = new PskExchange({
+    const wg = options.wg ?? SYSTEM_WG;
+    const peers = options.peers ?? NO_PEERS;
+    const log = options.log ?? (() => {});
+    const selfId = options.identity.id;
+    this.nets = new Nets({ home: options.home, identity: options.identity, log });
+    const psk = new PskExchange({
       home: options.home,
-      peers: this.#peers,
-      selfId: options.identity.id,
-      log: this.#log,
+      peers,
+      selfId,
+      log,
       onKey: () => this.reconcileSoon(),
     });
-    this.#sync = new AntiEntropy({
+    const sync = new AntiEntropy({
       nets: this.nets,
-      peers: this.#peers,
-      log: this.#log,
+      peers,
+      log,
       joinPromise: options.joinPromise,
       intervalMs: options.syncMs,
-      onPsk: (state, peer, ct) => this.#psk.answer(state, peer, ct),
+      onPsk: (state, peer, ct) => psk.answer(state, peer, ct),
     });
+    this.#ctx = {
+      home: options.home,
+      identity: options.identity,
+      selfId,
+      joinPromise: options.joinPromise,
+      advertise: options.advertise,
+      peers,
+      online: peers !== NO_PEERS,
+      wg,
+      log,
+      nets: this.nets,
+      sync,
+      reconciler: new NetReconciler({ home: options.home, selfId, wg, psk, log }),
+    };
   }
 
   /** Opens the mesh on a node's on-disk state. */
@@ -193,26 +142,26 @@ export class Mesh {
 
   /** This node's id. */
   get selfId(): string {
-    return this.#o.identity.id;
+    return this.#ctx.selfId;
   }
 
   /** The membership module and the control module, for the kernel. */
   modules(): Module[] {
-    return [this.#sync.module(), this.controlModule()];
+    return [this.#ctx.sync.module(), this.controlModule()];
   }
 
   /** Registers modules and promises, then replicates and reconciles until `signal` aborts. */
   start(kernel: Kernel, signal: AbortSignal): void {
     for (const p of [...MEMBERSHIP_PROMISES, MESH_CONTROL_PROMISE]) kernel.acceptPromise(p);
     for (const m of this.modules()) kernel.register(m);
-    this.#sync.start(signal);
+    this.#ctx.sync.start(signal);
     const offChange = this.nets.onChange(() => this.reconcileSoon());
-    const offPeers = this.#peers.onChange((e) => {
+    const offPeers = this.#ctx.peers.onChange((e) => {
       if (e.type === "up") this.reconcileSoon();
     });
     const timer = setInterval(async () => {
       await this.nets.load().catch((err) =>
-        this.#log("warn", "net-reload-failed", { why: oneLine(err) })
+        this.#ctx.log("warn", "net-reload-failed", { why: oneLine(err) })
       );
       this.reconcileSoon();
     }, this.#o.reconcileMs ?? RECONCILE_INTERVAL_MS);
@@ -236,9 +185,9 @@ export class Mesh {
       if (url === self.url && endpoint === self.endpoint) continue;
       try {
         await this.nets.append(name, { kind: "endpoint", endpoint, url });
-        this.#log("info", "endpoint-announced", { net: name, endpoint, url });
+        this.#ctx.log("info", "endpoint-announced", { net: name, endpoint, url });
       } catch (err) {
-        this.#log("warn", "endpoint-announce-failed", { net: name, why: oneLine(err) });
+        this.#ctx.log("warn", "endpoint-announce-failed", { net: name, why: oneLine(err) });
       }
     }
   }
@@ -264,60 +213,19 @@ export class Mesh {
       if (!state) continue;
       try {
         if (state.set.status.get(this.selfId) === "left") {
-          if (this.#peers !== NO_PEERS) await this.#finishLeave(state);
+          if (this.#ctx.online) await finishLeave(this.#ctx, state);
           continue;
         }
         await this.reconcileNet(state);
       } catch (err) {
-        this.#log("warn", "reconcile-failed", { net: name, why: oneLine(err) });
+        this.#ctx.log("warn", "reconcile-failed", { net: name, why: oneLine(err) });
       }
     }
   }
 
-  /** Makes one net's interface match its member set. */
-  async reconcileNet(state: NetState, force = false): Promise<void> {
-    const name = state.settings.name;
-    const iface = state.settings.interface;
-    const dir = netDir(this.#o.home, name);
-    const status = state.set.status.get(this.selfId);
-    if (status !== "live" || !state.set.members.has(this.selfId)) {
-      // Revoked, left, or an admit that turned out void (a used-up invite
-      // raced at two inviters): take down what this node brought up.
-      const gone = status === "revoked" || status === "left" || this.#applied.has(name);
-      if (gone && !this.#removed.has(name)) {
-        await this.#wg.removeInterface(iface);
-        this.#removed.add(name);
-        this.#applied.delete(name);
-        this.#log("info", "interface-removed", {
-          net: name,
-          interface: iface,
-          why: status ?? "admission void",
-        });
-      }
-      return;
-    }
-    this.#removed.delete(name);
-    const pskFiles = state.set.net.psk ? await this.#psk.files(state) : new Map<string, string>();
-    const spec = renderInterface(state.set, {
-      selfId: this.selfId,
-      interface: iface,
-      listenPort: state.settings.listenPort,
-      privateKeyFile: `${dir}/wg.key`,
-      pskFiles,
-    })!;
-    const key = JSON.stringify(spec);
-    const last = this.#applied.get(name);
-    if (!force && last && last.key === key && Date.now() - last.at < REAPPLY_MS) return;
-    await this.#wg.applyInterface(spec);
-    if (!last || last.key !== key) {
-      this.#log("info", "interface-applied", {
-        net: name,
-        interface: iface,
-        address: spec.address,
-        peers: spec.peers.length,
-      });
-    }
-    this.#applied.set(name, { key, at: Date.now(), iface });
+  /** Makes one net's interface match its member set (`force`: apply even if unchanged). */
+  reconcileNet(state: NetState, force = false): Promise<void> {
+    return this.#ctx.reconciler.reconcileNet(state, force);
   }
 
   /** The module the commands call through the kernel (local origin only). */
@@ -346,87 +254,9 @@ export class Mesh {
     return Promise.reject(new MembershipError(`Unknown mesh operation "${op.slice(0, 20)}"`));
   }
 
-  #checkInterface(name: string, iface: string): void {
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.=+-]{0,14}$/.test(iface)) {
-      throw new MembershipError(
-        `Invalid interface name "${iface.slice(0, 20)}": 1 to 15 letters, digits or _.=+-`,
-      );
-    }
-    for (const other of this.nets.names()) {
-      if (other !== name && this.nets.get(other)!.settings.interface === iface) {
-        throw new MembershipError(`Interface "${iface}" is already used by net "${other}"`);
-      }
-    }
-  }
-
-  /** This node's display name in a net: `--name`, else the hostname. */
-  #nodeName(args: MeshArgs): string {
-    const given = argString(args, "nodeName");
-    if (given !== undefined && !NODE_NAME.test(given)) {
-      throw new MembershipError(
-        `Invalid node name "${given.slice(0, 40)}": 1 to 63 letters, digits, ".", "_" or "-"`,
-      );
-    }
-    return given ?? hostname();
-  }
-
-  async #memberKeys(name: string): Promise<{ wg: string; kem: Uint8Array }> {
-    const dir = netDir(this.#o.home, name);
-    const { publicKey } = await this.#wg.generateKeyPair(dir);
-    const seed = await ensureSecret(
-      `${dir}/kem.seed`,
-      () => crypto.getRandomValues(new Uint8Array(32)),
-    );
-    return { wg: publicKey, kem: kemKeyPair(seed).publicKey };
-  }
-
   /** `create`: founds a net with this node as its first member. */
-  async create(args: MeshArgs): Promise<MeshArgs> {
-    const name = checkNetName(argString(args, "name") ?? "");
-    const cidr = parseCidr(argString(args, "cidr") ?? DEFAULT_CIDR);
-    const iface = argString(args, "interface") ?? defaultInterfaceName(name);
-    const listenPort = argNumber(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
-    if (listenPort < 1 || listenPort > 65535) {
-      throw new MembershipError(`Invalid port ${listenPort}`);
-    }
-    const given = argString(args, "endpoint");
-    if (given) checkEndpoint(given);
-    this.#checkInterface(name, iface);
-    if (this.nets.get(name)) {
-      throw new MembershipError(`A net called "${name}" already exists on this node`);
-    }
-    const keys = await this.#memberKeys(name);
-    const endpoint = given ?? endpointFrom(this.#o.advertise, listenPort);
-    const state = await this.nets.create({
-      name,
-      cidr: cidr.text,
-      policy: args.open === true ? "open" : "invite",
-      psk: args.psk === true,
-      interface: iface,
-      listenPort,
-      endpoint: given,
-      request: (net) =>
-        signMemberRequest(this.#o.identity, {
-          net,
-          netName: name,
-          name: this.#nodeName(args),
-          wg: keys.wg,
-          endpoint,
-          url: this.#o.advertise,
-          kem: keys.kem,
-          promise: hashFromText(this.#o.joinPromise),
-          time: Date.now(),
-        }),
-    });
-    if (this.#peers !== NO_PEERS) await this.reconcileNet(state, true);
-    const self = state.set.members.get(this.selfId)!;
-    return {
-      name,
-      net: state.settings.net,
-      address: self.address,
-      interface: iface,
-      cidr: cidr.text,
-    };
+  create(args: MeshArgs): Promise<MeshArgs> {
+    return createNet(this.#ctx, args);
   }
 
   /** `invite`: a one-line token for net `name`. */
@@ -444,182 +274,18 @@ export class Mesh {
   }
 
   /** `join`: asks a member to admit this node, then brings the interface up. */
-  async join(args: MeshArgs, signal?: AbortSignal): Promise<MeshArgs> {
-    const name = checkNetName(argString(args, "name") ?? "");
-    const existing = this.nets.get(name);
-    if (existing) {
-      if (isLive(existing.set, this.selfId)) {
-        await this.reconcileNet(existing, true);
-        return this.#joined(existing, "already a member");
-      }
-      throw new MembershipError(
-        `This node was in net "${name}" and is no longer a live member; leave it first`,
-      );
-    }
-    const inviteText = argString(args, "invite");
-    const via = argString(args, "via");
-    let urls: string[];
-    let net = "";
-    let inviteBytes: Uint8Array | undefined;
-    if (inviteText) {
-      const invite = await parseInvite(inviteText);
-      if (invite.netName !== name) {
-        throw new MembershipError(`The invite is for net "${invite.netName}", not "${name}"`);
-      }
-      if (Date.now() > invite.exp) {
-        throw new MembershipError(`Invite expired at ${isoSeconds(invite.exp)}`);
-      }
-      urls = invite.urls;
-      net = invite.net;
-      inviteBytes = invite.bytes;
-    } else if (via) {
-      urls = [via];
-    } else {
-      urls = [];
-    }
-    if (this.#peers === NO_PEERS) throw new MembershipError("Joining needs a running agent");
-    let peerIds: string[] = [];
-    if (urls.length === 0) {
-      // An open net, joined through the grid peers this node already knows.
-      peerIds = await this.#connectedPeers(PEER_WAIT_MS, signal);
-      if (peerIds.length === 0) {
-        throw new MembershipError(
-          `Joining net "${name}" needs an invite, or for an open net a member's URL (--via ws://HOST:PORT or grid peers add URL)`,
-        );
-      }
-    }
-    const iface = argString(args, "interface") ?? defaultInterfaceName(name);
-    this.#checkInterface(name, iface);
-    const listenPort = argNumber(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
-    const given = argString(args, "endpoint");
-    if (given) checkEndpoint(given);
-    const endpoint = given ?? endpointFrom(this.#o.advertise, listenPort);
-    try {
-      const keys = await this.#memberKeys(name);
-      const request = await signMemberRequest(this.#o.identity, {
-        net,
-        netName: name,
-        name: this.#nodeName(args),
-        wg: keys.wg,
-        endpoint,
-        url: this.#o.advertise,
-        kem: keys.kem,
-        promise: hashFromText(this.#o.joinPromise),
-        time: Date.now(),
-        invite: inviteBytes,
-      });
-      const admission = await requestAdmission({
-        peers: this.#peers,
-        urls,
-        peerIds,
-        request,
-        signal,
-      });
-      if (net !== "" && admission.net !== net) {
-        throw new MembershipError("The member answered for another net than the invite names");
-      }
-      if (!admission.promise.equals(ADMISSION_PROMISE)) {
-        throw new MembershipError(
-          "The member admitted this node without the net's admission promise",
-        );
-      }
-      const state = await this.nets.adopt({
-        name,
-        net: admission.net,
-        interface: iface,
-        listenPort,
-        endpoint: given,
-      }, admission.records);
-      if (!isLive(state.set, this.selfId)) {
-        await this.nets.forget(name);
-        throw new MembershipError(`Net "${name}" did not admit this node`);
-      }
-      this.#log("info", "net-joined", { net: name, by: admission.peer });
-      this.#sync.dialMembers(state);
-      await this.reconcileNet(state, true);
-      return this.#joined(state, admission.peer);
-    } catch (err) {
-      if (!this.nets.get(name)) await removeNetDir(this.#o.home, name);
-      throw err;
-    }
-  }
-
-  /** The connected peers' ids, waiting up to `ms` for a first one. */
-  async #connectedPeers(ms: number, signal?: AbortSignal): Promise<string[]> {
-    const deadline = Date.now() + ms;
-    while (this.#peers.connected().length === 0 && Date.now() < deadline && !signal?.aborted) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return this.#peers.connected().map((p) => p.id);
-  }
-
-  #joined(state: NetState, by: string): MeshArgs {
-    const self = state.set.members.get(this.selfId)!;
-    return {
-      name: state.settings.name,
-      net: state.settings.net,
-      address: self.address,
-      interface: state.settings.interface,
-      admittedBy: by,
-      promise: ADMISSION_TEXT,
-    };
+  join(args: MeshArgs, signal?: AbortSignal): Promise<MeshArgs> {
+    return joinNet(this.#ctx, args, signal);
   }
 
   /** `leave`: records the leave, tells the members, removes the interface and the net here. */
-  async leave(args: MeshArgs): Promise<MeshArgs> {
-    const name = argString(args, "name") ?? "";
-    const state = this.nets.require(name);
-    if (isLive(state.set, this.selfId)) await this.nets.append(name, { kind: "left" });
-    await this.#wg.removeInterface(state.settings.interface);
-    this.#applied.delete(name);
-    this.#removed.add(name);
-    const told = await this.#finishLeave(state);
-    return { name, left: true, told };
-  }
-
-  /**
-   * Tells the members of a net this node left, then forgets the net here.
-   * While nobody has heard (no agent, no peer up), the net and its leave
-   * record stay on disk and every reconcile pass tries again. True once done.
-   */
-  async #finishLeave(state: NetState): Promise<boolean> {
-    const mine = [...state.records.values()].filter((r) =>
-      r.kind === "left" && r.author === this.selfId
-    );
-    const others = [...state.set.members.values()].filter((m) =>
-      m.status === "live" && m.id !== this.selfId
-    );
-    const acked = others.length === 0 || this.#peers === NO_PEERS ? 0 : await withTimeout(
-      this.#sync.push(state, mine),
-      3000,
-    ) ?? 0;
-    if (others.length > 0 && acked === 0) return false;
-    await this.nets.forget(state.settings.name);
-    this.#log("info", "net-left", { net: state.settings.name });
-    return true;
+  leave(args: MeshArgs): Promise<MeshArgs> {
+    return leaveNet(this.#ctx, args);
   }
 
   /** `revoke`: every member drops node `node` (an id, name or tunnel address). */
-  async revoke(args: MeshArgs): Promise<MeshArgs> {
-    const name = argString(args, "name") ?? "";
-    const state = this.nets.require(name);
-    const member = findMember(state.set, argString(args, "node") ?? "");
-    if (member.id === this.selfId) {
-      throw new MembershipError(
-        `Cannot revoke this node itself; use grid leave-wireguard-net ${name}`,
-      );
-    }
-    if (member.status !== "live") {
-      throw new MembershipError(
-        `Node "${member.name}" (${member.id}) has already ${
-          member.status === "left" ? "left" : "been revoked"
-        }`,
-      );
-    }
-    const record = await this.nets.append(name, { kind: "revoked", member: member.id });
-    await withTimeout(this.#sync.push(state, [record]), 3000);
-    if (this.#peers !== NO_PEERS) await this.reconcileNet(state, true);
-    return { name, revoked: member.id, memberName: member.name, address: member.address };
+  revoke(args: MeshArgs): Promise<MeshArgs> {
+    return revokeMember(this.#ctx, args);
   }
 
   /** `status`: this node, its grid peers, and per net its interface and peers. */
@@ -631,37 +297,22 @@ export class Mesh {
       if (only !== undefined && name !== only) continue;
       nets.push(await this.#netStatus(this.nets.get(name)!));
     }
-    const peers = this.#peers.connected().map((p) => ({
+    const peers = this.#ctx.peers.connected().map((p) => ({
       id: p.id,
       url: p.url ?? p.advertise ?? null,
       direction: p.direction,
     }));
-    return { node: this.selfId, agent: this.#peers !== NO_PEERS, gridPeers: peers, nets };
+    return { node: this.selfId, agent: this.#ctx.online, gridPeers: peers, nets };
   }
 
   async #netStatus(state: NetState): Promise<MeshArgs> {
     let dump: WgDump | undefined;
     try {
-      dump = await this.#wg.readStatus(state.settings.interface);
+      dump = await this.#ctx.wg.readStatus(state.settings.interface);
     } catch {
       dump = undefined; // the interface is down (or not ours): status shows it as down
     }
     return netStatus(state, this.selfId, dump);
-  }
-}
-
-function hashFromText(text: string): CID {
-  return CID.parse(text);
-}
-
-/** `work`'s result, or undefined when it takes longer than `ms`. */
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)));
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,0 +1,156 @@
+/**
+ * `join`: asks a member to admit this node (with an invite, through a
+ * member's URL, or for an open net through the grid peers already
+ * connected), adopts the net's records, then brings the interface up.
+ *
+ * @module
+ */
+import {
+  ADMISSION_PROMISE,
+  ADMISSION_TEXT,
+  checkEndpoint,
+  checkNetName,
+  isLive,
+  isoSeconds,
+  MembershipError,
+  type NetState,
+  parseInvite,
+  removeNetDir,
+  requestAdmission,
+} from "../membership/mod.ts";
+import { defaultInterfaceName } from "./mesh_render.ts";
+import { argNumber, argString, type MeshArgs } from "./mesh_control.ts";
+import type { MeshContext } from "./_mesh_context.ts";
+import {
+  checkInterface,
+  DEFAULT_LISTEN_PORT,
+  endpointFrom,
+  selfKeys,
+  selfRequest,
+} from "./_mesh_self.ts";
+
+/** How long a join without an invite or URL waits for a first grid peer. */
+export const PEER_WAIT_MS = 5000;
+
+/** Where a join asks: the member URLs, and with an invite the net's id and the invite's bytes. */
+interface JoinTarget {
+  urls: string[];
+  net: string;
+  invite?: Uint8Array;
+}
+
+/** The target of a join from `--invite` or `--via` (neither: no URL, ask connected peers). */
+async function joinTarget(name: string, args: MeshArgs): Promise<JoinTarget> {
+  const inviteText = argString(args, "invite");
+  const via = argString(args, "via");
+  if (inviteText) {
+    const invite = await parseInvite(inviteText);
+    if (invite.netName !== name) {
+      throw new MembershipError(`The invite is for net "${invite.netName}", not "${name}"`);
+    }
+    if (Date.now() > invite.exp) {
+      throw new MembershipError(`Invite expired at ${isoSeconds(invite.exp)}`);
+    }
+    return { urls: invite.urls, net: invite.net, invite: invite.bytes };
+  }
+  return { urls: via ? [via] : [], net: "" };
+}
+
+/** Joins net `args.name`; already a live member: re-applies and says so. */
+export async function joinNet(
+  ctx: MeshContext,
+  args: MeshArgs,
+  signal?: AbortSignal,
+): Promise<MeshArgs> {
+  const name = checkNetName(argString(args, "name") ?? "");
+  const existing = ctx.nets.get(name);
+  if (existing) {
+    if (isLive(existing.set, ctx.selfId)) {
+      await ctx.reconciler.reconcileNet(existing, true);
+      return joined(ctx, existing, "already a member");
+    }
+    throw new MembershipError(
+      `This node was in net "${name}" and is no longer a live member; leave it first`,
+    );
+  }
+  const { urls, net, invite } = await joinTarget(name, args);
+  if (!ctx.online) throw new MembershipError("Joining needs a running agent");
+  let peerIds: string[] = [];
+  if (urls.length === 0) {
+    // An open net, joined through the grid peers this node already knows.
+    peerIds = await connectedPeers(ctx, PEER_WAIT_MS, signal);
+    if (peerIds.length === 0) {
+      throw new MembershipError(
+        `Joining net "${name}" needs an invite, or for an open net a member's URL (--via ws://HOST:PORT or grid peers add URL)`,
+      );
+    }
+  }
+  const iface = argString(args, "interface") ?? defaultInterfaceName(name);
+  checkInterface(ctx.nets, name, iface);
+  const listenPort = argNumber(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
+  const given = argString(args, "endpoint");
+  if (given) checkEndpoint(given);
+  const endpoint = given ?? endpointFrom(ctx.advertise, listenPort);
+  try {
+    const keys = await selfKeys(ctx, name);
+    const request = await selfRequest(ctx, args, { net, name, keys, endpoint, invite });
+    const admission = await requestAdmission({
+      peers: ctx.peers,
+      urls,
+      peerIds,
+      request,
+      signal,
+    });
+    if (net !== "" && admission.net !== net) {
+      throw new MembershipError("The member answered for another net than the invite names");
+    }
+    if (!admission.promise.equals(ADMISSION_PROMISE)) {
+      throw new MembershipError(
+        "The member admitted this node without the net's admission promise",
+      );
+    }
+    const state = await ctx.nets.adopt({
+      name,
+      net: admission.net,
+      interface: iface,
+      listenPort,
+      endpoint: given,
+    }, admission.records);
+    if (!isLive(state.set, ctx.selfId)) {
+      await ctx.nets.forget(name);
+      throw new MembershipError(`Net "${name}" did not admit this node`);
+    }
+    ctx.log("info", "net-joined", { net: name, by: admission.peer });
+    ctx.sync.dialMembers(state);
+    await ctx.reconciler.reconcileNet(state, true);
+    return joined(ctx, state, admission.peer);
+  } catch (err) {
+    if (!ctx.nets.get(name)) await removeNetDir(ctx.home, name);
+    throw err;
+  }
+}
+
+/** The connected peers' ids, waiting up to `ms` for a first one. */
+async function connectedPeers(
+  ctx: MeshContext,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  while (ctx.peers.connected().length === 0 && Date.now() < deadline && !signal?.aborted) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return ctx.peers.connected().map((p) => p.id);
+}
+
+function joined(ctx: MeshContext, state: NetState, by: string): MeshArgs {
+  const self = state.set.members.get(ctx.selfId)!;
+  return {
+    name: state.settings.name,
+    net: state.settings.net,
+    address: self.address,
+    interface: state.settings.interface,
+    admittedBy: by,
+    promise: ADMISSION_TEXT,
+  };
+}

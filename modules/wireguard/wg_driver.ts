@@ -1,0 +1,31 @@
+/**
+ * The WireGuard operations the mesh needs, as one interface, so the mesh
+ * engine runs on the real `wg`/`ip` layer in the agent and on a fake in unit
+ * tests.
+ *
+ * @module
+ */
+import type { WgInterfaceSpec } from "./wg_state.ts";
+import type { WgDump } from "./wg_dump.ts";
+import { applyInterface, readStatus, removeInterface } from "./wg_apply.ts";
+import { generateKeyPair } from "./wg_keys.ts";
+
+/** The WireGuard operations the mesh needs (the real ones, or fakes in tests). */
+export interface WgDriver {
+  /** Makes (or reuses) `DIR/wg.key` with `wg genkey`; returns its public key. */
+  generateKeyPair(dir: string): Promise<{ publicKey: string; privateKeyFile: string }>;
+  /** Makes the interface match the spec, changing only what differs. */
+  applyInterface(spec: WgInterfaceSpec): Promise<unknown>;
+  /** Deletes the interface (gone already is fine). */
+  removeInterface(name: string): Promise<void>;
+  /** The interface's `wg show dump`, without secrets. */
+  readStatus(name: string): Promise<WgDump>;
+}
+
+/** The real WireGuard layer. */
+export const SYSTEM_WG: WgDriver = {
+  generateKeyPair: (dir) => generateKeyPair(dir),
+  applyInterface: (spec) => applyInterface(spec),
+  removeInterface: (name) => removeInterface(name),
+  readStatus: (name) => readStatus(name),
+};
