@@ -8,7 +8,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { hashText, loadIdentity, UsageError } from "../kernel/mod.ts";
 import { callMesh, Mesh, type MeshArgs } from "../modules/wireguard/mod.ts";
-import type { CommandContext } from "./_command.ts";
+import type { Command, CommandContext } from "./_command.ts";
 import { JOIN_PROMISE_TEXT } from "./join_wireguard_net.ts";
 
 /** Parsed flags and positionals. */
@@ -72,4 +72,44 @@ export async function runMeshOp(
   const answer = await callMesh(ctx.call, op, args);
   if (answer !== undefined) return answer;
   return await (await openOfflineMesh(ctx)).run(op, args, ctx.signal);
+}
+
+/** A mesh command whose arguments are all positional: see {@link positionalMeshCommand}. */
+export interface PositionalMeshCommandOptions {
+  /** The command's name. */
+  name: string;
+  /** The promise text the command makes. */
+  promise: string;
+  /** One-line usage. */
+  usage: string;
+  /** One-line help. */
+  summary: string;
+  /** The mesh operation it runs. */
+  op: string;
+  /** The operation's argument names, one per positional, in order (all required). */
+  params: string[];
+  /** The line(s) printed from the operation's result. */
+  render(result: MeshArgs): string;
+}
+
+/** A command that passes exactly its positionals to mesh operation `op` and prints the result. */
+export function positionalMeshCommand(options: PositionalMeshCommandOptions): Command {
+  const { name, promise, usage, summary, op, params, render } = options;
+  return {
+    name,
+    promise,
+    usage,
+    summary,
+    async run(args, ctx) {
+      const n = params.length;
+      const { positionals } = parseFlags(args, {}, usage, { min: n, max: n });
+      const r = await runMeshOp(
+        ctx,
+        op,
+        Object.fromEntries(params.map((p, i) => [p, positionals[i]])),
+      );
+      await ctx.io.stdout(render(r));
+      return 0;
+    },
+  };
 }

@@ -5,25 +5,19 @@
  * @module
  */
 import type { Command } from "./_command.ts";
-import { parseFlags, runMeshOp } from "./_mesh_command.ts";
-
-const USAGE = "grid leave-wireguard-net NAME";
+import { positionalMeshCommand } from "./_mesh_command.ts";
 
 /** The leave command. */
-export const command: Command = {
+export const command: Command = positionalMeshCommand({
   name: "leave-wireguard-net",
   promise:
     "I promise to stop using this net's keys and addresses once I leave, and I ask its members to drop me as a peer and keep my leave in their records.",
-  usage: USAGE,
+  usage: "grid leave-wireguard-net NAME",
   summary: "leave a WireGuard net; every member drops this node",
-  async run(args, ctx) {
-    const { positionals } = parseFlags(args, {}, USAGE, { min: 1, max: 1 });
-    const r = await runMeshOp(ctx, "leave", { name: positionals[0] });
-    await ctx.io.stdout(
-      r.told === false
-        ? `Left net "${r.name}"; its members will hear of it once this node's agent reaches one\n`
-        : `Left net "${r.name}"\n`,
-    );
-    return 0;
-  },
-};
+  op: "leave",
+  params: ["name"],
+  render: (r) =>
+    r.told === false
+      ? `Left net "${r.name}"; its members will hear of it once this node's agent reaches one\n`
+      : `Left net "${r.name}"\n`,
+});

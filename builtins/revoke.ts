@@ -5,23 +5,16 @@
  * @module
  */
 import type { Command } from "./_command.ts";
-import { parseFlags, runMeshOp } from "./_mesh_command.ts";
-
-const USAGE = "grid revoke NAME NODE";
+import { positionalMeshCommand } from "./_mesh_command.ts";
 
 /** The revoke command. */
-export const command: Command = {
+export const command: Command = positionalMeshCommand({
   name: "revoke",
   promise:
     "I promise, as a member of this net, that I revoke this member for cause, and I ask every member to drop it as a peer and never admit it again.",
-  usage: USAGE,
+  usage: "grid revoke NAME NODE",
   summary: "revoke a member of a WireGuard net (node id, name or tunnel address)",
-  async run(args, ctx) {
-    const { positionals } = parseFlags(args, {}, USAGE, { min: 2, max: 2 });
-    const r = await runMeshOp(ctx, "revoke", { name: positionals[0], node: positionals[1] });
-    await ctx.io.stdout(
-      `Revoked ${r.memberName} (${r.address}, ${r.revoked}) from net "${r.name}"\n`,
-    );
-    return 0;
-  },
-};
+  op: "revoke",
+  params: ["name", "node"],
+  render: (r) => `Revoked ${r.memberName} (${r.address}, ${r.revoked}) from net "${r.name}"\n`,
+});
