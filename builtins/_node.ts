@@ -10,6 +10,7 @@ import {
   ensureHome,
   FsStorage,
   GET_PROMISE,
+  getSymbols,
   type GridConfig,
   type GridHome,
   hashToText,
@@ -23,7 +24,6 @@ import {
   type SymbolTable,
   writeConfig,
 } from "../kernel/mod.ts";
-import { getSymbols } from "../kernel/symbols.ts";
 import { type BuiltinCommand, loadBuiltins } from "./_registry.ts";
 import { commandModule } from "./_command.ts";
 
@@ -99,6 +99,7 @@ async function ensureSymbols(
   }
   const table: SymbolTable = new Map(builtinTable);
   if (config.symbols) {
+    // An old table that cannot be read (gone from the store, corrupt) is rebuilt from the builtins.
     const old = await getSymbols(cas, config.symbols).catch(() => new Map() as SymbolTable);
     for (const [name, entry] of old) if (entry.kind !== "builtin") table.set(name, entry);
   }

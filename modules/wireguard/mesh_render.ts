@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { MemberSet } from "../membership/member_set.ts";
+import type { MemberSet } from "../membership/mod.ts";
 import type { WgInterfaceSpec, WgPeerSpec } from "./wg_state.ts";
 
 /** Keepalive for peers behind NAT, in seconds. */

@@ -1,12 +1,8 @@
 import { assert, assertEquals } from "../../kernel/_assert_test.ts";
 import { generateIdentity } from "../../kernel/mod.ts";
-import { signRecord } from "../membership/records.ts";
-import { foldMembers } from "../membership/member_set.ts";
-import { createInvite } from "../membership/invite.ts";
-import { admitRecord, makeNet, memberRequest } from "../membership/_test_net.ts";
-import { signMemberRequest } from "../membership/member_request.ts";
+import { createInvite, foldMembers, signMemberRequest, signRecord } from "../membership/mod.ts";
+import { admitRecord, makeNet, memberRequest, TEST_PROMISE } from "../membership/_test_net.ts";
 import { defaultInterfaceName, NAT_KEEPALIVE_SECONDS, renderInterface } from "./mesh_render.ts";
-import { TEST_PROMISE } from "../membership/_test_net.ts";
 
 const BASE = { interface: "grid-t", listenPort: 51820, privateKeyFile: "/k/wg.key" };
 
