@@ -164,7 +164,7 @@ async function wireguardGoPids(mesh: MeshLab): Promise<number[]> {
         Number,
       )
     ) {
-      const cmd = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+      const cmd = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => ""); // exited meanwhile
       if (/(^|\/)wireguard-go\0/.test(cmd)) pids.push(pid);
     }
   }

@@ -43,7 +43,10 @@ async function add(text: string, ctx: CommandContext): Promise<number> {
   if (urls.includes(url)) {
     ctx.io.stderr(`grid: "${url}" is already listed`);
   } else {
-    const existing = await Deno.readTextFile(path).catch(() => "");
+    const existing = await Deno.readTextFile(path).catch((err) => {
+      if (err instanceof Deno.errors.NotFound) return ""; // no peers file yet: start one
+      throw err;
+    });
     const sep = existing.length === 0 || existing.endsWith("\n") ? "" : "\n";
     await writeTextFileAtomic(path, `${existing}${sep}${url}\n`, { mode: 0o600 });
   }

@@ -34,7 +34,7 @@ export const command: Command = {
         allowPositionals: false,
       }));
     } catch (err) {
-      throw new UsageError(`${oneLine(err)}; usage: ${USAGE}`);
+      throw new UsageError(`${oneLine(err)}; usage: ${USAGE}`, { cause: err });
     }
     await runAgent({
       node: ctx.node,

@@ -357,7 +357,9 @@ class Lab implements LabNet {
     try {
       for await (const entry of Deno.readDir("/var/run/wireguard")) {
         if (entry.name.startsWith(`wg${this.id}n`)) {
-          await Deno.remove(`/var/run/wireguard/${entry.name}`).catch(() => {});
+          await Deno.remove(`/var/run/wireguard/${entry.name}`).catch(() => {
+            // Best effort: the socket may have gone with its process already.
+          });
         }
       }
     } catch (err) {

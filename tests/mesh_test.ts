@@ -82,7 +82,7 @@ async function nodeSecrets(mesh: MeshLab, node: MeshNode): Promise<Secret[]> {
     if (psk && psk !== "(none)") secrets.push({ label: `node ${node.index} PSK`, bytes: key(psk) });
   }
   for await (const path of walk(node.home)) {
-    const bytes = await Deno.readFile(path).catch(() => undefined);
+    const bytes = await Deno.readFile(path).catch(() => undefined); // gone meanwhile, or a socket
     if (!bytes) continue;
     if (path.endsWith("ed25519.key")) {
       secrets.push({ label: `node ${node.index} identity key (pkcs8)`, bytes });

@@ -34,7 +34,7 @@ async function wireguardGoPids(lab: LabNet, node: LabNode): Promise<number[]> {
   const pids = new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim()).map(Number);
   const found: number[] = [];
   for (const pid of pids) {
-    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => ""); // exited meanwhile
     if (cmdline.startsWith("wireguard-go\0") && cmdline.includes(node.ifname)) found.push(pid);
   }
   void lab;

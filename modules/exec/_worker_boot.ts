@@ -15,7 +15,7 @@ const post = globalThis.postMessage.bind(globalThis);
 const pending = new Map();
 let nextId = 1;
 let started = false;
-const text = (v) => { try { return String(v && v.message !== undefined ? v.name + ": " + v.message : v); } catch { return "error"; } };
+const text = (v) => { try { return String(v && v.message !== undefined ? v.name + ": " + v.message : v); } catch { return "error"; /* String() itself threw: say only that it failed */ } };
 globalThis.addEventListener("message", (event) => {
   const m = event.data;
   if (m && m.t === "start" && !started) { started = true; start(m); return; }

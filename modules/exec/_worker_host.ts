@@ -8,6 +8,7 @@
  */
 import {
   asHash,
+  CodecError,
   decodeMessage,
   encodeMessage,
   ExecError,
@@ -44,8 +45,12 @@ export interface HashLink {
 export function fromWorkerValue(value: unknown): Parm {
   let items = 0;
   const walk = (v: unknown, depth: number): Parm => {
-    if (depth > MAX_VALUE_DEPTH) throw new Error(`value nests deeper than ${MAX_VALUE_DEPTH}`);
-    if (++items > MAX_VALUE_ITEMS) throw new Error(`value has over ${MAX_VALUE_ITEMS} items`);
+    if (depth > MAX_VALUE_DEPTH) {
+      throw new CodecError(`Value nests deeper than ${MAX_VALUE_DEPTH} levels`);
+    }
+    if (++items > MAX_VALUE_ITEMS) {
+      throw new CodecError(`Value has over ${MAX_VALUE_ITEMS} items`);
+    }
     if (v === null || typeof v === "string" || typeof v === "boolean") return v;
     if (typeof v === "number") return v;
     if (v instanceof Uint8Array) return v;
@@ -58,7 +63,7 @@ export function fromWorkerValue(value: unknown): Parm {
       for (const k of keys) out[k] = walk((v as Record<string, unknown>)[k], depth + 1);
       return out;
     }
-    throw new Error(`cannot send a ${typeof v} to the kernel`);
+    throw new CodecError(`Cannot send a value of type "${typeof v}" to the kernel`);
   };
   return walk(value, 0);
 }
@@ -144,7 +149,7 @@ export function runWorker(request: ExecRequest, options: RunWorkerOptions): Prom
         try {
           const parms = fromWorkerValue(value);
           if (!Array.isArray(parms) || !asHash(parms[0])) {
-            throw new Error("a message is an array whose first item is a promise hash");
+            throw new CodecError("A message is an array whose first item is a promise hash");
           }
           requestBytes = encodeMessage(parms as Parms);
         } catch (err) {

@@ -148,7 +148,7 @@ export class NativeExecutor implements Executor {
       }, 200);
       try {
         await readOut.catch(() => {}); // a cancelled read ends the loop
-        return [status, await readErr.catch(() => "")];
+        return [status, await readErr.catch(() => "")]; // cancelled: no more stderr to report
       } finally {
         clearTimeout(grace);
       }

@@ -26,7 +26,7 @@ Deno.test("a native module runs only after its hash is allowed, with a clean env
     const err = await assertRejects(() => executor.run(request), ExecError, "grid allow");
     assertEquals(err.code, "denied");
     assert(
-      !(await Deno.stat(`${root}/state/exec`).catch(() => null)),
+      !(await Deno.stat(`${root}/state/exec`).catch(() => null)), // any stat error: not there
       "nothing written before allow",
     );
 

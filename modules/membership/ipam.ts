@@ -110,7 +110,7 @@ export function firstFreeFrom(cidr: Cidr, start: number, taken: ReadonlySet<stri
     const address = hostAt(cidr, (start + i) % count);
     if (!taken.has(address)) return address;
   }
-  throw new MembershipError(`Net address block ${cidr.text} is full (${count} addresses)`);
+  throw new MembershipError(`Net address block "${cidr.text}" is full (${count} addresses)`);
 }
 
 /** Options for {@link allocateAddress}. */

@@ -28,7 +28,7 @@ export async function createNet(ctx: MeshContext, args: MeshArgs): Promise<MeshA
   const iface = argString(args, "interface") ?? defaultInterfaceName(name);
   const listenPort = argNumber(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
   if (listenPort < 1 || listenPort > 65535) {
-    throw new MembershipError(`Invalid port ${listenPort}`);
+    throw new MembershipError(`Invalid port "${listenPort}": use 1 to 65535`);
   }
   const given = argString(args, "endpoint");
   if (given) checkEndpoint(given);

@@ -23,7 +23,8 @@ class FakeWg implements WgDriver {
     let secret: string;
     try {
       secret = await Deno.readTextFile(privateKeyFile);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
       secret = crypto.getRandomValues(new Uint8Array(32)).toBase64();
       await Deno.writeTextFile(privateKeyFile, secret, { mode: 0o600 });
     }
@@ -102,7 +103,7 @@ class Cluster {
     for (const n of this.nodes) n.stop.abort();
     await new Promise((r) => setTimeout(r, 300));
     for (const n of new Set(this.nodes.map((n) => n.root))) {
-      await Deno.remove(n, { recursive: true }).catch(() => {});
+      await Deno.remove(n, { recursive: true }).catch(() => {}); // best effort: a temp dir left is harmless
     }
   }
 }

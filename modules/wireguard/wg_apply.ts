@@ -401,6 +401,7 @@ function checkName(name: string): void {
 function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const previous = locks.get(key) ?? Promise.resolve();
   const next = previous.then(fn, fn);
+  // The next caller runs whatever this one's outcome; this caller sees its error through `next`.
   const settled = next.catch(() => undefined);
   locks.set(key, settled);
   settled.then(() => {
