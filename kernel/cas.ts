@@ -62,6 +62,19 @@ export class Cas {
     await this.#storage.write(this.#path(cid), bytes);
   }
 
+  /**
+   * Stores bytes under `cid` without hashing them again: only for bytes the
+   * caller has itself just verified against `cid`. The kernel's write-back
+   * of a get answer uses it (see casModule's `store`): the kernel runs
+   * GET_PROMISE's verify on the very same bytes before any write-back, so a
+   * second hash here would check nothing new. Everything else uses
+   * {@link putVerified}. The size limit still applies.
+   */
+  async putTrusted(cid: CID, bytes: Uint8Array): Promise<void> {
+    this.#checkSize(bytes);
+    await this.#storage.write(this.#path(cid), bytes);
+  }
+
   /** The bytes for `cid`, verified; undefined when absent or found corrupt (and dropped). */
   async get(cid: CID): Promise<Uint8Array | undefined> {
     const path = this.#path(cid);

@@ -44,11 +44,22 @@ export interface DecodeLimits {
   maxDepth?: number;
 }
 
+/**
+ * Tag-42 payload (0x00 + binary CID) per CID instance, built once: the same
+ * promise and module hashes lead every message, so each is encoded once.
+ * The encoder only reads these bytes.
+ */
+const cidPayloads = new WeakMap<CID, Uint8Array>();
+
 function cidEncoder(obj: unknown): Token[] | null {
   const cid = asHash(obj);
   if (!cid) return null;
-  const bytes = new Uint8Array(cid.bytes.length + 1);
-  bytes.set(cid.bytes, 1);
+  let bytes = cidPayloads.get(cid);
+  if (!bytes) {
+    bytes = new Uint8Array(cid.bytes.length + 1);
+    bytes.set(cid.bytes, 1);
+    cidPayloads.set(cid, bytes);
+  }
   return [new Token(Type.tag, CID_TAG), new Token(Type.bytes, bytes)];
 }
 
@@ -97,12 +108,31 @@ function strictEncode(value: unknown): Uint8Array {
   }
 }
 
+/** Most decoded CIDs kept for reuse (see {@link decodeCidTag}). */
+const MAX_INTERNED_CIDS = 4096;
+/** Decoded CIDs by the hex of their tag-42 payload. */
+const internedCids = new Map<string, CID>();
+
+/**
+ * Decodes a tag-42 payload into a CID. The same few hashes (promises,
+ * modules) lead almost every message, so a CID already decoded from the very
+ * same bytes is returned again: CID.decode is deterministic and a CID is
+ * immutable, and a reused instance keeps its cached text form, which the
+ * kernel asks for on every call. The table is bounded: when full it is
+ * emptied, so hashes chosen by a peer cost at most a re-decode.
+ */
 function decodeCidTag(decodeInner: TagDecodeControl): CID {
   const bytes = decodeInner();
   if (!(bytes instanceof Uint8Array) || bytes.length < 2 || bytes[0] !== 0) {
     throw new CodecError("Tag 42 must hold a byte string with a leading 0x00");
   }
-  return CID.decode(bytes.subarray(1));
+  const key = bytes.toHex();
+  const known = internedCids.get(key);
+  if (known) return known;
+  const cid = CID.decode(bytes.subarray(1));
+  if (internedCids.size >= MAX_INTERNED_CIDS) internedCids.clear();
+  internedCids.set(key, cid);
+  return cid;
 }
 
 /** A marker for the decoded envelope, so a nested grid tag can be told apart. */

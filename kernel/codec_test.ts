@@ -452,3 +452,34 @@ Deno.test("decodeMessage() on random and mutated input returns valid parms or th
   assert(counts.ok > 50, `only ${counts.ok} mutated inputs decoded`);
   assert(counts.codec > 5000, `only ${counts.codec} inputs were rejected`);
 });
+
+Deno.test("decodeMessage() reuses a CID decoded from the same bytes, and only from the same bytes", () => {
+  const a = hashText("interned a");
+  const b = hashText("interned b");
+  const first = decodeMessage(encodeMessage([a, b, a]));
+  const second = decodeMessage(encodeMessage([a, b]));
+  assert(first[0] === first[2], "the same hash twice in one message is one instance");
+  assert(first[0] === second[0], "the same hash in a later message is the same instance");
+  assert(first[1] === second[1]);
+  assert(first[0] !== first[1], "different bytes, different CIDs");
+  assert(a.equals(first[0]) && b.equals(first[1]));
+  assertEquals(first[0].toString(), a.toString());
+});
+
+Deno.test("decodeMessage() stays correct after the CID table fills and empties", () => {
+  const cids = Array.from({ length: 5000 }, (_, i) => hashText(`many ${i}`));
+  for (const cid of cids) {
+    const got = decodeMessage(encodeMessage([cid]))[0];
+    assert(cid.equals(got), `decoded ${got} for ${cid}`);
+  }
+  const again = decodeMessage(encodeMessage([cids[0], cids[4999]]));
+  assert(cids[0].equals(again[0]) && cids[4999].equals(again[1]));
+});
+
+Deno.test("encodeMessage() gives the same bytes for a CID on first and later use", () => {
+  const cid = hashText("encoded twice");
+  const once = encodeMessage([cid, "x"]);
+  const twice = encodeMessage([cid, "x"]);
+  assertEquals(once, twice);
+  assertEquals(encodeMessage([CID.decode(cid.bytes), "x"]), once);
+});

@@ -26,7 +26,7 @@ import type { CallContext, Module } from "./module.ts";
 import type { PeerNetwork } from "./peer_network.ts";
 import type { Logger } from "./service.ts";
 import { MAX_BLOB } from "./cas.ts";
-import { GET_PROMISE, getMessage } from "./cas_module.ts";
+import { GET_PROMISE, getMessage, vouchVerified } from "./cas_module.ts";
 import {
   accept,
   definePromise,
@@ -193,6 +193,8 @@ export function peerProxyModule(options: PeerProxyOptions): Module {
           });
           continue;
         }
+        // Hashed here, at the trust boundary: the kernel's verify need not hash it again.
+        vouchVerified(cid, got.bytes);
         peers.adjustScore?.(id, 1);
         kernel.tree.record(key, peerModuleName(id), "accept");
         log("debug", "peer-fetched", { peer: id, hash: hashToText(cid), bytes: got.bytes.length });

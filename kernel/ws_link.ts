@@ -83,6 +83,12 @@ export interface WsLinkOptions {
   log?: Logger;
 }
 
+/** The part of ws's underlying net.Socket used to batch writes. */
+interface CorkableSocket {
+  cork(): void;
+  uncork(): void;
+}
+
 interface Pending {
   resolve: (reply: Parms) => void;
   cleanup: () => void;
@@ -126,6 +132,7 @@ export class WsLink {
   #refused = 0;
   #refusedLoggedAt = 0;
   #isClosed = false;
+  #corked = false;
   #resolveReady!: (peer: PeerInfo) => void;
   #rejectReady!: (err: Error) => void;
   #handshakeTimer?: ReturnType<typeof setTimeout>;
@@ -242,6 +249,7 @@ export class WsLink {
 
   #send(frame: Uint8Array): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#cork();
     // No per-send callback: a failed write surfaces as the socket's error and close events.
     this.#ws.send(frame, { binary: true });
     const queued = this.#ws.bufferedAmount;
@@ -251,6 +259,28 @@ export class WsLink {
       this.#fail(CLOSE_CODES.tryAgain, `Peer is not reading (${queued} bytes queued)`);
       this.#ws.terminate();
     }
+  }
+
+  /**
+   * Batches the frames sent in one turn into one socket write: the first send
+   * corks the socket, and it is uncorked once the current work is done. A lone
+   * request or reply (nothing else outstanding) flushes at the end of the
+   * microtask queue, so a single round trip pays no extra latency; while other
+   * replies are still being computed, it flushes after this turn of the event
+   * loop, so a burst goes out as one writev instead of one write per frame.
+   */
+  #cork(): void {
+    if (this.#corked) return;
+    const socket = (this.#ws as unknown as { _socket?: CorkableSocket })._socket;
+    if (!socket || typeof socket.cork !== "function") return;
+    this.#corked = true;
+    socket.cork();
+    const flush = () => {
+      this.#corked = false;
+      socket.uncork();
+    };
+    if (this.#inFlight > 0 || this.#pending.size > 1) setImmediate(flush);
+    else queueMicrotask(flush);
   }
 
   #sendHello(): void {
