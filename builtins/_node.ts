@@ -29,8 +29,11 @@ import { commandModule } from "./_command.ts";
 
 /** A node's open state. */
 export interface GridNode {
+  /** The node's grid home. */
   readonly home: GridHome;
+  /** The node's content store. */
   readonly cas: Cas;
+  /** The node's kernel, with the builtins registered. */
   readonly kernel: Kernel;
   /** The symbol table that `config` names. */
   readonly symbols: SymbolTable;

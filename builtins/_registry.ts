@@ -43,6 +43,7 @@ export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
 
 /** A builtin command with its hashes. */
 export interface BuiltinCommand {
+  /** The command itself. */
   readonly command: Command;
   /** Hash of the command file's bytes. */
   readonly module: CID;

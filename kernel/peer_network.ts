@@ -33,7 +33,9 @@ export interface RequestOptions {
 
 /** A change in the set of connected peers. */
 export interface PeerEvent {
+  /** Whether the peer came up or went down. */
   readonly type: "up" | "down";
+  /** The peer. */
   readonly peer: PeerInfo;
 }
 

@@ -20,13 +20,19 @@ export type Logger = (level: LogLevel, event: string, fields?: Record<string, un
 
 /** What a service is given when the agent starts it. */
 export interface ServiceContext {
+  /** The agent's kernel, to register modules and accept promises. */
   readonly kernel: Kernel;
+  /** The agent's content store. */
   readonly cas: Cas;
+  /** The grid home (`$GRID_HOME`). */
   readonly home: GridHome;
+  /** This node's identity. */
   readonly identity: Identity;
+  /** The agent's grid peers. */
   readonly peers: PeerNetwork;
   /** The WebSocket URL this agent advertises to peers (`grid serve --advertise`). */
   readonly advertise?: string;
+  /** Where the service logs events. */
   readonly log: Logger;
   /** Aborted when the agent stops. */
   readonly signal: AbortSignal;
