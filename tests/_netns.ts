@@ -186,6 +186,18 @@ function untrack(lab: Lab): void {
   }
 }
 
+/** Starts `cmd` inside `node`'s namespace, stdout and stderr piped. */
+function spawnIn(node: LabNode, cmd: string[], options: LabRunOptions): Deno.ChildProcess {
+  return new Deno.Command("ip", {
+    args: ["netns", "exec", node.ns, ...cmd],
+    env: options.env,
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
 class Lab implements LabNet {
   readonly id: string;
   readonly hub: string;
@@ -204,14 +216,7 @@ class Lab implements LabNet {
   }
 
   async run(node: LabNode, cmd: string[], options: LabRunOptions = {}): Promise<LabOutput> {
-    const child = new Deno.Command("ip", {
-      args: ["netns", "exec", node.ns, ...cmd],
-      env: options.env,
-      cwd: options.cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = spawnIn(node, cmd, options);
     const timer = setTimeout(() => {
       try {
         child.kill("SIGKILL");
@@ -233,14 +238,7 @@ class Lab implements LabNet {
   }
 
   spawn(node: LabNode, name: string, cmd: string[], options: LabRunOptions = {}): LabProcess {
-    const child = new Deno.Command("ip", {
-      args: ["netns", "exec", node.ns, ...cmd],
-      env: options.env,
-      cwd: options.cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = spawnIn(node, cmd, options);
     const logPath = `${this.logDir}/${name}.log`;
     const chunks: string[] = [];
     const decoder = new TextDecoder();
