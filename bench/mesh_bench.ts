@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { MeshLab, type MeshNode, pool } from "../tests/_mesh_lab.ts";
 import { labSkipReason, waitFor } from "../tests/_netns.ts";
+import { printTable } from "./_table.ts";
 
 /** One row of results. */
 interface Row {
@@ -47,17 +48,26 @@ if (import.meta.main) {
     rows.push(await measure(n, Number(values["idle-seconds"])));
   }
   const ms = (v?: number) => (v === undefined ? "timeout" : `${Math.round(v)}`);
-  console.log(
-    "| nodes | all joins (ms) | converge after last join (ms) | revoke propagation (ms) | agent RSS mean / max (MB) | wireguard-go RSS (MB) | agent idle CPU (% of one core) |",
+  printTable(
+    [
+      "nodes",
+      "all joins (ms)",
+      "converge after last join (ms)",
+      "revoke propagation (ms)",
+      "agent RSS mean / max (MB)",
+      "wireguard-go RSS (MB)",
+      "agent idle CPU (% of one core)",
+    ],
+    rows.map((r) => [
+      `${r.nodes}`,
+      ms(r.joinsMs),
+      ms(r.convergeMs),
+      ms(r.revokeMs),
+      `${r.rssMeanMb.toFixed(1)} / ${r.rssMaxMb.toFixed(1)}`,
+      r.wgGoRssMb.toFixed(1),
+      r.idleCpuPct.toFixed(2),
+    ]),
   );
-  console.log("|---|---|---|---|---|---|---|");
-  for (const r of rows) {
-    console.log(
-      `| ${r.nodes} | ${ms(r.joinsMs)} | ${ms(r.convergeMs)} | ${ms(r.revokeMs)} | ${
-        r.rssMeanMb.toFixed(1)
-      } / ${r.rssMaxMb.toFixed(1)} | ${r.wgGoRssMb.toFixed(1)} | ${r.idleCpuPct.toFixed(2)} |`,
-    );
-  }
 }
 
 async function measure(n: number, idleSeconds: number): Promise<Row> {

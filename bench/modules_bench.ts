@@ -36,8 +36,8 @@ import {
   rejectReason,
   type SymbolEntry,
 } from "../kernel/mod.ts";
-import { installModule, WasmExecutor, WorkerExecutor } from "../modules/exec/mod.ts";
-import { callerModule } from "../modules/exec/wasm_builder.ts";
+import { callerModule, installModule, WasmExecutor, WorkerExecutor } from "../modules/exec/mod.ts";
+import { median, printTable } from "./_table.ts";
 
 const COLD_RUNS = 15;
 const WARM_RUNS = 30;
@@ -108,11 +108,6 @@ async function runOnce(kernel: Kernel, module: CID): Promise<number> {
     );
   }
   return ms;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 function jsSource(nonce: number, calls: number, target: string): Uint8Array {
@@ -208,11 +203,15 @@ if (import.meta.main) {
       await measure(n, "js", (nonce, calls) => jsSource(nonce, calls, text)),
       await measure(n, "wasm", (nonce, calls) => wasmBytes(nonce, calls, target)),
     ];
-    console.log(
-      `| module | cold start: fetch from peer + verify + start + run (median of ${COLD_RUNS}, ms) | warm run: cached bytes (median of ${WARM_RUNS}, ms) | one host call / kernel call (µs) |`,
+    printTable(
+      [
+        "module",
+        `cold start: fetch from peer + verify + start + run (median of ${COLD_RUNS}, ms)`,
+        `warm run: cached bytes (median of ${WARM_RUNS}, ms)`,
+        "one host call / kernel call (µs)",
+      ],
+      rows.map((r) => [r.what, r.cold, r.warm, r.hostCall]),
     );
-    console.log("|---|---|---|---|");
-    for (const r of rows) console.log(`| ${r.what} | ${r.cold} | ${r.warm} | ${r.hostCall} |`);
   } finally {
     await n.close();
   }

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "../kernel/_assert_test.ts";
 import { encodeMessage, getMessage, hashBytes, hashToText } from "../kernel/mod.ts";
-import { callerModule } from "../modules/exec/wasm_builder.ts";
+import { callerModule } from "../modules/exec/mod.ts";
 import {
   type AgentProcess,
   makeHome,

@@ -37,3 +37,4 @@ export {
   withEntry,
 } from "./symbol_edit.ts";
 export { envLimits, type ModuleNode, prepareModuleRun } from "./cli_run.ts";
+export { callerModule, type CallerModuleOptions } from "./wasm_builder.ts";
