@@ -96,6 +96,29 @@ async function removeStale(path: string): Promise<boolean> {
   }
 }
 
+/** How long to wait for the agent lock before concluding another agent holds it. */
+const LOCK_WAIT_MS = 300;
+
+/**
+ * Takes an exclusive lock on `path` (created 0600), or throws when another
+ * process holds it. Deno's lock() blocks, so a lock not granted within
+ * {@link LOCK_WAIT_MS} means a live holder.
+ */
+async function claimLock(path: string): Promise<Deno.FsFile> {
+  const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const granted = await Promise.race([
+    file.lock(true).then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), LOCK_WAIT_MS)),
+  ]);
+  clearTimeout(timer);
+  if (!granted) {
+    file.close(); // also abandons the pending lock request
+    throw new GridError("config", `An agent is already running here ("${path}" is locked)`);
+  }
+  return file;
+}
+
 /** Options for {@link ControlServer.start}. */
 export interface ControlServerOptions {
   /** Handles one message from the local user. */
@@ -111,26 +134,41 @@ export class ControlServer {
   #options: ControlServerOptions;
   #conns = new Set<Deno.Conn>();
   #done: Promise<void>;
+  #lock: Deno.FsFile;
 
-  private constructor(listener: Deno.Listener, path: string, options: ControlServerOptions) {
+  private constructor(
+    listener: Deno.Listener,
+    path: string,
+    lock: Deno.FsFile,
+    options: ControlServerOptions,
+  ) {
     this.#listener = listener;
     this.#path = path;
+    this.#lock = lock;
     this.#options = options;
     this.#done = this.#serve();
   }
 
   /**
-   * Claims `path` (refusing if a live agent answers there, removing a stale
-   * socket) and starts serving. The socket is made 0600.
+   * Claims `path` and starts serving. The claim is an exclusive lock on
+   * `path.lock`, held for the agent's whole life, so two agents starting at
+   * once on one home cannot both win; only the holder removes a stale socket.
+   * The socket is made 0600.
    */
   static async start(path: string, options: ControlServerOptions): Promise<ControlServer> {
-    if (await agentAnswers(path)) {
-      throw new GridError("config", `An agent is already running here ("${path}" answers)`);
+    const lock = await claimLock(`${path}.lock`);
+    try {
+      if (await agentAnswers(path)) {
+        throw new GridError("config", `An agent is already running here ("${path}" answers)`);
+      }
+      await removeStale(path);
+      const listener = Deno.listen({ transport: "unix", path });
+      await Deno.chmod(path, 0o600);
+      return new ControlServer(listener, path, lock, options);
+    } catch (err) {
+      lock.close();
+      throw err;
     }
-    await removeStale(path);
-    const listener = Deno.listen({ transport: "unix", path });
-    await Deno.chmod(path, 0o600);
-    return new ControlServer(listener, path, options);
   }
 
   /** Stops serving and removes the socket. */
@@ -143,6 +181,7 @@ export class ControlServer {
     for (const conn of this.#conns) closeQuietly(conn);
     await this.#done;
     await removeStale(this.#path);
+    this.#lock.close(); // releases the claim on this home
   }
 
   async #serve(): Promise<void> {

@@ -113,3 +113,30 @@ Deno.test("garbage on the control socket gets a reject, and the agent keeps answ
     }
   });
 });
+
+Deno.test("of several agents starting at once on one home, exactly one claims it", async () => {
+  await withDir(async (dir) => {
+    const path = controlSocketPath(dir);
+    const module = new URL("./control_socket.ts", import.meta.url).href;
+    const script = `
+      import { ControlServer } from ${JSON.stringify(module)};
+      try {
+        await ControlServer.start(${JSON.stringify(path)}, { handler: () => Promise.resolve([]) });
+        console.log("claimed");
+        await new Promise((r) => setTimeout(r, 1500));
+      } catch (err) {
+        console.log("refused: " + err.message);
+      }
+      Deno.exit(0);`;
+    const outputs = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          new Deno.Command(Deno.execPath(), { args: ["eval", script], stdout: "piped" }).output(),
+      ),
+    );
+    const lines = outputs.map((o) => new TextDecoder().decode(o.stdout).trim());
+    assertEquals(lines.filter((l) => l === "claimed").length, 1, lines.join("\n"));
+    assert(lines.every((l) => l === "claimed" || l.includes("already running")), lines.join("\n"));
+  });
+});
