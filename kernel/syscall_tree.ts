@@ -51,10 +51,11 @@ export interface RecordOptions {
 /** Options for {@link SyscallTree}. */
 export interface SyscallTreeOptions {
   /**
-   * Most entries kept. Once reached, new entries deeper than
-   * {@link SHALLOW_DEPTH} (per-argument history) are not recorded, so a
-   * long-running agent asked for many distinct arguments stays bounded;
-   * routing then falls back on the shallow history, which stays exact.
+   * Most entries kept. Once reached, every entry deeper than
+   * {@link SHALLOW_DEPTH} (per-argument history) is dropped and learning
+   * starts again from the shallow history, which stays exact: a long-running
+   * agent asked for many distinct arguments stays bounded, and a stream of
+   * junk keys cannot freeze what the tree learns.
    */
   maxEntries?: number;
 }
@@ -95,7 +96,12 @@ export class SyscallTree {
     for (let i = 0; i < prefix.length; i++) {
       let next = node.children.get(prefix[i]);
       if (!next) {
-        if (i >= SHALLOW_DEPTH && this.#size >= this.#maxEntries) return; // full: see SyscallTreeOptions
+        if (i >= SHALLOW_DEPTH && this.#size >= this.#maxEntries) {
+          this.#evaporateDeep(); // full: see SyscallTreeOptions
+          if (this.#size >= this.#maxEntries) return; // the shallow history alone fills the bound
+          // Walk again; the shorter prefix (alsoAt <= i) is already counted.
+          return this.record(prefix, module, what, { alsoAt: alsoAt > i ? alsoAt : -1 });
+        }
         next = newNode();
         node.children.set(prefix[i], next);
       }
@@ -108,7 +114,10 @@ export class SyscallTree {
   #count(node: TreeNode, module: string, what: Outcome["last"], deep: boolean): void {
     let outcome = node.outcomes.get(module);
     if (!outcome) {
-      if (deep && this.#size >= this.#maxEntries) return;
+      if (deep && this.#size >= this.#maxEntries) {
+        this.#evaporateDeep(); // drops `node` too: record the outcome at the shallow levels only
+        return;
+      }
       outcome = { accepts: 0, rejects: 0, broken: 0, last: what };
       node.outcomes.set(module, outcome);
       this.#size++;
@@ -118,6 +127,28 @@ export class SyscallTree {
     else outcome.broken++;
     outcome.last = what;
   }
+
+  /**
+   * Forgets every entry deeper than {@link SHALLOW_DEPTH}: old trails
+   * evaporate so new ones can be laid, and the bound holds without freezing
+   * what the tree can learn. The shallow history is kept.
+   */
+  #evaporateDeep(): void {
+    let size = this.#root.outcomes.size;
+    const walk = (node: TreeNode, depth: number): void => {
+      for (const child of node.children.values()) {
+        size += child.outcomes.size;
+        if (depth + 1 >= SHALLOW_DEPTH) child.children = new Map();
+        else walk(child, depth + 1);
+      }
+    };
+    walk(this.#root, 0);
+    this.#size = size;
+    this.evaporations++;
+  }
+
+  /** How many times the deep history was dropped for the size bound. */
+  evaporations = 0;
 
   /**
    * Orders `modules` (ids, in consultation order: builtins first) for a

@@ -1,4 +1,4 @@
-import { assertEquals } from "./_assert_test.ts";
+import { assert, assertEquals } from "./_assert_test.ts";
 import { BROKEN_WEIGHT, SyscallTree } from "./syscall_tree.ts";
 
 const MODULES = ["a", "b", "c"];
@@ -131,17 +131,32 @@ Deno.test("SyscallTree counts outcomes per prefix and module", () => {
   assertEquals(tree.size, 1);
 });
 
-Deno.test("SyscallTree stays bounded: past maxEntries only shallow entries are added", () => {
+Deno.test("SyscallTree stays bounded yet keeps learning: deep trails evaporate, shallow ones stay", () => {
   const tree = new SyscallTree({ maxEntries: 10 });
-  for (let i = 0; i < 100; i++) tree.record(["p", "m", `arg${i}`], "a", "reject");
-  assertEquals(tree.size, 10);
   tree.record(["p", "m"], "b", "accept");
-  assertEquals(tree.size, 11, "the (promise, module) history is always kept");
-  tree.record(["p", "m", "arg0"], "a", "accept");
+  for (let i = 0; i < 100; i++) {
+    tree.record(["p", "m", `arg${i}`], "a", "reject");
+    assert(tree.size <= 10, `size ${tree.size} over the bound after ${i} records`);
+  }
+  assert(tree.evaporations > 0, "the deep history was never dropped");
   assertEquals(
-    tree.outcomeAt(["p", "m", "arg0"], "a")?.last,
-    "accept",
-    "existing entries still update",
+    tree.outcomeAt(["p", "m"], "b")?.accepts,
+    1,
+    "the (promise, module) history is kept",
   );
-  assertEquals(tree.outcomeAt(["p", "m", "arg50"], "a"), undefined);
+  assertEquals(
+    tree.outcomeAt(["p", "m", "arg99"], "a")?.last,
+    "reject",
+    "the newest trail is learned",
+  );
+  assertEquals(tree.outcomeAt(["p", "m", "arg0"], "a"), undefined, "old trails evaporated");
+  // A junk stream cannot freeze learning: a new route is still recorded after it.
+  for (let i = 0; i < 50; i++) tree.record(["p", "m", `junk${i}`], "x", "reject");
+  tree.record(["p", "m", "wanted"], "a", "accept", { alsoAt: 2 });
+  assertEquals(tree.outcomeAt(["p", "m", "wanted"], "a")?.last, "accept");
+  assertEquals(
+    tree.outcomeAt(["p", "m"], "a")?.accepts,
+    1,
+    "alsoAt is counted once across an evaporation",
+  );
 });
