@@ -22,6 +22,7 @@ export * from "./records.ts";
 export * from "./member_set.ts";
 export * from "./protocol.ts";
 export * from "./net_store.ts";
+export * from "./admission.ts";
 export * from "./nets.ts";
 export * from "./psk.ts";
 export * from "./psk_exchange.ts";

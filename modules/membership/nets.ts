@@ -23,7 +23,8 @@ import {
 } from "./records.ts";
 import { foldMembers, isLive, type MemberSet } from "./member_set.ts";
 import { allocateAddress, parseCidr } from "./ipam.ts";
-import { checkInvite, createInvite, type Invite } from "./invite.ts";
+import { createInvite, type Invite } from "./invite.ts";
+import { planAdmission } from "./admission.ts";
 import { type MemberRequest, parseMemberRequest } from "./member_request.ts";
 import {
   listNetNames,
@@ -151,6 +152,16 @@ export class Nets {
     }
     const genesis = parsed.find((r) => r.kind === "genesis" && r.id === settings.net);
     if (!genesis) throw new MembershipError(`Net "${settings.name}" has no genesis record on disk`);
+    return await this.#seed(settings, genesis, parsed, false);
+  }
+
+  /** Starts net `settings.name` from its genesis, then takes in the rest of `records`. */
+  async #seed(
+    settings: NetSettings,
+    genesis: MemberRecord,
+    records: MemberRecord[],
+    store: boolean,
+  ): Promise<NetState> {
     const state: NetState = {
       settings,
       records: new Map([[genesis.id, genesis]]),
@@ -158,7 +169,7 @@ export class Nets {
       set: foldMembers([genesis]),
     };
     this.#nets.set(settings.name, state);
-    await this.#accept(state, parsed.filter((r) => r !== genesis), false);
+    await this.#accept(state, records.filter((r) => r !== genesis), store);
     return state;
   }
 
@@ -240,14 +251,7 @@ export class Nets {
       );
     }
     await writeRecordFile(this.#home, settings.name, genesis.id, genesis.bytes);
-    const state: NetState = {
-      settings,
-      records: new Map([[genesis.id, genesis]]),
-      pending: new Map(),
-      set: foldMembers([genesis]),
-    };
-    this.#nets.set(settings.name, state);
-    await this.#accept(state, parsed.filter((r) => r !== genesis), true);
+    const state = await this.#seed(settings, genesis, parsed, true);
     await writeSettings(this.#home, settings);
     return state;
   }
@@ -419,38 +423,8 @@ export class Nets {
     }
     const set = state.set;
     const name = set.net.name;
-    if (!isLive(set, this.selfId)) {
-      throw new MembershipError(`This node is no longer a live member of net "${name}"`);
-    }
-    const existing = set.members.get(req.id);
-    if (existing?.status === "revoked" || set.status.get(req.id) === "revoked") {
-      throw new MembershipError(`Node "${req.id}" was revoked from net "${name}"`);
-    }
-    if (existing?.status === "live") {
-      if (existing.wg === req.wg) {
-        return { state, records: this.recordsInOrder(name), address: existing.address };
-      }
-      throw new MembershipError(`Node "${req.id}" is already a member of net "${name}"`);
-    }
-    if (req.net === "" && set.net.policy !== "open") {
-      throw new MembershipError(`Net "${name}" is closed: an invite is required`);
-    }
-    if (set.net.policy === "invite" && !req.invite) {
-      throw new MembershipError(`Net "${name}" is closed: an invite is required`);
-    }
-    if (req.invite) {
-      checkInvite(req.invite, {
-        netId: set.net.id,
-        isLiveMember: (id) => isLive(set, id),
-        usesOf: (key) => set.inviteUses.get(key) ?? 0,
-        now: this.#now(),
-      });
-    }
-    const live = [...set.members.values()].filter((m) => m.status === "live");
-    const former = [...set.members.values()].filter((m) => m.status !== "live");
-    const address = allocateAddress(set.net.cidr, req.wg, new Set(live.map((m) => m.address)), {
-      avoid: new Set(former.map((m) => m.address)),
-    });
+    const { again, address } = planAdmission(set, req, { selfId: this.selfId, now: this.#now() });
+    if (again) return { state, records: this.recordsInOrder(name), address };
     const record = await signRecord(this.#identity, { kind: "admit", request: req, address }, {
       net: set.net.id,
       parents: set.heads,
