@@ -12,7 +12,8 @@ import { runTool, runToolOrThrow, toolArgv } from "./_run.ts";
 import { keyFingerprint, parseWgDump, type WgDump } from "./wg_dump.ts";
 import { WireGuardError } from "./wg_error.ts";
 import { publicKeyOf } from "./wg_keys.ts";
-import { planInterface, type WgAction, type WgCurrentState, type WgLinkState } from "./wg_plan.ts";
+import { planInterface, type WgAction, type WgCurrentState } from "./wg_plan.ts";
+import { describe, ipArgs, parseIpAddr, wgSetArgs } from "./_wg_commands.ts";
 import type { WgInterfaceSpec } from "./wg_state.ts";
 import { isInterfaceName, validateSpec } from "./wg_validate.ts";
 
@@ -297,97 +298,6 @@ async function presharedKeyHash(path: string, name: string): Promise<string> {
       cause: err,
     });
   }
-}
-
-/** The `wg set IF ...` arguments of one action (none for `ip` actions). */
-function wgSetArgs(action: WgAction): string[] {
-  switch (action.kind) {
-    case "set-private-key":
-      return ["private-key", action.privateKeyFile];
-    case "set-listen-port":
-      return ["listen-port", String(action.listenPort)];
-    case "remove-peer":
-      return ["peer", action.publicKey, "remove"];
-    case "add-peer": {
-      const p = action.peer;
-      return [
-        "peer",
-        p.publicKey,
-        ...(p.presharedKeyFile ? ["preshared-key", p.presharedKeyFile] : []),
-        ...(p.endpoint ? ["endpoint", p.endpoint] : []),
-        ...(p.persistentKeepalive ? ["persistent-keepalive", String(p.persistentKeepalive)] : []),
-        "allowed-ips",
-        p.allowedIps.join(","),
-      ];
-    }
-    case "update-peer": {
-      const c = action.changes;
-      return [
-        "peer",
-        action.publicKey,
-        ...(c.presharedKeyFile === undefined
-          ? []
-          : ["preshared-key", c.presharedKeyFile ?? "/dev/null"]),
-        ...(c.endpoint === undefined ? [] : ["endpoint", c.endpoint]),
-        ...(c.persistentKeepalive === undefined
-          ? []
-          : ["persistent-keepalive", String(c.persistentKeepalive)]),
-        ...(c.allowedIps === undefined ? [] : ["allowed-ips", c.allowedIps.join(",")]),
-      ];
-    }
-    default:
-      return [];
-  }
-}
-
-/** The `ip ...` arguments of one action (none for `wg` actions). */
-function ipArgs(action: WgAction, name: string): string[] {
-  switch (action.kind) {
-    case "set-mtu":
-      return ["link", "set", "dev", name, "mtu", String(action.mtu)];
-    case "remove-address":
-      return ["address", "del", action.address, "dev", name];
-    case "add-address":
-      return ["address", "add", action.address, "dev", name];
-    case "set-link-up":
-      return ["link", "set", "dev", name, "up"];
-    default:
-      return [];
-  }
-}
-
-function describe(action: WgAction, name: string): string {
-  const what: Record<WgAction["kind"], string> = {
-    "create-link": "create interface",
-    "set-private-key": "set the private key of",
-    "set-listen-port": "set the listen port of",
-    "set-mtu": "set the MTU of",
-    "remove-address": "remove an address from",
-    "add-address": "add an address to",
-    "set-link-up": "bring up",
-    "remove-peer": "remove a peer from",
-    "add-peer": "add peer to",
-    "update-peer": "update a peer of",
-  };
-  return `${what[action.kind]} "${name}"`;
-}
-
-function parseIpAddr(json: string, name: string): WgLinkState {
-  let links: unknown;
-  try {
-    links = JSON.parse(json);
-  } catch (err) {
-    throw new WireGuardError(`Cannot parse the addresses of "${name}"`, { cause: err });
-  }
-  const link = Array.isArray(links) ? links[0] : undefined;
-  if (typeof link !== "object" || link === null) {
-    throw new WireGuardError(`Cannot parse the addresses of "${name}": no link in ip output`);
-  }
-  const l = link as { flags?: string[]; mtu?: number; addr_info?: Record<string, unknown>[] };
-  const addresses = (l.addr_info ?? [])
-    .filter((a) => a.family === "inet" || (a.family === "inet6" && a.scope === "global"))
-    .map((a) => `${a.local}/${a.prefixlen}`);
-  return { addresses, up: (l.flags ?? []).includes("UP"), mtu: l.mtu };
 }
 
 function checkName(name: string): void {
