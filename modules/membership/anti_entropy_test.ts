@@ -1,7 +1,8 @@
 import { assert, assertEquals } from "../../kernel/_assert_test.ts";
 import { hashText, homeAt, Kernel, loadIdentity } from "../../kernel/mod.ts";
 import { AntiEntropy } from "./anti_entropy.ts";
-import { Nets } from "./nets.ts";
+import { Nets, type NetState } from "./nets.ts";
+import type { NetPolicy } from "./records.ts";
 import { signMemberRequest } from "./member_request.ts";
 import { FakeWire } from "./_fake_peers.ts";
 import { fakeWgKey } from "./_test_net.ts";
@@ -27,28 +28,33 @@ async function node(wire: FakeWire, name: string) {
   return { root, identity, peers, nets, sync };
 }
 
+/** Founds net "testnet" (10.7.0.0/24) with node `a` as its only member. */
+function founded(a: Awaited<ReturnType<typeof node>>, policy: NetPolicy): Promise<NetState> {
+  return a.nets.create({
+    name: "testnet",
+    cidr: "10.7.0.0/24",
+    policy,
+    psk: false,
+    interface: "ga",
+    listenPort: 1,
+    request: (net) =>
+      signMemberRequest(a.identity, {
+        net,
+        netName: "testnet",
+        name: "a",
+        wg: fakeWgKey(),
+        promise: JOIN,
+        time: 1,
+      }),
+  });
+}
+
 Deno.test("a node that is not a member gets no records and cannot push any", async () => {
   const wire = new FakeWire();
   const a = await node(wire, "a");
   const outsider = await node(wire, "x");
   try {
-    const state = await a.nets.create({
-      name: "testnet",
-      cidr: "10.7.0.0/24",
-      policy: "invite",
-      psk: false,
-      interface: "ga",
-      listenPort: 1,
-      request: (net) =>
-        signMemberRequest(a.identity, {
-          net,
-          netName: "testnet",
-          name: "a",
-          wg: fakeWgKey(),
-          promise: JOIN,
-          time: 1,
-        }),
-    });
+    const state = await founded(a, "invite");
     wire.link(a.identity.id, outsider.identity.id);
     const asked = readAnswer(
       await outsider.peers.request(a.identity.id, syncMessage(state.settings.net, [])),
@@ -72,23 +78,7 @@ Deno.test("a push over the per-message bound is refused whole", async () => {
   const wire = new FakeWire();
   const a = await node(wire, "a");
   try {
-    const state = await a.nets.create({
-      name: "testnet",
-      cidr: "10.7.0.0/24",
-      policy: "open",
-      psk: false,
-      interface: "ga",
-      listenPort: 1,
-      request: (net) =>
-        signMemberRequest(a.identity, {
-          net,
-          netName: "testnet",
-          name: "a",
-          wg: fakeWgKey(),
-          promise: JOIN,
-          time: 1,
-        }),
-    });
+    const state = await founded(a, "open");
     const kernelOf = wire.nodes.get(a.identity.id)!.kernel;
     const tooMany = Array.from({ length: MAX_RECORDS_PER_MESSAGE + 1 }, () => new Uint8Array(1));
     // As if from the node itself over a link (it is a live member of its own net).
