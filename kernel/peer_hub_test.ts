@@ -86,6 +86,12 @@ Deno.test("a request to an unknown peer and a closed link resolve with rejects",
     await until(() => a.connected().length === 1);
     const slow = a.request(b.selfId, [ECHO], { timeoutMs: 100 });
     assert(/did not reply/.test(rejectReason(await slow).reason));
+    const controller = new AbortController();
+    const aborted = a.request(b.selfId, [ECHO], { signal: controller.signal });
+    controller.abort();
+    assertEquals(rejectReason(await aborted).reason, "Request aborted");
+    const early = a.request(b.selfId, [ECHO], { signal: controller.signal });
+    assertEquals(rejectReason(await early).reason, "Request aborted");
     const hanging = a.request(b.selfId, [ECHO]);
     await b.close();
     assert(/closed/.test(rejectReason(await hanging).reason));

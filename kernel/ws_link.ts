@@ -91,7 +91,9 @@ interface CorkableSocket {
 
 interface Pending {
   resolve: (reply: Parms) => void;
-  cleanup: () => void;
+  timer: ReturnType<typeof setTimeout>;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
 }
 
 /** Converts what npm:ws delivers into one Uint8Array. */
@@ -213,26 +215,41 @@ export class WsLink {
     }
     const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs ??
       LINK_DEFAULTS.requestTimeoutMs;
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.resolve(reject("peer", "Request aborted"));
     return new Promise((resolve) => {
-      const signal = options.signal;
-      const onAbort = () => finish(reject("peer", "Request aborted"));
-      const timer = setTimeout(() => {
-        finish(reject("peer", `Peer "${this.#peer?.id}" did not reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        this.#pending.delete(id);
+      const entry: Pending = {
+        resolve,
+        timer: setTimeout(this.#expire, timeoutMs, id, timeoutMs),
+        signal,
+        onAbort: undefined,
       };
-      const finish = (reply: Parms) => {
-        cleanup();
-        resolve(reply);
-      };
-      if (signal?.aborted) return finish(reject("peer", "Request aborted"));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#pending.set(id, { resolve: finish, cleanup });
+      if (signal) {
+        entry.onAbort = () => this.#settle(id, reject("peer", "Request aborted"));
+        signal.addEventListener("abort", entry.onAbort, { once: true });
+      }
+      this.#pending.set(id, entry);
       this.#send(frame);
     });
+  }
+
+  /** A request's timer fired (bound once, so a request allocates no timer closure). */
+  #expire = (id: number, timeoutMs: number): void => {
+    this.#settle(
+      id,
+      reject("peer", `Peer "${this.#peer?.id}" did not reply within ${timeoutMs} ms`),
+    );
+  };
+
+  /** Resolves request `id` with `reply` (once: later replies, timeouts and aborts find nothing). */
+  #settle(id: number, reply: Parms): boolean {
+    const entry = this.#pending.get(id);
+    if (!entry) return false;
+    this.#pending.delete(id);
+    clearTimeout(entry.timer);
+    if (entry.onAbort) entry.signal!.removeEventListener("abort", entry.onAbort);
+    entry.resolve(reply);
+    return true;
   }
 
   /** Closes the link with a code and a short reason. */
@@ -383,9 +400,9 @@ export class WsLink {
 
   #onFrame(frame: LinkFrame): void {
     if (frame.kind === "reply") {
-      const pending = this.#pending.get(frame.id);
-      if (pending) pending.resolve(frame.reply);
-      else this.#log("debug", "peer-late-reply", { peer: this.#peer?.id, request: frame.id });
+      if (!this.#settle(frame.id, frame.reply)) {
+        this.#log("debug", "peer-late-reply", { peer: this.#peer?.id, request: frame.id });
+      }
       return;
     }
     if (frame.kind === "request") return this.#onRequest(frame.id, frame.hops, frame.parms);
@@ -434,7 +451,6 @@ export class WsLink {
     const why = `Link to "${this.#peer?.id ?? this.#opts.url}" closed (${code}${
       reason ? ` ${reason}` : ""
     })`;
-    for (const pending of [...this.#pending.values()]) pending.resolve(reject("peer", why));
-    this.#pending.clear();
+    for (const id of [...this.#pending.keys()]) this.#settle(id, reject("peer", why));
   }
 }
