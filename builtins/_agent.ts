@@ -60,10 +60,13 @@ export interface AgentOptions {
   backoff?: Backoff;
   /** Limits; see {@link PeerHub}. */
   maxConnections?: number;
+  /** Most requests in flight per peer. */
   maxInFlight?: number;
+  /** Largest frame a peer may send, in bytes. */
   maxFrameBytes?: number;
   /** Also `GRID_PEER_HANDSHAKE_MS`. */
   handshakeTimeoutMs?: number;
+  /** How long a request to a peer may take, in ms. */
   requestTimeoutMs?: number;
 }
 

@@ -13,7 +13,9 @@ import { JOIN_PROMISE_TEXT } from "./join_wireguard_net.ts";
 
 /** Parsed flags and positionals. */
 export interface ParsedFlags {
+  /** Flag values by name. */
   values: Record<string, string | boolean | undefined>;
+  /** The arguments that are not flags, in order. */
   positionals: string[];
 }
 

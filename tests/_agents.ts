@@ -75,6 +75,7 @@ export interface AgentProcess {
   readonly nodeId: string;
   /** The port it bound. */
   readonly port: number;
+  /** The agent process. */
   readonly child: Deno.ChildProcess;
   /** Everything it logged on stderr so far. */
   log(): string;
@@ -212,18 +213,23 @@ export async function startAgent(
 
 /** What {@link runGrid} returns. */
 export interface GridResult {
+  /** Exit code. */
   code: number;
+  /** Standard output, raw. */
   stdout: Uint8Array;
   /** Standard output as text. */
   text: string;
+  /** Standard error as text. */
   stderr: string;
 }
 
 /** Options for {@link runGrid}. */
 export interface RunGridOptions {
+  /** Extra environment variables. */
   env?: Record<string, string>;
   /** Bytes for standard input. */
   stdin?: Uint8Array;
+  /** Working directory. */
   cwd?: string;
 }
 

@@ -23,8 +23,11 @@ import {
 
 /** A kernel with the store module, and the messages its host calls refused. */
 export interface TestHost {
+  /** The kernel a module under test calls. */
   kernel: Kernel;
+  /** Its in-memory store. */
   cas: Cas;
+  /** Host calls the test refused. */
   denied: Parms[];
 }
 
@@ -37,10 +40,15 @@ export function testHost(): TestHost {
 
 /** Options for {@link testRequest}. */
 export interface TestRequestOptions {
+  /** Module kind (default "js"). */
   kind?: ModuleKind;
+  /** Arguments passed to the module. */
   args?: string[];
+  /** What the module may touch. */
   grant?: Grant;
+  /** Time, memory and output limits. */
   limits?: ExecLimits;
+  /** The name the module runs under. */
   name?: string;
 }
 

@@ -35,6 +35,7 @@ const MAX_STDERR = 64 * 1024;
 
 /** A hash as the worker sees it: `{ "/": "bafk..." }` (the DAG-JSON link form, in memory only). */
 export interface HashLink {
+  /** The hash as text. */
   "/": string;
 }
 

@@ -12,19 +12,25 @@ export const I32 = 0x7f;
 
 /** A function signature. */
 export interface FuncType {
+  /** Parameter value types. */
   params: number[];
+  /** Result value types. */
   results: number[];
 }
 
 /** A function imported from the host. */
 export interface WasmImport {
+  /** Import module name. */
   module: string;
+  /** Import field name. */
   name: string;
+  /** Its signature. */
   type: FuncType;
 }
 
 /** A function defined in the module; its index follows the imports. */
 export interface WasmFunc {
+  /** Its signature. */
   type: FuncType;
   /** Number of extra i32 locals. */
   locals?: number;
@@ -36,7 +42,9 @@ export interface WasmFunc {
 
 /** A module to write. */
 export interface WasmModuleSpec {
+  /** Host functions, numbered first. */
   imports?: WasmImport[];
+  /** Functions defined here, numbered after the imports. */
   funcs: WasmFunc[];
   /** Pages of 64 KiB of memory, exported as "memory" (default 1). */
   memoryPages?: number;

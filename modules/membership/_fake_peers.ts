@@ -26,7 +26,9 @@ interface FakeNode {
 
 /** The wire every {@link FakePeers} shares. */
 export class FakeWire {
+  /** Nodes on the wire, by id. */
   readonly nodes = new Map<string, FakeNode>();
+  /** Linked pairs. */
   readonly links = new Set<string>();
   /** Pairs kept apart (a partition): dialling does not link them. */
   readonly blocked = new Set<string>();
@@ -44,10 +46,12 @@ export class FakeWire {
     return a < b ? `${a}|${b}` : `${b}|${a}`;
   }
 
+  /** Whether `a` and `b` are linked. */
   linked(a: string, b: string): boolean {
     return this.links.has(this.#key(a, b));
   }
 
+  /** Links `a` and `b` (unless blocked) and tells both. */
   link(a: string, b: string): void {
     if (a === b || this.linked(a, b) || this.blocked.has(this.#key(a, b))) return;
     this.links.add(this.#key(a, b));
@@ -80,11 +84,13 @@ export class FakePeers implements PeerNetwork {
   readonly #wire: FakeWire;
   readonly #listeners = new Set<(event: PeerEvent) => void>();
 
+  /** Node `selfId`'s end of `wire`. */
   constructor(wire: FakeWire, selfId: string) {
     this.#wire = wire;
     this.selfId = selfId;
   }
 
+  /** The peer info of node `id` at `url`. */
   info(id: string, url: string): PeerInfo {
     return { id, url, advertise: url, publicKey: new Uint8Array(32), direction: "out" };
   }
@@ -117,6 +123,7 @@ export class FakePeers implements PeerNetwork {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Tells the listeners of a peer event. */
   emit(event: PeerEvent): void {
     for (const l of [...this.#listeners]) l(event);
   }

@@ -12,6 +12,7 @@ import { MembershipError } from "./errors.ts";
 export class Fields {
   readonly #map: { [key: string]: Parm };
   readonly #what: string;
+  /** Reads `map`; errors name it as `what`. */
   constructor(map: { [key: string]: Parm }, what: string) {
     this.#map = map;
     this.#what = what;

@@ -18,8 +18,11 @@ import { MembershipError } from "./errors.ts";
 
 /** A decoded envelope: the body's bytes and value, and the signature. */
 export interface SignedEnvelope {
+  /** The signed bytes. */
   readonly bodyBytes: Uint8Array;
+  /** The body, decoded. */
   readonly body: { [key: string]: Parm };
+  /** The signature over `bodyBytes`. */
   readonly sig: Uint8Array;
 }
 

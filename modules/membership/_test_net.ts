@@ -20,9 +20,13 @@ export function fakeWgKey(): string {
 
 /** A net in memory: founder, records so far. */
 export interface TestNet {
+  /** The founding member. */
   founder: Identity;
+  /** The net id (its genesis hash). */
   net: string;
+  /** Records so far; push more to grow the net. */
   records: MemberRecord[];
+  /** The member set folded from `records`. */
   set(): MemberSet;
 }
 

@@ -34,6 +34,7 @@ export class NetReconciler {
   readonly #applied = new Map<string, { key: string; at: number; iface: string }>();
   readonly #removed = new Set<string>();
 
+  /** A reconciler that has applied nothing yet. */
   constructor(options: NetReconcilerOptions) {
     this.#o = options;
   }
