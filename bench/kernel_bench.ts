@@ -12,11 +12,20 @@
  *
  * @module
  */
-import { decodeMessage, encodeMessage, type Parm, type Parms } from "../kernel/codec.ts";
-import { CID, hashText } from "../kernel/hash.ts";
-import { Kernel } from "../kernel/kernel.ts";
-import type { Module } from "../kernel/module.ts";
-import { accept, definePromise, isAccept, reject } from "../kernel/promises.ts";
+import {
+  accept,
+  CID,
+  decodeMessage,
+  definePromise,
+  encodeMessage,
+  hashText,
+  isAccept,
+  Kernel,
+  type Module,
+  type Parm,
+  type Parms,
+  reject,
+} from "../kernel/mod.ts";
 
 // --- dispatch -------------------------------------------------------------
 
