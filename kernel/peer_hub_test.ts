@@ -84,15 +84,20 @@ Deno.test("a request to an unknown peer and a closed link resolve with rejects",
     assertEquals(rejectReason(await a.request("nobody", [ECHO])).code, "peer");
     a.dial(at.url);
     await until(() => a.connected().length === 1);
+    // A short timeout after a long one still fires on time (one timer per link).
+    const hanging = a.request(b.selfId, [ECHO], { timeoutMs: 20_000 });
+    const started = Date.now();
     const slow = a.request(b.selfId, [ECHO], { timeoutMs: 100 });
-    assert(/did not reply/.test(rejectReason(await slow).reason));
+    assert(/did not reply within 100 ms/.test(rejectReason(await slow).reason));
+    assert(Date.now() - started < 2_000, "the short timeout was not held up by the long one");
+    const slower = a.request(b.selfId, [ECHO], { timeoutMs: 150 });
+    assert(/within 150 ms/.test(rejectReason(await slower).reason));
     const controller = new AbortController();
     const aborted = a.request(b.selfId, [ECHO], { signal: controller.signal });
     controller.abort();
     assertEquals(rejectReason(await aborted).reason, "Request aborted");
     const early = a.request(b.selfId, [ECHO], { signal: controller.signal });
     assertEquals(rejectReason(await early).reason, "Request aborted");
-    const hanging = a.request(b.selfId, [ECHO]);
     await b.close();
     assert(/closed/.test(rejectReason(await hanging).reason));
   } finally {

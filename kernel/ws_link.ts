@@ -91,16 +91,50 @@ interface CorkableSocket {
 
 interface Pending {
   resolve: (reply: Parms) => void;
-  timer: ReturnType<typeof setTimeout>;
+  /** performance.now() after which the request times out. */
+  deadline: number;
+  timeoutMs: number;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
 
-/** Converts what npm:ws delivers into one Uint8Array. */
+/** Byte strings at least this long may be decoded as views of the frame (see {@link FrameBytes}). */
+export const VIEW_MIN_BYTES = 1024;
+
+/**
+ * A received frame whose large byte strings decode as views instead of
+ * copies. cborg cuts each byte string out of its input with `slice`; for a
+ * long string that fills at least half of the buffer under the frame, this
+ * class hands back a plain Uint8Array view of those bytes, saving an
+ * allocation and a copy per payload. Shorter ones (hashes, ids) are copied
+ * as before, and so are strings that would pin a much larger buffer, so a
+ * kept view never holds more than twice its own length in memory. Safe
+ * because the buffer is this link's alone: npm:ws hands each message over
+ * once, in a buffer the socket read or the fragment join allocated for it,
+ * and nothing writes to it afterwards. Should cborg stop calling `slice`, it
+ * only copies again.
+ */
+class FrameBytes extends Uint8Array {
+  static get [Symbol.species](): Uint8ArrayConstructor {
+    return Uint8Array;
+  }
+  override slice(start = 0, end = this.length): Uint8Array<ArrayBuffer> {
+    const length = end - start;
+    if (
+      start >= 0 && length >= VIEW_MIN_BYTES && end <= this.length &&
+      2 * length >= this.buffer.byteLength
+    ) {
+      return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, length);
+    }
+    return super.slice(start, end) as Uint8Array<ArrayBuffer>;
+  }
+}
+
+/** Converts what npm:ws delivers into one frame to decode. */
 function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) {
     const total = data.reduce((n, b) => n + b.length, 0);
-    const out = new Uint8Array(total);
+    const out = new FrameBytes(total);
     let at = 0;
     for (const b of data) {
       out.set(b, at);
@@ -108,8 +142,8 @@ function toBytes(data: RawData): Uint8Array {
     }
     return out;
   }
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new FrameBytes(data);
+  return new FrameBytes(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
 }
 
 /** A link over one open (or opening) npm:ws socket. */
@@ -135,6 +169,8 @@ export class WsLink {
   #refusedLoggedAt = 0;
   #isClosed = false;
   #corked = false;
+  #sweepTimer?: ReturnType<typeof setTimeout>;
+  #sweepAt = Infinity;
   #resolveReady!: (peer: PeerInfo) => void;
   #rejectReady!: (err: Error) => void;
   #handshakeTimer?: ReturnType<typeof setTimeout>;
@@ -218,12 +254,9 @@ export class WsLink {
     const signal = options.signal;
     if (signal?.aborted) return Promise.resolve(reject("peer", "Request aborted"));
     return new Promise((resolve) => {
-      const entry: Pending = {
-        resolve,
-        timer: setTimeout(this.#expire, timeoutMs, id, timeoutMs),
-        signal,
-        onAbort: undefined,
-      };
+      const deadline = performance.now() + timeoutMs;
+      const entry: Pending = { resolve, deadline, timeoutMs, signal, onAbort: undefined };
+      this.#armSweep(deadline);
       if (signal) {
         entry.onAbort = () => this.#settle(id, reject("peer", "Request aborted"));
         signal.addEventListener("abort", entry.onAbort, { once: true });
@@ -233,12 +266,31 @@ export class WsLink {
     });
   }
 
-  /** A request's timer fired (bound once, so a request allocates no timer closure). */
-  #expire = (id: number, timeoutMs: number): void => {
-    this.#settle(
-      id,
-      reject("peer", `Peer "${this.#peer?.id}" did not reply within ${timeoutMs} ms`),
-    );
+  /**
+   * Makes sure the sweep runs by `deadline`. One timer per link serves every
+   * request: it is moved only when a request is due sooner than any before
+   * it, so a request costs no timer of its own.
+   */
+  #armSweep(deadline: number): void {
+    if (deadline >= this.#sweepAt || this.#isClosed) return;
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepAt = deadline;
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, deadline - performance.now()));
+  }
+
+  /** Times out every request past its deadline, then waits for the next deadline. */
+  #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, entry] of this.#pending) {
+      if (entry.deadline <= now) {
+        const why = `Peer "${this.#peer?.id}" did not reply within ${entry.timeoutMs} ms`;
+        this.#settle(id, reject("peer", why));
+      } else if (entry.deadline < next) next = entry.deadline;
+    }
+    if (next !== Infinity) this.#armSweep(next);
   };
 
   /** Resolves request `id` with `reply` (once: later replies, timeouts and aborts find nothing). */
@@ -246,7 +298,6 @@ export class WsLink {
     const entry = this.#pending.get(id);
     if (!entry) return false;
     this.#pending.delete(id);
-    clearTimeout(entry.timer);
     if (entry.onAbort) entry.signal!.removeEventListener("abort", entry.onAbort);
     entry.resolve(reply);
     return true;
@@ -445,6 +496,8 @@ export class WsLink {
   #onClose(code: number, reason: string): void {
     this.#isClosed = true;
     clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     if (!this.#verified) {
       this.#rejectReady(new PeerError(`Link closed during the handshake (${code} ${reason})`));
     }
