@@ -25,6 +25,7 @@ import { foldMembers, isLive, type MemberSet } from "./member_set.ts";
 import { allocateAddress, parseCidr } from "./ipam.ts";
 import { createInvite, type Invite } from "./invite.ts";
 import { planAdmission } from "./admission.ts";
+import { parentsFirst } from "./_record_order.ts";
 import { type MemberRequest, parseMemberRequest } from "./member_request.ts";
 import {
   listNetNames,
@@ -447,32 +448,6 @@ export class Nets {
 
   /** A net's records, parents before children. */
   recordsInOrder(name: string): Uint8Array[] {
-    const state = this.require(name);
-    const out: Uint8Array[] = [];
-    const done = new Set<string>();
-    const visit = (id: string) => {
-      const stack = [id];
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1];
-        if (done.has(top)) {
-          stack.pop();
-          continue;
-        }
-        const r = state.records.get(top);
-        if (!r) {
-          stack.pop();
-          continue;
-        }
-        const todo = r.parents.filter((p) => !done.has(p) && state.records.has(p));
-        if (todo.length > 0) stack.push(...todo);
-        else {
-          stack.pop();
-          done.add(top);
-          out.push(r.bytes);
-        }
-      }
-    };
-    for (const id of [...state.records.keys()].sort()) visit(id);
-    return out;
+    return parentsFirst(this.require(name).records);
   }
 }
