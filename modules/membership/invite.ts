@@ -134,7 +134,11 @@ export async function parseInvite(token: string | Uint8Array): Promise<Invite> {
     throw new MembershipError("Invite is malformed: it needs grid URLs to contact");
   }
   const uses = f.integer("uses");
-  if (uses < 1 || uses > MAX_INVITE_USES) throw new MembershipError("Invite is malformed: uses");
+  if (uses < 1 || uses > MAX_INVITE_USES) {
+    throw new MembershipError(
+      `Invite is malformed: uses "${uses}" is not from 1 to ${MAX_INVITE_USES}`,
+    );
+  }
   const nonce = f.bytes("nonce", 16, 16).toHex();
   return {
     net: f.string("net", 120),

@@ -74,7 +74,8 @@ export function connectTo(
       signal?.removeEventListener("abort", onAbort);
       fn();
     };
-    const onAbort = () => done(() => reject(new MembershipError("Join cancelled")));
+    const onAbort = () =>
+      done(() => reject(new MembershipError(`Join cancelled while dialling "${url}"`)));
     const off = peers.onChange((event) => {
       if (event.type === "up" && matches(event.peer, url)) done(() => resolve(event.peer.id));
     });

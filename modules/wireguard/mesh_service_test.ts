@@ -44,7 +44,9 @@ class FakeWg implements WgDriver {
   }
   readStatus(name: string): Promise<WgDump> {
     const spec = this.specs.get(name);
-    if (!spec) return Promise.reject(new Error(`no interface ${name}`));
+    if (!spec) {
+      return Promise.reject(new Error(`Cannot read the status of "${name}": no such interface`));
+    }
     return Promise.resolve({
       device: { listenPort: spec.listenPort },
       peers: spec.peers.map((p) => ({
