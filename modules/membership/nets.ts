@@ -26,6 +26,7 @@ import { allocateAddress, parseCidr } from "./ipam.ts";
 import { createInvite, type Invite } from "./invite.ts";
 import { planAdmission } from "./admission.ts";
 import { parentsFirst } from "./_record_order.ts";
+import { planIntake } from "./_intake.ts";
 import { type MemberRequest, parseMemberRequest } from "./member_request.ts";
 import {
   listNetNames,
@@ -36,14 +37,12 @@ import {
   writeRecordFile,
   writeSettings,
 } from "./net_store.ts";
-import { MAX_RECORDS_PER_NET } from "./protocol.ts";
 import { MembershipError } from "./errors.ts";
 import { checkNetName } from "./patterns.ts";
 
 /** Most joiners one member admits per minute (a bound for open nets). */
 export const MAX_ADMITS_PER_MINUTE = 60;
-/** Most records held while waiting for their parents. */
-export const MAX_PENDING = 1024;
+export { MAX_PENDING } from "./_intake.ts";
 
 /** One net this node belongs to. */
 export interface NetState {
@@ -301,48 +300,19 @@ export class Nets {
   }
 
   async #accept(state: NetState, fresh: MemberRecord[], store: boolean): Promise<IngestResult> {
-    const pool = new Map<string, MemberRecord>(state.pending);
-    for (const r of fresh) pool.set(r.id, r);
-    const authors = new Set<string>([state.set.net.founder]);
-    for (const r of state.records.values()) if (r.kind === "admit") authors.add(r.request.id);
-    const added: MemberRecord[] = [];
-    const refused: string[] = [];
-    let progress = true;
-    while (progress) {
-      progress = false;
-      for (const r of pool.values()) {
-        if (!r.parents.every((p) => state.records.has(p))) continue;
-        pool.delete(r.id);
-        progress = true;
-        if (r.kind === "genesis") {
-          refused.push(`Record "${r.id}" is a second genesis`);
-          continue;
-        }
-        if (!authors.has(r.author)) {
-          refused.push(`Record "${r.id}" is signed by "${r.author}", who is not a member`);
-          continue;
-        }
-        // Admits stop at the cap; leaves, revokes and endpoints get room beyond it, so
-        // a flood of joins can never keep a revoke from being recorded.
-        const cap = r.kind === "admit" ? MAX_RECORDS_PER_NET : 2 * MAX_RECORDS_PER_NET;
-        if (state.records.size >= cap) {
-          refused.push(`Net "${state.settings.name}" holds ${cap} records already`);
-          continue;
-        }
-        if (store) await writeRecordFile(this.#home, state.settings.name, r.id, r.bytes);
-        state.records.set(r.id, r);
-        if (r.kind === "admit") authors.add(r.request.id);
-        added.push(r);
-      }
+    const { added, refused, waiting, missing } = planIntake({
+      netName: state.settings.name,
+      founder: state.set.net.founder,
+      records: state.records,
+      pending: state.pending,
+      fresh,
+    });
+    for (const r of added) {
+      if (store) await writeRecordFile(this.#home, state.settings.name, r.id, r.bytes);
+      state.records.set(r.id, r);
     }
     state.pending.clear();
-    const waiting = [...pool.values()].slice(-MAX_PENDING);
     for (const r of waiting) state.pending.set(r.id, r);
-    const missing = [
-      ...new Set(
-        waiting.flatMap((r) => r.parents.filter((p) => !state.records.has(p) && !pool.has(p))),
-      ),
-    ];
     if (added.length > 0) {
       state.set = foldMembers(state.records.values(), state.settings.net);
       for (const listener of this.#listeners) {
