@@ -120,13 +120,13 @@ class FrameBytes extends Uint8Array {
   }
   override slice(start = 0, end = this.length): Uint8Array<ArrayBuffer> {
     const length = end - start;
-    if (
-      start >= 0 && length >= VIEW_MIN_BYTES && end <= this.length &&
-      2 * length >= this.buffer.byteLength
-    ) {
-      return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, length);
+    if (!(start >= 0 && length >= 0 && end <= this.length)) {
+      return super.slice(start, end) as Uint8Array<ArrayBuffer>; // not how cborg calls it
     }
-    return super.slice(start, end) as Uint8Array<ArrayBuffer>;
+    // A plain view first: plain Uint8Array methods stay on V8's fast paths.
+    const view = new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, length);
+    if (length >= VIEW_MIN_BYTES && 2 * length >= this.buffer.byteLength) return view;
+    return view.slice();
   }
 }
 
