@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { waitFor } from "./_netns.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MAIN = new URL("main.ts", ROOT).pathname;
@@ -275,9 +276,5 @@ export async function eventually(
   what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  if (!(await waitFor(check, timeoutMs))) throw new Error(`Timed out waiting for ${what}`);
 }
