@@ -3,7 +3,9 @@
  * ({@link WgInterfaceSpec}), a pure planner and a thin effectful layer that
  * applies only the difference with `ip` and `wg set` (kernel WireGuard, or
  * `wireguard-go` where the kernel has none), and a dump parser that drops
- * every secret before status output can see it.
+ * every secret before status output can see it. On top of it, the mesh
+ * engine ({@link Mesh}, run by the agent as {@link meshService}) keeps each
+ * net's interface in line with its member set.
  *
  * @example
  * ```ts
