@@ -50,7 +50,9 @@ export const command: Command = {
     await ctx.io.stdout(
       `Created net "${r.name}" (${r.cidr}, ${values.open ? "open" : "invite only"}${
         values.psk ? ", pre-shared keys" : ""
-      }): this node is ${r.address} on ${r.interface}\nnet id ${r.net}\n`,
+      }): this node is ${r.address} on ${r.interface}${
+        typeof r.listenPort === "number" ? ` (UDP port ${r.listenPort})` : ""
+      }\nnet id ${r.net}\n`,
     );
     return 0;
   },

@@ -7,6 +7,7 @@
  * @module
  */
 import { UsageError } from "../kernel/mod.ts";
+import { checkInviteFor } from "../modules/membership/mod.ts";
 import { callMesh } from "../modules/wireguard/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
 import { meshArgs, parseFlags, parsePort } from "./_mesh_command.ts";
@@ -50,6 +51,8 @@ export const command: Command = {
       via = second;
       invite = undefined;
     }
+    // Checked before anything starts or binds: a bad invite is one line and nothing else.
+    if (invite !== undefined) await checkInviteFor(invite, name);
     const join = meshArgs({
       name,
       invite,
@@ -69,6 +72,12 @@ export const command: Command = {
 };
 
 async function report(ctx: CommandContext, result: Record<string, unknown>): Promise<void> {
+  if (result.already === true) {
+    await ctx.io.stdout(
+      `Already a member of net "${result.name}" as ${result.address} on ${result.interface}\n`,
+    );
+    return;
+  }
   await ctx.io.stdout(
     `Joined net "${result.name}" as ${result.address} on ${result.interface}` +
       ` (admitted by ${result.admittedBy})\n` +
@@ -76,6 +85,26 @@ async function report(ctx: CommandContext, result: Record<string, unknown>): Pro
         ? `The net's promise to this node: ${result.promise}\n`
         : ""),
   );
+}
+
+/** Output held back until the join succeeds, and dropped when it fails. */
+class HeldOutput {
+  #held: (() => void)[] | undefined = [];
+  /** Runs `write` now once released, else later at {@link release} (or never). */
+  put(write: () => void): void {
+    if (this.#held) this.#held.push(write);
+    else write();
+  }
+  /** Writes what was held and lets later output through. */
+  release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const write of held) write();
+  }
+  /** Drops what was held. */
+  drop(): void {
+    this.#held = [];
+  }
 }
 
 /** No agent here: start one in this process, join through it, and keep running. */
@@ -89,12 +118,22 @@ async function joinInForeground(
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
+  // The agent's "listening" line and logs wait until the join succeeds: a failed
+  // join prints its one error line and nothing else.
+  const held = new HeldOutput();
   const agent = runAgent({
     node: ctx.node,
     listen: (values.listen as string | undefined) ?? DEFAULT_LISTEN,
     advertise: values.advertise as string | undefined,
     signal: stop.signal,
-    io: ctx.io,
+    io: {
+      stdout: (data) => {
+        held.put(() => void ctx.io.stdout(data));
+        return Promise.resolve();
+      },
+      stderr: (line) => held.put(() => ctx.io.stderr(line)),
+    },
+    logSink: (line) => held.put(() => ctx.io.stderr(line)),
   });
   let agentError: unknown;
   const ended = agent.then(() => "ended", (err) => {
@@ -112,11 +151,13 @@ async function joinInForeground(
     }
     await report(ctx, await callMesh(ctx.call, "join", join as never) ?? {});
   } catch (err) {
+    held.drop();
     stop.abort();
     await ended;
     ctx.signal.removeEventListener("abort", onAbort);
     throw err;
   }
+  held.release();
   await ctx.io.stdout("grid: staying in the foreground as this node's agent (Ctrl-C stops it)\n");
   await ended;
   ctx.signal.removeEventListener("abort", onAbort);

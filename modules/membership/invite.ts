@@ -202,3 +202,22 @@ export function parseDuration(text: string): number {
   const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "s"];
   return Number(match[1]) * unit;
 }
+
+/**
+ * {@link parseInvite}, then refuses an invite for a net other than `netName`
+ * or one expired at `now`: everything a joiner can check on its own.
+ */
+export async function checkInviteFor(
+  token: string,
+  netName: string,
+  now: number = Date.now(),
+): Promise<Invite> {
+  const invite = await parseInvite(token);
+  if (invite.netName !== netName) {
+    throw new MembershipError(`The invite is for net "${invite.netName}", not "${netName}"`);
+  }
+  if (now > invite.exp) {
+    throw new MembershipError(`Invite expired at ${isoSeconds(invite.exp)}`);
+  }
+  return invite;
+}

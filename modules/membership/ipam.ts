@@ -153,3 +153,8 @@ export function nextFreeAddress(
   const start = index === null ? candidateIndex(cidr, seed) : (index + 1) % hostCount(cidr);
   return firstFreeFrom(cidr, start, taken);
 }
+
+/** True when blocks `a` and `b` share at least one address. */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return a.base < b.base + b.size && b.base < a.base + a.size;
+}

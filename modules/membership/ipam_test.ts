@@ -2,6 +2,7 @@ import { assert, assertEquals, assertThrows } from "../../kernel/_assert_test.ts
 import {
   allocateAddress,
   candidateIndex,
+  cidrsOverlap,
   hostCount,
   hostIndex,
   nextFreeAddress,
@@ -62,4 +63,20 @@ Deno.test("nextFreeAddress() moves past the claim, wrapping at the top", () => {
   );
   const outside = nextFreeAddress(cidr, "192.168.0.1", "k", new Set());
   assertEquals(hostIndex(cidr, outside), candidateIndex(cidr, "k"));
+});
+
+Deno.test("cidrsOverlap() is true for nested or shared blocks and false for neighbours", async (t) => {
+  const rows: [string, string, boolean][] = [
+    ["10.99.0.0/24", "10.99.0.0/16", true],
+    ["10.99.0.0/16", "10.99.200.0/24", true],
+    ["10.99.0.0/24", "10.99.0.0/24", true],
+    ["10.99.0.0/24", "10.99.1.0/24", false],
+    ["10.98.0.0/16", "10.99.0.0/16", false],
+  ];
+  for (const [a, b, want] of rows) {
+    await t.step(`${a} and ${b}`, () => {
+      assertEquals(cidrsOverlap(parseCidr(a), parseCidr(b)), want);
+      assertEquals(cidrsOverlap(parseCidr(b), parseCidr(a)), want);
+    });
+  }
 });

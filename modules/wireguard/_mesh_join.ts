@@ -9,13 +9,14 @@ import {
   ADMISSION_PROMISE,
   ADMISSION_TEXT,
   checkEndpoint,
+  checkInviteFor,
   checkNetName,
+  type Cidr,
   isLive,
-  isoSeconds,
   MembershipError,
   type NetState,
-  parseInvite,
-  removeNetDir,
+  parseCidr,
+  parseRecord,
   requestAdmission,
 } from "../membership/mod.ts";
 import { defaultInterfaceName } from "./mesh_render.ts";
@@ -23,10 +24,12 @@ import { argNumber, argString, type MeshArgs } from "./mesh_control.ts";
 import type { MeshContext } from "./_mesh_context.ts";
 import {
   checkInterface,
-  DEFAULT_LISTEN_PORT,
+  checkNoOverlap,
   endpointFrom,
+  listenPortFor,
   selfKeys,
   selfRequest,
+  undoNet,
 } from "./_mesh_self.ts";
 
 /** How long a join without an invite or URL waits for a first grid peer. */
@@ -44,37 +47,41 @@ async function joinTarget(name: string, args: MeshArgs): Promise<JoinTarget> {
   const inviteText = argString(args, "invite");
   const via = argString(args, "via");
   if (inviteText) {
-    const invite = await parseInvite(inviteText);
-    if (invite.netName !== name) {
-      throw new MembershipError(`The invite is for net "${invite.netName}", not "${name}"`);
-    }
-    if (Date.now() > invite.exp) {
-      throw new MembershipError(`Invite expired at ${isoSeconds(invite.exp)}`);
-    }
+    const invite = await checkInviteFor(inviteText, name);
     return { urls: invite.urls, net: invite.net, invite: invite.bytes };
   }
   return { urls: via ? [via] : [], net: "" };
 }
 
-/** Joins net `args.name`; already a live member: re-applies and says so. */
+/**
+ * Joins net `args.name`. All or nothing: when the interface cannot be brought
+ * up, the interface and the net's folder are removed and the error thrown.
+ * Already a live member: re-applies and says so.
+ */
 export async function joinNet(
   ctx: MeshContext,
   args: MeshArgs,
   signal?: AbortSignal,
 ): Promise<MeshArgs> {
   const name = checkNetName(argString(args, "name") ?? "");
+  // The invite is checked first, also for a net this node is already in.
+  const { urls, net, invite } = await joinTarget(name, args);
   const existing = ctx.nets.get(name);
   if (existing) {
     if (isLive(existing.set, ctx.selfId)) {
       await ctx.reconciler.reconcileNet(existing, true);
-      return joined(ctx, existing, "already a member");
+      return { ...joined(ctx, existing, ""), already: true };
     }
     throw new MembershipError(
       `This node was in net "${name}" and is no longer a live member; leave it first`,
     );
   }
-  const { urls, net, invite } = await joinTarget(name, args);
   if (!ctx.online) throw new MembershipError("Joining needs a running agent");
+  const iface = argString(args, "interface") ?? defaultInterfaceName(name);
+  checkInterface(ctx.nets, name, iface);
+  const given = argString(args, "endpoint");
+  if (given) checkEndpoint(given);
+  const listenPort = await listenPortFor(ctx.nets, name, argNumber(args, "listenPort"));
   let peerIds: string[] = [];
   if (urls.length === 0) {
     // An open net, joined through the grid peers this node already knows.
@@ -85,49 +92,56 @@ export async function joinNet(
       );
     }
   }
-  const iface = argString(args, "interface") ?? defaultInterfaceName(name);
-  checkInterface(ctx.nets, name, iface);
-  const listenPort = argNumber(args, "listenPort") ?? DEFAULT_LISTEN_PORT;
-  const given = argString(args, "endpoint");
-  if (given) checkEndpoint(given);
   const endpoint = given ?? endpointFrom(ctx.advertise, listenPort);
-  try {
-    const keys = await selfKeys(ctx, name);
-    const request = await selfRequest(ctx, args, { net, name, keys, endpoint, invite });
-    const admission = await requestAdmission({
-      peers: ctx.peers,
-      urls,
-      peerIds,
-      request,
-      signal,
-    });
-    if (net !== "" && admission.net !== net) {
-      throw new MembershipError("The member answered for another net than the invite names");
+  return await ctx.reconciler.holding(name, async () => {
+    const existed = (await ctx.wg.readLinkState(iface)).exists;
+    try {
+      const keys = await selfKeys(ctx, name);
+      const request = await selfRequest(ctx, args, { net, name, keys, endpoint, invite });
+      const admission = await requestAdmission({
+        peers: ctx.peers,
+        urls,
+        peerIds,
+        request,
+        signal,
+      });
+      if (net !== "" && admission.net !== net) {
+        throw new MembershipError("The member answered for another net than the invite names");
+      }
+      if (!admission.promise.equals(ADMISSION_PROMISE)) {
+        throw new MembershipError(
+          "The member admitted this node without the net's admission promise",
+        );
+      }
+      checkNoOverlap(ctx.nets, name, await admittedCidr(admission.net, admission.records));
+      const state = await ctx.nets.adopt({
+        name,
+        net: admission.net,
+        interface: iface,
+        listenPort,
+        endpoint: given,
+      }, admission.records);
+      if (!isLive(state.set, ctx.selfId)) {
+        throw new MembershipError(`Net "${name}" did not admit this node`);
+      }
+      ctx.log("info", "net-joined", { net: name, by: admission.peer });
+      ctx.sync.dialMembers(state);
+      await ctx.reconciler.reconcileNet(state, true);
+      return joined(ctx, state, admission.peer);
+    } catch (err) {
+      await undoNet(ctx, name, existed ? undefined : iface);
+      throw err;
     }
-    if (!admission.promise.equals(ADMISSION_PROMISE)) {
-      throw new MembershipError(
-        "The member admitted this node without the net's admission promise",
-      );
-    }
-    const state = await ctx.nets.adopt({
-      name,
-      net: admission.net,
-      interface: iface,
-      listenPort,
-      endpoint: given,
-    }, admission.records);
-    if (!isLive(state.set, ctx.selfId)) {
-      await ctx.nets.forget(name);
-      throw new MembershipError(`Net "${name}" did not admit this node`);
-    }
-    ctx.log("info", "net-joined", { net: name, by: admission.peer });
-    ctx.sync.dialMembers(state);
-    await ctx.reconciler.reconcileNet(state, true);
-    return joined(ctx, state, admission.peer);
-  } catch (err) {
-    if (!ctx.nets.get(name)) await removeNetDir(ctx.home, name);
-    throw err;
+  });
+}
+
+/** The CIDR the genesis among an admission's records names. */
+async function admittedCidr(net: string, records: Uint8Array[]): Promise<Cidr> {
+  for (const bytes of records) {
+    const record = await parseRecord(bytes, net).catch(() => undefined);
+    if (record?.kind === "genesis" && record.id === net) return parseCidr(record.cidr);
   }
+  throw new MembershipError("The member's answer lacks the net's genesis record");
 }
 
 /** The connected peers' ids, waiting up to `ms` for a first one. */

@@ -33,6 +33,7 @@ export class NetReconciler {
   readonly #o: NetReconcilerOptions;
   readonly #applied = new Map<string, { key: string; at: number; iface: string }>();
   readonly #removed = new Set<string>();
+  readonly #held = new Set<string>();
 
   /** A reconciler that has applied nothing yet. */
   constructor(options: NetReconcilerOptions) {
@@ -45,10 +46,25 @@ export class NetReconciler {
     this.#removed.add(name);
   }
 
+  /**
+   * Runs `work` (a create or join) with background passes kept off net
+   * `name`: only the operation's own forced pass touches its interface, so
+   * an undo after a failure cannot race a pass that brings it back.
+   */
+  async holding<T>(name: string, work: () => Promise<T>): Promise<T> {
+    this.#held.add(name);
+    try {
+      return await work();
+    } finally {
+      this.#held.delete(name);
+    }
+  }
+
   /** Makes one net's interface match its member set (`force`: apply even if unchanged). */
   async reconcileNet(state: NetState, force = false): Promise<void> {
     const { selfId, wg, log } = this.#o;
     const name = state.settings.name;
+    if (!force && this.#held.has(name)) return;
     const iface = state.settings.interface;
     const dir = netDir(this.#o.home, name);
     const status = state.set.status.get(selfId);
@@ -89,5 +105,20 @@ export class NetReconciler {
       });
     }
     this.#applied.set(name, { key, at: Date.now(), iface });
+  }
+
+  /** Undoes a failed create or join: removes the interface (and its wireguard-go). */
+  async undo(name: string, iface: string): Promise<void> {
+    try {
+      await this.#o.wg.removeInterface(iface);
+    } catch (err) {
+      this.#o.log("warn", "interface-remove-failed", {
+        net: name,
+        interface: iface,
+        why: String(err),
+      });
+    }
+    this.#applied.delete(name);
+    this.#removed.delete(name);
   }
 }

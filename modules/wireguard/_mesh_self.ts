@@ -7,6 +7,8 @@
  */
 import { CID } from "../../kernel/mod.ts";
 import {
+  type Cidr,
+  cidrsOverlap,
   ensureSecret,
   kemKeyPair,
   type MemberRequest,
@@ -20,8 +22,8 @@ import {
 import { argString, type MeshArgs } from "./mesh_control.ts";
 import type { MeshContext } from "./_mesh_context.ts";
 
-/** Default WireGuard port. */
-export const DEFAULT_LISTEN_PORT = 51820;
+export { DEFAULT_LISTEN_PORT } from "./_listen_port.ts";
+import { freeListenPort } from "./_listen_port.ts";
 
 /** `HOST:port` from a grid URL, or undefined when it names no usable host. */
 export function endpointFrom(advertise: string | undefined, port: number): string | undefined {
@@ -54,6 +56,60 @@ export function checkInterface(nets: Nets, name: string, iface: string): void {
     if (other !== name && nets.get(other)!.settings.interface === iface) {
       throw new MembershipError(`Interface "${iface}" is already used by net "${other}"`);
     }
+  }
+}
+
+/** Throws unless block `cidr` is clear of every other net of this node. */
+export function checkNoOverlap(nets: Nets, name: string, cidr: Cidr): void {
+  for (const other of nets.names()) {
+    const theirs = nets.get(other)!.set.net.cidr;
+    if (other !== name && cidrsOverlap(cidr, theirs)) {
+      throw new MembershipError(
+        `CIDR ${cidr.text} overlaps ${theirs.text} of net "${other}" on this node`,
+      );
+    }
+  }
+}
+
+/**
+ * The listen port for net `name`: the one given (refused if another net here
+ * uses it), else the first free one from 51820 up that no other net here uses.
+ */
+export async function listenPortFor(
+  nets: Nets,
+  name: string,
+  given: number | undefined,
+): Promise<number> {
+  const taken = new Map<number, string>();
+  for (const other of nets.names()) {
+    if (other !== name) taken.set(nets.get(other)!.settings.listenPort, other);
+  }
+  if (given === undefined) return await freeListenPort(new Set(taken.keys()));
+  if (!Number.isInteger(given) || given < 1 || given > 65535) {
+    throw new MembershipError(`Invalid port "${given}": use 1 to 65535`);
+  }
+  const user = taken.get(given);
+  if (user !== undefined) {
+    throw new MembershipError(`Listen port ${given} is already used by net "${user}" on this node`);
+  }
+  return given;
+}
+
+/**
+ * Undoes a failed create or join of net `name`: removes interface `iface`
+ * (when given: only one this operation may have made) with its wireguard-go,
+ * and the net's folder, so nothing of it is left live or on disk.
+ */
+export async function undoNet(
+  ctx: MeshContext,
+  name: string,
+  iface: string | undefined,
+): Promise<void> {
+  if (iface !== undefined && ctx.online) await ctx.reconciler.undo(name, iface);
+  try {
+    await ctx.nets.forget(name);
+  } catch (err) {
+    ctx.log("warn", "net-undo-failed", { net: name, why: String(err) });
   }
 }
 

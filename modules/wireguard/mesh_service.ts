@@ -306,13 +306,20 @@ export class Mesh {
   }
 
   async #netStatus(state: NetState): Promise<MeshArgs> {
+    const iface = state.settings.interface;
     let dump: WgDump | undefined;
     try {
-      dump = await this.#ctx.wg.readStatus(state.settings.interface);
+      dump = await this.#ctx.wg.readStatus(iface);
     } catch {
-      dump = undefined; // the interface is down (or not ours): status shows it as down
+      dump = undefined; // the interface is missing (or not ours): status shows it as down
     }
-    return netStatus(state, this.selfId, dump);
+    let up = false;
+    try {
+      up = (await this.#ctx.wg.readLinkState(iface)).up;
+    } catch (err) {
+      this.#ctx.log("warn", "link-state-unreadable", { interface: iface, why: oneLine(err) });
+    }
+    return netStatus(state, this.selfId, { dump, up });
   }
 }
 

@@ -7,6 +7,8 @@ import type { WgDriver } from "./wg_driver.ts";
 import type { MeshArgs } from "./mesh_control.ts";
 import type { WgInterfaceSpec } from "./wg_state.ts";
 import type { WgDump } from "./wg_dump.ts";
+import type { LinkState } from "./wg_link.ts";
+import { netDir } from "../membership/mod.ts";
 // The one modules/ -> builtins/ import: the no-secrets test below checks the
 // table `grid status` prints, not just the report it renders.
 import { formatStatus } from "../../builtins/status.ts";
@@ -17,6 +19,10 @@ const JOIN_PROMISE = hashText("test join promise").toString();
 class FakeWg implements WgDriver {
   readonly specs = new Map<string, WgInterfaceSpec>();
   readonly removed: string[] = [];
+  /** When set, applying fails (as a port already in use would). */
+  failApply: string | undefined;
+  /** Interfaces that exist but are administratively down. */
+  readonly down = new Set<string>();
   async generateKeyPair(dir: string): Promise<{ publicKey: string; privateKeyFile: string }> {
     const privateKeyFile = `${dir}/wg.key`;
     await Deno.mkdir(dir, { recursive: true });
@@ -34,6 +40,10 @@ class FakeWg implements WgDriver {
     return { publicKey: digest.toBase64(), privateKeyFile };
   }
   applyInterface(spec: WgInterfaceSpec): Promise<unknown> {
+    if (this.failApply) {
+      this.specs.set(spec.name, { ...structuredClone(spec), peers: [] }); // made, never configured
+      return Promise.reject(new Error(this.failApply));
+    }
     this.specs.set(spec.name, structuredClone(spec));
     return Promise.resolve({});
   }
@@ -41,6 +51,10 @@ class FakeWg implements WgDriver {
     this.specs.delete(name);
     this.removed.push(name);
     return Promise.resolve();
+  }
+  readLinkState(name: string): Promise<LinkState> {
+    const exists = this.specs.has(name);
+    return Promise.resolve({ exists, up: exists && !this.down.has(name) });
   }
   readStatus(name: string): Promise<WgDump> {
     const spec = this.specs.get(name);
@@ -452,3 +466,92 @@ clusterTest(
     );
   },
 );
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+clusterTest(
+  "a create whose interface cannot come up leaves no net, no folder and no interface",
+  async (c) => {
+    const n = await c.add("n0");
+    n.wg.failApply = "Address already in use";
+    await assertRejects(
+      () => n.mesh.create({ name: "foo", interface: "gt0" }),
+      Error,
+      "Address already in use",
+    );
+    assertEquals(n.mesh.nets.get("foo"), undefined);
+    assertEquals(await exists(netDir(homeAt(n.root), "foo")), false);
+    assertEquals(n.wg.specs.has("gt0"), false);
+    assert(n.wg.removed.includes("gt0"));
+    n.wg.failApply = undefined; // the same create then succeeds
+    await n.mesh.create({ name: "foo", interface: "gt0" });
+    assert(n.wg.specs.has("gt0"));
+  },
+);
+
+clusterTest(
+  "a join whose interface cannot come up leaves no net and no folder behind",
+  async (c) => {
+    const [n0] = await meshOf(c, 1);
+    const { token } = await n0.mesh.invite({ name: "foo" });
+    const n1 = await c.add("n1");
+    n1.wg.failApply = "Address already in use";
+    await assertRejects(
+      () => n1.mesh.join({ name: "foo", invite: token as string, interface: "gt1" }),
+      Error,
+      "Address already in use",
+    );
+    assertEquals(n1.mesh.nets.get("foo"), undefined);
+    assertEquals(await exists(netDir(homeAt(n1.root), "foo")), false);
+    assertEquals(n1.wg.specs.has("gt1"), false);
+  },
+);
+
+clusterTest("a node's second net gets the next free listen port by default", async (c) => {
+  const n = await c.add("n0");
+  const a = await n.mesh.create({ name: "foo", interface: "gt0", cidr: "10.98.0.0/24" });
+  const b = await n.mesh.create({ name: "bar", interface: "gt1", cidr: "10.99.0.0/24" });
+  assert((a.listenPort as number) >= 51820);
+  assert((b.listenPort as number) > (a.listenPort as number));
+  assertEquals(n.wg.specs.get("gt1")?.listenPort, b.listenPort);
+  await assertRejects(
+    () =>
+      n.mesh.create({
+        name: "baz",
+        interface: "gt2",
+        cidr: "10.97.0.0/24",
+        listenPort: a.listenPort,
+      }),
+    MembershipError,
+    'already used by net "foo"',
+  );
+});
+
+clusterTest("create refuses a CIDR that overlaps another net of this node", async (c) => {
+  const n = await c.add("n0");
+  await n.mesh.create({ name: "foo", interface: "gt0", cidr: "10.99.0.0/24" });
+  await assertRejects(
+    () => n.mesh.create({ name: "ov", interface: "gt1", cidr: "10.99.0.0/16", listenPort: 51830 }),
+    MembershipError,
+    'CIDR 10.99.0.0/16 overlaps 10.99.0.0/24 of net "foo"',
+  );
+  assertEquals(n.mesh.nets.get("ov"), undefined);
+});
+
+clusterTest("status reports an interface that exists but is down as down", async (c) => {
+  const n = await c.add("n0");
+  await n.mesh.create({ name: "foo", interface: "gt0" });
+  const up = (await n.mesh.status({ name: "foo" })).nets as MeshArgs[];
+  assertEquals(up[0].interfaceUp, true);
+  n.wg.down.add("gt0");
+  const down = (await n.mesh.status({ name: "foo" })).nets as MeshArgs[];
+  assertEquals(down[0].interfaceUp, false);
+});

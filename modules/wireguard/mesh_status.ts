@@ -10,8 +10,17 @@ import type { NetState } from "../membership/mod.ts";
 import type { WgDump } from "./wg_dump.ts";
 import type { MeshArgs } from "./mesh_control.ts";
 
-/** The status of `state` as seen by node `selfId`; `dump` is undefined when the interface is down. */
-export function netStatus(state: NetState, selfId: string, dump: WgDump | undefined): MeshArgs {
+/** What {@link netStatus} knows of the interface. */
+export interface InterfaceFacts {
+  /** Its parsed `wg show IF dump`; undefined when it cannot be read (missing, or not WireGuard). */
+  dump: WgDump | undefined;
+  /** True when the link exists and carries the UP flag (`ip -j link`). */
+  up: boolean;
+}
+
+/** The status of `state` as seen by node `selfId`, with what is known of its interface. */
+export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts): MeshArgs {
+  const { dump } = facts;
   const set = state.set;
   const self = set.members.get(selfId);
   const byKey = new Map((dump?.peers ?? []).map((p) => [p.publicKey, p]));
@@ -39,7 +48,7 @@ export function netStatus(state: NetState, selfId: string, dump: WgDump | undefi
     id: state.settings.net,
     status: set.status.get(selfId) ?? "not-admitted", // e.g. an admit voided by a used-up invite
     interface: state.settings.interface,
-    interfaceUp: dump !== undefined,
+    interfaceUp: facts.up && dump !== undefined,
     address: self?.address ?? null,
     cidr: set.net.cidr.text,
     policy: set.net.policy,

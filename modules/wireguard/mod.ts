@@ -24,6 +24,7 @@ export * from "./wg_validate.ts";
 export * from "./wg_plan.ts";
 export * from "./wg_keys.ts";
 export * from "./wg_apply.ts";
+export * from "./wg_link.ts";
 export * from "./wg_driver.ts";
 export * from "./mesh_render.ts";
 export * from "./mesh_control.ts";

@@ -9,6 +9,7 @@ import type { WgInterfaceSpec } from "./wg_state.ts";
 import type { WgDump } from "./wg_dump.ts";
 import { applyInterface, readStatus, removeInterface } from "./wg_apply.ts";
 import { generateKeyPair } from "./wg_keys.ts";
+import { type LinkState, readLinkState } from "./wg_link.ts";
 
 /** The WireGuard operations the mesh needs (the real ones, or fakes in tests). */
 export interface WgDriver {
@@ -20,6 +21,8 @@ export interface WgDriver {
   removeInterface(name: string): Promise<void>;
   /** The interface's `wg show dump`, without secrets. */
   readStatus(name: string): Promise<WgDump>;
+  /** Whether the link exists and is up (`ip -j link`). */
+  readLinkState(name: string): Promise<LinkState>;
 }
 
 /** The real WireGuard layer. */
@@ -28,4 +31,5 @@ export const SYSTEM_WG: WgDriver = {
   applyInterface: (spec) => applyInterface(spec),
   removeInterface: (name) => removeInterface(name),
   readStatus: (name) => readStatus(name),
+  readLinkState: (name) => readLinkState(name),
 };
