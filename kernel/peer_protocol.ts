@@ -22,12 +22,13 @@ import {
   decodeMessage,
   encodeMessage,
   encodeValue,
+  MAX_MESSAGE_BYTES,
   type Parm,
   type Parms,
 } from "./codec.ts";
 import { definePromise, type KnownPromise } from "./promises.ts";
 import { nodeIdOf, parseNodeId } from "./identity.ts";
-import { GridError } from "./errors.ts";
+import { CodecError, GridError } from "./errors.ts";
 
 /** The link module's text; its hash is slot 1 of every link frame. */
 export const PEER_LINK_TEXT =
@@ -112,14 +113,68 @@ export function encodeProof(signature: Uint8Array): Uint8Array {
   return encodeMessage([PROOF_PROMISE.cid, PEER_LINK_MODULE, signature]);
 }
 
+/**
+ * The encoded start of every request (or reply) frame, made once by the
+ * codec: the grid tag, the array head for all the frame's slots, and the
+ * two fixed hashes. `encodeMessage([promise, LINK])` is the tag (5 bytes),
+ * the head of an array of two (0x82), then the hashes; only that count
+ * changes.
+ */
+function frameHead(promise: CID, slots: number): Uint8Array {
+  const head = encodeMessage([promise, PEER_LINK_MODULE]);
+  if (head[5] !== 0x82) throw new Error("Unexpected envelope layout"); // only if the codec changed
+  head[5] = 0x80 + slots;
+  return head;
+}
+
+const REQUEST_HEAD = frameHead(REQUEST_PROMISE.cid, 5);
+const REPLY_HEAD = frameHead(REPLY_PROMISE.cid, 4);
+
+/** Messages carrying a byte string this long take the one-copy generic path. */
+const SPLICE_MAX_BYTES = 16 * 1024;
+
+function hasLargeBytes(parms: Parms): boolean {
+  for (let i = 1; i < parms.length; i++) {
+    const p = parms[i];
+    if (p instanceof Uint8Array && p.length >= SPLICE_MAX_BYTES) return true;
+  }
+  return false;
+}
+
+/**
+ * `head` followed by the slots after the two hashes. The codec encodes
+ * those slots as one array (`rest`, an array of fewer than 24, so a one-byte
+ * head); a CBOR array is its head then its items, so dropping that byte
+ * leaves exactly the items' encoding, and the result is byte for byte what
+ * `encodeMessage` gives for the whole frame (kernel/peer_protocol_test.ts
+ * checks this). Saves encoding the two fixed hashes on every frame.
+ */
+function spliced(head: Uint8Array, rest: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + rest.length - 1);
+  out.set(head, 0);
+  out.set(rest.subarray(1), head.length);
+  if (out.length > MAX_MESSAGE_BYTES) {
+    throw new CodecError(
+      `Message of ${out.length} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`,
+    );
+  }
+  return out;
+}
+
 /** Encodes a request frame. */
 export function encodeRequest(id: number, hops: number, parms: Parms): Uint8Array {
-  return encodeMessage([REQUEST_PROMISE.cid, PEER_LINK_MODULE, id, hops, parms]);
+  if (!Array.isArray(parms) || hasLargeBytes(parms)) {
+    return encodeMessage([REQUEST_PROMISE.cid, PEER_LINK_MODULE, id, hops, parms]);
+  }
+  return spliced(REQUEST_HEAD, encodeValue([id, hops, parms]));
 }
 
 /** Encodes a reply frame. */
 export function encodeReply(id: number, reply: Parms): Uint8Array {
-  return encodeMessage([REPLY_PROMISE.cid, PEER_LINK_MODULE, id, reply]);
+  if (!Array.isArray(reply) || hasLargeBytes(reply)) {
+    return encodeMessage([REPLY_PROMISE.cid, PEER_LINK_MODULE, id, reply]);
+  }
+  return spliced(REPLY_HEAD, encodeValue([id, reply]));
 }
 
 function isCount(value: Parm | undefined): value is number {

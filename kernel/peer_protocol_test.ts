@@ -14,8 +14,10 @@ import {
   HELLO_PROMISE,
   PEER_LINK_MODULE,
   PeerError,
+  REPLY_PROMISE,
   REQUEST_PROMISE,
 } from "./peer_protocol.ts";
+import type { Parm, Parms } from "./codec.ts";
 
 const P = hashText("some promise");
 const nonce = () => crypto.getRandomValues(new Uint8Array(32));
@@ -122,4 +124,59 @@ Deno.test("handshakeTranscript() differs by role, nonce and id, so a signature c
   assert(asDialer.toHex() !== asListener.toHex());
   const fresh = handshakeTranscript("dialer", { ...dialer, nonce: nonce() }, listener);
   assert(asDialer.toHex() !== fresh.toHex());
+});
+
+Deno.test("encodeRequest() and encodeReply() give exactly the codec's bytes for the whole frame", () => {
+  const cids = [P, hashText("another"), REQUEST_PROMISE.cid];
+  let seed = 7;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const value = (depth: number): Parm => {
+    switch (rand(depth > 2 ? 7 : 9)) {
+      case 0:
+        return rand(2) === 0 ? rand(30) : -rand(1_000_000) - 1;
+      case 1:
+        return rand(2) === 0 ? Number.MAX_SAFE_INTEGER - rand(5) : rand(1000) / 7;
+      case 2:
+        return ["", "x", "grüße", "a".repeat(rand(300))][rand(4)];
+      case 3:
+        return new Uint8Array(rand(2) === 0 ? rand(30) : rand(40_000)).fill(rand(256));
+      case 4:
+        return cids[rand(cids.length)];
+      case 5:
+        return [true, false, null][rand(3)];
+      case 6:
+        return rand(2) === 0 ? 0 : 2 ** 32 + rand(9);
+      case 7:
+        return Array.from({ length: rand(5) }, () => value(depth + 1));
+      default: {
+        const out: Record<string, Parm> = {};
+        for (let i = rand(4); i > 0; i--) out[`k${rand(50)}`] = value(depth + 1);
+        return out;
+      }
+    }
+  };
+  for (let i = 0; i < 500; i++) {
+    const parms: Parms = [cids[rand(3)], ...Array.from({ length: rand(6) }, () => value(0))];
+    const id = [0, 1, 23, 24, 255, 65_536, 2 ** 32, Number.MAX_SAFE_INTEGER][rand(8)];
+    const hops = rand(10);
+    // Compared as hex: the codec may hand back a Buffer, the splice a plain Uint8Array.
+    assertEquals(
+      encodeRequest(id, hops, parms).toHex(),
+      encodeMessage([REQUEST_PROMISE.cid, PEER_LINK_MODULE, id, hops, parms]).toHex(),
+      `request ${i}`,
+    );
+    assertEquals(
+      encodeReply(id, parms).toHex(),
+      encodeMessage([REPLY_PROMISE.cid, PEER_LINK_MODULE, id, parms]).toHex(),
+      `reply ${i}`,
+    );
+  }
+  // What the codec refuses, the frame encoders refuse the same way.
+  assertThrows(() => encodeRequest(1, 0, [P, undefined as unknown as Parm]), CodecError);
+  assertThrows(() => encodeReply(1, [P, NaN]), CodecError);
+  assertThrows(() => encodeReply(1, [P, new Uint8Array(17 * 1024 * 1024)]), CodecError);
+  assertThrows(() => encodeRequest(1, 0, [P, "x", new Uint8Array(16 * 1024 * 1024)]), CodecError);
 });
