@@ -28,7 +28,12 @@ export function parseFlags(
 ): ParsedFlags {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: negativeValuesInline(args, options),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     const why = (err as Error).message.split("\n")[0].replace(/\. To specify a positional.*$/, "");
     throw new UsageError(`${why}; usage: ${usage}`, { cause: err });
@@ -36,6 +41,32 @@ export function parseFlags(
   const n = parsed.positionals.length;
   if (n < positionals.min || n > positionals.max) throw new UsageError(`Usage: ${usage}`);
   return parsed as ParsedFlags;
+}
+
+/**
+ * `--flag -5m` as `--flag=-5m` for string flags, so a value that starts with
+ * a dash and a digit reaches the command's own check (and its clear message)
+ * instead of Node's "argument is ambiguous".
+ */
+export function negativeValuesInline(
+  args: string[],
+  options: ParseArgsConfig["options"],
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : undefined;
+    const next = args[i + 1];
+    if (
+      name !== undefined && options?.[name]?.type === "string" && next !== undefined &&
+      /^-[0-9]/.test(next)
+    ) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
 }
 
 /** Parses a port flag. */

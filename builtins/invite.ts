@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { parseDuration } from "../modules/membership/mod.ts";
+import {
+  MAX_INVITE_TTL_MS,
+  MAX_INVITE_USES,
+  MembershipError,
+  parseDuration,
+} from "../modules/membership/mod.ts";
 import { UsageError } from "../kernel/mod.ts";
 import type { Command } from "./_command.ts";
 import { meshArgs, parseFlags, runMeshOp } from "./_mesh_command.ts";
@@ -30,15 +35,23 @@ export const command: Command = {
       { min: 1, max: 1 },
     );
     const uses = values.uses === undefined ? undefined : Number(values.uses);
-    if (uses !== undefined && !/^[0-9]{1,4}$/.test(values.uses as string)) {
-      throw new UsageError(`Invalid --uses "${values.uses}": a whole number`);
+    if (
+      uses !== undefined &&
+      (!/^[0-9]{1,4}$/.test(values.uses as string) || uses < 1 || uses > MAX_INVITE_USES)
+    ) {
+      throw new UsageError(
+        `Invalid --uses "${
+          String(values.uses).slice(0, 20)
+        }": must be a whole number from 1 to ${MAX_INVITE_USES}`,
+      );
     }
+    const ttlMs = typeof values.ttl === "string" ? parseTtl(values.ttl) : undefined;
     const r = await runMeshOp(
       ctx,
       "invite",
       meshArgs({
         name: positionals[0],
-        ttlMs: typeof values.ttl === "string" ? parseDuration(values.ttl) : undefined,
+        ttlMs,
         uses,
         url: values.url,
       }),
@@ -47,3 +60,22 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** `--ttl` in milliseconds, or a one-line usage error naming the flag. */
+function parseTtl(text: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (err) {
+    if (!(err instanceof MembershipError)) throw err;
+    ms = 0;
+  }
+  if (ms <= 0 || ms > MAX_INVITE_TTL_MS) {
+    throw new UsageError(
+      `Invalid --ttl "${
+        text.slice(0, 20)
+      }": must be a positive duration like 30m, 12h, 7d (at most 365d)`,
+    );
+  }
+  return ms;
+}

@@ -7,10 +7,10 @@
  * @module
  */
 import { UsageError } from "../kernel/mod.ts";
-import { checkInviteFor } from "../modules/membership/mod.ts";
+import { checkInviteFor, isLive } from "../modules/membership/mod.ts";
 import { callMesh } from "../modules/wireguard/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
-import { meshArgs, parseFlags, parsePort } from "./_mesh_command.ts";
+import { meshArgs, openOfflineMesh, parseFlags, parsePort } from "./_mesh_command.ts";
 
 /** The promise a joiner makes; its hash travels in the signed member request. */
 export const JOIN_PROMISE_TEXT =
@@ -65,6 +65,18 @@ export const command: Command = {
     const inAgent = await callMesh(ctx.call, "ping", {});
     if (inAgent !== undefined) {
       await report(ctx, await callMesh(ctx.call, "join", join) ?? {});
+      return 0;
+    }
+    // Already a member and no agent: say so, rather than becoming the agent.
+    const offline = await openOfflineMesh(ctx);
+    const state = offline.nets.get(name);
+    if (state && isLive(state.set, offline.selfId)) {
+      await report(ctx, {
+        already: true,
+        name,
+        address: state.set.members.get(offline.selfId)?.address,
+        interface: state.settings.interface,
+      });
       return 0;
     }
     return await joinInForeground(ctx, join, values);

@@ -13,6 +13,7 @@ import {
   peersListMessage,
   readPeerRows,
   UsageError,
+  withFileLock,
   writeTextFileAtomic,
 } from "../kernel/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
@@ -39,16 +40,21 @@ export const command: Command = {
 async function add(text: string, ctx: CommandContext): Promise<number> {
   const url = parsePeerUrl(text);
   const path = ctx.node.home.peers;
-  const urls = (await readPeerUrls(path)).map(normalise);
-  if (urls.includes(url)) {
-    ctx.io.stderr(`grid: "${url}" is already listed`);
-  } else {
+  // Under the file's lock: two `peers add` at once both land.
+  const added = await withFileLock(path, async () => {
+    const urls = (await readPeerUrls(path)).map(normalise);
+    if (urls.includes(url)) return false;
     const existing = await Deno.readTextFile(path).catch((err) => {
       if (err instanceof Deno.errors.NotFound) return ""; // no peers file yet: start one
       throw err;
     });
     const sep = existing.length === 0 || existing.endsWith("\n") ? "" : "\n";
     await writeTextFileAtomic(path, `${existing}${sep}${url}\n`, { mode: 0o600 });
+    return true;
+  });
+  if (!added) {
+    await ctx.io.stdout(`${url} is already listed\n`);
+    return 0;
   }
   const reply = await ctx.call(peersDialMessage(url));
   const note = isAccept(reply) ? "dialling now" : "dialled when the agent starts";

@@ -20,6 +20,7 @@ export * from "./codec.ts";
 export * from "./cache_key.ts";
 export * from "./storage.ts";
 export * from "./fs_storage.ts";
+export * from "./file_lock.ts";
 export * from "./opfs_storage.ts";
 export * from "./cas.ts";
 export * from "./promises.ts";

@@ -11,6 +11,7 @@ import {
   type GridHome,
   hashToText,
   parseHash,
+  withFileLock,
   writeTextFileAtomic,
 } from "../../kernel/mod.ts";
 
@@ -44,14 +45,19 @@ export async function isAllowed(home: GridHome, cid: CID): Promise<boolean> {
   return (await readAllowed(home)).has(hashToText(cid));
 }
 
-/** Adds `cid` to the list (atomically); false when it was already there. */
-export async function allowHash(home: GridHome, cid: CID): Promise<boolean> {
-  const all = await readAllowed(home);
-  const text = hashToText(cid);
-  if (all.has(text)) return false;
-  all.add(text);
-  await writeTextFileAtomic(allowedPath(home), [...all].sort().join("\n") + "\n", {
-    mode: 0o600,
+/**
+ * Adds `cid` to the list (atomically, under the list's lock so two `grid
+ * allow` at once both land); false when it was already there.
+ */
+export function allowHash(home: GridHome, cid: CID): Promise<boolean> {
+  return withFileLock(allowedPath(home), async () => {
+    const all = await readAllowed(home);
+    const text = hashToText(cid);
+    if (all.has(text)) return false;
+    all.add(text);
+    await writeTextFileAtomic(allowedPath(home), [...all].sort().join("\n") + "\n", {
+      mode: 0o600,
+    });
+    return true;
   });
-  return true;
 }

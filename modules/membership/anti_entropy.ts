@@ -2,7 +2,8 @@
  * Replication of membership records between members, over the peer network
  * with kernel messages (see protocol.ts). New records are pushed to every
  * connected member at once, so a revoke spreads in one round trip; a summary
- * exchange (the hashes each side holds) runs when a peer comes up and every
+ * exchange (the hashes each side holds, in pages of id ranges so a big net is
+ * compared whole) runs when a peer comes up and every
  * few seconds with a few members, and pulls whatever is missing. Every record
  * is verified before it is kept; every message is bounded.
  *
@@ -31,6 +32,7 @@ import {
   ADMISSION_PROMISE,
   answer,
   boundRecords,
+  inRange,
   MAX_HASHES_PER_MESSAGE,
   MAX_RECORDS_PER_MESSAGE,
   MEMBERSHIP_MODULE,
@@ -38,6 +40,8 @@ import {
   pushMessage,
   readAnswer,
   refusal,
+  summaryPages,
+  type SummaryRange,
   syncMessage,
 } from "./protocol.ts";
 
@@ -62,6 +66,10 @@ export interface AntiEntropyOptions {
   onPsk?: (state: NetState, peer: string, cipherText: Uint8Array) => Promise<Uint8Array>;
   /** Timeout of one request to a peer. */
   requestTimeoutMs?: number;
+  /** Most hashes in one summary page (default {@link MAX_HASHES_PER_MESSAGE}; tests lower it). */
+  pageSize?: number;
+  /** Most records in one sync reply (default {@link MAX_RECORDS_PER_MESSAGE}; tests lower it). */
+  maxReplyRecords?: number;
 }
 
 /** Replicates the records of every net this node belongs to. */
@@ -108,7 +116,7 @@ export class AntiEntropy {
           `Node "${from}" is not a live member of net "${state.settings.name}"`,
         );
       }
-      if (op === "sync") return this.#answerSync(state, parms[4]);
+      if (op === "sync") return this.#answerSync(state, parms[4], parms[5], parms[6]);
       if (op === "push") return await this.#answerPush(state, from, parms[4]);
       if (op === "psk" && this.#o.onPsk && parms[4] instanceof Uint8Array) {
         return answer(await this.#o.onPsk(state, from, parms[4]));
@@ -119,18 +127,22 @@ export class AntiEntropy {
     }
   }
 
-  #answerSync(state: NetState, hashes: unknown): Parms {
+  #answerSync(state: NetState, hashes: unknown, after: unknown, upTo: unknown): Parms {
     if (!Array.isArray(hashes) || hashes.length > MAX_HASHES_PER_MESSAGE || !hashes.every(isHash)) {
       return refusal("codec", `A sync carries at most ${MAX_HASHES_PER_MESSAGE} hashes`);
     }
+    const range = readRange(after, upTo);
+    if (!range) return refusal("codec", "A sync's range is two ids of at most 120 characters");
     const theirs = new Set(hashes.map((h) => hashToText(h as CID)));
     const idOf = new Map([...state.records.values()].map((r) => [r.bytes, r.id]));
-    const extra = this.#o.nets.recordsInOrder(state.settings.name).filter((bytes) =>
-      !theirs.has(idOf.get(bytes) ?? "")
-    );
+    const extra = this.#o.nets.recordsInOrder(state.settings.name).filter((bytes) => {
+      const id = idOf.get(bytes) ?? "";
+      return inRange(id, range) && !theirs.has(id);
+    });
+    const max = this.#o.maxReplyRecords ?? MAX_RECORDS_PER_MESSAGE;
     const wanted = [...theirs].filter((id) => !state.records.has(id))
-      .slice(0, MAX_RECORDS_PER_MESSAGE).map(parseHash);
-    return answer(boundRecords(extra), wanted);
+      .slice(0, max).map(parseHash);
+    return answer(boundRecords(extra).slice(0, max), wanted);
   }
 
   /** A request that never throws: failures come back as rejects. */
@@ -213,14 +225,34 @@ export class AntiEntropy {
     }
   }
 
-  /** Exchanges summaries with one peer and pulls and pushes what differs. */
+  /**
+   * Exchanges summaries with one peer and pulls and pushes what differs. The
+   * summary goes in pages of at most {@link MAX_HASHES_PER_MESSAGE} hashes,
+   * each covering a range of ids, so every record of a big net (the newest,
+   * a late revoke, included) is compared, and each message stays bounded.
+   */
   async syncWith(state: NetState, peer: string): Promise<void> {
+    const ids = [...state.records.keys()].sort();
+    const size = this.#o.pageSize ?? MAX_HASHES_PER_MESSAGE;
+    for (const range of summaryPages(ids, size)) {
+      if (!(await this.#syncPage(state, peer, ids, range))) return;
+    }
+  }
+
+  /** One summary page; false when the peer refused (stop the exchange). */
+  async #syncPage(
+    state: NetState,
+    peer: string,
+    ids: string[],
+    range: SummaryRange,
+  ): Promise<boolean> {
     const net = state.settings.net;
-    const hashes = [...state.records.values()].map((r) => r.hash).slice(0, MAX_HASHES_PER_MESSAGE);
-    const reply = readAnswer(await this.#request(peer, syncMessage(net, hashes)));
+    const hashes = ids.filter((id) => inRange(id, range))
+      .map((id) => state.records.get(id)?.hash).filter((h) => h !== undefined);
+    const reply = readAnswer(await this.#request(peer, syncMessage(net, hashes, range)));
     if (!reply.ok) {
       this.#log("debug", "sync-refused", { net: state.settings.name, peer, why: reply.reason });
-      return;
+      return false;
     }
     const [records, wanted] = reply.payload;
     if (Array.isArray(records) && records.every((r) => r instanceof Uint8Array)) {
@@ -236,6 +268,7 @@ export class AntiEntropy {
         await this.#request(peer, pushMessage(net, boundRecords(bytes)));
       }
     }
+    return true;
   }
 
   /**
@@ -255,4 +288,12 @@ export class AntiEntropy {
     }));
     return acks.filter(Boolean).length;
   }
+}
+
+/** A summary's range from a message (both absent: everything), or undefined when malformed. */
+function readRange(after: unknown, upTo: unknown): SummaryRange | undefined {
+  if (after === undefined && upTo === undefined) return { after: "", upTo: "" };
+  if (typeof after !== "string" || typeof upTo !== "string") return undefined;
+  if (after.length > 120 || upTo.length > 120) return undefined;
+  return { after, upTo };
 }

@@ -70,9 +70,44 @@ export const MEMBERSHIP_PROMISES: readonly KnownPromise[] = [
   PSK_PROMISE,
 ];
 
-/** A summary: the hashes of the records the sender holds. */
-export function syncMessage(netId: string, hashes: CID[]): Parms {
-  return [SYNC_PROMISE.cid, MEMBERSHIP_MODULE, "sync", netId, hashes];
+/**
+ * Which records a summary page covers: the ids (text form, in code-point
+ * order) after `after` up to and including `upTo`; "" means from the first or
+ * to the last. A summary without a range covers every record.
+ */
+export interface SummaryRange {
+  /** Exclusive lower bound ("" from the first id). */
+  after: string;
+  /** Inclusive upper bound ("" to the last id). */
+  upTo: string;
+}
+
+/** A summary page: the hashes of the records the sender holds in `range` (default: all). */
+export function syncMessage(netId: string, hashes: CID[], range?: SummaryRange): Parms {
+  const parms: Parms = [SYNC_PROMISE.cid, MEMBERSHIP_MODULE, "sync", netId, hashes];
+  if (range) parms.push(range.after, range.upTo);
+  return parms;
+}
+
+/** Whether `id` lies in `range`. */
+export function inRange(id: string, range: SummaryRange): boolean {
+  return id > range.after && (range.upTo === "" || id <= range.upTo);
+}
+
+/**
+ * Splits sorted ids into summary pages of at most `size` ids that together
+ * cover every id (the first page starts at "", the last runs to "").
+ */
+export function summaryPages(sortedIds: string[], size: number): SummaryRange[] {
+  const pages: SummaryRange[] = [];
+  for (let i = 0; i < sortedIds.length || pages.length === 0; i += size) {
+    const last = i + size >= sortedIds.length;
+    pages.push({
+      after: i === 0 ? "" : sortedIds[i - 1],
+      upTo: last ? "" : sortedIds[i + size - 1],
+    });
+  }
+  return pages;
 }
 
 /** New records for a member. */

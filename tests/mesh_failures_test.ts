@@ -1,0 +1,145 @@
+/**
+ * End-to-end checks of the mesh commands' failure paths (review findings,
+ * issue 4): `grid` runs as a subprocess with the release permission set
+ * against a temporary GRID_HOME. A bad invite is refused in one line before
+ * anything starts or binds; a member rejoining is told so; bad --ttl and
+ * --uses values get our own one-line message; `peers add` of a listed URL
+ * says so once.
+ */
+import { assert, assertEquals } from "../kernel/_assert_test.ts";
+import { generateIdentity } from "../kernel/mod.ts";
+import { createInvite } from "../modules/membership/mod.ts";
+import { releaseFlags } from "./_mesh_lab.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `grid ARGS` with the release flags in `home`. */
+async function grid(home: string, args: string[]): Promise<Run> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...await releaseFlags(), `${ROOT}/main.ts`, ...args],
+    cwd: ROOT,
+    env: { GRID_HOME: home, NO_COLOR: "1", GRID_DEBUG: "" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+/** Exactly one "grid: " line on stderr naming `includes`, nothing on stdout, non-zero exit. */
+function assertOneLineFailure(run: Run, includes: string): void {
+  assert(run.code !== 0, `exit code ${run.code}`);
+  const lines = run.stderr.split("\n").filter((l) => l.length > 0);
+  assertEquals(lines.length, 1, `stderr: ${run.stderr}`);
+  assert(lines[0].startsWith("grid: "), lines[0]);
+  assert(lines[0].includes(includes), `"${lines[0]}" lacks "${includes}"`);
+  assertEquals(run.stdout, "");
+}
+
+async function withHome(fn: (home: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "grid-meshfail-" });
+  try {
+    await fn(`${dir}/home`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A correctly signed invite for net `netName` (of a net this node is not in). */
+async function inviteFor(netName: string, now = Date.now()): Promise<string> {
+  const inviter = await generateIdentity();
+  const invite = await createInvite(inviter, {
+    net: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+    netName,
+    urls: ["ws://127.0.0.1:1/"],
+    ttlMs: 60_000,
+    now,
+  });
+  return invite.token;
+}
+
+Deno.test("join refuses a bad invite in one line before it starts or binds an agent", async (t) => {
+  // The agent's port is held: a join that started its agent first would say "Cannot listen".
+  const held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const listen = `127.0.0.1:${(held.addr as Deno.NetAddr).port}`;
+  const forged = (await inviteFor("foo")).slice(0, -6) + "AAAAAA";
+  const rows: [string, string, string][] = [
+    ["malformed", "garbage", "Invalid invite"],
+    ["for another net", await inviteFor("bar"), `for net "bar", not "foo"`],
+    ["expired", await inviteFor("foo", Date.now() - 3_600_000), "expired"],
+    ["forged", forged, "Invite"],
+  ];
+  try {
+    await withHome(async (home) => {
+      for (const [what, token, says] of rows) {
+        await t.step(what, async () => {
+          const run = await grid(home, ["join-wireguard-net", "foo", token, "--listen", listen]);
+          assertOneLineFailure(run, says);
+          assert(!run.stderr.includes("Cannot listen"), run.stderr);
+        });
+      }
+    });
+  } finally {
+    held.close();
+  }
+});
+
+Deno.test("a member joining again: a bad invite is refused, a valid one is told it is a member", async () => {
+  await withHome(async (home) => {
+    const created = await grid(home, ["create-wireguard-net", "foo", "--cidr", "10.61.0.0/24"]);
+    assertEquals(created.code, 0, created.stderr);
+    assertOneLineFailure(
+      await grid(home, ["join-wireguard-net", "foo", "garbage"]),
+      "Invalid invite",
+    );
+    const invite = await grid(home, ["invite", "foo", "--url", "ws://127.0.0.1:1/"]);
+    assertEquals(invite.code, 0, invite.stderr);
+    const again = await grid(home, ["join-wireguard-net", "foo", invite.stdout.trim()]);
+    assertEquals(again.code, 0, again.stderr);
+    assertEquals(again.stderr, "");
+    assert(again.stdout.startsWith(`Already a member of net "foo" as 10.61.0.`), again.stdout);
+    assertEquals(again.stdout.trim().split("\n").length, 1);
+    assert(!again.stdout.includes("admitted by"), again.stdout);
+  });
+});
+
+Deno.test("invite refuses a negative --ttl or --uses with its own one-line message", async (t) => {
+  await withHome(async (home) => {
+    const created = await grid(home, ["create-wireguard-net", "foo"]);
+    assertEquals(created.code, 0, created.stderr);
+    const rows: [string[], string][] = [
+      [["--ttl", "-5m"], `Invalid --ttl "-5m": must be a positive duration like 30m, 12h, 7d`],
+      [["--ttl=-5m"], `Invalid --ttl "-5m"`],
+      [["--ttl", "0m"], `Invalid --ttl "0m"`],
+      [["--uses", "-1"], `Invalid --uses "-1": must be a whole number from 1 to`],
+      [["--uses", "0"], `Invalid --uses "0"`],
+    ];
+    for (const [flags, says] of rows) {
+      await t.step(flags.join(" "), async () => {
+        const run = await grid(home, ["invite", "foo", "--url", "ws://127.0.0.1:1/", ...flags]);
+        assertOneLineFailure(run, says);
+        assert(!run.stderr.includes("ambiguous"), run.stderr);
+      });
+    }
+  });
+});
+
+Deno.test("peers add of a URL already listed says so in one line and exits 0", async () => {
+  await withHome(async (home) => {
+    const first = await grid(home, ["peers", "add", "ws://127.0.0.1:9/"]);
+    assertEquals(first.code, 0, first.stderr);
+    const again = await grid(home, ["peers", "add", "ws://127.0.0.1:9/"]);
+    assertEquals(again.code, 0);
+    assertEquals(again.stderr, "");
+    assertEquals(again.stdout.trim().split("\n").length, 1);
+    assert(again.stdout.includes("already listed"), again.stdout);
+    assert(!again.stdout.includes("dialling"), again.stdout);
+  });
+});
