@@ -43,6 +43,13 @@ function verifiedOnce(cid: CID, bytes: Uint8Array): boolean {
   return verifyBytes(cid, bytes);
 }
 
+/**
+ * Byte arrays {@link GET_PROMISE}'s verify has just passed, each mapped to
+ * the CID it checked them against; the store's write-back of exactly those
+ * bytes under exactly that CID need not hash them again (one use each).
+ */
+const passedGetVerify = new WeakMap<Uint8Array, CID>();
+
 /** The promise a `get` makes: the requester verifies what it is given. */
 export const GET_PROMISE: KnownPromise = definePromise({
   text:
@@ -50,7 +57,10 @@ export const GET_PROMISE: KnownPromise = definePromise({
   cacheable: true,
   verify: (parms: Parms, reply: Parms) => {
     const cid = asHash(parms[2]);
-    return cid !== null && reply[1] instanceof Uint8Array && verifiedOnce(cid, reply[1]);
+    const bytes = reply[1];
+    if (cid === null || !(bytes instanceof Uint8Array) || !verifiedOnce(cid, bytes)) return false;
+    passedGetVerify.set(bytes, cid);
+    return true;
   },
 });
 
@@ -89,7 +99,10 @@ export function casModule(cas: Cas): Module {
         const cid = asHash(parms[2]);
         if (!cid) return reject("codec", "A get needs a hash in slot 2");
         const bytes = await cas.get(cid);
-        return bytes ? accept(bytes) : reject("not-found", `Not here: "${hashToText(cid)}"`);
+        if (!bytes) return reject("not-found", `Not here: "${hashToText(cid)}"`);
+        // Cas.get hashed these bytes as it read them (a fresh array no one else holds).
+        vouchVerified(cid, bytes);
+        return accept(bytes);
       }
       if (PUT_PROMISE.cid.equals(parms[0])) {
         const bytes = parms[2];
@@ -106,12 +119,18 @@ export function casModule(cas: Cas): Module {
     },
     async store(parms: Parms, payload: Parm[]): Promise<void> {
       const cid = asHash(parms[2]);
-      if (!cid || !(payload[0] instanceof Uint8Array)) return;
+      const bytes = payload[0];
+      if (!cid || !(bytes instanceof Uint8Array)) return;
       // The kernel writes a get's answer back only after GET_PROMISE's verify
       // passed on these very bytes (Kernel.call): hashing them again here would
-      // check nothing new. Any other cacheable promise is hashed here.
-      if (GET_PROMISE.cid.equals(parms[0])) await cas.putTrusted(cid, payload[0]);
-      else await cas.putVerified(cid, payload[0]);
+      // check nothing new. Bytes that verify has not passed are hashed here.
+      const checked = passedGetVerify.get(bytes);
+      if (checked !== undefined && checked.equals(cid)) {
+        passedGetVerify.delete(bytes);
+        await cas.putTrusted(cid, bytes);
+      } else {
+        await cas.putVerified(cid, bytes);
+      }
     },
   };
 }

@@ -83,17 +83,29 @@ Deno.test("vouchVerified() spares a second hash only for the same array and hash
   assert(!verify(msg, accept(data)), "a record is consumed by its first use");
 });
 
-Deno.test("the store hashes what it is given for any promise but a get", async () => {
+Deno.test("the store hashes whatever the get verify has not just passed", async () => {
   const cas = new Cas(new MemoryStorage());
   const store = casModule(cas).store!;
-  const cid = hashBytes(bytes("real"));
+  const real = bytes("real");
+  const cid = hashBytes(real);
   const other = definePromise({ text: "test/other-cacheable/v1", cacheable: true });
-  let refused = false;
-  try {
-    await store([other.cid, CAS_MODULE, cid], [bytes("fake")]);
-  } catch {
-    refused = true;
-  }
-  assert(refused, "unverified bytes under another promise are refused");
+  const refused = async (parms: Parms, payload: Uint8Array): Promise<boolean> => {
+    try {
+      await store(parms, [payload]);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  assert(await refused([other.cid, CAS_MODULE, cid], bytes("fake")), "another promise");
+  assert(await refused(getMessage(cid), bytes("fake")), "a get whose verify never ran");
+  // Passed for another hash: no trust for this one.
+  const otherBytes = bytes("other");
+  assert(GET_PROMISE.verify!(getMessage(hashBytes(otherBytes)), accept(otherBytes)));
+  assert(await refused(getMessage(cid), otherBytes), "verified against another hash");
   assertEquals(await cas.list(), []);
+  // Passed for this hash: stored.
+  assert(GET_PROMISE.verify!(getMessage(cid), accept(real)));
+  await store(getMessage(cid), [real]);
+  assertEquals(await cas.get(cid), real);
 });
