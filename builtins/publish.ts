@@ -26,6 +26,7 @@ import {
   rejectReason,
   type SymbolEntry,
   UsageError,
+  withFileLock,
 } from "../kernel/mod.ts";
 import { commitSymbols, currentSymbols, withEntry } from "../modules/exec/mod.ts";
 import type { Command } from "./_command.ts";
@@ -151,9 +152,13 @@ export const command: Command = {
     if (accepts.length > 0) entry.accepts = [promise, ...accepts.filter((a) => !a.equals(promise))];
     const grant = (values.grant ?? []).map(parseGrant);
     if (grant.length > 0) entry.grant = grant;
-    const { table } = await currentSymbols(ctx.node.home, ctx.node.cas);
-    const previous = table.get(name);
-    const symbols = await commitSymbols(ctx.node.home, ctx.node.cas, withEntry(table, name, entry));
+    // Under config's lock: two publishes at once both land in the table.
+    const { previous, symbols } = await withFileLock(ctx.node.home.config, async () => {
+      const { table } = await currentSymbols(ctx.node.home, ctx.node.cas);
+      const home = ctx.node.home;
+      const symbols = await commitSymbols(home, ctx.node.cas, withEntry(table, name, entry));
+      return { previous: table.get(name), symbols };
+    });
     if (previous && !previous.module.equals(module)) {
       ctx.io.stderr(
         `grid: "${name}" was ${hashToText(previous.module)}; now ${hashToText(module)}`,

@@ -87,6 +87,29 @@ export async function writeFileAtomic(
     await Deno.remove(tmp).catch(() => {}); // best effort: the temp file may not exist
     throw err;
   }
+  await syncDir(dir);
+}
+
+/** Flushes a directory's entries (a rename) to disk, so the new name survives a crash. */
+async function syncDir(dir: string): Promise<void> {
+  let handle: Deno.FsFile | undefined;
+  try {
+    handle = await Deno.open(dir, { read: true });
+    await handle.sync();
+  } catch (err) {
+    // Some file systems and platforms cannot open or fsync a directory
+    // (EINVAL, EISDIR, unsupported): the rename is still atomic there, only
+    // not yet durable, which is the best that platform offers.
+    if (
+      !(err instanceof Deno.errors.InvalidData || err instanceof Deno.errors.IsADirectory ||
+        err instanceof Deno.errors.NotSupported || err instanceof Deno.errors.PermissionDenied ||
+        /EINVAL|Invalid argument|not supported/i.test(String(err)))
+    ) {
+      throw err;
+    }
+  } finally {
+    handle?.close();
+  }
 }
 
 /** {@link writeFileAtomic} for text. */

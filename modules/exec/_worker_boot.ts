@@ -45,11 +45,13 @@ async function start(m) {
   Object.defineProperty(globalThis, "grid", { value: grid });
   try {
     const mod = await import(m.url);
-    let code = 0;
-    if (typeof mod.main === "function") {
-      const r = await mod.main(grid);
-      if (typeof r === "number") code = r;
+    if (typeof mod.main !== "function") {
+      post({ t: "fail", value: "the module exports no main(grid) function" });
+      return;
     }
+    let code = 0;
+    const r = await mod.main(grid);
+    if (typeof r === "number") code = r;
     post({ t: "exit", value: code });
   } catch (err) {
     post({ t: "fail", value: text(err) });

@@ -154,3 +154,11 @@ Deno.test("a run whose memory grows past its bound is stopped with a clear error
     "grew memory",
   );
 });
+
+Deno.test("a module that exports no main(grid) fails with a clear line instead of exiting 0", async () => {
+  const host = testHost();
+  const src = `grid.write("top level ran\\n"); export const notMain = 1;`;
+  const result = await executor.run(testRequest(host, utf8(src), { name: "nomain" }));
+  assertEquals(result.code, 1);
+  assertEquals(result.stderr.trim(), "nomain: the module exports no main(grid) function");
+});
