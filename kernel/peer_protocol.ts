@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { asHash, type CID, hashText } from "./hash.ts";
 import {
   type DecodeLimits,
@@ -150,7 +151,8 @@ function hasLargeBytes(parms: Parms): boolean {
  * checks this). Saves encoding the two fixed hashes on every frame.
  */
 function spliced(head: Uint8Array, rest: Uint8Array): Uint8Array {
-  const out = new Uint8Array(head.length + rest.length - 1);
+  // Every byte is written below; small frames come from node:buffer's pool.
+  const out = Buffer.allocUnsafe(head.length + rest.length - 1);
   out.set(head, 0);
   out.set(rest.subarray(1), head.length);
   if (out.length > MAX_MESSAGE_BYTES) {
@@ -161,7 +163,7 @@ function spliced(head: Uint8Array, rest: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Encodes a request frame. */
+/** Encodes a request frame (like encodeMessage's, the bytes may be a node Buffer). */
 export function encodeRequest(id: number, hops: number, parms: Parms): Uint8Array {
   if (!Array.isArray(parms) || hasLargeBytes(parms)) {
     return encodeMessage([REQUEST_PROMISE.cid, PEER_LINK_MODULE, id, hops, parms]);
@@ -169,7 +171,7 @@ export function encodeRequest(id: number, hops: number, parms: Parms): Uint8Arra
   return spliced(REQUEST_HEAD, encodeValue([id, hops, parms]));
 }
 
-/** Encodes a reply frame. */
+/** Encodes a reply frame (like encodeMessage's, the bytes may be a node Buffer). */
 export function encodeReply(id: number, reply: Parms): Uint8Array {
   if (!Array.isArray(reply) || hasLargeBytes(reply)) {
     return encodeMessage([REPLY_PROMISE.cid, PEER_LINK_MODULE, id, reply]);
