@@ -276,6 +276,8 @@ export class WsLink {
     if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
     this.#sweepAt = deadline;
     this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, deadline - performance.now()));
+    // The open socket keeps the process alive; this timer alone should not.
+    Deno.unrefTimer(this.#sweepTimer);
   }
 
   /** Times out every request past its deadline, then waits for the next deadline. */
