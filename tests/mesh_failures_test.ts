@@ -9,7 +9,8 @@
 import { assert, assertEquals } from "../kernel/_assert_test.ts";
 import { generateIdentity } from "../kernel/mod.ts";
 import { createInvite } from "../modules/membership/mod.ts";
-import { releaseFlags } from "./_mesh_lab.ts";
+import { MeshLab, releaseFlags } from "./_mesh_lab.ts";
+import { labSkipReason, waitFor } from "./_netns.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -142,4 +143,138 @@ Deno.test("peers add of a URL already listed says so in one line and exits 0", a
     assert(again.stdout.includes("already listed"), again.stdout);
     assert(!again.stdout.includes("dialling"), again.stdout);
   });
+});
+
+const labSkip = await labSkipReason();
+if (labSkip) console.log(`mesh_failures_test: namespace checks skipped, ${labSkip}`);
+
+/** True while a wireguard-go serves interface `iface` (its control socket exists). */
+async function wireguardGoRuns(iface: string): Promise<boolean> {
+  try {
+    await Deno.lstat(`/var/run/wireguard/${iface}.sock`);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** One net's entry in `grid status --json`. */
+interface NetStatusJson {
+  name: string;
+  interfaceUp: boolean;
+  listenPort: number;
+}
+
+Deno.test({
+  name:
+    "in a namespace: a failed create leaves nothing live, ports are chosen free, overlaps are refused, status sees a link down",
+  ignore: labSkip !== undefined,
+  sanitizeOps: false, // the agent and wireguard-go run detached; the lab removes them
+  sanitizeResources: false,
+  async fn(t) {
+    const mesh = await MeshLab.create(1);
+    const node = mesh.nodes[0];
+    const [ifA, ifB, ifC] = ["a", "b", "c"].map((s) => `${node.ifname}${s}`);
+    const held = 52000 + Math.floor(Math.random() * 1000);
+    const status = async (): Promise<NetStatusJson[]> =>
+      JSON.parse(await mesh.gridOk(node, ["status", "--json"])).nets;
+    try {
+      await mesh.startAgent(node);
+      // A UDP port taken by another program in the namespace.
+      const holder = mesh.lab.spawn(node, "udp-holder", [
+        Deno.execPath(),
+        "eval",
+        `const s = (await import("node:dgram")).createSocket("udp4");` +
+        `s.bind(${held}, "0.0.0.0", () => console.log("bound")); setInterval(() => {}, 1000);`,
+      ]);
+      await waitFor(() => holder.output().includes("bound"), 10_000);
+      await mesh.gridOk(node, [
+        "create-wireguard-net",
+        "a",
+        "--interface",
+        ifA,
+        "--cidr",
+        "10.71.0.0/24",
+      ]);
+
+      await t.step(
+        "a create that cannot bind its port leaves no net, interface or wireguard-go",
+        async () => {
+          const out = await mesh.grid(node, [
+            "create-wireguard-net",
+            "b",
+            "--interface",
+            ifB,
+            "--cidr",
+            "10.72.0.0/24",
+            "--listen-port",
+            String(held),
+          ]);
+          assert(out.code !== 0, out.stdout);
+          assertEquals(out.stderr.trim().split("\n").length, 1, out.stderr);
+          const link = await mesh.lab.run(node, ["ip", "link", "show", "dev", ifB]);
+          assert(link.code !== 0, `interface ${ifB} is still there: ${link.stdout}`);
+          assert(
+            await waitFor(async () => !(await wireguardGoRuns(ifB)), 5000),
+            "wireguard-go lingers",
+          );
+          let kept = true;
+          await Deno.lstat(`${node.home}/state/nets/b`).catch(() => (kept = false));
+          assertEquals(kept, false);
+          assertEquals((await status()).map((n) => n.name), ["a"]);
+        },
+      );
+
+      await t.step("a second net without --listen-port takes a free port", async () => {
+        await mesh.gridOk(node, [
+          "create-wireguard-net",
+          "c",
+          "--interface",
+          ifC,
+          "--cidr",
+          "10.73.0.0/24",
+        ]);
+        const nets = await status();
+        const [a, c] = ["a", "c"].map((name) => nets.find((n) => n.name === name)!);
+        assertEquals(a.listenPort, 51820);
+        assert(c.listenPort !== a.listenPort && c.listenPort !== held, String(c.listenPort));
+        assert(c.interfaceUp);
+        const wg = await mesh.lab.run(node, ["wg", "show", ifC, "listen-port"]);
+        assertEquals(wg.stdout.trim(), String(c.listenPort));
+      });
+
+      await t.step("a CIDR overlapping another net here is refused in one line", async () => {
+        const out = await mesh.grid(node, [
+          "create-wireguard-net",
+          "ov",
+          "--cidr",
+          "10.71.0.0/16",
+          "--listen-port",
+          "51830",
+        ]);
+        assert(out.code !== 0);
+        assertEquals(
+          out.stderr.trim(),
+          `grid: CIDR 10.71.0.0/16 overlaps 10.71.0.0/24 of net "a" on this node`,
+        );
+      });
+
+      await t.step("status says down for an interface that is down", async () => {
+        await mesh.lab.run(node, ["ip", "link", "set", "dev", ifA, "down"]);
+        const a = (await status()).find((n) => n.name === "a")!;
+        assertEquals(a.interfaceUp, false);
+      });
+
+      await t.step("the agent does not keep retrying the failed net", async () => {
+        await new Promise((r) => setTimeout(r, 3200)); // one reconcile period (3 s)
+        assert(
+          !/reconcile-failed net=b\b/.test(node.agent!.output()),
+          node.agent!.output().slice(-1500),
+        );
+      });
+    } finally {
+      await mesh.destroy();
+    }
+  },
 });
