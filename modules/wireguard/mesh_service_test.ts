@@ -555,3 +555,17 @@ clusterTest("status reports an interface that exists but is down as down", async
   const down = (await n.mesh.status({ name: "foo" })).nets as MeshArgs[];
   assertEquals(down[0].interfaceUp, false);
 });
+
+clusterTest("join refuses a net whose CIDR overlaps another net of this node", async (c) => {
+  const [n0] = await meshOf(c, 1); // "foo" on the default 10.77.0.0/16
+  const { token } = await n0.mesh.invite({ name: "foo" });
+  const n1 = await c.add("n1");
+  await n1.mesh.create({ name: "bar", interface: "gb1", cidr: "10.77.3.0/24" });
+  await assertRejects(
+    () => n1.mesh.join({ name: "foo", invite: token as string, interface: "gt1" }),
+    MembershipError,
+    'CIDR 10.77.0.0/16 overlaps 10.77.3.0/24 of net "bar"',
+  );
+  assertEquals(n1.mesh.nets.get("foo"), undefined);
+  assertEquals(await exists(netDir(homeAt(n1.root), "foo")), false);
+});
