@@ -11,17 +11,15 @@ import {
   checkEndpoint,
   checkInviteFor,
   checkNetName,
-  type Cidr,
   isLive,
   MembershipError,
   type NetState,
-  parseCidr,
-  parseRecord,
   requestAdmission,
 } from "../membership/mod.ts";
 import { defaultInterfaceName } from "./mesh_render.ts";
 import { argNumber, argString, type MeshArgs } from "./mesh_control.ts";
 import type { MeshContext } from "./_mesh_context.ts";
+import { withdraw } from "./_mesh_leave.ts";
 import {
   checkInterface,
   checkNoOverlap,
@@ -113,7 +111,6 @@ export async function joinNet(
           "The member admitted this node without the net's admission promise",
         );
       }
-      checkNoOverlap(ctx.nets, name, await admittedCidr(admission.net, admission.records));
       const state = await ctx.nets.adopt({
         name,
         net: admission.net,
@@ -124,24 +121,20 @@ export async function joinNet(
       if (!isLive(state.set, ctx.selfId)) {
         throw new MembershipError(`Net "${name}" did not admit this node`);
       }
+      checkNoOverlap(ctx.nets, name, state.set.net.cidr);
       ctx.log("info", "net-joined", { net: name, by: admission.peer });
       ctx.sync.dialMembers(state);
       await ctx.reconciler.reconcileNet(state, true);
       return joined(ctx, state, admission.peer);
     } catch (err) {
+      // Admitted, then failed here: the members are told this node left,
+      // so no member keeps a peer that never comes.
+      const adopted = ctx.nets.get(name);
+      if (adopted && isLive(adopted.set, ctx.selfId)) await withdraw(ctx, adopted);
       await undoNet(ctx, name, existed ? undefined : iface);
       throw err;
     }
   });
-}
-
-/** The CIDR the genesis among an admission's records names. */
-async function admittedCidr(net: string, records: Uint8Array[]): Promise<Cidr> {
-  for (const bytes of records) {
-    const record = await parseRecord(bytes, net).catch(() => undefined);
-    if (record?.kind === "genesis" && record.id === net) return parseCidr(record.cidr);
-  }
-  throw new MembershipError("The member's answer lacks the net's genesis record");
 }
 
 /** The connected peers' ids, waiting up to `ms` for a first one. */

@@ -43,6 +43,22 @@ export async function finishLeave(ctx: MeshContext, state: NetState): Promise<bo
   return true;
 }
 
+/**
+ * Best effort, for a join that failed after admission: records this node's
+ * leave and pushes it to the members (waiting at most a few seconds), so
+ * none of them keeps a peer that never comes. Failures are logged.
+ */
+export async function withdraw(ctx: MeshContext, state: NetState): Promise<void> {
+  const name = state.settings.name;
+  try {
+    const record = await ctx.nets.append(name, { kind: "left" });
+    const told = await withTimeout(ctx.sync.push(state, [record]), PUSH_WAIT_MS) ?? 0;
+    ctx.log("info", "join-withdrawn", { net: name, told });
+  } catch (err) {
+    ctx.log("warn", "join-withdraw-failed", { net: name, why: String(err) });
+  }
+}
+
 /** Every member drops node `args.node` (an id, name or tunnel address) of net `args.name`. */
 export async function revokeMember(ctx: MeshContext, args: MeshArgs): Promise<MeshArgs> {
   const name = argString(args, "name") ?? "";

@@ -512,6 +512,11 @@ clusterTest(
     assertEquals(n1.mesh.nets.get("foo"), undefined);
     assertEquals(await exists(netDir(homeAt(n1.root), "foo")), false);
     assertEquals(n1.wg.specs.has("gt1"), false);
+    const id = n1.mesh.selfId;
+    await waitFor(
+      "the withdrawn joiner marked left",
+      () => n0.mesh.nets.get("foo")!.set.status.get(id) === "left",
+    );
   },
 );
 
@@ -568,4 +573,10 @@ clusterTest("join refuses a net whose CIDR overlaps another net of this node", a
   );
   assertEquals(n1.mesh.nets.get("foo"), undefined);
   assertEquals(await exists(netDir(homeAt(n1.root), "foo")), false);
+  // It was admitted before the check: the founder hears that it left.
+  const id = n1.mesh.selfId;
+  await waitFor(
+    "the withdrawn joiner marked left",
+    () => n0.mesh.nets.get("foo")!.set.status.get(id) === "left",
+  );
 });
