@@ -174,6 +174,8 @@ export class WsLink {
   #resolveReady!: (peer: PeerInfo) => void;
   #rejectReady!: (err: Error) => void;
   #handshakeTimer?: ReturnType<typeof setTimeout>;
+  #terminateTimer?: ReturnType<typeof setTimeout>;
+  #lastActive = performance.now();
 
   /** Wraps `ws` and starts the handshake as soon as it is open. */
   constructor(ws: WebSocket, options: WsLinkOptions) {
@@ -228,6 +230,19 @@ export class WsLink {
     return !this.#isClosed;
   }
 
+  /**
+   * performance.now() of the last request or reply this link carried (either
+   * way), or of the handshake: how the hub tells a useful link from an idle one.
+   */
+  get lastActive(): number {
+    return this.#lastActive;
+  }
+
+  /** True once both sides proved their keys. */
+  get verified(): boolean {
+    return this.#verified;
+  }
+
   /** Requests we sent that await a reply. */
   get pending(): number {
     return this.#pending.size;
@@ -262,6 +277,7 @@ export class WsLink {
         signal.addEventListener("abort", entry.onAbort, { once: true });
       }
       this.#pending.set(id, entry);
+      this.#lastActive = performance.now();
       this.#send(frame);
     });
   }
@@ -313,8 +329,10 @@ export class WsLink {
     } catch {
       this.#ws.terminate(); // close() throws for invalid states: drop the socket instead
     }
-    // A peer that ignores the close handshake is cut off.
-    setTimeout(() => this.#ws.terminate(), 2_000);
+    // A peer that ignores the close handshake is cut off (cleared when the socket closes).
+    if (this.#terminateTimer === undefined) {
+      this.#terminateTimer = setTimeout(() => this.#ws.terminate(), 2_000);
+    }
   }
 
   #send(frame: Uint8Array): void {
@@ -428,6 +446,7 @@ export class WsLink {
       if (!ok) throw new PeerError("Peer's signature does not verify: it cannot prove its key");
       if (!this.#sentProof) throw new PeerError("Proof out of order");
       this.#verified = true;
+      this.#lastActive = performance.now();
       clearTimeout(this.#handshakeTimer);
       const hello = this.#peerHello;
       this.#peer = {
@@ -452,6 +471,7 @@ export class WsLink {
   }
 
   #onFrame(frame: LinkFrame): void {
+    this.#lastActive = performance.now();
     if (frame.kind === "reply") {
       if (!this.#settle(frame.id, frame.reply)) {
         this.#log("debug", "peer-late-reply", { peer: this.#peer?.id, request: frame.id });
@@ -498,6 +518,8 @@ export class WsLink {
   #onClose(code: number, reason: string): void {
     this.#isClosed = true;
     clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#terminateTimer);
+    this.#terminateTimer = undefined;
     clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
     if (!this.#verified) {

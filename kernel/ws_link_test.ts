@@ -118,3 +118,34 @@ Deno.test("payloads of every size come back exact, also many at once in one read
     await server.close();
   }
 });
+
+Deno.test("closing a link clears its terminate timer once the socket has closed", async () => {
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: () => Promise.resolve(accept()),
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    let terminated = 0;
+    const terminate = ws.terminate.bind(ws);
+    ws.terminate = () => {
+      terminated++;
+      terminate();
+    };
+    const link = new WsLink(ws, {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    await link.ready;
+    link.close();
+    assertEquals((await link.closed).code, 1000);
+    // The 2 s cut-off for a peer that ignores the close handshake must not outlive the socket.
+    await new Promise((r) => setTimeout(r, 2_200));
+    assertEquals(terminated, 0);
+  } finally {
+    await server.close();
+  }
+});
