@@ -78,8 +78,14 @@ export interface PeerHubOptions {
   maxFrameBytes?: number;
   /** Most requests in flight from one peer. */
   maxInFlight?: number;
-  /** Most open sockets (handshaking or up); extra ones are closed with a reason. */
+  /** Most authenticated links (see {@link CONNECTION_DEFAULTS} and docs/peers.md for the policy). */
   maxConnections?: number;
+  /** Most inbound sockets (handshaking or up) from one remote IP address. */
+  maxPerAddress?: number;
+  /** Most inbound sockets still in the handshake; a newcomer past it closes the oldest. */
+  maxHandshaking?: number;
+  /** A link that carried a request or reply within this many ms is never evicted. */
+  activeWindowMs?: number;
   /** A peer that has not proven its key by then is dropped. */
   handshakeTimeoutMs?: number;
   /** Default timeout for requests to peers. */
@@ -88,6 +94,38 @@ export interface PeerHubOptions {
   maxQueuedBytes?: number;
   /** Redial backoff (default {@link DEFAULT_BACKOFF}). */
   backoff?: Backoff;
+}
+
+/** Defaults for the connection limits of {@link PeerHubOptions}. */
+export const CONNECTION_DEFAULTS = {
+  maxConnections: 64,
+  maxPerAddress: 8,
+  maxHandshaking: 16,
+  activeWindowMs: 30_000,
+} as const;
+
+/** `remoteAddress` as a key: an IPv4-mapped IPv6 address counts as the IPv4 one. */
+export function addressKey(remote: string | undefined): string {
+  if (!remote) return "unknown";
+  return remote.startsWith("::ffff:") && remote.includes(".") ? remote.slice(7) : remote;
+}
+
+/**
+ * Of the authenticated links, the one to close to make room for a newcomer:
+ * the least recently active inbound link that is neither a configured peer
+ * nor active within `activeWindowMs` of `now`; undefined when none qualifies.
+ */
+export function pickEviction<T extends { lastActive: number; protected: boolean }>(
+  links: Iterable<T>,
+  now: number,
+  activeWindowMs: number,
+): T | undefined {
+  let victim: T | undefined;
+  for (const link of links) {
+    if (link.protected || now - link.lastActive < activeWindowMs) continue;
+    if (!victim || link.lastActive < victim.lastActive) victim = link;
+  }
+  return victim;
 }
 
 interface DialTarget {
@@ -114,6 +152,11 @@ export class PeerHub implements PeerNetwork {
   #opts: PeerHubOptions;
   #log: Logger;
   #links = new Set<WsLink>();
+  /** Remote address of each inbound link, and how many inbound links each address holds. */
+  #inboundAddress = new Map<WsLink, string>();
+  #perAddress = new Map<string, number>();
+  /** Links evicted whose sockets have not closed yet: they no longer hold a slot. */
+  #evicted = new WeakSet<WsLink>();
   #up = new Map<string, WsLink>();
   #targets = new Map<string, DialTarget>();
   #listeners = new Set<(event: PeerEvent) => void>();
@@ -152,7 +195,11 @@ export class PeerHub implements PeerNetwork {
         const host = hostname.includes(":") ? `[${hostname}]` : hostname;
         resolve({ hostname, port: bound, url: `ws://${host}:${bound}` });
       });
-      server.on("connection", (ws: WebSocket) => this.#accept(ws));
+      server.on(
+        "connection",
+        (ws: WebSocket, req: { socket?: { remoteAddress?: string } }) =>
+          this.#accept(ws, addressKey(req?.socket?.remoteAddress)),
+      );
       this.#server = server;
     });
   }
@@ -267,15 +314,70 @@ export class PeerHub implements PeerNetwork {
     return link;
   }
 
-  #accept(ws: WebSocket): void {
-    const limit = this.#opts.maxConnections ?? 64;
+  #limit(name: keyof typeof CONNECTION_DEFAULTS): number {
+    return this.#opts[name] ?? CONNECTION_DEFAULTS[name];
+  }
+
+  #accept(ws: WebSocket, address: string): void {
     if (this.#stop.signal.aborted) return ws.close(CLOSE_CODES.tryAgain, "Agent stopping");
-    if (this.#links.size >= limit) {
-      this.#log("warn", "peer-refused", { why: `connection limit ${limit} reached` });
-      ws.close(CLOSE_CODES.tryAgain, `Too many connections (limit ${limit})`);
+    const perAddress = this.#limit("maxPerAddress");
+    const held = this.#perAddress.get(address) ?? 0;
+    if (held >= perAddress) {
+      this.#log("warn", "peer-refused", {
+        address,
+        why: `address limit ${perAddress} reached`,
+      });
+      ws.close(
+        CLOSE_CODES.tryAgain,
+        `Too many connections from your address (limit ${perAddress})`,
+      );
       return;
     }
-    this.#newLink(ws, "listener");
+    // Sockets still proving their keys have a budget of their own; when it is full the
+    // oldest one makes room, so sockets that never finish cannot lock newcomers out.
+    const handshaking = [...this.#inboundAddress.keys()].filter((l) => !l.verified && l.open);
+    const budget = this.#limit("maxHandshaking");
+    if (handshaking.length >= budget) {
+      this.#log("warn", "peer-evicted", {
+        address: this.#inboundAddress.get(handshaking[0]),
+        why: `handshake budget ${budget} full`,
+      });
+      handshaking[0].close(CLOSE_CODES.tryAgain, "Too many connections in the handshake");
+    }
+    this.#perAddress.set(address, held + 1);
+    const link = this.#newLink(ws, "listener");
+    this.#inboundAddress.set(link, address);
+  }
+
+  /** True for links to peers we dial (configured in the peers file or by `peers add`). */
+  #isConfigured(link: WsLink): boolean {
+    if (link.role === "dialer") return true;
+    const id = link.peer?.id;
+    if (id === undefined) return false;
+    for (const t of this.#targets.values()) if (t.peerId === id) return true;
+    return false;
+  }
+
+  /** Makes room for `link` when the authenticated links are at the limit; false if none. */
+  #makeRoom(link: WsLink): boolean {
+    const limit = this.#limit("maxConnections");
+    const up = [...this.#up.values()].filter((l) => l !== link && l.open && !this.#evicted.has(l));
+    if (up.length < limit) return true;
+    const now = performance.now();
+    const victim = pickEviction(
+      up.map((l) => ({ link: l, lastActive: l.lastActive, protected: this.#isConfigured(l) })),
+      now,
+      this.#limit("activeWindowMs"),
+    );
+    if (victim) {
+      const idleMs = Math.round(now - victim.link.lastActive);
+      this.#log("warn", "peer-evicted", { peer: victim.link.peer?.id, why: "slots full", idleMs });
+      this.#evicted.add(victim.link);
+      victim.link.close(CLOSE_CODES.tryAgain, `Evicted: connection slots full, idle ${idleMs} ms`);
+      return true;
+    }
+    // Our own dialled peers always get their link; a stranger waits for a free slot.
+    return this.#isConfigured(link);
   }
 
   #onUp(link: WsLink, peer: PeerInfo): void {
@@ -290,6 +392,14 @@ export class PeerHub implements PeerNetwork {
       existing.close(CLOSE_CODES.duplicate, "Duplicate connection");
       return;
     }
+    if (!this.#makeRoom(link)) {
+      const limit = this.#limit("maxConnections");
+      this.#log("warn", "peer-refused", {
+        peer: peer.id,
+        why: `connection limit ${limit} reached`,
+      });
+      return link.close(CLOSE_CODES.tryAgain, `Too many connections (limit ${limit})`);
+    }
     this.#up.set(peer.id, link);
     this.#log("info", "peer-up", { peer: peer.id, direction: peer.direction, url: peer.url });
     this.#emit({ type: "up", peer });
@@ -297,6 +407,13 @@ export class PeerHub implements PeerNetwork {
 
   #onClosed(link: WsLink, code: number, reason: string): void {
     this.#links.delete(link);
+    const address = this.#inboundAddress.get(link);
+    if (address !== undefined) {
+      this.#inboundAddress.delete(link);
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
+    }
     const peer = link.peer;
     if (!peer || this.#up.get(peer.id) !== link) return;
     this.#up.delete(peer.id);

@@ -1,9 +1,11 @@
+import { WebSocket } from "ws";
 import { assert, assertEquals } from "./_assert_test.ts";
 import { generateIdentity } from "./identity.ts";
 import { accept, isAccept, rejectReason } from "./promises.ts";
 import { hashText } from "./hash.ts";
 import type { Parms } from "./codec.ts";
 import { backoffDelay, keepLink, PeerHub, type PeerHubOptions } from "./peer_hub.ts";
+import { WsLink } from "./ws_link.ts";
 
 const ECHO = hashText("echo");
 
@@ -147,5 +149,94 @@ Deno.test("requests over the in-flight limit get a reject reply at once", async 
     assert((await Promise.all(held)).every(isAccept));
   } finally {
     await Promise.all([a.close(), b.close()]);
+  }
+});
+
+/** Opens a socket to `url` from `localAddress`; with `prove`, it completes the handshake as a fresh identity. */
+async function stranger(
+  url: string,
+  localAddress: string,
+  prove: boolean,
+): Promise<{ link?: WsLink; ws: WebSocket; closed: Promise<number> }> {
+  const ws = new WebSocket(url, { perMessageDeflate: false, localAddress });
+  ws.on("error", () => {});
+  const closed = new Promise<number>((resolve) => ws.on("close", (code: number) => resolve(code)));
+  if (!prove) return { ws, closed };
+  const link = new WsLink(ws, {
+    role: "dialer",
+    identity: await generateIdentity(),
+    url,
+    handler: () => Promise.resolve(accept()),
+  });
+  return { link, ws, closed };
+}
+
+Deno.test("strangers from many addresses cannot lock an honest peer out", async () => {
+  const b = await hub({
+    maxConnections: 6,
+    maxPerAddress: 2,
+    maxHandshaking: 4,
+    activeWindowMs: 300,
+  });
+  const a = await hub();
+  const opened: { ws: WebSocket; closed: Promise<number> }[] = [];
+  try {
+    const { url } = await b.listen("127.0.0.1", 0);
+    // One address gets 2 sockets; the rest are refused at once.
+    const first = await Promise.all(
+      Array.from({ length: 5 }, () => stranger(url, "127.0.0.2", true)),
+    );
+    opened.push(...first);
+    const outcomes = await Promise.all(
+      first.map((s) => s.link!.ready.then(() => "up", () => "refused")),
+    );
+    assertEquals(outcomes.filter((o) => o === "up").length, 2);
+    // Authenticated strangers from four more addresses fill every slot, never more.
+    for (const address of ["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"]) {
+      const pair = await Promise.all([stranger(url, address, true), stranger(url, address, true)]);
+      opened.push(...pair);
+      await Promise.all(pair.map((s) => s.link!.ready.catch(() => {})));
+    }
+    await until(() => b.connected().length === 6);
+    // Sockets that never say hello fill the handshake budget, and more keep coming.
+    for (const address of ["127.0.0.7", "127.0.0.8", "127.0.0.9"]) {
+      opened.push(await stranger(url, address, false), await stranger(url, address, false));
+    }
+    await new Promise((r) => setTimeout(r, 400)); // the strangers are idle now
+    assert(b.connected().length <= 6);
+    // The honest peer gets in (an idle stranger makes room) and is served.
+    a.dial(url);
+    await until(() => a.connected().length === 1);
+    assert(isAccept(await a.request(b.selfId, [ECHO, "served"])));
+    await until(() => b.connected().length <= 6);
+    assert(b.connected().some((p) => p.id === a.selfId));
+  } finally {
+    for (const s of opened) s.ws.terminate();
+    await Promise.all(opened.map((s) => s.closed));
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+Deno.test("when every slot is busy, a stranger waits; a configured peer still gets in", async () => {
+  const b = await hub({ maxConnections: 1, activeWindowMs: 60_000 });
+  const c = await hub();
+  try {
+    const { url } = await b.listen("127.0.0.1", 0);
+    const busy = await stranger(url, "127.0.0.2", true);
+    await busy.link!.ready;
+    await until(() => b.connected().length === 1);
+    const refused = await stranger(url, "127.0.0.3", true);
+    const { code, reason } = await refused.link!.closed;
+    assertEquals(code, 1013);
+    assert(/Too many connections \(limit 1\)/.test(reason), reason);
+    assertEquals(b.connected().length, 1);
+    // b dials c itself: its own configured peer is never refused for a stranger.
+    const atC = await c.listen("127.0.0.1", 0);
+    b.dial(atC.url);
+    await until(() => b.connected().some((p) => p.id === c.selfId));
+    busy.ws.terminate();
+    await busy.closed;
+  } finally {
+    await Promise.all([b.close(), c.close()]);
   }
 });
