@@ -4,8 +4,8 @@
  * - the peer proxy (scope "any"): on a local miss for a get, asks the
  *   connected peers one by one (never the peer the request came from, within
  *   a hop limit), checks what comes back against the hash, and returns the
- *   first verified answer; the kernel verifies it again and writes it into
- *   the local store. A peer whose bytes do not match has broken its promise:
+ *   first verified answer, vouching for it so the kernel writes it into the
+ *   local store without hashing it a second time. A peer whose bytes do not match has broken its promise:
  *   its score drops and the kernel's syscall tree records it, and the next
  *   peer is asked.
  * - the blob server: answers a peer's ranged get (`RANGE_PROMISE`) from this
@@ -83,6 +83,47 @@ const lookupContext = new AsyncLocalStorage<Uint8Array>();
 /** Most lookup ids a {@link LookupLedger} remembers. */
 export const MAX_LOOKUPS = 100_000;
 
+/** Defaults for the proxy's memory limits (see {@link PeerProxyOptions}). */
+export const PROXY_LIMITS = {
+  /** Largest blob a lookup accepts from a peer (the store's own limit). */
+  maxBlobBytes: MAX_BLOB,
+  /** Bytes held at once from one answering peer, over all its fetches. */
+  maxPeerBytes: 2 * MAX_BLOB,
+  /** Lookups one requesting peer may have this proxy run at once. */
+  maxLookupsPerPeer: 8,
+} as const;
+
+/**
+ * Bytes reserved per key against a cap: a fetch reserves each slice as it
+ * lands, so what a peer can make this node hold is what it really sent, never
+ * what it claims.
+ */
+export class ByteBudget {
+  #held = new Map<string, number>();
+  #cap: number;
+  /** A budget of `cap` bytes per key. */
+  constructor(cap: number) {
+    this.#cap = cap;
+  }
+  /** Reserves `n` bytes for `key`; false (and nothing reserved) when that would pass the cap. */
+  reserve(key: string, n: number): boolean {
+    const held = this.#held.get(key) ?? 0;
+    if (held + n > this.#cap) return false;
+    this.#held.set(key, held + n);
+    return true;
+  }
+  /** Returns `n` bytes of `key`'s reservation. */
+  release(key: string, n: number): void {
+    const left = (this.#held.get(key) ?? 0) - n;
+    if (left > 0) this.#held.set(key, left);
+    else this.#held.delete(key);
+  }
+  /** Bytes reserved for `key` now. */
+  held(key: string): number {
+    return this.#held.get(key) ?? 0;
+  }
+}
+
 /**
  * Lookup ids this node has seen recently, with where each came from
  * ("local" for lookups it started). Shared by the proxy and the blob server
@@ -131,19 +172,96 @@ export interface PeerProxyOptions {
   chunkBytes?: number;
   /** Shared with this node's blob server (see {@link LookupLedger}). */
   ledger?: LookupLedger;
+  /** Largest blob accepted from a peer (default {@link PROXY_LIMITS}). */
+  maxBlobBytes?: number;
+  /** Bytes held at once from one answering peer (default {@link PROXY_LIMITS}). */
+  maxPeerBytes?: number;
+  /** Lookups one requesting peer may run here at once (default {@link PROXY_LIMITS}). */
+  maxLookupsPerPeer?: number;
 }
 
 /** A whole blob from one peer (`matches`: it hashes to the CID asked for), or why not. */
-type FetchResult = { ok: true; bytes: Uint8Array; matches: boolean } | { ok: false; why: string };
+type FetchResult =
+  | { ok: true; bytes: Uint8Array; matches: boolean }
+  | { ok: false; why: string; code: string };
 
 /** Score change for a peer that sent bytes failing their hash. */
 export const BROKEN_PENALTY: number = -5;
+
+/**
+ * The one-line reason a proxy lookup found nothing: how many peers were
+ * asked, how many sent wrong bytes, and the first failure other than a plain
+ * miss (a remote's own "no peer has it" is never repeated inside ours).
+ */
+export function missReason(asked: number, broken: number, failures: string[]): string {
+  const parts = [`asked ${asked}`];
+  if (broken > 0) parts.push(`${broken} sent wrong bytes`);
+  if (failures.length > 0) parts.push(`${failures.length} failed: ${failures[0]}`);
+  return `no peer has it (${parts.join(", ")})`;
+}
 
 /** The proxy that asks peers on a local miss. */
 export function peerProxyModule(options: PeerProxyOptions): Module {
   const { kernel, peers } = options;
   const log = options.log ?? (() => {});
   const maxHops = options.maxHops ?? LOOKUP_HOPS;
+  const maxLookups = options.maxLookupsPerPeer ?? PROXY_LIMITS.maxLookupsPerPeer;
+  const budget = new ByteBudget(options.maxPeerBytes ?? PROXY_LIMITS.maxPeerBytes);
+  const running = new Map<string, number>();
+
+  const lookup = async (
+    parms: Parms,
+    ctx: CallContext,
+    cid: CID,
+    candidates: string[],
+  ): Promise<Parms> => {
+    const key = parms.slice(0, 3).map((p) => keyComponent(p as Parm));
+    let lookupId = lookupContext.getStore();
+    if (!lookupId) {
+      lookupId = crypto.getRandomValues(new Uint8Array(LOOKUP_ID_BYTES));
+      options.ledger?.mark(lookupId, "local");
+    }
+    const order = orderPeers(kernel, key, candidates, peers.score?.bind(peers));
+    const failures: string[] = [];
+    let broken = 0;
+    for (const id of order) {
+      log("debug", "peer-fetch-start", { peer: id, hash: hashToText(cid) });
+      const got = await fetchBlob(peers, id, cid, {
+        lookupId,
+        hops: ctx.hops + 1,
+        signal: ctx.signal,
+        timeoutMs: options.requestTimeoutMs,
+        chunkBytes: options.chunkBytes ?? CHUNK_BYTES,
+        maxBlobBytes: options.maxBlobBytes ?? PROXY_LIMITS.maxBlobBytes,
+        budget,
+      });
+      if (!got.ok) {
+        // A miss or a refused loop is routine; anything else is worth naming.
+        if (got.code !== "not-found" && got.code !== "route") failures.push(got.why);
+        continue;
+      }
+      if (!got.matches) {
+        broken++;
+        const score = peers.adjustScore?.(id, BROKEN_PENALTY);
+        kernel.reportBroken(parms, peerModuleName(id));
+        log("warn", "peer-broken-promise", {
+          peer: id,
+          hash: hashToText(cid),
+          why: "bytes do not match the hash",
+          score,
+        });
+        continue;
+      }
+      // Hashed here, at the trust boundary: the kernel's verify need not hash it again.
+      vouchVerified(cid, got.bytes);
+      peers.adjustScore?.(id, 1);
+      kernel.tree.record(key, peerModuleName(id), "accept");
+      log("debug", "peer-fetched", { peer: id, hash: hashToText(cid), bytes: got.bytes.length });
+      return accept(got.bytes);
+    }
+    return reject("not-found", missReason(order.length, broken, failures));
+  };
+
   return {
     id: PEER_PROXY_MODULE,
     name: "peer-proxy",
@@ -157,53 +275,21 @@ export function peerProxyModule(options: PeerProxyOptions): Module {
       if (!cid) return reject("codec", "A get needs a hash in slot 2");
       if (ctx.hops + 1 > maxHops) return reject("route", `Peer hop limit ${maxHops} reached`);
       const from = ctx.origin.startsWith("peer:") ? ctx.origin.slice(5) : undefined;
-      const key = parms.slice(0, 3).map((p) => keyComponent(p as Parm));
       const candidates = peers.connected().map((p) => p.id).filter((id) => id !== from);
-      if (candidates.length === 0) {
-        return reject("not-found", `Not here, and no peer to ask for "${hashToText(cid)}"`);
+      if (candidates.length === 0) return reject("not-found", "not here, and no peer to ask");
+      if (from === undefined) return await lookup(parms, ctx, cid, candidates);
+      const now = running.get(from) ?? 0;
+      if (now >= maxLookups) {
+        return reject("peer", `Too many lookups in flight from you (limit ${maxLookups})`);
       }
-      let lookupId = lookupContext.getStore();
-      if (!lookupId) {
-        lookupId = crypto.getRandomValues(new Uint8Array(LOOKUP_ID_BYTES));
-        options.ledger?.mark(lookupId, "local");
+      running.set(from, now + 1);
+      try {
+        return await lookup(parms, ctx, cid, candidates);
+      } finally {
+        const left = (running.get(from) ?? 1) - 1;
+        if (left > 0) running.set(from, left);
+        else running.delete(from);
       }
-      const order = orderPeers(kernel, key, candidates, peers.score?.bind(peers));
-      const misses: string[] = [];
-      for (const id of order) {
-        log("debug", "peer-fetch-start", { peer: id, hash: hashToText(cid) });
-        const got = await fetchBlob(peers, id, cid, {
-          lookupId,
-          hops: ctx.hops + 1,
-          signal: ctx.signal,
-          timeoutMs: options.requestTimeoutMs,
-          chunkBytes: options.chunkBytes ?? CHUNK_BYTES,
-        });
-        if (!got.ok) {
-          misses.push(got.why);
-          continue;
-        }
-        if (!got.matches) {
-          const score = peers.adjustScore?.(id, BROKEN_PENALTY);
-          kernel.reportBroken(parms, peerModuleName(id));
-          log("warn", "peer-broken-promise", {
-            peer: id,
-            hash: hashToText(cid),
-            why: "bytes do not match the hash",
-            score,
-          });
-          continue;
-        }
-        // Hashed here, at the trust boundary: the kernel's verify need not hash it again.
-        vouchVerified(cid, got.bytes);
-        peers.adjustScore?.(id, 1);
-        kernel.tree.record(key, peerModuleName(id), "accept");
-        log("debug", "peer-fetched", { peer: id, hash: hashToText(cid), bytes: got.bytes.length });
-        return accept(got.bytes);
-      }
-      return reject(
-        "not-found",
-        `No peer has "${hashToText(cid)}"${misses.length ? ` (${misses[0]})` : ""}`,
-      );
     },
   };
 }
@@ -229,9 +315,18 @@ interface FetchOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
   chunkBytes: number;
+  /** Largest length a peer may claim. */
+  maxBlobBytes: number;
+  /** Bytes held per answering peer; every slice is reserved as it lands. */
+  budget: ByteBudget;
 }
 
-/** Fetches a whole blob from one peer by ranged gets, `CHUNK_WINDOW` at a time. */
+/**
+ * Fetches a whole blob from one peer by ranged gets, `CHUNK_WINDOW` at a
+ * time. Nothing is allocated for the length the peer claims: each slice is
+ * kept as it lands (reserved against the peer's byte budget) and hashed in
+ * order, and the slices are joined only once all of them are in.
+ */
 async function fetchBlob(
   peers: PeerNetwork,
   id: string,
@@ -245,57 +340,95 @@ async function fetchBlob(
       timeoutMs: options.timeoutMs,
     });
   const first = await ask(0);
-  if (!isAccept(first)) return { ok: false, why: rejectReason(first).reason };
+  if (!isAccept(first)) {
+    const { code, reason } = rejectReason(first);
+    return { ok: false, why: reason, code };
+  }
   const [, total, head] = first;
-  if (typeof total !== "number" || !Number.isSafeInteger(total) || total < 0 || total > MAX_BLOB) {
-    return { ok: false, why: "peer sent an invalid length" };
+  if (typeof total !== "number" || !Number.isSafeInteger(total) || total < 0) {
+    return { ok: false, why: "peer sent an invalid length", code: "peer" };
+  }
+  if (total > options.maxBlobBytes) {
+    return {
+      ok: false,
+      why: `peer claims ${total} bytes, over the limit of ${options.maxBlobBytes}`,
+      code: "peer",
+    };
   }
   if (!(head instanceof Uint8Array) || head.length !== Math.min(total, options.chunkBytes)) {
-    return { ok: false, why: "peer sent a first slice of the wrong size" };
+    return { ok: false, why: "peer sent a first slice of the wrong size", code: "peer" };
   }
   if (total <= options.chunkBytes) {
     return { ok: true, bytes: head, matches: verifyBytes(cid, head) };
   }
-  const whole = new Uint8Array(total);
-  whole.set(head, 0);
-  // Hash the slices in order as they land, so checking overlaps the transfer.
-  const hasher = cid.multihash.code === SHA2_256 ? createHash("sha256") : undefined;
-  const landed = new Set<number>();
-  let hashedTo = 0;
-  const land = (offset: number) => {
-    landed.add(offset);
-    while (landed.has(hashedTo)) {
-      landed.delete(hashedTo);
-      const end = Math.min(total, hashedTo + options.chunkBytes);
-      hasher?.update(whole.subarray(hashedTo, end));
-      hashedTo = end;
-    }
+  let reserved = 0;
+  const reserve = (n: number): boolean => {
+    if (!options.budget.reserve(id, n)) return false;
+    reserved += n;
+    return true;
   };
-  land(0);
-  let next = options.chunkBytes;
-  let failure: string | undefined;
-  const worker = async () => {
-    while (next < total && !failure) {
-      const offset = next;
-      next += options.chunkBytes;
-      const reply = await ask(offset);
-      const want = Math.min(options.chunkBytes, total - offset);
-      if (!isAccept(reply)) failure = rejectReason(reply).reason;
-      else if (reply[1] !== total) failure = "peer changed the length mid-transfer";
-      else if (!(reply[2] instanceof Uint8Array) || reply[2].length !== want) {
-        failure = "peer sent a slice of the wrong size";
-      } else {
-        whole.set(reply[2], offset);
-        land(offset);
+  try {
+    if (!reserve(head.length)) return overBudget(id);
+    const slices: Uint8Array[] = [head];
+    // Hash the slices in order as they land, so checking overlaps the transfer.
+    const hasher = cid.multihash.code === SHA2_256 ? createHash("sha256") : undefined;
+    let hashed = 1;
+    const land = (index: number, slice: Uint8Array) => {
+      slices[index] = slice;
+      while (slices[hashed] !== undefined) hasher?.update(slices[hashed++]);
+    };
+    hasher?.update(head);
+    let next = options.chunkBytes;
+    let failure: { why: string; code: string } | undefined;
+    const worker = async () => {
+      while (next < total && !failure) {
+        const offset = next;
+        next += options.chunkBytes;
+        const reply = await ask(offset);
+        const want = Math.min(options.chunkBytes, total - offset);
+        if (failure) return;
+        if (!isAccept(reply)) {
+          const { code, reason } = rejectReason(reply);
+          failure = { why: reason, code: code === "not-found" ? "peer" : code };
+        } else if (reply[1] !== total) {
+          failure = { why: "peer changed the length mid-transfer", code: "peer" };
+        } else if (!(reply[2] instanceof Uint8Array) || reply[2].length !== want) {
+          failure = { why: "peer sent a slice of the wrong size", code: "peer" };
+        } else if (!reserve(want)) {
+          failure = overBudgetFailure(id);
+        } else {
+          land(offset / options.chunkBytes, reply[2]);
+        }
       }
-    }
-  };
-  await Promise.all(Array.from({ length: CHUNK_WINDOW }, worker));
-  if (failure) return { ok: false, why: failure };
-  const matches = hasher
-    ? equalBytes(new Uint8Array(hasher.digest()), cid.multihash.digest)
-    : verifyBytes(cid, whole);
-  return { ok: true, bytes: whole, matches };
+    };
+    await Promise.all(Array.from({ length: CHUNK_WINDOW }, worker));
+    if (failure) return { ok: false, ...failure };
+    const whole = joinSlices(slices, total);
+    const matches = hasher
+      ? equalBytes(new Uint8Array(hasher.digest()), cid.multihash.digest)
+      : verifyBytes(cid, whole);
+    return { ok: true, bytes: whole, matches };
+  } finally {
+    options.budget.release(id, reserved);
+  }
+}
+
+function overBudgetFailure(id: string): { why: string; code: string } {
+  return { why: `peer "${id}" is over its byte budget`, code: "peer" };
+}
+
+function overBudget(id: string): FetchResult {
+  return { ok: false, ...overBudgetFailure(id) };
+}
+
+function joinSlices(slices: Uint8Array[], total: number): Uint8Array {
+  const whole = new Uint8Array(total);
+  let at = 0;
+  for (const slice of slices) {
+    whole.set(slice, at);
+    at += slice.length;
+  }
+  return whole;
 }
 
 function equalBytes(x: Uint8Array, y: Uint8Array): boolean {

@@ -11,11 +11,14 @@ import type { Logger } from "./service.ts";
 import { PeerHub } from "./peer_hub.ts";
 import {
   LookupLedger,
+  missReason,
   PEER_PROXY_MODULE,
   peerBlobModule,
   peerModuleName,
   peerProxyModule,
+  type PeerProxyOptions,
   RANGE_PROMISE,
+  rangeMessage,
 } from "./peer_proxy.ts";
 
 const CHUNK = 1000;
@@ -28,7 +31,7 @@ interface TestNode {
   events: string[];
 }
 
-async function node(): Promise<TestNode> {
+async function node(proxy: Partial<PeerProxyOptions> = {}): Promise<TestNode> {
   const cas = new Cas(new MemoryStorage());
   const kernel = new Kernel({ promises: [GET_PROMISE, PUT_PROMISE, RANGE_PROMISE] });
   const events: string[] = [];
@@ -41,7 +44,9 @@ async function node(): Promise<TestNode> {
   const ledger = new LookupLedger();
   kernel.register(casModule(cas));
   kernel.register(peerBlobModule({ chunkBytes: CHUNK, ledger, log }));
-  kernel.register(peerProxyModule({ kernel, peers: hub, chunkBytes: CHUNK, ledger, log }));
+  kernel.register(
+    peerProxyModule({ kernel, peers: hub, chunkBytes: CHUNK, ledger, log, ...proxy }),
+  );
   const { url } = await hub.listen("127.0.0.1", 0);
   return { kernel, cas, hub, url, events };
 }
@@ -92,6 +97,8 @@ Deno.test("a lookup for missing content in a triangle ends with not-found, refus
     const start = Date.now();
     const reply = await a.kernel.call(getMessage(missing));
     assertEquals(rejectReason(reply).code, "not-found");
+    // One clear line: the remotes' own misses are not nested inside ours.
+    assertEquals(rejectReason(reply).reason, "no peer has it (asked 2)");
     assert(Date.now() - start < 3000, "lookup took too long");
     const refused = [a, b, c].flatMap((n) => n.events).filter((e) =>
       e.startsWith("peer-loop-refused")
@@ -149,5 +156,123 @@ Deno.test("the proxy forwards only gets, and never back to the peer that asked",
     assert(!a.events.some((e) => e.startsWith("peer-fetch-start")), "a asked b back");
   } finally {
     await closeAll([a, b]);
+  }
+});
+
+Deno.test("missReason() is one line that never repeats a remote's reason", () => {
+  assertEquals(missReason(2, 0, []), "no peer has it (asked 2)");
+  assertEquals(
+    missReason(3, 1, ["peer did not reply", "x"]),
+    "no peer has it (asked 3, 1 sent wrong bytes, 2 failed: peer did not reply)",
+  );
+});
+
+/** A peer that claims `claimed` bytes for anything, sends the first slice, then `rest`. */
+async function claimer(
+  claimed: number,
+  rest: "silence" | "junk",
+): Promise<{ hub: PeerHub; url: string; asked: () => number }> {
+  let asked = 0;
+  const hub = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms: Parms) => {
+      asked++;
+      const offset = parms[3] as number;
+      if (offset > 0 && rest === "silence") return new Promise(() => {});
+      const n = Math.min(CHUNK, claimed - offset);
+      return Promise.resolve(accept(claimed, crypto.getRandomValues(new Uint8Array(n))));
+    },
+  });
+  const { url } = await hub.listen("127.0.0.1", 0);
+  return { hub, url, asked: () => asked };
+}
+
+Deno.test("a peer claiming a huge length cannot make the proxy allocate it; the node stays responsive", async () => {
+  const liar = await claimer(200 * 1024 * 1024, "silence");
+  const asker = await node({ requestTimeoutMs: 1_000 });
+  const honest = await node();
+  try {
+    asker.hub.dial(liar.url);
+    while (asker.hub.connected().length === 0) await new Promise((r) => setTimeout(r, 10));
+    const before = Deno.memoryUsage().external;
+    const lookups = Array.from(
+      { length: 4 },
+      (_, i) => asker.kernel.call(getMessage(hashBytes(new TextEncoder().encode(`claimed ${i}`)))),
+    );
+    await new Promise((r) => setTimeout(r, 300)); // the first slices are in; the rest never come
+    const grown = Deno.memoryUsage().external - before;
+    assert(grown < 32 * 1024 * 1024, `the claimed lengths were allocated: +${grown} bytes`);
+    // Meanwhile the node answers others.
+    const bytes = crypto.getRandomValues(new Uint8Array(CHUNK * 3));
+    const cid = await honest.cas.put(bytes);
+    await connect(asker, honest);
+    const reply = await asker.kernel.call(getMessage(cid));
+    assert(isAccept(reply), rejectReason(reply).reason);
+    assertEquals(reply[1], bytes);
+    for (const r of await Promise.all(lookups)) {
+      assertEquals(rejectReason(r).code, "not-found");
+      assert(/1 failed: .*did not reply/.test(rejectReason(r).reason), rejectReason(r).reason);
+    }
+  } finally {
+    await liar.hub.close();
+    await closeAll([asker, honest]);
+  }
+});
+
+Deno.test("a peer sending junk slices is cut off at its byte budget, not at its claimed length", async () => {
+  const liar = await claimer(1000 * CHUNK, "junk");
+  const asker = await node({ maxPeerBytes: 8 * CHUNK });
+  try {
+    asker.hub.dial(liar.url);
+    while (asker.hub.connected().length === 0) await new Promise((r) => setTimeout(r, 10));
+    const reply = await asker.kernel.call(getMessage(hashBytes(new Uint8Array([1]))));
+    assert(/over its byte budget/.test(rejectReason(reply).reason), rejectReason(reply).reason);
+    assert(liar.asked() < 20, `asked ${liar.asked()} slices of a peer over budget`);
+    // A length over the blob limit is refused before any slice is fetched.
+    const small = await node({ maxBlobBytes: 100 * CHUNK });
+    try {
+      small.hub.dial(liar.url);
+      while (small.hub.connected().length === 0) await new Promise((r) => setTimeout(r, 10));
+      const over = await small.kernel.call(getMessage(hashBytes(new Uint8Array([2]))));
+      assert(/over the limit/.test(rejectReason(over).reason), rejectReason(over).reason);
+    } finally {
+      await closeAll([small]);
+    }
+  } finally {
+    await liar.hub.close();
+    await closeAll([asker]);
+  }
+});
+
+Deno.test("one requesting peer gets only so many proxy lookups at once", async () => {
+  const silent = await claimer(100 * CHUNK, "silence");
+  const middle = await node({ maxLookupsPerPeer: 2, requestTimeoutMs: 1_000 });
+  const stranger = new PeerHub({
+    identity: await generateIdentity(),
+    handler: () => new Promise(() => {}),
+  });
+  try {
+    middle.hub.dial(silent.url);
+    stranger.dial(middle.url);
+    while (middle.hub.connected().length < 2) await new Promise((r) => setTimeout(r, 10));
+    const asks = Array.from({ length: 5 }, (_, i) =>
+      stranger.request(
+        middle.hub.selfId,
+        rangeMessage(
+          hashBytes(new TextEncoder().encode(`x${i}`)),
+          0,
+          CHUNK,
+          crypto.getRandomValues(new Uint8Array(16)),
+        ),
+      ));
+    const replies = await Promise.all(asks);
+    const refused = replies.filter((r) =>
+      /Too many lookups in flight/.test(rejectReason(r).reason)
+    );
+    assertEquals(refused.length, 3);
+  } finally {
+    await stranger.close();
+    await silent.hub.close();
+    await closeAll([middle]);
   }
 });
