@@ -248,7 +248,11 @@ export class Kernel {
       if (module.store) state.missed.push(module);
       // "I do not handle this promise" (a proxy, say) must not hide a real refusal
       // from the module the message was addressed to.
-      if (!state.lastReject || rejectReason(reply).code !== "not-accepted") {
+      // Nor must a cache's plain miss hide why a module that looked further (a
+      // peer proxy) found nothing, whichever of them the route asked first.
+      const code = rejectReason(reply).code;
+      const storeMiss = module.store !== undefined && code === "not-found";
+      if (!state.lastReject || (code !== "not-accepted" && !storeMiss)) {
         state.lastReject = reply;
       }
       return false;

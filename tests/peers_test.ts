@@ -131,6 +131,15 @@ Deno.test("a get on C finds a put on A through B, then C answers from its own ca
     assert(verifyBytes(parseHash(hash), await Deno.readFile(`${c}/cache/cas/${hash}`)));
     assert(verifyBytes(parseHash(hash), await Deno.readFile(`${b}/cache/cas/${hash}`)));
 
+    // Content nobody has: one clear line, not the reasons of every hop nested inside each other.
+    const unknown = hashBytes(randomBytes(64)).toString();
+    const miss = await runGrid(c, ["get", unknown]);
+    assert(miss.code !== 0, "a get of unknown content succeeded");
+    const line = miss.stderr.trim();
+    assert(new RegExp(`Cannot get "${unknown}": no peer has it \\(asked 1\\)$`).test(line), line);
+    assertEquals(line.split("\n").length, 1, line);
+    assertEquals(count(line, /no peer/i), 1, line);
+
     // With A and B gone, C still answers: from its own cache.
     await agentA.stop();
     await agentB.stop();
