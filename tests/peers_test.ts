@@ -25,6 +25,7 @@ import {
   reject,
   rejectReason,
   verifyBytes,
+  WsLink,
 } from "../kernel/mod.ts";
 import {
   type AgentProcess,
@@ -320,6 +321,49 @@ Deno.test("bad input never takes a running agent down", async (t) => {
     assert(/peer-request-rejected .*code=not-accepted/.test(agent.log()), "no reject logged");
     assert(/peer-protocol-error|peer-handshake-failed/.test(agent.log()));
   } finally {
+    await lab.close();
+  }
+});
+
+Deno.test("seventy authenticated strangers from one address cannot crowd out an honest peer", async () => {
+  const lab = new Lab();
+  const strangers: WsLink[] = [];
+  try {
+    const home = await lab.home();
+    const file = await writeTemp(randomBytes(10_000));
+    lab.files.push(file);
+    const cid = CID.parse(await putOn(home, file));
+    const agent = await lab.agent(home);
+    // The reviewer's repro: 70 links from another address, each a fresh identity.
+    for (let i = 0; i < 70; i++) {
+      const ws = new WebSocket(agent.url, { perMessageDeflate: false, localAddress: "127.0.0.2" });
+      ws.on("error", () => {});
+      strangers.push(
+        new WsLink(ws, {
+          role: "dialer",
+          identity: await generateIdentity(),
+          url: agent.url,
+          handler: () => Promise.resolve(reject("not-found", "no")),
+        }),
+      );
+    }
+    await eventually(() => strangers.filter((l) => l.open).length <= 8, "refusals beyond 8");
+    assert(strangers.filter((l) => l.open).length > 0, "no stranger was let in at all");
+    assert(/peer-refused .*address limit 8/.test(agent.log()), "no refusal logged");
+    // An honest peer still connects and is served.
+    const honest = new PeerHub({
+      identity: await generateIdentity(),
+      handler: () => Promise.resolve(reject("not-found", "no")),
+    });
+    lab.hubs.push(honest);
+    honest.dial(agent.url);
+    await eventually(() => honest.connected().length === 1, "honest peer to connect");
+    const lookupId = crypto.getRandomValues(new Uint8Array(LOOKUP_ID_BYTES));
+    const reply = await honest.request(agent.nodeId, rangeMessage(cid, 0, CHUNK_BYTES, lookupId));
+    assert(isAccept(reply), rejectReason(reply).reason);
+  } finally {
+    for (const l of strangers) l.close();
+    await Promise.all(strangers.map((l) => l.closed));
     await lab.close();
   }
 });
