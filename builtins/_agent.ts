@@ -60,6 +60,10 @@ export interface AgentOptions {
   backoff?: Backoff;
   /** Limits; see {@link PeerHub}. */
   maxConnections?: number;
+  /** Most inbound sockets from one remote IP address (see docs/peers.md). */
+  maxPerAddress?: number;
+  /** Most inbound sockets still in the handshake. */
+  maxHandshaking?: number;
   /** Most requests in flight per peer. */
   maxInFlight?: number;
   /** Largest frame a peer may send, in bytes. */
@@ -172,6 +176,8 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     },
     backoff: options.backoff ?? envBackoff(),
     maxConnections: options.maxConnections,
+    maxPerAddress: options.maxPerAddress,
+    maxHandshaking: options.maxHandshaking,
     maxInFlight: options.maxInFlight,
     maxFrameBytes: options.maxFrameBytes,
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? envMs("GRID_PEER_HANDSHAKE_MS"),

@@ -155,7 +155,7 @@ export class PeerHub implements PeerNetwork {
   /** Remote address of each inbound link, and how many inbound links each address holds. */
   #inboundAddress = new Map<WsLink, string>();
   #perAddress = new Map<string, number>();
-  /** Links evicted whose sockets have not closed yet: they no longer hold a slot. */
+  /** Links closed to make room whose sockets have not closed yet: they no longer hold a slot. */
   #evicted = new WeakSet<WsLink>();
   #up = new Map<string, WsLink>();
   #targets = new Map<string, DialTarget>();
@@ -319,7 +319,7 @@ export class PeerHub implements PeerNetwork {
   }
 
   #accept(ws: WebSocket, address: string): void {
-    if (this.#stop.signal.aborted) return ws.close(CLOSE_CODES.tryAgain, "Agent stopping");
+    if (this.#stop.signal.aborted) return refuse(ws, "Agent stopping");
     const perAddress = this.#limit("maxPerAddress");
     const held = this.#perAddress.get(address) ?? 0;
     if (held >= perAddress) {
@@ -327,21 +327,21 @@ export class PeerHub implements PeerNetwork {
         address,
         why: `address limit ${perAddress} reached`,
       });
-      ws.close(
-        CLOSE_CODES.tryAgain,
-        `Too many connections from your address (limit ${perAddress})`,
-      );
+      refuse(ws, `Too many connections from your address (limit ${perAddress})`);
       return;
     }
     // Sockets still proving their keys have a budget of their own; when it is full the
     // oldest one makes room, so sockets that never finish cannot lock newcomers out.
-    const handshaking = [...this.#inboundAddress.keys()].filter((l) => !l.verified && l.open);
+    const handshaking = [...this.#inboundAddress.keys()].filter((l) =>
+      !l.verified && l.open && !this.#evicted.has(l)
+    );
     const budget = this.#limit("maxHandshaking");
     if (handshaking.length >= budget) {
       this.#log("warn", "peer-evicted", {
         address: this.#inboundAddress.get(handshaking[0]),
         why: `handshake budget ${budget} full`,
       });
+      this.#evicted.add(handshaking[0]);
       handshaking[0].close(CLOSE_CODES.tryAgain, "Too many connections in the handshake");
     }
     this.#perAddress.set(address, held + 1);
@@ -491,6 +491,13 @@ export class PeerHub implements PeerNetwork {
       signal.addEventListener("abort", done, { once: true });
     });
   }
+}
+
+/** Closes a socket we never wrap in a link; one that ignores the close is cut off after 2 s. */
+function refuse(ws: WebSocket, reason: string): void {
+  ws.close(CLOSE_CODES.tryAgain, reason);
+  const timer = setTimeout(() => ws.terminate(), 2_000);
+  ws.once("close", () => clearTimeout(timer));
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

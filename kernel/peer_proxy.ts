@@ -89,6 +89,8 @@ export const PROXY_LIMITS = {
   maxBlobBytes: MAX_BLOB,
   /** Bytes held at once from one answering peer, over all its fetches. */
   maxPeerBytes: 2 * MAX_BLOB,
+  /** Bytes held at once by all of this proxy's fetches together. */
+  maxTotalBytes: 4 * MAX_BLOB,
   /** Lookups one requesting peer may have this proxy run at once. */
   maxLookupsPerPeer: 8,
 } as const;
@@ -178,6 +180,8 @@ export interface PeerProxyOptions {
   maxPeerBytes?: number;
   /** Lookups one requesting peer may run here at once (default {@link PROXY_LIMITS}). */
   maxLookupsPerPeer?: number;
+  /** Bytes held by all fetches together (default {@link PROXY_LIMITS}). */
+  maxTotalBytes?: number;
 }
 
 /** A whole blob from one peer (`matches`: it hashes to the CID asked for), or why not. */
@@ -207,6 +211,7 @@ export function peerProxyModule(options: PeerProxyOptions): Module {
   const maxHops = options.maxHops ?? LOOKUP_HOPS;
   const maxLookups = options.maxLookupsPerPeer ?? PROXY_LIMITS.maxLookupsPerPeer;
   const budget = new ByteBudget(options.maxPeerBytes ?? PROXY_LIMITS.maxPeerBytes);
+  const allBudget = new ByteBudget(options.maxTotalBytes ?? PROXY_LIMITS.maxTotalBytes);
   const running = new Map<string, number>();
 
   const lookup = async (
@@ -234,6 +239,7 @@ export function peerProxyModule(options: PeerProxyOptions): Module {
         chunkBytes: options.chunkBytes ?? CHUNK_BYTES,
         maxBlobBytes: options.maxBlobBytes ?? PROXY_LIMITS.maxBlobBytes,
         budget,
+        allBudget,
       });
       if (!got.ok) {
         // A miss or a refused loop is routine; anything else is worth naming.
@@ -319,7 +325,11 @@ interface FetchOptions {
   maxBlobBytes: number;
   /** Bytes held per answering peer; every slice is reserved as it lands. */
   budget: ByteBudget;
+  /** Bytes held by all fetches together, under the key {@link ALL}. */
+  allBudget: ByteBudget;
 }
+
+const ALL = "all";
 
 /**
  * Fetches a whole blob from one peer by ranged gets, `CHUNK_WINDOW` at a
@@ -362,13 +372,21 @@ async function fetchBlob(
     return { ok: true, bytes: head, matches: verifyBytes(cid, head) };
   }
   let reserved = 0;
-  const reserve = (n: number): boolean => {
-    if (!options.budget.reserve(id, n)) return false;
+  /** Reserves `n` more bytes of this fetch; the failure, if either budget is spent. */
+  const reserve = (n: number): { why: string; code: string } | undefined => {
+    if (!options.budget.reserve(id, n)) {
+      return { why: `peer "${id}" is over its byte budget`, code: "peer" };
+    }
+    if (!options.allBudget.reserve(ALL, n)) {
+      options.budget.release(id, n);
+      return { why: "the proxy is holding all the bytes it may; try again later", code: "peer" };
+    }
     reserved += n;
-    return true;
+    return undefined;
   };
   try {
-    if (!reserve(head.length)) return overBudget(id);
+    const refused = reserve(head.length);
+    if (refused) return { ok: false, ...refused };
     const slices: Uint8Array[] = [head];
     // Hash the slices in order as they land, so checking overlaps the transfer.
     const hasher = cid.multihash.code === SHA2_256 ? createHash("sha256") : undefined;
@@ -394,9 +412,9 @@ async function fetchBlob(
           failure = { why: "peer changed the length mid-transfer", code: "peer" };
         } else if (!(reply[2] instanceof Uint8Array) || reply[2].length !== want) {
           failure = { why: "peer sent a slice of the wrong size", code: "peer" };
-        } else if (!reserve(want)) {
-          failure = overBudgetFailure(id);
         } else {
+          failure = reserve(want);
+          if (failure) return;
           land(offset / options.chunkBytes, reply[2]);
         }
       }
@@ -410,15 +428,8 @@ async function fetchBlob(
     return { ok: true, bytes: whole, matches };
   } finally {
     options.budget.release(id, reserved);
+    options.allBudget.release(ALL, reserved);
   }
-}
-
-function overBudgetFailure(id: string): { why: string; code: string } {
-  return { why: `peer "${id}" is over its byte budget`, code: "peer" };
-}
-
-function overBudget(id: string): FetchResult {
-  return { ok: false, ...overBudgetFailure(id) };
 }
 
 function joinSlices(slices: Uint8Array[], total: number): Uint8Array {

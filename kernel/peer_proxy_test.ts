@@ -228,6 +228,19 @@ Deno.test("a peer sending junk slices is cut off at its byte budget, not at its 
     const reply = await asker.kernel.call(getMessage(hashBytes(new Uint8Array([1]))));
     assert(/over its byte budget/.test(rejectReason(reply).reason), rejectReason(reply).reason);
     assert(liar.asked() < 20, `asked ${liar.asked()} slices of a peer over budget`);
+    // The proxy's own total is a cap too, whatever each peer's budget.
+    const capped = await node({ maxTotalBytes: 8 * CHUNK });
+    try {
+      capped.hub.dial(liar.url);
+      while (capped.hub.connected().length === 0) await new Promise((r) => setTimeout(r, 10));
+      const full = await capped.kernel.call(getMessage(hashBytes(new Uint8Array([3]))));
+      assert(
+        /holding all the bytes it may/.test(rejectReason(full).reason),
+        rejectReason(full).reason,
+      );
+    } finally {
+      await closeAll([capped]);
+    }
     // A length over the blob limit is refused before any slice is fetched.
     const small = await node({ maxBlobBytes: 100 * CHUNK });
     try {

@@ -328,6 +328,7 @@ Deno.test("bad input never takes a running agent down", async (t) => {
 Deno.test("seventy authenticated strangers from one address cannot crowd out an honest peer", async () => {
   const lab = new Lab();
   const strangers: WsLink[] = [];
+  const sockets: WebSocket[] = [];
   try {
     const home = await lab.home();
     const file = await writeTemp(randomBytes(10_000));
@@ -338,6 +339,7 @@ Deno.test("seventy authenticated strangers from one address cannot crowd out an 
     for (let i = 0; i < 70; i++) {
       const ws = new WebSocket(agent.url, { perMessageDeflate: false, localAddress: "127.0.0.2" });
       ws.on("error", () => {});
+      sockets.push(ws);
       strangers.push(
         new WsLink(ws, {
           role: "dialer",
@@ -362,8 +364,14 @@ Deno.test("seventy authenticated strangers from one address cannot crowd out an 
     const reply = await honest.request(agent.nodeId, rangeMessage(cid, 0, CHUNK_BYTES, lookupId));
     assert(isAccept(reply), rejectReason(reply).reason);
   } finally {
-    for (const l of strangers) l.close();
-    await Promise.all(strangers.map((l) => l.closed));
+    for (const ws of sockets) ws.terminate();
+    // Bounded, so a socket that never reports its close cannot hide the test's own failure.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(strangers.map((l) => l.closed)),
+      new Promise((r) => (timer = setTimeout(r, 5_000))),
+    ]);
+    clearTimeout(timer);
     await lab.close();
   }
 });
