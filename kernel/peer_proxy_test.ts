@@ -51,11 +51,12 @@ async function node(proxy: Partial<PeerProxyOptions> = {}): Promise<TestNode> {
   return { kernel, cas, hub, url, events };
 }
 
+/** Dials `to` from `from` and waits until both ends see the link (each side registers it on its own). */
 async function connect(from: TestNode, to: TestNode): Promise<void> {
-  const before = from.hub.connected().length;
   from.hub.dial(to.url);
+  const sees = (n: TestNode, id: string) => n.hub.connected().some((p) => p.id === id);
   const end = Date.now() + 5000;
-  while (from.hub.connected().length === before) {
+  while (!sees(from, to.hub.selfId) || !sees(to, from.hub.selfId)) {
     if (Date.now() > end) throw new Error("no link");
     await new Promise((r) => setTimeout(r, 10));
   }
