@@ -6,8 +6,12 @@
  * - The interface gets this node's folded tunnel address with the net's prefix.
  * - Every other live member is a peer, routed at its `/32`; members who left
  *   or were revoked are not, so applying the spec drops them.
- * - Keepalive every {@link NAT_KEEPALIVE_SECONDS} s when either end has no
- *   public endpoint (it is behind NAT and must keep its mapping open).
+ * - Keepalive every {@link KEEPALIVE_SECONDS} s on every peer: an end behind
+ *   NAT must keep its mapping open, and turning keepalive on makes WireGuard
+ *   send a handshake the moment a peer is added, so a pair's session comes
+ *   up as soon as the later of the two ends adds the other, instead of after
+ *   WireGuard's 5 s retry when the first handshake reached an end that did
+ *   not know us yet.
  * - On a PSK net a peer appears only once this pair's key file exists.
  *
  * @module
@@ -15,8 +19,8 @@
 import type { MemberSet } from "../membership/mod.ts";
 import type { WgInterfaceSpec, WgPeerSpec } from "./wg_state.ts";
 
-/** Keepalive for peers behind NAT, in seconds. */
-export const NAT_KEEPALIVE_SECONDS = 25;
+/** Persistent keepalive on every peer, in seconds. */
+export const KEEPALIVE_SECONDS = 25;
 
 /** Options for {@link renderInterface}. */
 export interface RenderOptions {
@@ -44,7 +48,7 @@ export function renderInterface(
     if (m.status !== "live" || m.id === self.id) continue;
     const peer: WgPeerSpec = { publicKey: m.wg, allowedIps: [`${m.address}/32`] };
     if (m.endpoint) peer.endpoint = m.endpoint;
-    if (!self.endpoint || !m.endpoint) peer.persistentKeepalive = NAT_KEEPALIVE_SECONDS;
+    peer.persistentKeepalive = KEEPALIVE_SECONDS;
     if (set.net.psk) {
       const file = options.pskFiles?.get(m.id);
       if (!file) continue;

@@ -2,7 +2,7 @@ import { assert, assertEquals } from "../../kernel/_assert_test.ts";
 import { generateIdentity } from "../../kernel/mod.ts";
 import { createInvite, foldMembers, signMemberRequest, signRecord } from "../membership/mod.ts";
 import { admitRecord, makeNet, memberRequest, TEST_PROMISE } from "../membership/_test_net.ts";
-import { defaultInterfaceName, NAT_KEEPALIVE_SECONDS, renderInterface } from "./mesh_render.ts";
+import { defaultInterfaceName, KEEPALIVE_SECONDS, renderInterface } from "./mesh_render.ts";
 
 const BASE = { interface: "grid-t", listenPort: 51820, privateKeyFile: "/k/wg.key" };
 
@@ -51,18 +51,19 @@ Deno.test("renderInterface() makes every other live member a peer at its /32", a
   );
   const toC = spec.peers.find((p) => p.publicKey === set.members.get(c.id)!.wg)!;
   assertEquals(toC.endpoint, undefined);
-  assertEquals(toC.persistentKeepalive, NAT_KEEPALIVE_SECONDS);
+  assertEquals(toC.persistentKeepalive, KEEPALIVE_SECONDS);
 });
 
-Deno.test("renderInterface() keeps alive only where an end has no endpoint", async () => {
+Deno.test("renderInterface() keeps every peer alive, with or without endpoints", async () => {
   const { net, b } = await threeMembers();
   const set = net.set();
-  // The founder has no endpoint: it keeps every peer alive (it is behind NAT).
-  const founder = renderInterface(set, { ...BASE, selfId: net.founder.id })!;
-  assert(founder.peers.every((p) => p.persistentKeepalive === NAT_KEEPALIVE_SECONDS));
-  // B has one; towards a peer with no endpoint either, it also keeps alive.
-  const fromB = renderInterface(set, { ...BASE, selfId: b.id })!;
-  assertEquals(fromB.peers.length, 2);
+  // The founder has no endpoint (behind NAT); B has one: both keep every peer alive, so a
+  // handshake goes out the moment a peer is added.
+  for (const selfId of [net.founder.id, b.id]) {
+    const spec = renderInterface(set, { ...BASE, selfId })!;
+    assertEquals(spec.peers.length, 2);
+    assert(spec.peers.every((p) => p.persistentKeepalive === KEEPALIVE_SECONDS));
+  }
 });
 
 Deno.test("renderInterface() drops a revoked member and renders nothing for a revoked self", async () => {
