@@ -8,7 +8,7 @@
  * - codec: our CBOR envelope against JSON for typical messages, encode plus
  *   decode, hashes and bytes included (JSON carries them as text and base64).
  *
- * Results and the machine are in docs/bench/kernel.md.
+ * Results and the machine are in docs/BENCHMARKS.md.
  *
  * @module
  */
