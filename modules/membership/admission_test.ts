@@ -52,3 +52,13 @@ Deno.test("planAdmission() answers a live member's retry with the same key with 
   const plan = planAdmission(net.set(), req, { selfId: net.founder.id, now: 5000 });
   assertEquals(plan, { again: true, address: "10.77.0.2" });
 });
+
+Deno.test("planAdmission() refuses a request naming a closed net's id without an invite", async () => {
+  const net = await makeNet();
+  const req = await memberRequest(await generateIdentity(), net.net, {});
+  assertThrows(
+    () => planAdmission(net.set(), req, { selfId: net.founder.id, now: 5000 }),
+    MembershipError,
+    "an invite is required",
+  );
+});

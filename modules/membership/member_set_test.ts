@@ -209,3 +209,48 @@ Deno.test("records with a missing ancestor wait outside the fold", async () => {
   assertEquals(set.size, 2);
   assertEquals(set.status.get(c.node.id), undefined);
 });
+
+Deno.test("the fold ignores an admit under an expired invite or one from a gone inviter", async (t) => {
+  const net = await makeNet();
+  const b = await admitNew(net, net.founder, "10.77.0.2", [net.records[1].id]);
+  net.records.push(b.record);
+  const expired = await createInvite(net.founder, {
+    net: net.net,
+    netName: "testnet",
+    urls: [URL],
+    ttlMs: 1000,
+    now: 0,
+  });
+  await t.step("admit time after the invite's expiry", async () => {
+    const node = await generateIdentity();
+    const req = await memberRequest(node, net.net, { invite: expired });
+    const rec = await admitRecord(net.founder, net.net, req, "10.77.0.5", [b.record.id], 3000);
+    const set = foldMembers([...net.records, rec]);
+    assertEquals(set.ignored.get(rec.id), "the invite had expired");
+    assertEquals(set.status.get(node.id), undefined);
+  });
+  const byB = await createInvite(b.node, { net: net.net, netName: "testnet", urls: [URL], now: 0 });
+  const gone: [string, MemberRecord][] = [
+    [
+      "inviter revoked",
+      await signRecord(net.founder, { kind: "revoked", member: b.node.id }, {
+        net: net.net,
+        parents: [b.record.id],
+      }),
+    ],
+    [
+      "inviter left",
+      await signRecord(b.node, { kind: "left" }, { net: net.net, parents: [b.record.id] }),
+    ],
+  ];
+  for (const [name, record] of gone) {
+    await t.step(name, async () => {
+      const node = await generateIdentity();
+      const req = await memberRequest(node, net.net, { invite: byB });
+      const rec = await admitRecord(net.founder, net.net, req, "10.77.0.6", [record.id]);
+      const set = foldMembers([...net.records, record, rec]);
+      assertEquals(set.ignored.get(rec.id), "the inviter is not a live member");
+      assertEquals(set.status.get(node.id), undefined);
+    });
+  }
+});
