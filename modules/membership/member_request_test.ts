@@ -1,0 +1,85 @@
+import { assertEquals, assertRejects } from "../../kernel/_assert_test.ts";
+import { decodeValue, encodeValue, generateIdentity, type Parm } from "../../kernel/mod.ts";
+import { parseMemberRequest, REQUEST_CONTEXT } from "./member_request.ts";
+import { createInvite, INVITE_CONTEXT, parseInvite } from "./invite.ts";
+import { parseRecord, RECORD_CONTEXT } from "./records.ts";
+import { signEnvelope } from "./_signed.ts";
+import { MembershipError } from "./errors.ts";
+import { makeNet, memberRequest } from "./_test_net.ts";
+
+type Envelope = { body: Uint8Array; sig: Uint8Array };
+
+function flipLast(bytes: Uint8Array): Uint8Array {
+  const out = bytes.slice();
+  out[out.length - 1] ^= 1;
+  return out;
+}
+
+Deno.test("a member request parses back with its signer's id", async () => {
+  const me = await generateIdentity();
+  const req = await memberRequest(me, "net1", {});
+  const back = await parseMemberRequest(req.bytes);
+  assertEquals([back.id, back.net, back.wg], [me.id, "net1", req.wg]);
+});
+
+Deno.test("parseMemberRequest() refuses a flipped body or signature byte", async (t) => {
+  const req = await memberRequest(await generateIdentity(), "net1", {});
+  const outer = decodeValue(req.bytes) as Envelope;
+  const body = decodeValue(outer.body) as { [key: string]: Parm };
+  body.name = body.name === "aaaaaa" ? "bbbbbb" : "aaaaaa";
+  const rows: [string, Uint8Array][] = [
+    ["changed body", encodeValue({ body: encodeValue(body), sig: outer.sig })],
+    ["flipped signature byte", encodeValue({ body: outer.body, sig: flipLast(outer.sig) })],
+  ];
+  for (const [name, bytes] of rows) {
+    await t.step(name, async () => {
+      await assertRejects(() => parseMemberRequest(bytes), MembershipError, "bad signature");
+    });
+  }
+});
+
+Deno.test("parseMemberRequest() refuses a request signed by one key that claims another id", async () => {
+  const a = await generateIdentity();
+  const b = await generateIdentity();
+  const req = await memberRequest(a, "net1", {});
+  const body = decodeValue((decodeValue(req.bytes) as Envelope).body) as { [key: string]: Parm };
+  body.id = b.id;
+  const forged = await signEnvelope(a, REQUEST_CONTEXT, body);
+  await assertRejects(() => parseMemberRequest(forged), MembershipError, "not its id");
+});
+
+Deno.test("a signature made for one kind of object never verifies as another", async (t) => {
+  const me = await generateIdentity();
+  const net = await makeNet();
+  const req = await memberRequest(me, "net1", {});
+  const invite = await createInvite(me, {
+    net: "net1",
+    netName: "foo",
+    urls: ["ws://127.0.0.1:4100"],
+  });
+  const bodyOf = (bytes: Uint8Array) =>
+    decodeValue((decodeValue(bytes) as Envelope).body) as { [key: string]: Parm };
+  const rows: [string, () => Promise<unknown>, string][] = [
+    [
+      "a request body signed as a record",
+      async () => parseMemberRequest(await signEnvelope(me, RECORD_CONTEXT, bodyOf(req.bytes))),
+      "bad signature",
+    ],
+    [
+      "an invite body signed as a record",
+      async () => parseInvite(await signEnvelope(me, RECORD_CONTEXT, bodyOf(invite.bytes))),
+      "signature does not verify",
+    ],
+    [
+      "a record body signed as an invite",
+      async () =>
+        parseRecord(await signEnvelope(net.founder, INVITE_CONTEXT, bodyOf(net.records[1].bytes))),
+      "bad signature",
+    ],
+  ];
+  for (const [name, parse, includes] of rows) {
+    await t.step(name, async () => {
+      await assertRejects(parse, MembershipError, includes);
+    });
+  }
+});
