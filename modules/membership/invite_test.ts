@@ -2,6 +2,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../../kernel/
 import { decodeValue, encodeValue, generateIdentity } from "../../kernel/mod.ts";
 import {
   checkInvite,
+  checkInviteFor,
   createInvite,
   type InviteContext,
   parseDuration,
@@ -108,4 +109,26 @@ Deno.test("parseDuration() reads s, m, h and d", () => {
   assertEquals(parseDuration("2h"), 7_200_000);
   assertEquals(parseDuration("7d"), 604_800_000);
   assertThrows(() => parseDuration("1w"), MembershipError, "Invalid duration");
+});
+
+Deno.test("checkInviteFor() refuses an invite after its expiry, takes it up to then", async () => {
+  const me = await generateIdentity();
+  const inv = await createInvite(me, {
+    net: "net1",
+    netName: "foo",
+    urls: [URL],
+    ttlMs: 1000,
+    now: 1000,
+  });
+  assertEquals((await checkInviteFor(inv.token, "foo", inv.exp)).exp, 2000);
+  await assertRejects(
+    () => checkInviteFor(inv.token, "foo", inv.exp + 1),
+    MembershipError,
+    "expired",
+  );
+  await assertRejects(
+    () => checkInviteFor(inv.token, "bar", inv.exp),
+    MembershipError,
+    'not "bar"',
+  );
 });
