@@ -290,3 +290,27 @@ Deno.test("one requesting peer gets only so many proxy lookups at once", async (
     await closeAll([middle]);
   }
 });
+
+Deno.test("a get that arrives at the hop limit is refused with route and no peer is asked", async (t) => {
+  const [a, b] = [await node({ maxHops: 3 }), await node()];
+  try {
+    await connect(a, b);
+    const proxy = a.kernel.module(PEER_PROXY_MODULE)!;
+    const missing = hashBytes(new TextEncoder().encode("missing at the limit"));
+    const rows: [string, number, string, boolean][] = [
+      ["one hop left: asks the peer", 2, "not-found", true],
+      ["at the limit: refused, nobody asked", 3, "route", false],
+    ];
+    for (const [name, hops, code, asked] of rows) {
+      await t.step(name, async () => {
+        a.events.length = 0;
+        const ctx = { origin: "local", hops, call: a.kernel.call.bind(a.kernel) };
+        const reply = await proxy.accept(getMessage(missing), ctx);
+        assertEquals(rejectReason(reply).code, code);
+        assertEquals(a.events.some((e) => e.startsWith("peer-fetch-start")), asked);
+      });
+    }
+  } finally {
+    await closeAll([a, b]);
+  }
+});
