@@ -1,4 +1,4 @@
-import { WebSocket } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 import { assert, assertEquals } from "./_assert_test.ts";
 import { generateIdentity } from "./identity.ts";
 import { accept, rejectReason } from "./promises.ts";
@@ -6,6 +6,7 @@ import { hashText } from "./hash.ts";
 import type { Logger } from "./service.ts";
 import { PeerHub } from "./peer_hub.ts";
 import { WsLink } from "./ws_link.ts";
+import { encodeHello, encodeProof, NONCE_BYTES, PeerError } from "./peer_protocol.ts";
 
 const ECHO = hashText("echo");
 
@@ -147,5 +148,39 @@ Deno.test("closing a link clears its terminate timer once the socket has closed"
     assertEquals(terminated, 0);
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("a peer with a valid hello but a bad proof signature fails the link's ready quickly", async () => {
+  const liar = await generateIdentity();
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+  server.on("connection", (ws) => {
+    ws.once("message", () => {
+      const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+      ws.send(encodeHello({ id: liar.id, publicKey: liar.publicKey, nonce }));
+      ws.send(encodeProof(crypto.getRandomValues(new Uint8Array(64))));
+    });
+  });
+  const { port } = server.address() as { port: number };
+  const url = `ws://127.0.0.1:${port}`;
+  const link = new WsLink(new WebSocket(url, { perMessageDeflate: false }), {
+    role: "dialer",
+    identity: await generateIdentity(),
+    url,
+    handler: () => Promise.resolve(accept()),
+    handshakeTimeoutMs: 10_000,
+  });
+  try {
+    const start = performance.now();
+    const err = await link.ready.then(() => undefined, (e: unknown) => e);
+    assert(err instanceof PeerError, `ready should reject with PeerError, got ${err}`);
+    assert(/signature/.test(err.message), err.message);
+    assert(performance.now() - start < 2_000, "rejected only at the handshake timeout");
+    await link.closed;
+  } finally {
+    link.close();
+    for (const client of server.clients) client.terminate();
+    await new Promise((resolve) => server.close(resolve));
   }
 });

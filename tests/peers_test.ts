@@ -205,13 +205,22 @@ Deno.test("a peer serving tampered bytes is caught and the right bytes come from
 function rawSession(
   url: string,
   act: (ws: WebSocket) => void,
-  options: { maxPayload?: number } = {},
+  options: { maxPayload?: number; timeoutMs?: number } = {},
 ): Promise<number> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
+  const { timeoutMs = 15_000, ...wsOptions } = options;
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false, ...wsOptions });
+    // A node that never closes the session fails the test instead of hanging it.
+    const timer = setTimeout(() => {
+      reject(new Error(`the agent did not close the session within ${timeoutMs} ms`));
+      ws.terminate();
+    }, timeoutMs);
     ws.on("error", () => {}); // the close event carries what we assert
     ws.on("open", () => act(ws));
-    ws.on("close", (code: number) => resolve(code));
+    ws.on("close", (code: number) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
   });
 }
 
