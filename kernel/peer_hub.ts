@@ -14,7 +14,7 @@ import type { Logger } from "./service.ts";
 import { oneLine } from "./errors.ts";
 import { reject } from "./promises.ts";
 import { CLOSE_CODES, LINK_DEFAULTS, type LinkHandler, WsLink } from "./ws_link.ts";
-import { PeerError } from "./peer_protocol.ts";
+import { PeerError, TRAILER_BYTES } from "./peer_protocol.ts";
 
 /** Backoff between redials. */
 export interface Backoff {
@@ -74,7 +74,7 @@ export interface PeerHubOptions {
   advertise?: string;
   /** Event log. */
   log?: Logger;
-  /** Largest frame, in bytes (ws maxPayload and codec maxBytes). */
+  /** Largest grid message in a frame, in bytes (codec maxBytes; ws maxPayload adds the MAC trailer). */
   maxFrameBytes?: number;
   /** Most requests in flight from one peer. */
   maxInFlight?: number;
@@ -177,7 +177,7 @@ export class PeerHub implements PeerNetwork {
       const server = new WebSocketServer({
         host: hostname,
         port,
-        maxPayload: this.#maxFrame(),
+        maxPayload: this.#maxFrame() + TRAILER_BYTES,
         perMessageDeflate: false,
       });
       server.once(
@@ -445,7 +445,7 @@ export class PeerHub implements PeerNetwork {
       }
       target.state = "connecting";
       const ws = new WebSocket(target.url, {
-        maxPayload: this.#maxFrame(),
+        maxPayload: this.#maxFrame() + TRAILER_BYTES,
         perMessageDeflate: false,
         handshakeTimeout: this.#opts.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs,
       });

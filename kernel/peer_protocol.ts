@@ -3,20 +3,35 @@
  * WebSocket. Every frame is one binary grid message (kernel/codec.ts) led by
  * one of the promises below, addressed to {@link PEER_LINK_MODULE}:
  *
- * - `hello`: `[HELLO, LINK, 1, nodeId, publicKey, nonce, advertise|null]`,
+ * - `hello`: `[HELLO, LINK, 2, nodeId, publicKey, nonce, ephemeral, advertise|null]`,
  *   sent by the dialer as soon as the socket opens, and by the listener in
- *   answer to it;
+ *   answer to it; `ephemeral` is a fresh X25519 public key;
  * - `proof`: `[PROOF, LINK, signature]`, an Ed25519 signature over
- *   {@link handshakeTranscript} (both nonces, both node ids, the signer's
- *   role and a context string), so neither side can replay or reflect it;
+ *   {@link handshakeTranscript} (both nonces, both ephemeral keys, both node
+ *   ids, the signer's role and a context string), so neither side can replay
+ *   or reflect it, and the ephemeral keys are bound to the proven identities;
  * - `request`: `[REQUEST, LINK, requestId, hops, parms]`, any grid message;
  * - `reply`: `[REPLY, LINK, requestId, reply]`, the reply to that request.
+ *
+ * Every frame a side sends after its proof is sealed ({@link sealFrame}): the
+ * grid message followed by an 8-byte big-endian sequence number (0, 1, 2, ...
+ * per direction) and a 16-byte HMAC-SHA256 tag over sequence and message,
+ * keyed per direction from the X25519 shared secret ({@link deriveLinkKeys}).
  *
  * Pure encoding and checking; the socket work lives in ws_link.ts.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
+import {
+  createHmac,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  timingSafeEqual,
+} from "node:crypto";
 import { asHash, type CID, hashText } from "./hash.ts";
 import {
   type DecodeLimits,
@@ -58,12 +73,20 @@ export const REPLY_PROMISE: KnownPromise = definePromise({
     "grid/peer/reply/v1: This is your kernel's one reply to the request with this id; I promise I did not alter it.",
 });
 
-/** Link protocol version carried in the hello. */
-export const LINK_VERSION = 1;
+/** Link protocol version carried in the hello (2: ephemeral keys and per-frame MACs). */
+export const LINK_VERSION = 2;
 /** Bytes in a handshake nonce. */
 export const NONCE_BYTES = 32;
+/** Bytes in a raw X25519 public key. */
+export const EPHEMERAL_BYTES = 32;
+/** Bytes of the sequence number after every sealed frame. */
+export const SEQ_BYTES = 8;
+/** Bytes of the (truncated HMAC-SHA256) tag after every sealed frame. */
+export const MAC_BYTES = 16;
+/** Bytes a sealed frame carries after its grid message. */
+export const TRAILER_BYTES = SEQ_BYTES + MAC_BYTES;
 /** Context string mixed into every handshake signature. */
-export const HANDSHAKE_CONTEXT = "grid/peer-link/v1 handshake";
+export const HANDSHAKE_CONTEXT = "grid/peer-link/v2 handshake";
 
 /** A peer protocol violation (bad frame, failed handshake, broken link). */
 export class PeerError extends GridError {
@@ -85,6 +108,8 @@ export interface Hello {
   readonly publicKey: Uint8Array;
   /** The sender's fresh challenge. */
   readonly nonce: Uint8Array;
+  /** The sender's fresh raw X25519 public key for this link. */
+  readonly ephemeral: Uint8Array;
   /** Where the sender says it can be dialled. */
   readonly advertise?: string;
 }
@@ -105,6 +130,7 @@ export function encodeHello(hello: Hello): Uint8Array {
     hello.id,
     hello.publicKey,
     hello.nonce,
+    hello.ephemeral,
     hello.advertise ?? null,
   ]);
 }
@@ -202,8 +228,8 @@ export function decodeFrame(bytes: Uint8Array, limits: DecodeLimits = {}): LinkF
     throw new PeerError("A link frame must be addressed to the peer-link module");
   }
   if (HELLO_PROMISE.cid.equals(promise)) {
-    const [, , version, id, publicKey, nonce, advertise] = m;
-    if (m.length !== 7 || version !== LINK_VERSION) {
+    const [, , version, id, publicKey, nonce, ephemeral, advertise] = m;
+    if (m.length !== 8 || version !== LINK_VERSION) {
       throw new PeerError(`Unsupported hello (link version ${String(version)})`);
     }
     if (typeof id !== "string" || !(publicKey instanceof Uint8Array)) {
@@ -212,10 +238,16 @@ export function decodeFrame(bytes: Uint8Array, limits: DecodeLimits = {}): LinkF
     if (!(nonce instanceof Uint8Array) || nonce.length !== NONCE_BYTES) {
       throw new PeerError(`A hello needs a ${NONCE_BYTES}-byte nonce`);
     }
+    if (!(ephemeral instanceof Uint8Array) || ephemeral.length !== EPHEMERAL_BYTES) {
+      throw new PeerError(`A hello needs a ${EPHEMERAL_BYTES}-byte X25519 key`);
+    }
     if (advertise !== null && (typeof advertise !== "string" || advertise.length > 512)) {
       throw new PeerError("A hello's advertised URL must be text of at most 512 characters");
     }
-    return { kind: "hello", hello: { id, publicKey, nonce, advertise: advertise ?? undefined } };
+    return {
+      kind: "hello",
+      hello: { id, publicKey, nonce, ephemeral, advertise: advertise ?? undefined },
+    };
   }
   if (PROOF_PROMISE.cid.equals(promise)) {
     if (m.length !== 3 || !(m[2] instanceof Uint8Array)) {
@@ -245,7 +277,10 @@ export function checkHello(hello: Hello, selfId: string): void {
   if (hello.id === selfId) throw new PeerError("Peer has our own node id (dialled ourselves)");
 }
 
-/** What the node in `role` signs: context, role, both nonces, both ids (dialer first). */
+/**
+ * What the node in `role` signs: context, role, both nonces, both ephemeral
+ * X25519 keys, both ids (dialer first).
+ */
 export function handshakeTranscript(
   role: LinkRole,
   dialer: Hello,
@@ -256,9 +291,132 @@ export function handshakeTranscript(
     role,
     dialer.nonce,
     listener.nonce,
+    dialer.ephemeral,
+    listener.ephemeral,
     dialer.id,
     listener.id,
   ]);
+}
+
+/** A fresh X25519 key pair for one link: the raw public key for the hello, the private key kept. */
+export interface Ephemeral {
+  /** Raw 32-byte public key. */
+  readonly publicKey: Uint8Array;
+  /** The private key (never leaves this process). */
+  readonly privateKey: KeyObject;
+}
+
+/** DER SPKI prefix of an X25519 public key; the raw key follows. */
+const X25519_SPKI_PREFIX = Uint8Array.from([
+  0x30,
+  0x2a,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x03,
+  0x21,
+  0x00,
+]);
+
+/** Makes a fresh X25519 key pair for one link's hello. */
+export function generateEphemeral(): Ephemeral {
+  const { publicKey, privateKey } = generateKeyPairSync("x25519");
+  const der = new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
+  return { publicKey: der.slice(der.length - EPHEMERAL_BYTES), privateKey };
+}
+
+/** The two per-direction keys of one link. */
+export interface LinkKeys {
+  /** Authenticates the frames we send. */
+  readonly send: Uint8Array;
+  /** Authenticates the frames we receive. */
+  readonly receive: Uint8Array;
+}
+
+/**
+ * Derives the link's two 32-byte frame keys: HKDF-SHA256 over the X25519
+ * shared secret of our ephemeral private key and the peer's ephemeral public
+ * key, salted with both nonces (dialer's first), info naming the direction and
+ * the protocol version. Throws {@link PeerError} for a key that gives no
+ * shared secret (a low-order point).
+ */
+export function deriveLinkKeys(
+  role: LinkRole,
+  mine: Ephemeral,
+  dialer: Hello,
+  listener: Hello,
+): LinkKeys {
+  const theirs = role === "dialer" ? listener.ephemeral : dialer.ephemeral;
+  let shared: Uint8Array;
+  try {
+    const der = new Uint8Array(X25519_SPKI_PREFIX.length + EPHEMERAL_BYTES);
+    der.set(X25519_SPKI_PREFIX, 0);
+    der.set(theirs, X25519_SPKI_PREFIX.length);
+    const publicKey = createPublicKey({ key: Buffer.from(der), format: "der", type: "spki" });
+    shared = diffieHellman({ privateKey: mine.privateKey, publicKey });
+  } catch (err) {
+    throw new PeerError("Peer's X25519 key gives no shared secret", { cause: err });
+  }
+  const salt = new Uint8Array(2 * NONCE_BYTES);
+  salt.set(dialer.nonce, 0);
+  salt.set(listener.nonce, NONCE_BYTES);
+  const key = (direction: string) =>
+    new Uint8Array(
+      hkdfSync("sha256", shared, salt, `grid/peer-link/v${LINK_VERSION} ${direction} frames`, 32),
+    );
+  const toListener = key("dialer-to-listener");
+  const toDialer = key("listener-to-dialer");
+  return role === "dialer"
+    ? { send: toListener, receive: toDialer }
+    : { send: toDialer, receive: toListener };
+}
+
+function seqBytes(seq: number): Uint8Array {
+  const out = new Uint8Array(SEQ_BYTES);
+  new DataView(out.buffer).setBigUint64(0, BigInt(seq));
+  return out;
+}
+
+function frameTag(key: Uint8Array, seq: Uint8Array, frame: Uint8Array): Uint8Array {
+  return createHmac("sha256", key).update(seq).update(frame).digest().subarray(0, MAC_BYTES);
+}
+
+/** `frame` followed by the 8-byte big-endian `seq` and the tag over both. */
+export function sealFrame(key: Uint8Array, seq: number, frame: Uint8Array): Uint8Array {
+  const s = seqBytes(seq);
+  const out = Buffer.allocUnsafe(frame.length + TRAILER_BYTES);
+  out.set(frame, 0);
+  out.set(s, frame.length);
+  out.set(frameTag(key, s, frame), frame.length + SEQ_BYTES);
+  return out;
+}
+
+/**
+ * Checks a sealed frame's tag and that its sequence number is `expected`
+ * (frames arrive in order, so anything else is a replay, a drop or a
+ * reorder); returns the length of the grid message in front of the trailer.
+ * Throws {@link PeerError} otherwise.
+ */
+export function openFrame(key: Uint8Array, expected: number, sealed: Uint8Array): number {
+  const length = sealed.length - TRAILER_BYTES;
+  if (length < 0) throw new PeerError("Frame too short to carry a sequence number and MAC");
+  const frame = new Uint8Array(sealed.buffer, sealed.byteOffset, length);
+  const s = new Uint8Array(sealed.buffer, sealed.byteOffset + length, SEQ_BYTES);
+  const tag = new Uint8Array(sealed.buffer, sealed.byteOffset + length + SEQ_BYTES, MAC_BYTES);
+  if (!timingSafeEqual(frameTag(key, s, frame), tag)) {
+    throw new PeerError("Frame MAC does not verify (altered or injected frame)");
+  }
+  const seq = new DataView(s.buffer, s.byteOffset, SEQ_BYTES).getBigUint64(0);
+  if (seq !== BigInt(expected)) {
+    throw new PeerError(
+      `Frame sequence ${seq} is not the expected ${expected} (replayed, dropped or reordered)`,
+    );
+  }
+  return length;
 }
 
 /** Every link promise, for a kernel that wants to know them. */

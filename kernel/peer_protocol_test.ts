@@ -1,30 +1,39 @@
 import { assert, assertEquals, assertThrows } from "./_assert_test.ts";
-import { generateIdentity } from "./identity.ts";
+import { generateIdentity, verifySignature } from "./identity.ts";
 import { encodeMessage } from "./codec.ts";
 import { hashText } from "./hash.ts";
 import { CodecError } from "./errors.ts";
 import {
   checkHello,
   decodeFrame,
+  deriveLinkKeys,
   encodeHello,
   encodeProof,
   encodeReply,
   encodeRequest,
+  generateEphemeral,
   handshakeTranscript,
   HELLO_PROMISE,
+  LINK_VERSION,
+  openFrame,
   PEER_LINK_MODULE,
   PeerError,
   REPLY_PROMISE,
   REQUEST_PROMISE,
+  sealFrame,
+  TRAILER_BYTES,
 } from "./peer_protocol.ts";
 import type { Parm, Parms } from "./codec.ts";
 
 const P = hashText("some promise");
 const nonce = () => crypto.getRandomValues(new Uint8Array(32));
+const eph = () => generateEphemeral().publicKey;
 
 Deno.test("decodeFrame() reads back each of the four link frames", async () => {
   const me = await generateIdentity();
-  const hello = decodeFrame(encodeHello({ id: me.id, publicKey: me.publicKey, nonce: nonce() }));
+  const hello = decodeFrame(
+    encodeHello({ id: me.id, publicKey: me.publicKey, nonce: nonce(), ephemeral: eph() }),
+  );
   assertEquals(hello.kind, "hello");
   const proof = decodeFrame(encodeProof(new Uint8Array(64)));
   assertEquals(proof.kind, "proof");
@@ -71,10 +80,38 @@ Deno.test("decodeFrame() refuses what is not a well-formed link frame", async (t
       encodeMessage([
         HELLO_PROMISE.cid,
         PEER_LINK_MODULE,
-        2,
+        3,
         "id",
         new Uint8Array(32),
         nonce(),
+        eph(),
+        null,
+      ]),
+      PeerError,
+    ],
+    [
+      "a version 1 hello (no ephemeral key, no frame MACs)",
+      encodeMessage([
+        HELLO_PROMISE.cid,
+        PEER_LINK_MODULE,
+        1,
+        "id",
+        new Uint8Array(32),
+        nonce(),
+        null,
+      ]),
+      PeerError,
+    ],
+    [
+      "a hello with a short X25519 key",
+      encodeMessage([
+        HELLO_PROMISE.cid,
+        PEER_LINK_MODULE,
+        LINK_VERSION,
+        "id",
+        new Uint8Array(32),
+        nonce(),
+        new Uint8Array(31),
         null,
       ]),
       PeerError,
@@ -96,19 +133,23 @@ Deno.test("decodeFrame() refuses what is not a well-formed link frame", async (t
 Deno.test("checkHello() wants an id that is the hash of the key, and not our own", async () => {
   const a = await generateIdentity();
   const b = await generateIdentity();
-  checkHello({ id: a.id, publicKey: a.publicKey, nonce: nonce() }, b.id);
+  checkHello({ id: a.id, publicKey: a.publicKey, nonce: nonce(), ephemeral: eph() }, b.id);
   assertThrows(
-    () => checkHello({ id: a.id, publicKey: b.publicKey, nonce: nonce() }, "x"),
+    () => checkHello({ id: a.id, publicKey: b.publicKey, nonce: nonce(), ephemeral: eph() }, "x"),
     PeerError,
     "does not match",
   );
   assertThrows(
-    () => checkHello({ id: a.id, publicKey: a.publicKey, nonce: nonce() }, a.id),
+    () => checkHello({ id: a.id, publicKey: a.publicKey, nonce: nonce(), ephemeral: eph() }, a.id),
     PeerError,
     "own node id",
   );
   assertThrows(
-    () => checkHello({ id: "nonsense", publicKey: a.publicKey, nonce: nonce() }, b.id),
+    () =>
+      checkHello(
+        { id: "nonsense", publicKey: a.publicKey, nonce: nonce(), ephemeral: eph() },
+        b.id,
+      ),
     PeerError,
     "Invalid node id",
   );
@@ -117,8 +158,8 @@ Deno.test("checkHello() wants an id that is the hash of the key, and not our own
 Deno.test("handshakeTranscript() differs by role, nonce and id, so a signature cannot be reflected", async () => {
   const a = await generateIdentity();
   const b = await generateIdentity();
-  const dialer = { id: a.id, publicKey: a.publicKey, nonce: nonce() };
-  const listener = { id: b.id, publicKey: b.publicKey, nonce: nonce() };
+  const dialer = { id: a.id, publicKey: a.publicKey, nonce: nonce(), ephemeral: eph() };
+  const listener = { id: b.id, publicKey: b.publicKey, nonce: nonce(), ephemeral: eph() };
   const asDialer = handshakeTranscript("dialer", dialer, listener);
   const asListener = handshakeTranscript("listener", dialer, listener);
   assert(asDialer.toHex() !== asListener.toHex());
@@ -179,4 +220,97 @@ Deno.test("encodeRequest() and encodeReply() give exactly the codec's bytes for 
   assertThrows(() => encodeReply(1, [P, NaN]), CodecError);
   assertThrows(() => encodeReply(1, [P, new Uint8Array(17 * 1024 * 1024)]), CodecError);
   assertThrows(() => encodeRequest(1, 0, [P, "x", new Uint8Array(16 * 1024 * 1024)]), CodecError);
+});
+
+Deno.test("the handshake transcript binds both ephemeral keys: a swapped X25519 key fails the proof", async () => {
+  const a = await generateIdentity();
+  const b = await generateIdentity();
+  const dialer = { id: a.id, publicKey: a.publicKey, nonce: nonce(), ephemeral: eph() };
+  const listener = { id: b.id, publicKey: b.publicKey, nonce: nonce(), ephemeral: eph() };
+  const signature = await b.sign(handshakeTranscript("listener", dialer, listener));
+  assert(
+    await verifySignature(
+      b.publicKey,
+      signature,
+      handshakeTranscript("listener", dialer, listener),
+    ),
+  );
+  // An on-path attacker swaps the listener's key (or the dialer's) for its own after signing.
+  const swapped = { ...listener, ephemeral: eph() };
+  assert(
+    !(await verifySignature(
+      b.publicKey,
+      signature,
+      handshakeTranscript("listener", dialer, swapped),
+    )),
+  );
+  const swappedDialer = { ...dialer, ephemeral: eph() };
+  assert(
+    !(await verifySignature(
+      b.publicKey,
+      signature,
+      handshakeTranscript("listener", swappedDialer, listener),
+    )),
+  );
+  // And the swapped hello round-trips through the codec with its key intact.
+  const decoded = decodeFrame(encodeHello(swapped));
+  assert(decoded.kind === "hello");
+  assertEquals(new Uint8Array(decoded.hello.ephemeral), new Uint8Array(swapped.ephemeral));
+});
+
+Deno.test("deriveLinkKeys() gives both ends the same keys, one per direction", async () => {
+  const a = await generateIdentity();
+  const b = await generateIdentity();
+  const ea = generateEphemeral();
+  const eb = generateEphemeral();
+  const dialer = { id: a.id, publicKey: a.publicKey, nonce: nonce(), ephemeral: ea.publicKey };
+  const listener = { id: b.id, publicKey: b.publicKey, nonce: nonce(), ephemeral: eb.publicKey };
+  const d = deriveLinkKeys("dialer", ea, dialer, listener);
+  const l = deriveLinkKeys("listener", eb, dialer, listener);
+  assertEquals(d.send, l.receive);
+  assertEquals(d.receive, l.send);
+  assertEquals(d.send.length, 32);
+  assert(d.send.toHex() !== d.receive.toHex());
+  // Other nonces (another session with the same keys) give other keys.
+  const again = deriveLinkKeys("dialer", ea, { ...dialer, nonce: nonce() }, listener);
+  assert(again.send.toHex() !== d.send.toHex());
+  // A low-order X25519 point gives no shared secret: refused, not used.
+  assertThrows(
+    () => deriveLinkKeys("dialer", ea, dialer, { ...listener, ephemeral: new Uint8Array(32) }),
+    PeerError,
+  );
+});
+
+Deno.test("openFrame() refuses flipped bytes, replays, made-up MACs and the wrong key", async (t) => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const frame = encodeRequest(1, 0, [P, "payload"]);
+  const sealed = sealFrame(key, 0, frame);
+  assertEquals(sealed.length, frame.length + TRAILER_BYTES);
+  assertEquals(openFrame(key, 0, sealed), frame.length);
+  assertEquals(sealed.subarray(0, frame.length), frame);
+  await t.step("every flipped byte, in the message, the sequence or the MAC", () => {
+    for (let i = 0; i < sealed.length; i++) {
+      const bad = new Uint8Array(sealed);
+      bad[i] ^= 0x01;
+      assertThrows(() => openFrame(key, 0, bad), PeerError, "MAC");
+    }
+  });
+  await t.step("a replayed frame (same sequence number)", () => {
+    assertThrows(() => openFrame(key, 1, sealed), PeerError, "sequence");
+  });
+  await t.step("a frame from the future (a dropped frame before it)", () => {
+    assertThrows(() => openFrame(key, 0, sealFrame(key, 2, frame)), PeerError, "sequence");
+  });
+  await t.step("a frame with a made-up MAC", () => {
+    const forged = new Uint8Array(sealed);
+    forged.set(crypto.getRandomValues(new Uint8Array(16)), forged.length - 16);
+    assertThrows(() => openFrame(key, 0, forged), PeerError, "MAC");
+  });
+  await t.step("a frame sealed with another key", () => {
+    const other = sealFrame(crypto.getRandomValues(new Uint8Array(32)), 0, frame);
+    assertThrows(() => openFrame(key, 0, other), PeerError, "MAC");
+  });
+  await t.step("a frame too short for a trailer", () => {
+    assertThrows(() => openFrame(key, 0, new Uint8Array(10)), PeerError, "too short");
+  });
 });

@@ -2,7 +2,9 @@
  * One authenticated WebSocket link to one peer (npm:ws): the mutual
  * challenge-response handshake, then requests and replies in both
  * directions, many in flight at once, each frame one binary grid message
- * (see peer_protocol.ts). Bad frames close the link, never the process.
+ * sealed with a sequence number and a MAC (see peer_protocol.ts). Bad frames,
+ * bad MACs and out-of-order sequence numbers close the link, never the
+ * process.
  *
  * @module
  */
@@ -18,16 +20,22 @@ import { reject } from "./promises.ts";
 import {
   checkHello,
   decodeFrame,
+  deriveLinkKeys,
   encodeHello,
   encodeProof,
   encodeReply,
   encodeRequest,
+  type Ephemeral,
+  generateEphemeral,
   handshakeTranscript,
   type Hello,
   type LinkFrame,
+  type LinkKeys,
   type LinkRole,
   NONCE_BYTES,
+  openFrame,
   PeerError,
+  sealFrame,
 } from "./peer_protocol.ts";
 
 /** Close codes a link uses (4000-4999 is the application range). */
@@ -156,7 +164,17 @@ export class WsLink {
   #opts: WsLinkOptions;
   #log: Logger;
   #myHello: Hello;
+  #ephemeral: Ephemeral;
   #peerHello?: Hello;
+  /** Per-direction frame keys, set once the peer's hello is in. */
+  #keys?: LinkKeys;
+  /** Sequence number of the next frame we seal, and of the next we expect. */
+  #sendSeq = 0;
+  #receiveSeq = 0;
+  /** Set when the peer's proof has been read: every frame after it is sealed. */
+  #peerSealed = false;
+  /** Frames waiting in #queue; sealed frames take the direct path only when none are. */
+  #queued = 0;
   #peer?: PeerInfo;
   #sentProof = false;
   #verified = false;
@@ -182,10 +200,12 @@ export class WsLink {
     this.#ws = ws;
     this.#opts = options;
     this.#log = options.log ?? (() => {});
+    this.#ephemeral = generateEphemeral();
     this.#myHello = {
       id: options.identity.id,
       publicKey: options.identity.publicKey,
       nonce: crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+      ephemeral: this.#ephemeral.publicKey,
       advertise: options.advertise,
     };
     this.ready = new Promise((resolve, rejectReady) => {
@@ -335,7 +355,14 @@ export class WsLink {
     }
   }
 
+  /** Seals `frame` with the next sequence number and our send key, then sends it. */
   #send(frame: Uint8Array): void {
+    if (this.#ws.readyState !== this.#ws.OPEN || !this.#keys) return;
+    this.#sendRaw(sealFrame(this.#keys.send, this.#sendSeq++, frame));
+  }
+
+  /** Sends one frame as it is (the handshake's hello and proof). */
+  #sendRaw(frame: Uint8Array): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
     this.#cork();
     // No per-send callback: a failed write surfaces as the socket's error and close events.
@@ -373,7 +400,7 @@ export class WsLink {
 
   #sendHello(): void {
     try {
-      this.#send(encodeHello(this.#myHello));
+      this.#sendRaw(encodeHello(this.#myHello));
     } catch (err) {
       this.#fail(CLOSE_CODES.handshake, `Cannot send hello: ${oneLine(err)}`);
     }
@@ -396,24 +423,58 @@ export class WsLink {
   #onMessage(data: RawData, isBinary: boolean): void {
     if (this.#isClosed) return;
     if (!isBinary) return this.#fail(CLOSE_CODES.unsupported, "Binary frames only");
+    const bytes = toBytes(data);
+    if (this.#peerSealed) {
+      if (this.#verified && this.#queued === 0) return this.#onSealed(bytes);
+      // Sealed frames that arrive while the peer's proof is still being checked wait their turn.
+      this.#enqueue(() => this.#onSealed(bytes));
+      return;
+    }
     let frame: LinkFrame;
     try {
-      frame = decodeFrame(toBytes(data), {
+      frame = decodeFrame(bytes, {
         maxBytes: this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes,
       });
     } catch (err) {
       return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
     }
-    if (this.#verified) return this.#onFrame(frame);
+    // Everything the peer sends after its proof is sealed.
+    if (frame.kind === "proof") this.#peerSealed = true;
     // Handshake frames are handled strictly in order (signing is async).
-    this.#queue = this.#queue.then(() => this.#onHandshakeFrame(frame)).catch((err) => {
+    this.#enqueue(() => this.#onHandshakeFrame(frame));
+  }
+
+  #enqueue(work: () => Promise<void> | void): void {
+    this.#queued++;
+    this.#queue = this.#queue.then(work).catch((err) => {
       this.#fail(CLOSE_CODES.handshake, oneLine(err));
+    }).finally(() => {
+      this.#queued--;
     });
+  }
+
+  /** Checks a sealed frame's MAC and sequence number, then handles the grid message in it. */
+  #onSealed(bytes: Uint8Array): void {
+    if (this.#isClosed) return;
+    if (!this.#verified || !this.#keys) {
+      return this.#fail(CLOSE_CODES.handshake, "Frame before the handshake finished");
+    }
+    let frame: LinkFrame;
+    try {
+      const length = openFrame(this.#keys.receive, this.#receiveSeq, bytes);
+      this.#receiveSeq++;
+      frame = decodeFrame(new FrameBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, length), {
+        maxBytes: this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes,
+      });
+    } catch (err) {
+      return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
+    }
+    this.#onFrame(frame);
   }
 
   async #onHandshakeFrame(frame: LinkFrame): Promise<void> {
     if (this.#isClosed) return;
-    if (this.#verified) return this.#onFrame(frame);
+    if (this.#verified) throw new PeerError(`Unsealed ${frame.kind} frame after the handshake`);
     if (frame.kind !== "hello" && !this.#peerHello) {
       // Only a misbehaving peer sends anything before its hello; hold a few frames
       // rather than guess, in case a transport reorders the first bytes.
@@ -427,9 +488,12 @@ export class WsLink {
       if (this.#peerHello) throw new PeerError("Second hello during the handshake");
       checkHello(frame.hello, this.#opts.identity.id);
       this.#peerHello = frame.hello;
+      const dialer = this.#opts.role === "dialer" ? this.#myHello : frame.hello;
+      const listener = this.#opts.role === "dialer" ? frame.hello : this.#myHello;
+      this.#keys = deriveLinkKeys(this.#opts.role, this.#ephemeral, dialer, listener);
       if (this.#opts.role === "listener") this.#sendHello();
       const transcript = this.#transcript(this.#opts.role);
-      this.#send(encodeProof(await this.#opts.identity.sign(transcript)));
+      this.#sendRaw(encodeProof(await this.#opts.identity.sign(transcript)));
       this.#sentProof = true;
       const early = this.#early.splice(0);
       for (const held of early) await this.#onHandshakeFrame(held);

@@ -1,12 +1,23 @@
 import { WebSocket, WebSocketServer } from "ws";
 import { assert, assertEquals } from "./_assert_test.ts";
 import { generateIdentity } from "./identity.ts";
-import { accept, rejectReason } from "./promises.ts";
+import { accept, isAccept, rejectReason } from "./promises.ts";
 import { hashText } from "./hash.ts";
 import type { Logger } from "./service.ts";
 import { PeerHub } from "./peer_hub.ts";
 import { WsLink } from "./ws_link.ts";
-import { encodeHello, encodeProof, NONCE_BYTES, PeerError } from "./peer_protocol.ts";
+import {
+  decodeFrame,
+  encodeHello,
+  encodeProof,
+  encodeRequest,
+  generateEphemeral,
+  handshakeTranscript,
+  type Hello,
+  NONCE_BYTES,
+  PeerError,
+  TRAILER_BYTES,
+} from "./peer_protocol.ts";
 
 const ECHO = hashText("echo");
 
@@ -158,7 +169,8 @@ Deno.test("a peer with a valid hello but a bad proof signature fails the link's 
   server.on("connection", (ws) => {
     ws.once("message", () => {
       const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-      ws.send(encodeHello({ id: liar.id, publicKey: liar.publicKey, nonce }));
+      const ephemeral = generateEphemeral().publicKey;
+      ws.send(encodeHello({ id: liar.id, publicKey: liar.publicKey, nonce, ephemeral }));
       ws.send(encodeProof(crypto.getRandomValues(new Uint8Array(64))));
     });
   });
@@ -178,6 +190,173 @@ Deno.test("a peer with a valid hello but a bad proof signature fails the link's 
     assert(/signature/.test(err.message), err.message);
     assert(performance.now() - start < 2_000, "rejected only at the handshake timeout");
     await link.closed;
+  } finally {
+    link.close();
+    for (const client of server.clients) client.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/**
+ * A dialer link to a real PeerHub whose outgoing frames pass through `tamper`
+ * once the handshake is done; `raw` sends bytes as they are.
+ */
+async function tamperedLink(
+  tamper: (frame: Uint8Array, raw: (b: Uint8Array) => void) => void,
+) {
+  const events: string[] = [];
+  const log: Logger = (_l, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1] as never)),
+    log,
+  });
+  const { url } = await server.listen("127.0.0.1", 0);
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const send = ws.send.bind(ws) as (data: Uint8Array, opts?: unknown) => void;
+  const raw = (b: Uint8Array) => send(b, { binary: true });
+  let armed = false;
+  (ws as unknown as { send: unknown }).send = (data: Uint8Array, opts?: unknown) => {
+    if (armed) tamper(new Uint8Array(data), raw);
+    else send(data, opts);
+  };
+  const link = new WsLink(ws, {
+    role: "dialer",
+    identity: await generateIdentity(),
+    url,
+    handler: () => Promise.resolve(accept()),
+  });
+  await link.ready;
+  assert(isAccept(await link.request([ECHO, 1])), "a clean request before tampering");
+  armed = true;
+  return { server, link, events };
+}
+
+for (
+  const [name, tamper, why] of [
+    [
+      "a flipped byte in a post-handshake frame",
+      (frame: Uint8Array, raw: (b: Uint8Array) => void) => {
+        frame[frame.length - TRAILER_BYTES - 3] ^= 0x40;
+        raw(frame);
+      },
+      /MAC/,
+    ],
+    [
+      "a replayed frame (same sequence number)",
+      (frame: Uint8Array, raw: (b: Uint8Array) => void) => {
+        raw(frame);
+        raw(frame);
+      },
+      /sequence/,
+    ],
+    [
+      "an injected frame with a made-up MAC",
+      (frame: Uint8Array, raw: (b: Uint8Array) => void) => {
+        raw(frame);
+        const forged = new Uint8Array(encodeRequest(99, 0, [ECHO, 2]).length + TRAILER_BYTES);
+        forged.set(encodeRequest(99, 0, [ECHO, 2]), 0);
+        forged.set(
+          crypto.getRandomValues(new Uint8Array(TRAILER_BYTES)),
+          forged.length - TRAILER_BYTES,
+        );
+        raw(forged);
+      },
+      /MAC/,
+    ],
+    [
+      "an injected frame without any MAC",
+      (frame: Uint8Array, raw: (b: Uint8Array) => void) => {
+        raw(frame);
+        raw(encodeRequest(99, 0, [ECHO, 2]));
+      },
+      /MAC/,
+    ],
+  ] as const
+) {
+  Deno.test(`${name} closes the link with a logged reason`, async () => {
+    const { server, link, events } = await tamperedLink(tamper);
+    try {
+      const reply = await link.request([ECHO, 3], { timeoutMs: 5_000 });
+      assertEquals(rejectReason(reply).code, "peer");
+      const closed = await link.closed;
+      assertEquals(closed.code, 4002, closed.reason);
+      assert(why.test(closed.reason), closed.reason);
+      assert(
+        events.some((e) => e.startsWith("peer-protocol-error") && why.test(e)),
+        events.join("\n"),
+      );
+      await until(() => server.connected().length === 0);
+    } finally {
+      link.close();
+      await server.close();
+    }
+  });
+}
+
+Deno.test("many sealed frames in flight both ways all arrive, authenticated", async () => {
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: async (parms) => {
+      await new Promise((r) => setTimeout(r, Math.random() * 5));
+      return accept(parms[1] as never);
+    },
+  });
+  const client = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1] as never)),
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    client.dial(url);
+    await until(() => client.connected().length === 1 && server.connected().length === 1);
+    const n = 250; // under the default 256 in flight per link
+    const [there, back] = await Promise.all([
+      Promise.all(Array.from({ length: n }, (_, i) => client.request(server.selfId, [ECHO, i]))),
+      Promise.all(Array.from({ length: 200 }, (_, i) => server.request(client.selfId, [ECHO, i]))),
+    ]);
+    for (let i = 0; i < n; i++) assertEquals(there[i][1], i);
+    for (let i = 0; i < 200; i++) assertEquals(back[i][1], i);
+    assertEquals(client.connected().length, 1);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+Deno.test("a listener whose hello's X25519 key differs from the one it signed fails the proof", async () => {
+  const mitm = await generateIdentity();
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+  server.on("connection", (ws) => {
+    ws.once("message", async (data: Uint8Array) => {
+      const frame = decodeFrame(new Uint8Array(data));
+      if (frame.kind !== "hello") return;
+      const signed: Hello = {
+        id: mitm.id,
+        publicKey: mitm.publicKey,
+        nonce: crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+        ephemeral: generateEphemeral().publicKey,
+      };
+      const signature = await mitm.sign(handshakeTranscript("listener", frame.hello, signed));
+      // Swap the X25519 key after signing: the proof must no longer verify.
+      ws.send(encodeHello({ ...signed, ephemeral: generateEphemeral().publicKey }));
+      ws.send(encodeProof(signature));
+    });
+  });
+  const { port } = server.address() as { port: number };
+  const url = `ws://127.0.0.1:${port}`;
+  const link = new WsLink(new WebSocket(url, { perMessageDeflate: false }), {
+    role: "dialer",
+    identity: await generateIdentity(),
+    url,
+    handler: () => Promise.resolve(accept()),
+  });
+  try {
+    const err = await link.ready.then(() => undefined, (e: unknown) => e);
+    assert(err instanceof PeerError, `ready should reject with PeerError, got ${err}`);
+    assert(/signature/.test(err.message), err.message);
+    assertEquals((await link.closed).code, 4001);
   } finally {
     link.close();
     for (const client of server.clients) client.terminate();

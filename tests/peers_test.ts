@@ -12,6 +12,7 @@ import {
   CID,
   encodeHello,
   encodeProof,
+  generateEphemeral,
   generateIdentity,
   hashBytes,
   hashText,
@@ -24,6 +25,7 @@ import {
   rangeMessage,
   reject,
   rejectReason,
+  TRAILER_BYTES,
   verifyBytes,
   WsLink,
 } from "../kernel/mod.ts";
@@ -256,12 +258,17 @@ Deno.test("bad input never takes a running agent down", async (t) => {
       id: identity.id,
       publicKey: identity.publicKey,
       nonce: crypto.getRandomValues(new Uint8Array(32)),
+      ephemeral: generateEphemeral().publicKey,
     });
     const cases: [string, (ws: WebSocket) => void, number[]][] = [
       ["random bytes", (ws) => ws.send(randomBytes(1000)), [4002]],
       ["truncated CBOR", (ws) => ws.send(hello.subarray(0, hello.length - 7)), [4002]],
       ["a text frame", (ws) => ws.send("hello"), [1003]],
-      ["a frame over the limit", (ws) => ws.send(new Uint8Array(16 * 1024 * 1024 + 1)), [1009]],
+      [
+        "a frame over the limit",
+        (ws) => ws.send(new Uint8Array(16 * 1024 * 1024 + TRAILER_BYTES + 1)),
+        [1009],
+      ],
       [
         "a hello whose node id is not its key's",
         (ws) => {
@@ -269,6 +276,7 @@ Deno.test("bad input never takes a running agent down", async (t) => {
             id: honest.selfId,
             publicKey: identity.publicKey,
             nonce: crypto.getRandomValues(new Uint8Array(32)),
+            ephemeral: generateEphemeral().publicKey,
           });
           ws.send(other);
         },
