@@ -354,13 +354,16 @@ Deno.test("seventy authenticated strangers from one address cannot crowd out an 
     const agent = await lab.agent(home);
     // The reviewer's repro: 70 links from another address, each a fresh identity.
     for (let i = 0; i < 70; i++) {
+      // The identity first: a socket refused while we awaited it would close before
+      // its link listened, and that link would never learn it is closed.
+      const identity = await generateIdentity();
       const ws = new WebSocket(agent.url, { perMessageDeflate: false, localAddress: "127.0.0.2" });
       ws.on("error", () => {});
       sockets.push(ws);
       strangers.push(
         new WsLink(ws, {
           role: "dialer",
-          identity: await generateIdentity(),
+          identity,
           url: agent.url,
           handler: () => Promise.resolve(reject("not-found", "no")),
         }),
