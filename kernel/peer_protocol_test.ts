@@ -314,3 +314,21 @@ Deno.test("openFrame() refuses flipped bytes, replays, made-up MACs and the wron
     assertThrows(() => openFrame(key, 0, new Uint8Array(10)), PeerError, "too short");
   });
 });
+
+Deno.test("sealFrame()'s tag is HMAC-SHA256 over sequence and message, truncated to 16 bytes", async () => {
+  const { createHmac } = await import("node:crypto");
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  for (
+    const [seq, frame] of [[0, encodeRequest(1, 0, [P])], [
+      300,
+      encodeReply(5, [P, "x".repeat(5000)]),
+    ]] as const
+  ) {
+    const sealed = sealFrame(key, seq, frame);
+    const s = new Uint8Array(8);
+    new DataView(s.buffer).setBigUint64(0, BigInt(seq));
+    const want = createHmac("sha256", key).update(s).update(frame).digest().subarray(0, 16);
+    assertEquals(new Uint8Array(sealed.subarray(frame.length, frame.length + 8)), s);
+    assertEquals(new Uint8Array(sealed.subarray(frame.length + 8)), new Uint8Array(want));
+  }
+});
