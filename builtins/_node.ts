@@ -6,6 +6,8 @@
  */
 import {
   Cas,
+  DAG_CBOR,
+  encodeSymbols,
   casModule,
   ensureHome,
   FsStorage,
@@ -13,6 +15,7 @@ import {
   getSymbols,
   type GridConfig,
   type GridHome,
+  hashBytes,
   hashToText,
   Kernel,
   type KernelOptions,
@@ -96,10 +99,12 @@ async function ensureSymbols(
       kind: "builtin" as const,
     }]),
   );
-  const builtinHash = hashToText(await putSymbols(cas, builtinTable));
+  // Hash only: every command line opens the node, and an unchanged table needs no write.
+  const builtinHash = hashToText(hashBytes(encodeSymbols(builtinTable), DAG_CBOR));
   if (config.symbols && config.builtins === builtinHash) {
     return await getSymbols(cas, config.symbols);
   }
+  await putSymbols(cas, builtinTable);
   const table: SymbolTable = new Map(builtinTable);
   if (config.symbols) {
     // An old table that cannot be read (gone from the store, corrupt) is rebuilt from the builtins.
