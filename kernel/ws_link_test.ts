@@ -162,16 +162,21 @@ Deno.test("closing a link clears its terminate timer once the socket has closed"
   }
 });
 
-Deno.test("a peer with a valid hello but a bad proof signature fails the link's ready quickly", async () => {
-  const liar = await generateIdentity();
+/**
+ * A dialer link to a hand-made listener: `answer` gets the socket and the
+ * dialer's hello, and sends whatever forged handshake the test needs.
+ * `close` tears both ends down.
+ */
+async function dialForgedListener(
+  answer: (ws: WebSocket, dialerHello: Hello) => void | Promise<void>,
+  handshakeTimeoutMs?: number,
+): Promise<{ link: WsLink; close: () => Promise<void> }> {
   const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
   server.on("connection", (ws) => {
-    ws.once("message", () => {
-      const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-      const ephemeral = generateEphemeral().publicKey;
-      ws.send(encodeHello({ id: liar.id, publicKey: liar.publicKey, nonce, ephemeral }));
-      ws.send(encodeProof(crypto.getRandomValues(new Uint8Array(64))));
+    ws.once("message", async (data: Uint8Array) => {
+      const frame = decodeFrame(new Uint8Array(data));
+      if (frame.kind === "hello") await answer(ws, frame.hello);
     });
   });
   const { port } = server.address() as { port: number };
@@ -181,19 +186,38 @@ Deno.test("a peer with a valid hello but a bad proof signature fails the link's 
     identity: await generateIdentity(),
     url,
     handler: () => Promise.resolve(accept()),
-    handshakeTimeoutMs: 10_000,
+    handshakeTimeoutMs,
   });
-  try {
-    const start = performance.now();
-    const err = await link.ready.then(() => undefined, (e: unknown) => e);
-    assert(err instanceof PeerError, `ready should reject with PeerError, got ${err}`);
-    assert(/signature/.test(err.message), err.message);
-    assert(performance.now() - start < 2_000, "rejected only at the handshake timeout");
-    await link.closed;
-  } finally {
+  const close = async () => {
     link.close();
     for (const client of server.clients) client.terminate();
     await new Promise((resolve) => server.close(resolve));
+  };
+  return { link, close };
+}
+
+/** The error `link.ready` rejects with, checked to be a PeerError about the signature. */
+async function signatureFailure(link: WsLink): Promise<void> {
+  const err = await link.ready.then(() => undefined, (e: unknown) => e);
+  assert(err instanceof PeerError, `ready should reject with PeerError, got ${err}`);
+  assert(/signature/.test(err.message), err.message);
+}
+
+Deno.test("a peer with a valid hello but a bad proof signature fails the link's ready quickly", async () => {
+  const liar = await generateIdentity();
+  const { link, close } = await dialForgedListener((ws) => {
+    const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+    const ephemeral = generateEphemeral().publicKey;
+    ws.send(encodeHello({ id: liar.id, publicKey: liar.publicKey, nonce, ephemeral }));
+    ws.send(encodeProof(crypto.getRandomValues(new Uint8Array(64))));
+  }, 10_000);
+  try {
+    const start = performance.now();
+    await signatureFailure(link);
+    assert(performance.now() - start < 2_000, "rejected only at the handshake timeout");
+    await link.closed;
+  } finally {
+    await close();
   }
 });
 
@@ -326,40 +350,22 @@ Deno.test("many sealed frames in flight both ways all arrive, authenticated", as
 
 Deno.test("a listener whose hello's X25519 key differs from the one it signed fails the proof", async () => {
   const mitm = await generateIdentity();
-  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-  server.on("connection", (ws) => {
-    ws.once("message", async (data: Uint8Array) => {
-      const frame = decodeFrame(new Uint8Array(data));
-      if (frame.kind !== "hello") return;
-      const signed: Hello = {
-        id: mitm.id,
-        publicKey: mitm.publicKey,
-        nonce: crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
-        ephemeral: generateEphemeral().publicKey,
-      };
-      const signature = await mitm.sign(handshakeTranscript("listener", frame.hello, signed));
-      // Swap the X25519 key after signing: the proof must no longer verify.
-      ws.send(encodeHello({ ...signed, ephemeral: generateEphemeral().publicKey }));
-      ws.send(encodeProof(signature));
-    });
-  });
-  const { port } = server.address() as { port: number };
-  const url = `ws://127.0.0.1:${port}`;
-  const link = new WsLink(new WebSocket(url, { perMessageDeflate: false }), {
-    role: "dialer",
-    identity: await generateIdentity(),
-    url,
-    handler: () => Promise.resolve(accept()),
+  const { link, close } = await dialForgedListener(async (ws, dialerHello) => {
+    const signed: Hello = {
+      id: mitm.id,
+      publicKey: mitm.publicKey,
+      nonce: crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+      ephemeral: generateEphemeral().publicKey,
+    };
+    const signature = await mitm.sign(handshakeTranscript("listener", dialerHello, signed));
+    // Swap the X25519 key after signing: the proof must no longer verify.
+    ws.send(encodeHello({ ...signed, ephemeral: generateEphemeral().publicKey }));
+    ws.send(encodeProof(signature));
   });
   try {
-    const err = await link.ready.then(() => undefined, (e: unknown) => e);
-    assert(err instanceof PeerError, `ready should reject with PeerError, got ${err}`);
-    assert(/signature/.test(err.message), err.message);
+    await signatureFailure(link);
     assertEquals((await link.closed).code, 4001);
   } finally {
-    link.close();
-    for (const client of server.clients) client.terminate();
-    await new Promise((resolve) => server.close(resolve));
+    await close();
   }
 });
