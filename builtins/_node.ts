@@ -6,9 +6,9 @@
  */
 import {
   Cas,
+  casModule,
   DAG_CBOR,
   encodeSymbols,
-  casModule,
   ensureHome,
   FsStorage,
   GET_PROMISE,
