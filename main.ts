@@ -1,10 +1,12 @@
 /**
- * grid: the command line. Parses nothing itself; hands off to the builtins.
+ * grid: the command line. Parses nothing itself; hands the arguments and the
+ * binary's builtin commands to the composition root (agent/).
  *
  * @module
  */
-import { runCli } from "./builtins/mod.ts";
+import { runCli } from "./agent/mod.ts";
+import { BUILTINS } from "./builtins/mod.ts";
 
 if (import.meta.main) {
-  Deno.exit(await runCli(Deno.args));
+  Deno.exit(await runCli(Deno.args, { builtins: BUILTINS }));
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { generateIdentity } from "../kernel/mod.ts";
+import { admitRecord, makeNet, memberRequest } from "../modules/membership/_testing_net.ts";
 import {
   createInvite,
   decapsulatePsk,
@@ -16,7 +17,6 @@ import {
   parseRecord,
   signRecord,
 } from "../modules/membership/mod.ts";
-import { admitRecord, makeNet, memberRequest } from "../modules/membership/_test_net.ts";
 
 /** A net of `members` members, each admitted by the previous member (a chain of records). */
 async function netOf(members: number): Promise<MemberRecord[]> {

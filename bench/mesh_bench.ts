@@ -12,8 +12,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { MeshLab, type MeshNode, pool } from "../tests/_mesh_lab.ts";
-import { labSkipReason, waitFor } from "../tests/_netns.ts";
+import { MeshLab, type MeshNode, pool } from "../tests/lab/mesh_lab.ts";
+import { labSkipReason, waitFor } from "../tests/lab/netns.ts";
 import { printTable } from "./_table.ts";
 
 /** One row of results. */

@@ -25,19 +25,21 @@ import {
   hashToText,
   isAccept,
   Kernel,
-  LookupLedger,
   MemoryStorage,
   type Parms,
-  peerBlobModule,
-  PeerHub,
-  peerProxyModule,
   PUT_PROMISE,
-  RANGE_PROMISE,
   rejectReason,
   type SymbolEntry,
 } from "../kernel/mod.ts";
 import { callerModule, installModule, WasmExecutor, WorkerExecutor } from "../modules/exec/mod.ts";
 import { median, printTable } from "./_table.ts";
+import {
+  LookupLedger,
+  peerBlobModule,
+  PeerHub,
+  peerProxyModule,
+  RANGE_PROMISE,
+} from "../kernel/peers/mod.ts";
 
 const COLD_RUNS = 15;
 const WARM_RUNS = 30;

@@ -20,16 +20,18 @@ import {
   hashText,
   isAccept,
   Kernel,
-  LookupLedger,
   MemoryStorage,
   type Parms,
+  PUT_PROMISE,
+  verifyBytes,
+} from "../kernel/mod.ts";
+import {
+  LookupLedger,
   peerBlobModule,
   PeerHub,
   peerProxyModule,
-  PUT_PROMISE,
   RANGE_PROMISE,
-  verifyBytes,
-} from "../kernel/mod.ts";
+} from "../kernel/peers/mod.ts";
 
 const ECHO = definePromise({ text: "bench/echo/v1: I send this payload back unchanged." });
 const ECHO_MODULE = hashText("bench/module/echo");

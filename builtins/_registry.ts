@@ -41,6 +41,15 @@ export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
   ["status.ts", status],
 ];
 
+/** The builtin commands, as the command line takes them (see {@link loadBuiltins}). */
+export interface Builtins {
+  /** Reads and hashes every builtin command file (once per process). */
+  load(): Promise<BuiltinCommand[]>;
+}
+
+/** This binary's builtins. */
+export const BUILTINS: Builtins = { load: () => loadBuiltins() };
+
 /** A builtin command with its hashes. */
 export interface BuiltinCommand {
   /** The command itself. */

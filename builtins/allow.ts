@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { hashToText, parseHash, UsageError } from "../kernel/mod.ts";
+import { hashToText, parseHash } from "../kernel/mod.ts";
 import { allowHash } from "../modules/exec/mod.ts";
 import type { Command } from "./_command.ts";
+import { parseFlags } from "./_flags.ts";
 
 /** The allow command. */
 export const command: Command = {
@@ -17,8 +18,8 @@ export const command: Command = {
   usage: "grid allow HASH",
   summary: "allow this node to run the native module with this hash",
   async run(args, ctx) {
-    if (args.length !== 1) throw new UsageError("Usage: grid allow HASH");
-    const cid = parseHash(args[0]);
+    const [hash] = parseFlags(args, {}, "grid allow HASH", { min: 1, max: 1 }).positionals;
+    const cid = parseHash(hash);
     const added = await allowHash(ctx.node.home, cid);
     await ctx.io.stdout(`${added ? "allowed" : "already allowed"} ${hashToText(cid)}\n`);
     return 0;

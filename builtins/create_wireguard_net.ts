@@ -6,7 +6,8 @@
  * @module
  */
 import type { Command } from "./_command.ts";
-import { meshArgs, parseFlags, parsePort, runMeshOp } from "./_mesh_command.ts";
+import { flagSet, flagText, parseFlags, parsePort } from "./_flags.ts";
+import { meshFor } from "./_mesh_command.ts";
 
 const USAGE =
   "grid create-wireguard-net NAME [--cidr CIDR] [--open] [--psk] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME]";
@@ -19,7 +20,7 @@ export const command: Command = {
   usage: "grid create-wireguard-net NAME [--cidr CIDR] [--open] [--psk]",
   summary: "create a WireGuard net with this node as its first member",
   async run(args, ctx) {
-    const { values, positionals } = parseFlags(
+    const flags = parseFlags(
       args,
       {
         cidr: { type: "string" },
@@ -33,26 +34,22 @@ export const command: Command = {
       USAGE,
       { min: 1, max: 1 },
     );
-    const r = await runMeshOp(
-      ctx,
-      "create",
-      meshArgs({
-        name: positionals[0],
-        cidr: values.cidr,
-        open: values.open === true,
-        psk: values.psk === true,
-        interface: values.interface,
-        listenPort: parsePort(values["listen-port"]),
-        endpoint: values.endpoint,
-        nodeName: values.name,
-      }),
-    );
+    const open = flagSet(flags, "open");
+    const psk = flagSet(flags, "psk");
+    const r = await (await meshFor(ctx)).create({
+      name: flags.positionals[0],
+      cidr: flagText(flags, "cidr"),
+      open,
+      psk,
+      interface: flagText(flags, "interface"),
+      listenPort: parsePort(flagText(flags, "listen-port")),
+      endpoint: flagText(flags, "endpoint"),
+      nodeName: flagText(flags, "name"),
+    });
     await ctx.io.stdout(
-      `Created net "${r.name}" (${r.cidr}, ${values.open ? "open" : "invite only"}${
-        values.psk ? ", pre-shared keys" : ""
-      }): this node is ${r.address} on ${r.interface}${
-        typeof r.listenPort === "number" ? ` (UDP port ${r.listenPort})` : ""
-      }\nnet id ${r.net}\n`,
+      `Created net "${r.name}" (${r.cidr}, ${open ? "open" : "invite only"}${
+        psk ? ", pre-shared keys" : ""
+      }): this node is ${r.address} on ${r.interface} (UDP port ${r.listenPort})\nnet id ${r.net}\n`,
     );
     return 0;
   },

@@ -4,15 +4,9 @@
  *
  * @module
  */
-import {
-  getMessage,
-  isAccept,
-  parseHash,
-  RejectedError,
-  rejectReason,
-  UsageError,
-} from "../kernel/mod.ts";
+import { getMessage, isAccept, parseHash, RejectedError, rejectReason } from "../kernel/mod.ts";
 import type { Command } from "./_command.ts";
+import { parseFlags } from "./_flags.ts";
 
 /** The get command. */
 export const command: Command = {
@@ -22,12 +16,12 @@ export const command: Command = {
   usage: "grid get HASH",
   summary: "write the content with this hash to standard output",
   async run(args, ctx) {
-    if (args.length !== 1) throw new UsageError("Usage: grid get HASH");
-    const cid = parseHash(args[0]);
+    const [hash] = parseFlags(args, {}, "grid get HASH", { min: 1, max: 1 }).positionals;
+    const cid = parseHash(hash);
     const reply = await ctx.call(getMessage(cid));
     if (!isAccept(reply)) {
       const { code, reason } = rejectReason(reply);
-      throw new RejectedError(code as never, `Cannot get "${args[0]}": ${reason}`);
+      throw new RejectedError(code, `Cannot get "${hash}": ${reason}`);
     }
     await ctx.io.stdout(reply[1] as Uint8Array);
     return 0;

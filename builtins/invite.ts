@@ -4,15 +4,16 @@
  *
  * @module
  */
+import { UsageError } from "../kernel/mod.ts";
+import type { Command } from "./_command.ts";
+import { flagText, parseFlags } from "./_flags.ts";
+import { meshFor } from "./_mesh_command.ts";
 import {
   MAX_INVITE_TTL_MS,
   MAX_INVITE_USES,
   MembershipError,
   parseDuration,
 } from "../modules/membership/mod.ts";
-import { UsageError } from "../kernel/mod.ts";
-import type { Command } from "./_command.ts";
-import { meshArgs, parseFlags, runMeshOp } from "./_mesh_command.ts";
 
 const USAGE = "grid invite NAME [--ttl DURATION] [--uses N] [--url ws://HOST:PORT]";
 
@@ -24,7 +25,7 @@ export const command: Command = {
   usage: "grid invite NAME [--ttl DURATION] [--uses N]",
   summary: "print a one-line invite token for a WireGuard net",
   async run(args, ctx) {
-    const { values, positionals } = parseFlags(
+    const flags = parseFlags(
       args,
       {
         ttl: { type: "string" },
@@ -34,28 +35,25 @@ export const command: Command = {
       USAGE,
       { min: 1, max: 1 },
     );
-    const uses = values.uses === undefined ? undefined : Number(values.uses);
+    const usesText = flagText(flags, "uses");
+    const uses = usesText === undefined ? undefined : Number(usesText);
     if (
-      uses !== undefined &&
-      (!/^[0-9]{1,4}$/.test(values.uses as string) || uses < 1 || uses > MAX_INVITE_USES)
+      usesText !== undefined && uses !== undefined &&
+      (!/^[0-9]{1,4}$/.test(usesText) || uses < 1 || uses > MAX_INVITE_USES)
     ) {
       throw new UsageError(
         `Invalid --uses "${
-          String(values.uses).slice(0, 20)
+          usesText.slice(0, 20)
         }": must be a whole number from 1 to ${MAX_INVITE_USES}`,
       );
     }
-    const ttlMs = typeof values.ttl === "string" ? parseTtl(values.ttl) : undefined;
-    const r = await runMeshOp(
-      ctx,
-      "invite",
-      meshArgs({
-        name: positionals[0],
-        ttlMs,
-        uses,
-        url: values.url,
-      }),
-    );
+    const ttl = flagText(flags, "ttl");
+    const r = await (await meshFor(ctx)).invite({
+      name: flags.positionals[0],
+      ttlMs: ttl === undefined ? undefined : parseTtl(ttl),
+      uses,
+      url: flagText(flags, "url"),
+    });
     await ctx.io.stdout(`${r.token}\n`);
     return 0;
   },

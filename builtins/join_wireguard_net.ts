@@ -7,20 +7,27 @@
  * @module
  */
 import { UsageError } from "../kernel/mod.ts";
-import { checkInviteFor, isLive } from "../modules/membership/mod.ts";
-import { callMesh } from "../modules/wireguard/mod.ts";
+import { JOIN_PROMISE_TEXT, type JoinRequest, MeshClient } from "../modules/mesh/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
-import { meshArgs, openOfflineMesh, parseFlags, parsePort } from "./_mesh_command.ts";
-
-/** The promise a joiner makes; its hash travels in the signed member request. */
-export const JOIN_PROMISE_TEXT =
-  "I promise to use the public keys, endpoints and tunnel addresses I receive from this WireGuard net only to connect to its members, and not to abuse the net or its members. I will generate my own private key on this machine and never send it to anyone. In return I ask the net to admit me and give me a tunnel address.";
+import { DEFAULT_LISTEN, flagText, type ParsedFlags, parseFlags, parsePort } from "./_flags.ts";
+import { openOfflineMesh } from "./_mesh_command.ts";
+import { checkInviteFor, isLive } from "../modules/membership/mod.ts";
 
 const USAGE =
   "grid join-wireguard-net NAME [INVITE | --via ws://HOST:PORT] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL]";
 
 /** How long the foreground join waits for its own agent's mesh service. */
 const AGENT_START_MS = 15_000;
+
+/** What a join prints: a fresh join, or a node that was a member already. */
+interface Joined {
+  name: string;
+  address: string;
+  interface: string;
+  admittedBy?: string;
+  promise?: string;
+  already?: boolean;
+}
 
 /** The join command. */
 export const command: Command = {
@@ -29,7 +36,7 @@ export const command: Command = {
   usage: "grid join-wireguard-net NAME [INVITE] [--endpoint HOST:PORT]",
   summary: "join a WireGuard net (with an invite, or on the promise alone for an open net)",
   async run(args, ctx) {
-    const { values, positionals } = parseFlags(
+    const flags = parseFlags(
       args,
       {
         via: { type: "string" },
@@ -43,8 +50,8 @@ export const command: Command = {
       USAGE,
       { min: 1, max: 2 },
     );
-    const [name, second] = positionals;
-    let via = values.via as string | undefined;
+    const [name, second] = flags.positionals;
+    let via = flagText(flags, "via");
     let invite: string | undefined = second;
     if (second && /^wss?:\/\//.test(second)) {
       if (via) throw new UsageError("Give a member's URL once: as INVITE or with --via");
@@ -53,18 +60,18 @@ export const command: Command = {
     }
     // Checked before anything starts or binds: a bad invite is one line and nothing else.
     if (invite !== undefined) await checkInviteFor(invite, name);
-    const join = meshArgs({
+    const join: JoinRequest = {
       name,
       invite,
       via,
-      interface: values.interface,
-      listenPort: parsePort(values["listen-port"]),
-      endpoint: values.endpoint,
-      nodeName: values.name,
-    });
-    const inAgent = await callMesh(ctx.call, "ping", {});
-    if (inAgent !== undefined) {
-      await report(ctx, await callMesh(ctx.call, "join", join) ?? {});
+      interface: flagText(flags, "interface"),
+      listenPort: parsePort(flagText(flags, "listen-port")),
+      endpoint: flagText(flags, "endpoint"),
+      nodeName: flagText(flags, "name"),
+    };
+    const agent = new MeshClient(ctx.call);
+    if (await agent.ping()) {
+      await report(ctx, await agent.join(join));
       return 0;
     }
     // Already a member and no agent: say so, rather than becoming the agent.
@@ -74,16 +81,16 @@ export const command: Command = {
       await report(ctx, {
         already: true,
         name,
-        address: state.set.members.get(offline.selfId)?.address,
+        address: state.set.members.get(offline.selfId)?.address ?? "",
         interface: state.settings.interface,
       });
       return 0;
     }
-    return await joinInForeground(ctx, join, values);
+    return await joinInForeground(ctx, join, flags);
   },
 };
 
-async function report(ctx: CommandContext, result: Record<string, unknown>): Promise<void> {
+async function report(ctx: CommandContext, result: Joined): Promise<void> {
   if (result.already === true) {
     await ctx.io.stdout(
       `Already a member of net "${result.name}" as ${result.address} on ${result.interface}\n`,
@@ -93,9 +100,7 @@ async function report(ctx: CommandContext, result: Record<string, unknown>): Pro
   await ctx.io.stdout(
     `Joined net "${result.name}" as ${result.address} on ${result.interface}` +
       ` (admitted by ${result.admittedBy})\n` +
-      (typeof result.promise === "string"
-        ? `The net's promise to this node: ${result.promise}\n`
-        : ""),
+      (result.promise !== undefined ? `The net's promise to this node: ${result.promise}\n` : ""),
   );
 }
 
@@ -122,21 +127,18 @@ class HeldOutput {
 /** No agent here: start one in this process, join through it, and keep running. */
 async function joinInForeground(
   ctx: CommandContext,
-  join: Record<string, unknown>,
-  values: Record<string, string | boolean | undefined>,
+  join: JoinRequest,
+  flags: ParsedFlags,
 ): Promise<number> {
-  // Loaded here, not at the top: _agent.ts reaches the registry, which lists this file.
-  const { DEFAULT_LISTEN, runAgent } = await import("./_agent.ts");
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   // The agent's "listening" line and logs wait until the join succeeds: a failed
   // join prints its one error line and nothing else.
   const held = new HeldOutput();
-  const agent = runAgent({
-    node: ctx.node,
-    listen: (values.listen as string | undefined) ?? DEFAULT_LISTEN,
-    advertise: values.advertise as string | undefined,
+  const agent = ctx.runAgent({
+    listen: flagText(flags, "listen") ?? DEFAULT_LISTEN,
+    advertise: flagText(flags, "advertise"),
     signal: stop.signal,
     io: {
       stdout: (data) => {
@@ -152,16 +154,17 @@ async function joinInForeground(
     agentError = err;
     return "ended";
   });
+  const mesh = new MeshClient(ctx.call);
   try {
     const deadline = Date.now() + AGENT_START_MS;
-    while ((await callMesh(ctx.call, "ping", {})) === undefined) {
+    while (!(await mesh.ping())) {
       const state = await Promise.race([ended, new Promise((r) => setTimeout(r, 100, "wait"))]);
       if (state === "ended") {
         throw agentError ?? new UsageError("The agent stopped before the join");
       }
       if (Date.now() > deadline) throw new UsageError("The agent's mesh service did not start");
     }
-    await report(ctx, await callMesh(ctx.call, "join", join as never) ?? {});
+    await report(ctx, await mesh.join(join));
   } catch (err) {
     held.drop();
     stop.abort();

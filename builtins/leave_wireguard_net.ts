@@ -5,19 +5,26 @@
  * @module
  */
 import type { Command } from "./_command.ts";
-import { positionalMeshCommand } from "./_mesh_command.ts";
+import { parseFlags } from "./_flags.ts";
+import { meshFor } from "./_mesh_command.ts";
+
+const USAGE = "grid leave-wireguard-net NAME";
 
 /** The leave command. */
-export const command: Command = positionalMeshCommand({
+export const command: Command = {
   name: "leave-wireguard-net",
   promise:
     "I promise to stop using this net's keys and addresses once I leave, and I ask its members to drop me as a peer and keep my leave in their records.",
-  usage: "grid leave-wireguard-net NAME",
+  usage: USAGE,
   summary: "leave a WireGuard net; every member drops this node",
-  op: "leave",
-  params: ["name"],
-  render: (r) =>
-    r.told === false
-      ? `Left net "${r.name}"; its members will hear of it once this node's agent reaches one\n`
-      : `Left net "${r.name}"\n`,
-});
+  async run(args, ctx) {
+    const [name] = parseFlags(args, {}, USAGE, { min: 1, max: 1 }).positionals;
+    const r = await (await meshFor(ctx)).leave({ name });
+    await ctx.io.stdout(
+      r.told
+        ? `Left net "${r.name}"\n`
+        : `Left net "${r.name}"; its members will hear of it once this node's agent reaches one\n`,
+    );
+    return 0;
+  },
+};

@@ -1,16 +1,24 @@
 /**
- * What the binary embeds: the builtin commands, the node bootstrap and the
- * command line that ties them to the kernel.
+ * What the binary embeds: the builtin commands, one file each, each carrying
+ * its promise text. This folder's face is the registry ({@link BUILTINS});
+ * main.ts hands it to the command line (agent/), which wraps each command as
+ * a kernel module. Commands import only the type-only contract
+ * (`_command.ts`), never the command line or the agent.
  *
  * @example
  * ```ts
- * import { runCli } from "./mod.ts";
- * Deno.exit(await runCli(Deno.args));
+ * import { BUILTINS } from "./mod.ts";
+ * import { runCli } from "../agent/mod.ts";
+ * Deno.exit(await runCli(Deno.args, { builtins: BUILTINS }));
  * ```
  *
  * @module
  */
-export { runCli, terminalIo, VERSION } from "./_cli.ts";
-export { type GridNode, openNode, type OpenNodeOptions } from "./_node.ts";
-export { BufferIo, type Command, type CommandContext, commandModule } from "./_command.ts";
-export { BUILTIN_FILES, type BuiltinCommand, loadBuiltins } from "./_registry.ts";
+export {
+  BUILTIN_FILES,
+  type BuiltinCommand,
+  BUILTINS,
+  type Builtins,
+  loadBuiltins,
+} from "./_registry.ts";
+export type { AgentRun, Command, CommandContext, NodeHandle } from "./_command.ts";

@@ -5,19 +5,17 @@
  *
  * @module
  */
+import { isAccept, UsageError, withFileLock, writeTextFileAtomic } from "../kernel/mod.ts";
 import {
-  isAccept,
   parsePeerUrl,
   type PeerRow,
   peersDialMessage,
   peersListMessage,
   readPeerRows,
-  UsageError,
-  withFileLock,
-  writeTextFileAtomic,
-} from "../kernel/mod.ts";
+  readPeerUrls,
+} from "../kernel/peers/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
-import { readPeerUrls } from "./_agent.ts";
+import { flagSet, parseFlags } from "./_flags.ts";
 
 const USAGE = "grid peers add URL | grid peers list [--json]";
 
@@ -30,9 +28,15 @@ export const command: Command = {
   summary: "add a peer URL to dial, or list peers and their state",
   async run(args, ctx) {
     const [sub, ...rest] = args;
-    if (sub === "add" && rest.length === 1) return await add(rest[0], ctx);
-    if (sub === "list" && rest.length === 0) return await list(ctx, false);
-    if (sub === "list" && rest.length === 1 && rest[0] === "--json") return await list(ctx, true);
+    if (sub === "add") {
+      return await add(parseFlags(rest, {}, USAGE, { min: 1, max: 1 }).positionals[0], ctx);
+    }
+    if (sub === "list") {
+      return await list(
+        ctx,
+        flagSet(parseFlags(rest, { json: { type: "boolean" } }, USAGE, { min: 0, max: 0 }), "json"),
+      );
+    }
     throw new UsageError(`Usage: ${USAGE}`);
   },
 };

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   CAS_MODULE,
   CasError,
@@ -30,6 +29,7 @@ import {
 } from "../kernel/mod.ts";
 import { commitSymbols, currentSymbols, withEntry } from "../modules/exec/mod.ts";
 import type { Command } from "./_command.ts";
+import { flagList, flagText, parseFlags } from "./_flags.ts";
 
 const USAGE =
   "grid publish FILE --name NAME [--promise TEXT] [--kind js|wasm|native] [--grant get|put|HASH[/HASH[/ARG]...]]... [--accepts HASH]...";
@@ -93,37 +93,33 @@ export const command: Command = {
   usage: "grid publish FILE --name NAME [--promise TEXT] [--kind KIND] [--grant CAP]...",
   summary: "store a module by hash and name it in a new symbol table; prints both hashes",
   async run(args, ctx) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args,
-        allowPositionals: true,
-        options: {
-          name: { type: "string" },
-          promise: { type: "string" },
-          kind: { type: "string" },
-          grant: { type: "string", multiple: true },
-          accepts: { type: "string", multiple: true },
-        },
-      });
-    } catch (err) {
-      throw new UsageError(`${(err as Error).message}; usage: ${USAGE}`, { cause: err });
-    }
-    const { values, positionals } = parsed;
-    if (positionals.length !== 1 || !values.name) throw new UsageError(`Usage: ${USAGE}`);
-    const file = positionals[0];
-    const name = values.name;
+    const flags = parseFlags(
+      args,
+      {
+        name: { type: "string" },
+        promise: { type: "string" },
+        kind: { type: "string" },
+        grant: { type: "string", multiple: true },
+        accepts: { type: "string", multiple: true },
+      },
+      USAGE,
+      { min: 1, max: 1 },
+    );
+    const file = flags.positionals[0];
+    const name = flagText(flags, "name");
+    if (!name) throw new UsageError(`Usage: ${USAGE}`);
     if (!isSymbolName(name)) {
       throw new UsageError(
         `Invalid name "${name}": use lowercase letters, digits, ".", "_" or "-"`,
       );
     }
-    if ((values.kind ?? "js") === "js" && /\.(m?ts|tsx)$/.test(file)) {
+    const kindFlag = flagText(flags, "kind");
+    if ((kindFlag ?? "js") === "js" && /\.(m?ts|tsx)$/.test(file)) {
       throw new UsageError(
         `Cannot publish "${file}": JS modules run as JavaScript (a compiled grid cannot strip types); bundle it first: deno bundle --platform browser ${file} -o OUT.js`,
       );
     }
-    const kind = (values.kind ?? kindFromName(file)) as ModuleKind | undefined;
+    const kind = (kindFlag ?? kindFromName(file)) as ModuleKind | undefined;
     if (!kind) {
       throw new UsageError(
         `Cannot tell the kind of "${file}" from its name; pass --kind js|wasm|native`,
@@ -136,7 +132,7 @@ export const command: Command = {
     if (kind === "wasm" && !WebAssembly.validate(bytes)) {
       throw new UsageError(`Cannot publish "${file}": not a valid WebAssembly module`);
     }
-    const promiseText = values.promise ?? defaultPromise(name, kind);
+    const promiseText = flagText(flags, "promise") ?? defaultPromise(name, kind);
     if (promiseText.trim().length === 0 || promiseText.length > 4096) {
       throw new UsageError("A promise is 1 to 4096 characters of text");
     }
@@ -144,13 +140,13 @@ export const command: Command = {
     const reply = await ctx.call(putMessage(bytes));
     if (!isAccept(reply)) {
       const { code, reason } = rejectReason(reply);
-      throw new RejectedError(code as never, `Cannot store "${file}": ${reason}`);
+      throw new RejectedError(code, `Cannot store "${file}": ${reason}`);
     }
     const module = reply[1] as CID;
     const entry: SymbolEntry = { module, promise, promiseText, kind };
-    const accepts = (values.accepts ?? []).map(parseHash);
+    const accepts = flagList(flags, "accepts").map(parseHash);
     if (accepts.length > 0) entry.accepts = [promise, ...accepts.filter((a) => !a.equals(promise))];
-    const grant = (values.grant ?? []).map(parseGrant);
+    const grant = flagList(flags, "grant").map(parseGrant);
     if (grant.length > 0) entry.grant = grant;
     // Under config's lock: two publishes at once both land in the table.
     const { previous, symbols } = await withFileLock(ctx.node.home.config, async () => {

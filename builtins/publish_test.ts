@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../kernel/_assert_test.ts";
+import { assertEquals, assertThrows } from "../kernel/_testing_assert.ts";
 import { CAS_MODULE, GET_PROMISE, HashError, hashText, UsageError } from "../kernel/mod.ts";
 import { kindFromName, parseGrant } from "./publish.ts";
 

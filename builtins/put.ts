@@ -15,6 +15,9 @@ import {
   UsageError,
 } from "../kernel/mod.ts";
 import type { Command } from "./_command.ts";
+import { parseFlags } from "./_flags.ts";
+
+const USAGE = "grid put FILE (use - for standard input)";
 
 /** The put command. */
 export const command: Command = {
@@ -25,12 +28,12 @@ export const command: Command = {
   summary: "store a file in the content-addressed store; prints its hash",
   fileArgs: true,
   async run(args, ctx) {
-    if (args.length !== 1) throw new UsageError("Usage: grid put FILE (use - for standard input)");
-    const bytes = await readInput(args[0]);
+    const [file] = parseFlags(args, {}, USAGE, { min: 1, max: 1 }).positionals;
+    const bytes = await readInput(file);
     const reply = await ctx.call(putMessage(bytes));
     if (!isAccept(reply)) {
       const { code, reason } = rejectReason(reply);
-      throw new RejectedError(code as never, `Cannot store "${args[0]}": ${reason}`);
+      throw new RejectedError(code, `Cannot store "${file}": ${reason}`);
     }
     await ctx.io.stdout(hashToText(reply[1] as CID) + "\n");
     return 0;

@@ -5,16 +5,24 @@
  * @module
  */
 import type { Command } from "./_command.ts";
-import { positionalMeshCommand } from "./_mesh_command.ts";
+import { parseFlags } from "./_flags.ts";
+import { meshFor } from "./_mesh_command.ts";
+
+const USAGE = "grid revoke NAME NODE";
 
 /** The revoke command. */
-export const command: Command = positionalMeshCommand({
+export const command: Command = {
   name: "revoke",
   promise:
     "I promise, as a member of this net, that I revoke this member for cause, and I ask every member to drop it as a peer and never admit it again.",
-  usage: "grid revoke NAME NODE",
+  usage: USAGE,
   summary: "revoke a member of a WireGuard net (node id, name or tunnel address)",
-  op: "revoke",
-  params: ["name", "node"],
-  render: (r) => `Revoked ${r.memberName} (${r.address}, ${r.revoked}) from net "${r.name}"\n`,
-});
+  async run(args, ctx) {
+    const [name, node] = parseFlags(args, {}, USAGE, { min: 2, max: 2 }).positionals;
+    const r = await (await meshFor(ctx)).revoke({ name, node });
+    await ctx.io.stdout(
+      `Revoked ${r.memberName} (${r.address}, ${r.revoked}) from net "${r.name}"\n`,
+    );
+    return 0;
+  },
+};

@@ -5,10 +5,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { oneLine, UsageError } from "../kernel/mod.ts";
 import type { Command } from "./_command.ts";
-import { DEFAULT_LISTEN, parseLogLevel, runAgent } from "./_agent.ts";
+import { DEFAULT_LISTEN, flagText, parseFlags, parseLogLevel } from "./_flags.ts";
 
 const USAGE = "grid serve [--listen HOST:PORT] [--advertise URL] [--log-level LEVEL]";
 
@@ -21,28 +19,22 @@ export const command: Command = {
   summary: "run the agent: listen for peers, dial known peers, serve lookups",
   foreground: true,
   async run(args, ctx) {
-    let values: { listen?: string; advertise?: string; "log-level"?: string };
-    try {
-      ({ values } = parseArgs({
-        args,
-        options: {
-          listen: { type: "string" },
-          advertise: { type: "string" },
-          "log-level": { type: "string" },
-        },
-        strict: true,
-        allowPositionals: false,
-      }));
-    } catch (err) {
-      throw new UsageError(`${oneLine(err)}; usage: ${USAGE}`, { cause: err });
-    }
-    await runAgent({
-      node: ctx.node,
+    const flags = parseFlags(
+      args,
+      {
+        listen: { type: "string" },
+        advertise: { type: "string" },
+        "log-level": { type: "string" },
+      },
+      USAGE,
+      { min: 0, max: 0 },
+    );
+    await ctx.runAgent({
       io: ctx.io,
       signal: ctx.signal,
-      listen: values.listen ?? DEFAULT_LISTEN,
-      advertise: values.advertise,
-      logLevel: parseLogLevel(values["log-level"] ?? "info"),
+      listen: flagText(flags, "listen") ?? DEFAULT_LISTEN,
+      advertise: flagText(flags, "advertise"),
+      logLevel: parseLogLevel(flagText(flags, "log-level") ?? "info"),
     });
     return 0;
   },

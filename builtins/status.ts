@@ -6,9 +6,10 @@
  *
  * @module
  */
-import type { MeshArgs } from "../modules/wireguard/mod.ts";
+import type { StatusReport } from "../modules/mesh/mod.ts";
 import type { Command } from "./_command.ts";
-import { meshArgs, parseFlags, runMeshOp } from "./_mesh_command.ts";
+import { flagSet, parseFlags } from "./_flags.ts";
+import { meshFor } from "./_mesh_command.ts";
 
 const USAGE = "grid status [NAME] [--json]";
 
@@ -20,28 +21,26 @@ export const command: Command = {
   usage: USAGE,
   summary: "show this node, its nets and peers (aligned table, or --json)",
   async run(args, ctx) {
-    const { values, positionals } = parseFlags(args, { json: { type: "boolean" } }, USAGE, {
-      min: 0,
-      max: 1,
-    });
-    const report = await runMeshOp(ctx, "status", meshArgs({ name: positionals[0] }));
+    const flags = parseFlags(args, { json: { type: "boolean" } }, USAGE, { min: 0, max: 1 });
+    const report = await (await meshFor(ctx)).status({ name: flags.positionals[0] });
     await ctx.io.stdout(
-      values.json ? JSON.stringify(report, null, 2) + "\n" : formatStatus(report, Date.now()),
+      flagSet(flags, "json")
+        ? JSON.stringify(report, null, 2) + "\n"
+        : formatStatus(report, Date.now()),
     );
     return 0;
   },
 };
 
-function ago(unixSeconds: unknown, now: number): string {
-  if (typeof unixSeconds !== "number" || unixSeconds <= 0) return "never";
+function ago(unixSeconds: number | null, now: number): string {
+  if (unixSeconds === null || unixSeconds <= 0) return "never";
   const s = Math.max(0, Math.round(now / 1000 - unixSeconds));
   if (s < 120) return `${s}s ago`;
   if (s < 7200) return `${Math.round(s / 60)}m ago`;
   return `${Math.round(s / 3600)}h ago`;
 }
 
-function bytes(n: unknown): string {
-  const v = typeof n === "number" ? n : 0;
+function bytes(v: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
   let x = v;
@@ -59,16 +58,16 @@ export function alignRows(rows: string[][]): string[] {
 }
 
 /** The status report as text for people. */
-export function formatStatus(report: MeshArgs, now: number): string {
+export function formatStatus(report: StatusReport, now: number): string {
   const lines: string[] = [`node   ${report.node}`];
-  const grid = (report.gridPeers as MeshArgs[] | undefined) ?? [];
+  const grid = report.gridPeers;
   lines.push(
     report.agent
       ? `agent  running, ${grid.length} grid peer${grid.length === 1 ? "" : "s"} connected`
       : "agent  not running (state from disk)",
   );
   for (const p of grid) lines.push(`  peer ${p.id} ${p.direction} ${p.url ?? ""}`.trimEnd());
-  const nets = (report.nets as MeshArgs[] | undefined) ?? [];
+  const nets = report.nets;
   if (nets.length === 0) lines.push("", "no nets: grid create-wireguard-net NAME, or join one");
   for (const n of nets) {
     lines.push(
@@ -79,7 +78,7 @@ export function formatStatus(report: MeshArgs, now: number): string {
       `  interface ${n.interface} ${n.interfaceUp ? "up" : "down"}  address ${n.address ?? "-"}` +
         `  port ${n.listenPort}  endpoint ${n.endpoint ?? "-"}  members ${n.members}`,
     );
-    const peers = (n.peers as MeshArgs[]) ?? [];
+    const peers = n.peers;
     if (peers.length === 0) {
       lines.push("  no peers yet");
       continue;
@@ -88,12 +87,12 @@ export function formatStatus(report: MeshArgs, now: number): string {
     for (const p of peers) {
       rows.push([
         `  ${p.name}`,
-        String(p.address),
-        String(p.endpoint ?? "-"),
+        p.address,
+        p.endpoint ?? "-",
         p.configured ? ago(p.latestHandshake, now) : "not configured",
         bytes(p.rxBytes),
         bytes(p.txBytes),
-        String(p.id),
+        p.id,
       ]);
     }
     lines.push(...alignRows(rows));

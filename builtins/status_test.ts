@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../kernel/_assert_test.ts";
+import { assert, assertEquals } from "../kernel/_testing_assert.ts";
 import { alignRows, formatStatus } from "./status.ts";
 
 const NOW = Date.parse("2026-11-27T13:00:00Z");
@@ -25,6 +25,8 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
       listenPort: 51820,
       endpoint: "10.0.0.1:51820",
       members: 3,
+      records: 4,
+      former: [],
       peers: [
         {
           id: "bahwqcerab",
@@ -35,6 +37,7 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
           rxBytes: 2048,
           txBytes: 10,
           configured: true,
+          psk: true,
         },
         {
           id: "bahwqcerac",
@@ -45,6 +48,7 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
           rxBytes: 0,
           txBytes: 0,
           configured: true,
+          psk: true,
         },
       ],
     }],

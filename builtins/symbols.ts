@@ -20,6 +20,7 @@ import {
 } from "../kernel/mod.ts";
 import { adoptEntries, commitSymbols, currentSymbols } from "../modules/exec/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
+import { flagSet, parseFlags } from "./_flags.ts";
 
 const USAGE = "grid symbols [--json] | grid symbols use HASH [NAME...]";
 const PROMISE_WIDTH = 72;
@@ -72,7 +73,7 @@ async function use(ctx: CommandContext, text: string, names: string[]): Promise<
   const reply = await ctx.call(getMessage(cid));
   if (!isAccept(reply) || !(reply[1] instanceof Uint8Array)) {
     const { code, reason } = rejectReason(reply);
-    throw new RejectedError(code as never, `Cannot fetch symbol table "${text}": ${reason}`);
+    throw new RejectedError(code, `Cannot fetch symbol table "${text}": ${reason}`);
   }
   const other = decodeSymbols(reply[1]);
   const { table } = await currentSymbols(ctx.node.home, ctx.node.cas);
@@ -92,9 +93,12 @@ export const command: Command = {
   usage: USAGE,
   summary: "list the symbol table, or adopt names from another table by its hash",
   async run(args, ctx) {
-    if (args.length === 0) return await list(ctx, false);
-    if (args.length === 1 && args[0] === "--json") return await list(ctx, true);
-    if (args[0] === "use" && args.length >= 2) return await use(ctx, args[1], args.slice(2));
-    throw new UsageError(`Usage: ${USAGE}`);
+    if (args[0] === "use") {
+      const [hash, ...names] = parseFlags(args.slice(1), {}, USAGE, { min: 1, max: Infinity })
+        .positionals;
+      return await use(ctx, hash, names);
+    }
+    const flags = parseFlags(args, { json: { type: "boolean" } }, USAGE, { min: 0, max: 0 });
+    return await list(ctx, flagSet(flags, "json"));
   },
 };

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { assert, assertEquals, assertThrows } from "./_assert_test.ts";
+import { assert, assertEquals, assertThrows } from "./_testing_assert.ts";
 import {
   assertSafePath,
   cacheKey,

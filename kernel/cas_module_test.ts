@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert_test.ts";
+import { assert, assertEquals } from "./_testing_assert.ts";
 import { Cas } from "./cas.ts";
 import {
   CAS_MODULE,

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "./_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "./_testing_assert.ts";
 import { Cas, DAG_CBOR, MAX_BLOB, RAW } from "./cas.ts";
 import { CasError } from "./errors.ts";
 import { FsStorage } from "./fs_storage.ts";

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import { decode as cborDecode, encode as cborEncode, Tagged } from "cborg";
-import { assert, assertEquals, assertThrows } from "./_assert_test.ts";
+import { assert, assertEquals, assertThrows } from "./_testing_assert.ts";
 import {
   CID_TAG,
   decodeMessage,

@@ -17,7 +17,7 @@ import type { CID } from "./hash.ts";
 import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES, type Parms } from "./codec.ts";
 import { definePromise, isAccept, type KnownPromise, reject } from "./promises.ts";
 import type { Logger } from "./service.ts";
-import { GridError, oneLine, rejectCodeOf } from "./errors.ts";
+import { CodecError, ConfigError, oneLine, rejectCodeOf } from "./errors.ts";
 
 /** The control module's text. */
 export const CONTROL_TEXT =
@@ -73,13 +73,10 @@ export async function readFrame(
   if (!head) return undefined;
   const length = new DataView(head.buffer).getUint32(0);
   if (length > maxBytes) {
-    throw new GridError(
-      "codec",
-      `Control frame of ${length} bytes is over the ${maxBytes}-byte limit`,
-    );
+    throw new CodecError(`Control frame of ${length} bytes is over the ${maxBytes}-byte limit`);
   }
   const body = await readExact(conn, length);
-  if (!body) throw new GridError("codec", "Control frame cut short");
+  if (!body) throw new CodecError("Control frame cut short");
   return decodeMessage(body, { maxBytes });
 }
 
@@ -114,7 +111,7 @@ async function claimLock(path: string): Promise<Deno.FsFile> {
   clearTimeout(timer);
   if (!granted) {
     file.close(); // also abandons the pending lock request
-    throw new GridError("config", `An agent is already running here ("${path}" is locked)`);
+    throw new ConfigError(`An agent is already running here ("${path}" is locked)`);
   }
   return file;
 }
@@ -159,7 +156,7 @@ export class ControlServer {
     const lock = await claimLock(`${path}.lock`);
     try {
       if (await agentAnswers(path)) {
-        throw new GridError("config", `An agent is already running here ("${path}" answers)`);
+        throw new ConfigError(`An agent is already running here ("${path}" answers)`);
       }
       await removeStale(path);
       const listener = Deno.listen({ transport: "unix", path });
@@ -267,7 +264,7 @@ async function connect(path: string): Promise<Deno.Conn | undefined> {
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.ConnectionRefused) {
       return undefined;
     }
-    throw new GridError("config", `Cannot reach the agent at "${path}": ${oneLine(err)}`, {
+    throw new ConfigError(`Cannot reach the agent at "${path}": ${oneLine(err)}`, {
       cause: err,
     });
   }
@@ -296,7 +293,7 @@ export async function callAgent(path: string, parms: Parms): Promise<Parms | und
     const chunks: Uint8Array[] = [];
     while (true) {
       const frame = await readFrame(conn);
-      if (!frame) throw new GridError("config", "The agent closed the control connection early");
+      if (!frame) throw new ConfigError("The agent closed the control connection early");
       if (CONTROL_OUTPUT_PROMISE.cid.equals(frame[0]) && frame[2] instanceof Uint8Array) {
         chunks.push(frame[2]);
         continue;

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "./_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "./_testing_assert.ts";
 import { accept, isAccept, rejectReason } from "./promises.ts";
 import { hashText } from "./hash.ts";
 import type { Parms } from "./codec.ts";

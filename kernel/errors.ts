@@ -1,13 +1,15 @@
 /**
- * The kernel's closed set of error types. Each has a stable `code` so the CLI
- * can map it to an exit code and the wire can map it to a reject reason in
- * one place ({@link exitCodeOf}, {@link rejectCodeOf}).
+ * The kernel's closed set of error types. Each has a stable `code` so the
+ * wire can map it to a reject reason in one place ({@link rejectCodeOf}).
+ * Modules add error types of their own (a subclass of {@link GridError} with
+ * a code the module owns, e.g. "membership"); the command line maps every
+ * code to an exit code at its edge (agent/exit_codes.ts).
  *
  * @module
  */
 
-/** Stable error codes, shared by the CLI, the wire and the logs. */
-export type GridErrorCode =
+/** The codes the kernel's own errors and rejects carry. */
+export type KernelErrorCode =
   | "codec"
   | "cache-key"
   | "cas"
@@ -19,16 +21,14 @@ export type GridErrorCode =
   | "usage"
   | "not-found"
   | "config"
-  | "wireguard"
-  | "membership"
   | "denied";
 
 /** Base class: every error grid raises on purpose is one of these. */
 export class GridError extends Error {
-  /** Stable machine-readable code. */
-  readonly code: GridErrorCode;
+  /** Stable machine-readable code: a {@link KernelErrorCode} or one a module owns. */
+  readonly code: string;
   /** An error with a stable `code`; pass `{ cause }` when wrapping another error. */
-  constructor(code: GridErrorCode, message: string, options?: ErrorOptions) {
+  constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "GridError";
     this.code = code;
@@ -80,7 +80,16 @@ export class NotFoundError extends GridError {
   }
 }
 
-/** Bad command-line use. */
+/** A setting that cannot be used: the grid home, an environment variable, a key file, the agent's socket. */
+export class ConfigError extends GridError {
+  /** The message is one line, sentence case, values quoted. */
+  constructor(message: string, options?: ErrorOptions) {
+    super("config", message, options);
+    this.name = "ConfigError";
+  }
+}
+
+/** Bad command-line use (or a bad value typed on it, such as a peer URL). */
 export class UsageError extends GridError {
   /** The message is one line, sentence case, values quoted. */
   constructor(message: string, options?: ErrorOptions) {
@@ -91,43 +100,15 @@ export class UsageError extends GridError {
 
 /** A module or peer refused a message; `reason` is its reject payload. */
 export class RejectedError extends GridError {
-  /** A refusal carrying the reject's code from the wire. */
-  constructor(code: GridErrorCode, message: string, options?: ErrorOptions) {
+  /** A refusal carrying the reject's code from the wire (any code: the wire is open). */
+  constructor(code: string, message: string, options?: ErrorOptions) {
     super(code, message, options);
     this.name = "RejectedError";
   }
 }
 
-const EXIT_CODES: Record<GridErrorCode, number> = {
-  usage: 2,
-  "not-found": 3,
-  "not-accepted": 4,
-  denied: 4,
-  codec: 5,
-  "cache-key": 5,
-  hash: 5,
-  cas: 6,
-  route: 7,
-  module: 7,
-  peer: 8,
-  config: 9,
-  wireguard: 10,
-  membership: 11,
-};
-
-/** Maps any thrown value to a process exit code (1 for unexpected errors). */
-export function exitCodeOf(err: unknown): number {
-  // A code from the wire may be outside the closed set (e.g. "internal"): still a failure.
-  return err instanceof GridError ? exitCodeForCode(err.code) : 1;
-}
-
-/** Maps a reject code from the wire to a process exit code (1 for unknown codes). */
-export function exitCodeForCode(code: string): number {
-  return Object.hasOwn(EXIT_CODES, code) ? EXIT_CODES[code as GridErrorCode] : 1;
-}
-
 /** Maps any thrown value to the code carried in a reject message on the wire. */
-export function rejectCodeOf(err: unknown): GridErrorCode | "internal" {
+export function rejectCodeOf(err: unknown): string {
   return err instanceof GridError ? err.code : "internal";
 }
 

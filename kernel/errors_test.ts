@@ -1,10 +1,8 @@
-import { assert, assertEquals } from "./_assert_test.ts";
+import { assert, assertEquals } from "./_testing_assert.ts";
 import {
   CacheKeyError,
   CasError,
   CodecError,
-  exitCodeForCode,
-  exitCodeOf,
   GridError,
   HashError,
   NotFoundError,
@@ -30,19 +28,8 @@ Deno.test("each error class carries its stable code and name", async (t) => {
       assertEquals(err.name, name);
       assert(err instanceof GridError);
       assertEquals(rejectCodeOf(err), code);
-      assert(exitCodeOf(err) > 1, `${name} has its own exit code`);
     });
   }
-});
-
-Deno.test("exitCodeOf() never returns 0 for a failure, whatever the code", () => {
-  assertEquals(exitCodeOf(new Error("plain")), 1);
-  assertEquals(exitCodeOf("a string"), 1);
-  // A reject code from the wire outside the closed set still fails the process.
-  assertEquals(exitCodeOf(new RejectedError("internal" as never, "boom")), 1);
-  assertEquals(exitCodeForCode("no-such-code"), 1);
-  assertEquals(exitCodeForCode("usage"), 2);
-  assertEquals(exitCodeForCode("__proto__"), 1);
 });
 
 Deno.test("rejectCodeOf() maps unexpected errors to internal", () => {

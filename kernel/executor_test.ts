@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "./_assert_test.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./_testing_assert.ts";
 import {
   assertModuleBytes,
   ExecError,

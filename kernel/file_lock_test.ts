@@ -1,4 +1,4 @@
-import { assertEquals } from "./_assert_test.ts";
+import { assertEquals } from "./_testing_assert.ts";
 import { withFileLock } from "./file_lock.ts";
 import { writeTextFileAtomic } from "./fs_storage.ts";
 

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert_test.ts";
+import { assert, assertEquals } from "./_testing_assert.ts";
 import { FsStorage, writeFileAtomic, writeTextFileAtomic } from "./fs_storage.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 

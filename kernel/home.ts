@@ -6,7 +6,7 @@
  * @module
  */
 import { writeTextFileAtomic } from "./fs_storage.ts";
-import { GridError } from "./errors.ts";
+import { ConfigError } from "./errors.ts";
 
 /** Paths inside one grid home. */
 export interface GridHome {
@@ -27,7 +27,7 @@ export function resolveHome(env: { get(name: string): string | undefined } = Den
   const explicit = env.get("GRID_HOME");
   const home = env.get("HOME");
   const root = explicit && explicit.length > 0 ? explicit : home ? `${home}/.grid` : (() => {
-    throw new GridError("config", "Cannot find the grid home: set GRID_HOME or HOME");
+    throw new ConfigError("Cannot find the grid home: set GRID_HOME or HOME");
   })();
   return homeAt(root);
 }
@@ -56,13 +56,9 @@ export async function ensureHome(home: GridHome): Promise<void> {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
     }
   } catch (err) {
-    throw new GridError(
-      "config",
-      `Cannot create grid home "${home.root}": ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
+    throw new ConfigError(`Cannot create grid home "${home.root}": ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -83,7 +79,7 @@ export async function readConfig(home: GridHome): Promise<GridConfig> {
     text = await Deno.readTextFile(home.config);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return {};
-    throw new GridError("config", `Cannot read "${home.config}": ${(err as Error).message}`, {
+    throw new ConfigError(`Cannot read "${home.config}": ${(err as Error).message}`, {
       cause: err,
     });
   }
@@ -99,7 +95,7 @@ export async function readConfig(home: GridHome): Promise<GridConfig> {
     }
     return value as GridConfig;
   } catch (err) {
-    throw new GridError("config", `Config "${home.config}" is corrupt: ${(err as Error).message}`, {
+    throw new ConfigError(`Config "${home.config}" is corrupt: ${(err as Error).message}`, {
       cause: err,
     });
   }

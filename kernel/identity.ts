@@ -7,7 +7,7 @@
  */
 import { CID, hashBytes, hashToText } from "./hash.ts";
 import { writeFileAtomic } from "./fs_storage.ts";
-import { GridError } from "./errors.ts";
+import { ConfigError } from "./errors.ts";
 
 /** Multicodec for an Ed25519 public key. */
 export const ED25519_PUB = 0xed;
@@ -115,21 +115,17 @@ async function readIdentity(dir: string, keyPath: string): Promise<Identity | un
     pkcs8 = await Deno.readFile(keyPath);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return undefined;
-    throw new GridError(
-      "config",
-      `Cannot load node identity from "${dir}": ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw new ConfigError(`Cannot load node identity from "${dir}": ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   let pub: Uint8Array;
   try {
     pub = await publicKeyOf(pkcs8);
   } catch (err) {
-    throw new GridError(
-      "config",
-      `Node identity key "${keyPath}" is corrupt: ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw new ConfigError(`Node identity key "${keyPath}" is corrupt: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return await fromKeys(pkcs8, pub);
 }
@@ -159,11 +155,9 @@ export async function loadIdentity(dir: string): Promise<Identity> {
     } catch (err) {
       // Another process created the key first: use theirs.
       if (!(err instanceof Deno.errors.AlreadyExists)) {
-        throw new GridError(
-          "config",
-          `Cannot save node identity in "${dir}": ${(err as Error).message}`,
-          { cause: err },
-        );
+        throw new ConfigError(`Cannot save node identity in "${dir}": ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     } finally {
       await Deno.remove(tmp).catch(() => {}); // best effort: the temp name may not exist

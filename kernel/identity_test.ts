@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "./_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "./_testing_assert.ts";
 import { GridError } from "./errors.ts";
 import {
   ED25519_PUB,

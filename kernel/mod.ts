@@ -1,7 +1,9 @@
 /**
  * The grid kernel: messages (parms in PromiseGrid's envelope), hashes,
  * caches as directory trees, the content-addressed store, the syscall tree
- * and the promise-filtered router. Nothing here knows about WireGuard.
+ * and the promise-filtered router. Nothing here knows about WireGuard. The
+ * peer stack (WebSocket links, the peer proxy) has a face of its own,
+ * `kernel/peers/mod.ts`, so a command that never talks to peers never loads it.
  *
  * @example
  * ```ts
@@ -14,29 +16,141 @@
  *
  * @module
  */
-export * from "./errors.ts";
-export * from "./hash.ts";
-export * from "./codec.ts";
-export * from "./cache_key.ts";
-export * from "./storage.ts";
-export * from "./fs_storage.ts";
-export * from "./file_lock.ts";
-export * from "./opfs_storage.ts";
-export * from "./cas.ts";
-export * from "./promises.ts";
-export * from "./module.ts";
-export * from "./syscall_tree.ts";
-export * from "./kernel.ts";
-export * from "./cas_module.ts";
-export * from "./home.ts";
-export * from "./symbols.ts";
-export * from "./identity.ts";
-export * from "./peer_network.ts";
-export * from "./service.ts";
-export * from "./executor.ts";
-export * from "./peer_protocol.ts";
-export * from "./ws_link.ts";
-export * from "./peer_hub.ts";
-export * from "./peer_proxy.ts";
-export * from "./peer_admin.ts";
-export * from "./control_socket.ts";
+export {
+  CacheKeyError,
+  CasError,
+  CodecError,
+  ConfigError,
+  GridError,
+  HashError,
+  type KernelErrorCode,
+  NotFoundError,
+  oneLine,
+  rejectCodeOf,
+  RejectedError,
+  UsageError,
+} from "./errors.ts";
+export {
+  asHash,
+  CID,
+  DAG_CBOR,
+  hashBytes,
+  hashText,
+  hashToText,
+  isHash,
+  parseHash,
+  RAW,
+  SHA2_256,
+  verifyBytes,
+} from "./hash.ts";
+export {
+  type DecodeLimits,
+  decodeMessage,
+  decodeValue,
+  encodeMessage,
+  encodeValue,
+  MAX_MESSAGE_BYTES,
+  type Parm,
+  type Parms,
+} from "./codec.ts";
+export {
+  bool,
+  bytes,
+  list,
+  nullable,
+  oneOf,
+  optional,
+  readShape,
+  record,
+  type Shape,
+  ShapeMismatch,
+  type ShapeType,
+  text,
+  toParm,
+  whole,
+} from "./shape.ts";
+export { keyComponent } from "./cache_key.ts";
+export { MemoryStorage, type Storage, type WriteOptions } from "./storage.ts";
+export { FsStorage, writeFileAtomic, writeTextFileAtomic } from "./fs_storage.ts";
+export { withFileLock } from "./file_lock.ts";
+export { OpfsStorage } from "./opfs_storage.ts";
+export { Cas, type CasOptions, MAX_BLOB } from "./cas.ts";
+export {
+  ACCEPT,
+  accept,
+  answer,
+  definePromise,
+  isAccept,
+  isReject,
+  type KnownPromise,
+  type PromiseSpec,
+  readAnswer,
+  refusal,
+  REJECT,
+  reject,
+  rejectReason,
+} from "./promises.ts";
+export type { CallContext, CallOptions, Io, Module } from "./module.ts";
+export { ACCEPT_DEPTH, Kernel, type KernelOptions } from "./kernel.ts";
+export {
+  CAS_MODULE,
+  casModule,
+  GET_PROMISE,
+  getMessage,
+  PUT_PROMISE,
+  putMessage,
+} from "./cas_module.ts";
+export {
+  ensureHome,
+  type GridConfig,
+  type GridHome,
+  homeAt,
+  readConfig,
+  resolveHome,
+  writeConfig,
+} from "./home.ts";
+export {
+  decodeSymbols,
+  encodeSymbols,
+  getSymbols,
+  isSymbolName,
+  lookup,
+  type ModuleKind,
+  putSymbols,
+  type SymbolEntry,
+  type SymbolTable,
+} from "./symbols.ts";
+export {
+  generateIdentity,
+  type Identity,
+  loadIdentity,
+  nodeIdOf,
+  verifySignature,
+} from "./identity.ts";
+export type { PeerEvent, PeerInfo, PeerNetwork, RequestOptions } from "./peer_network.ts";
+export {
+  LOG_LEVELS,
+  type Logger,
+  type LogLevel,
+  type Service,
+  type ServiceContext,
+} from "./service.ts";
+export {
+  ExecError,
+  type ExecLimits,
+  type ExecRequest,
+  type ExecResult,
+  execute,
+  type Executor,
+  type Grant,
+  hostCall,
+  OutputBuffer,
+  resolveLimits,
+} from "./executor.ts";
+export {
+  agentAnswers,
+  callAgent,
+  ControlServer,
+  type ControlServerOptions,
+  controlSocketPath,
+} from "./control_socket.ts";

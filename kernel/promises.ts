@@ -7,7 +7,6 @@
  */
 import { CID, hashText } from "./hash.ts";
 import type { Parm, Parms } from "./codec.ts";
-import type { GridErrorCode } from "./errors.ts";
 
 /** The text of the accept promise: a reply whose slot 0 is its hash carries an answer. */
 export const ACCEPT_TEXT =
@@ -27,7 +26,7 @@ export function accept(...payload: Parm[]): Parms {
 }
 
 /** A reply that rejects with a stable code and a one-line reason. */
-export function reject(code: GridErrorCode | "internal", reason: string): Parms {
+export function reject(code: string, reason: string): Parms {
   return [REJECT, code, reason];
 }
 
@@ -73,4 +72,35 @@ export interface KnownPromise extends PromiseSpec {
 /** Hashes a spec's text. */
 export function definePromise(spec: PromiseSpec): KnownPromise {
   return { ...spec, cid: hashText(spec.text) };
+}
+
+/**
+ * A handled request's answer: `[ACCEPT, "ok", ...payload]`. A module that
+ * answers with {@link answer} or {@link refusal} has handled the request
+ * either way, so the kernel neither tries other modules nor learns to route
+ * around it (a refusal is not a broken promise).
+ */
+export function answer(...payload: Parm[]): Parms {
+  return accept("ok", ...payload);
+}
+
+/** A handled request's refusal, with a stable code and one line. */
+export function refusal(code: string, reason: string): Parms {
+  return accept("refused", code, reason);
+}
+
+/** Reads a reply: the answer's payload, or the refusal (or reject) with its code and reason. */
+export function readAnswer(
+  reply: Parms,
+): { ok: true; payload: Parm[] } | { ok: false; code: string; reason: string } {
+  if (isAccept(reply) && reply[1] === "ok") return { ok: true, payload: reply.slice(2) };
+  if (isAccept(reply) && reply[1] === "refused") {
+    return {
+      ok: false,
+      code: typeof reply[2] === "string" ? reply[2] : "internal",
+      reason: typeof reply[3] === "string" ? reply[3].slice(0, 500) : "refused without a reason",
+    };
+  }
+  if (isAccept(reply)) return { ok: false, code: "codec", reason: "A malformed answer" };
+  return { ok: false, ...rejectReason(reply) };
 }

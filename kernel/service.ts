@@ -15,6 +15,9 @@ import type { PeerNetwork } from "./peer_network.ts";
 /** Severity of a log line. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
+/** Log levels in increasing severity. */
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
 /** One line per event: `event` is a short kebab-case name; fields must hold no secrets. */
 export type Logger = (level: LogLevel, event: string, fields?: Record<string, unknown>) => void;
 

@@ -3,11 +3,11 @@
  * implementation (the filesystem, memory, and OPFS over an in-memory OPFS
  * adapter), so a kernel behaves the same on any of them.
  */
-import { assert, assertEquals, assertRejects } from "./_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "./_testing_assert.ts";
 import { FsStorage } from "./fs_storage.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 import { OpfsStorage } from "./opfs_storage.ts";
-import { MemoryDirectoryHandle, MemoryFileHandle } from "./_opfs_memory_test.ts";
+import { MemoryDirectoryHandle, MemoryFileHandle } from "./_testing_opfs.ts";
 import { Cas } from "./cas.ts";
 import { hashBytes } from "./hash.ts";
 import { CacheKeyError } from "./errors.ts";

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects, assertThrows } from "./_assert_test.ts";
+import { assertEquals, assertRejects, assertThrows } from "./_testing_assert.ts";
 import { Cas } from "./cas.ts";
 import { encodeValue, type Parm } from "./codec.ts";
 import { CodecError, HashError, NotFoundError } from "./errors.ts";

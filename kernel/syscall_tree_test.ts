@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "./_assert_test.ts";
+import { assert, assertEquals } from "./_testing_assert.ts";
 import { BROKEN_WEIGHT, SyscallTree } from "./syscall_tree.ts";
 
 const MODULES = ["a", "b", "c"];

@@ -11,8 +11,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { MeshLab, type MeshNode, pool } from "../tests/_mesh_lab.ts";
-import { labSkipReason } from "../tests/_netns.ts";
+import { MeshLab, type MeshNode, pool } from "../tests/lab/mesh_lab.ts";
+import { labSkipReason } from "../tests/lab/netns.ts";
 
 const USAGE = "deno task demo [--nodes N] [--psk] [--keep]";
 

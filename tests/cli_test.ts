@@ -3,7 +3,7 @@
  * subprocess, with exactly the permission flags of the `grid` task in
  * deno.json (the release binary's set), against a temporary GRID_HOME.
  */
-import { assert, assertEquals } from "../kernel/_assert_test.ts";
+import { assert, assertEquals } from "../kernel/_testing_assert.ts";
 // Through builtins/mod.ts, as main.ts does: importing a command file first
 // would enter the builtins' import cycle from the wrong end.
 import { BUILTIN_FILES } from "../builtins/mod.ts";

@@ -6,11 +6,11 @@
  * --uses values get our own one-line message; `peers add` of a listed URL
  * says so once.
  */
-import { assert, assertEquals } from "../kernel/_assert_test.ts";
+import { assert, assertEquals } from "../kernel/_testing_assert.ts";
 import { generateIdentity } from "../kernel/mod.ts";
+import { MeshLab, releaseFlags } from "./lab/mesh_lab.ts";
+import { labSkipReason, waitFor } from "./lab/netns.ts";
 import { createInvite } from "../modules/membership/mod.ts";
-import { MeshLab, releaseFlags } from "./_mesh_lab.ts";
-import { labSkipReason, waitFor } from "./_netns.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 

@@ -9,10 +9,10 @@
  * GRID_MESH_NODES sets N (default 4, at least 3). Needs root, wg,
  * wireguard-go, ip and ping; skipped with a printed reason otherwise.
  */
-import { assert, assertEquals } from "../kernel/_assert_test.ts";
-import { MeshLab, type MeshNode } from "./_mesh_lab.ts";
-import { labSkipReason, waitFor } from "./_netns.ts";
-import { captureBlobs, findSecrets, type Secret } from "./_pcap.ts";
+import { assert, assertEquals } from "../kernel/_testing_assert.ts";
+import { MeshLab, type MeshNode } from "./lab/mesh_lab.ts";
+import { labSkipReason, waitFor } from "./lab/netns.ts";
+import { captureBlobs, findSecrets, type Secret } from "./lab/pcap.ts";
 
 const N = meshSize(Deno.env.get("GRID_MESH_NODES"));
 

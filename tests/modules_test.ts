@@ -4,7 +4,7 @@
  * through B; hash mismatches refused; the JS sandbox; native modules gated
  * by `grid allow`.
  */
-import { assert, assertEquals } from "../kernel/_assert_test.ts";
+import { assert, assertEquals } from "../kernel/_testing_assert.ts";
 import { encodeMessage, getMessage, hashBytes, hashToText } from "../kernel/mod.ts";
 import { callerModule } from "../modules/exec/mod.ts";
 import {
@@ -15,7 +15,7 @@ import {
   runGrid,
   startAgent,
   TEST_ENV,
-} from "./_agents.ts";
+} from "./lab/agents.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 

@@ -5,29 +5,19 @@
  * @module
  */
 import { WebSocket } from "ws";
-import { assert, assertEquals } from "../kernel/_assert_test.ts";
+import { assert, assertEquals } from "../kernel/_testing_assert.ts";
 import {
   accept,
-  CHUNK_BYTES,
   CID,
-  encodeHello,
-  encodeProof,
-  generateEphemeral,
   generateIdentity,
   hashBytes,
   hashText,
   isAccept,
-  LOOKUP_ID_BYTES,
   type Parms,
   parseHash,
-  PeerHub,
-  RANGE_PROMISE,
-  rangeMessage,
   reject,
   rejectReason,
-  TRAILER_BYTES,
   verifyBytes,
-  WsLink,
 } from "../kernel/mod.ts";
 import {
   type AgentProcess,
@@ -37,7 +27,16 @@ import {
   removeHome,
   runGrid,
   startAgent,
-} from "./_agents.ts";
+} from "./lab/agents.ts";
+import { CHUNK_BYTES, LOOKUP_ID_BYTES, rangeMessage } from "../kernel/peers/proxy.ts";
+import {
+  encodeHello,
+  encodeProof,
+  generateEphemeral,
+  TRAILER_BYTES,
+} from "../kernel/peers/_protocol.ts";
+import { PeerHub, RANGE_PROMISE } from "../kernel/peers/mod.ts";
+import { WsLink } from "../kernel/peers/_ws_link.ts";
 
 function randomBytes(n: number): Uint8Array {
   const out = new Uint8Array(n);

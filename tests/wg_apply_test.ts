@@ -3,7 +3,7 @@
  * WireGuard) in three network namespaces, with real pings through the
  * tunnels. Needs root; skipped with a printed reason otherwise.
  */
-import { assert, assertEquals, assertRejects } from "../kernel/_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "../kernel/_testing_assert.ts";
 import {
   applyInterface,
   generateKeyPair,
@@ -15,7 +15,7 @@ import {
   type WgKeyPair,
   WireGuardError,
 } from "../modules/wireguard/mod.ts";
-import { createLab, type LabNet, type LabNode, labSkipReason, waitFor } from "./_netns.ts";
+import { createLab, type LabNet, type LabNode, labSkipReason, waitFor } from "./lab/netns.ts";
 
 const skip = await labSkipReason();
 if (skip) console.log(`wg_apply_test: skipped, ${skip}`);

@@ -7,7 +7,7 @@
  */
 import {
   type CID,
-  GridError,
+  ConfigError,
   type GridHome,
   hashToText,
   parseHash,
@@ -27,7 +27,7 @@ export async function readAllowed(home: GridHome): Promise<Set<string>> {
     text = await Deno.readTextFile(allowedPath(home));
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return new Set();
-    throw new GridError("config", `Cannot read "${allowedPath(home)}": ${(err as Error).message}`, {
+    throw new ConfigError(`Cannot read "${allowedPath(home)}": ${(err as Error).message}`, {
       cause: err,
     });
   }

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../kernel/_assert_test.ts";
+import { assertEquals } from "../../kernel/_testing_assert.ts";
 import { hashBytes, hashToText, homeAt } from "../../kernel/mod.ts";
 import { allowHash, readAllowed } from "./allowed.ts";
 

@@ -8,9 +8,9 @@
  */
 import {
   type Cas,
+  ConfigError,
   controlSocketPath,
   type ExecLimits,
-  GridError,
   type GridHome,
   type Kernel,
   type SymbolEntry,
@@ -36,7 +36,7 @@ export function envLimits(
   if (text === undefined || text === "") return {};
   const ms = Number(text);
   if (!Number.isInteger(ms) || ms <= 0) {
-    throw new GridError("config", `Invalid GRID_MODULE_TIMEOUT_MS "${text}": use milliseconds`);
+    throw new ConfigError(`Invalid GRID_MODULE_TIMEOUT_MS "${text}": use milliseconds`);
   }
   return { timeoutMs: ms };
 }

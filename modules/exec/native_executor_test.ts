@@ -1,8 +1,8 @@
-import { assert, assertEquals, assertRejects } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import { ExecError, hashBytes, homeAt } from "../../kernel/mod.ts";
 import { NativeExecutor, nativePath } from "./native_executor.ts";
 import { allowHash, readAllowed } from "./allowed.ts";
-import { testHost, testRequest, text, utf8 } from "./_testing.ts";
+import { testHost, testRequest, text, utf8 } from "./_testing_exec.ts";
 
 const SCRIPT = utf8(
   `#!/bin/sh\necho "native $1 PATH=$PATH HOME=\${HOME:-unset} SECRET=\${GRID_TEST_SECRET:-unset}"\nexit 4\n`,

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals, assertThrows } from "../../kernel/_testing_assert.ts";
 import {
   accept,
   ACCEPT_DEPTH,
@@ -20,7 +20,7 @@ import {
 } from "../../kernel/mod.ts";
 import { installModule, sandboxModule } from "./sandbox_module.ts";
 import { WorkerExecutor } from "./worker_executor.ts";
-import { testHost, text, utf8 } from "./_testing.ts";
+import { testHost, text, utf8 } from "./_testing_exec.ts";
 
 const SRC = utf8(
   `export function main(grid) { grid.write("ran " + grid.args.join(",")); return 5; }`,

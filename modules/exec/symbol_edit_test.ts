@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../kernel/_assert_test.ts";
+import { assertEquals, assertThrows } from "../../kernel/_testing_assert.ts";
 import {
   Cas,
   getSymbols,

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import {
   accept,
   CAS_MODULE,
@@ -16,7 +16,7 @@ import {
 } from "../../kernel/mod.ts";
 import { WasmExecutor } from "./wasm_executor.ts";
 import { buildWasm, callerModule, I32 } from "./wasm_builder.ts";
-import { testHost, testRequest, text, utf8 } from "./_testing.ts";
+import { testHost, testRequest, text, utf8 } from "./_testing_exec.ts";
 
 const executor = new WasmExecutor();
 

@@ -1,7 +1,7 @@
-import { assert, assertEquals, assertRejects } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import { CAS_MODULE, ExecError, GET_PROMISE, hashToText, PUT_PROMISE } from "../../kernel/mod.ts";
 import { WorkerExecutor } from "./worker_executor.ts";
-import { testHost, testRequest, text, utf8 } from "./_testing.ts";
+import { testHost, testRequest, text, utf8 } from "./_testing_exec.ts";
 
 const executor = new WorkerExecutor();
 

@@ -1,8 +1,8 @@
-import { assert, assertEquals } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
 import { generateIdentity } from "../../kernel/mod.ts";
 import { planIntake } from "./_intake.ts";
 import type { MemberRecord } from "./records.ts";
-import { admitRecord, makeNet, memberRequest } from "./_test_net.ts";
+import { admitRecord, makeNet, memberRequest } from "./_testing_net.ts";
 
 async function setup() {
   const net = await makeNet({ policy: "open" });

@@ -1,8 +1,8 @@
-import { assertEquals } from "../../kernel/_assert_test.ts";
+import { assertEquals } from "../../kernel/_testing_assert.ts";
 import { generateIdentity } from "../../kernel/mod.ts";
 import { parentsFirst } from "./_record_order.ts";
 import type { MemberRecord } from "./records.ts";
-import { admitRecord, makeNet, memberRequest } from "./_test_net.ts";
+import { admitRecord, makeNet, memberRequest } from "./_testing_net.ts";
 
 Deno.test("parentsFirst() puts every record after its parents", async () => {
   const net = await makeNet({ policy: "open" });

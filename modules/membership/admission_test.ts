@@ -1,9 +1,9 @@
-import { assertEquals, assertThrows } from "../../kernel/_assert_test.ts";
+import { assertEquals, assertThrows } from "../../kernel/_testing_assert.ts";
 import { generateIdentity } from "../../kernel/mod.ts";
 import { planAdmission } from "./admission.ts";
 import { MembershipError } from "./errors.ts";
 import { signRecord } from "./records.ts";
-import { admitRecord, makeNet, memberRequest } from "./_test_net.ts";
+import { admitRecord, makeNet, memberRequest } from "./_testing_net.ts";
 
 Deno.test("planAdmission() gives an open net's joiner a fresh address", async () => {
   const net = await makeNet({ policy: "open" });

@@ -12,6 +12,7 @@
  * @module
  */
 import {
+  answer,
   type CallContext,
   type CID,
   hashToText,
@@ -22,6 +23,8 @@ import {
   type Parms,
   parseHash,
   type PeerNetwork,
+  readAnswer,
+  refusal,
   reject,
   rejectCodeOf,
 } from "../../kernel/mod.ts";
@@ -30,7 +33,6 @@ import type { Nets, NetState } from "./nets.ts";
 import type { MemberRecord } from "./records.ts";
 import {
   ADMISSION_PROMISE,
-  answer,
   boundRecords,
   inRange,
   MAX_HASHES_PER_MESSAGE,
@@ -38,8 +40,6 @@ import {
   MEMBERSHIP_MODULE,
   MEMBERSHIP_TEXT,
   pushMessage,
-  readAnswer,
-  refusal,
   summaryPages,
   type SummaryRange,
   syncMessage,

@@ -1,17 +1,16 @@
-import { assert, assertEquals } from "../../kernel/_assert_test.ts";
-import { hashText, homeAt, Kernel, loadIdentity } from "../../kernel/mod.ts";
+import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
+import { hashText, homeAt, Kernel, loadIdentity, readAnswer } from "../../kernel/mod.ts";
 import { AntiEntropy } from "./anti_entropy.ts";
 import { Nets, type NetState } from "./nets.ts";
 import type { NetPolicy } from "./records.ts";
 import { signMemberRequest } from "./member_request.ts";
-import { FakeWire } from "./_fake_peers.ts";
-import { fakeWgKey, memberRequest, TEST_PROMISE } from "./_test_net.ts";
+import { FakeWire } from "./_testing_peers.ts";
+import { fakeWgKey, memberRequest, TEST_PROMISE } from "./_testing_net.ts";
 import { signRecord } from "./records.ts";
 import {
   MAX_RECORDS_PER_MESSAGE,
   MEMBERSHIP_PROMISES,
   pushMessage,
-  readAnswer,
   syncMessage,
 } from "./protocol.ts";
 

@@ -7,11 +7,14 @@
  */
 import { GridError } from "../../kernel/mod.ts";
 
+/** The error code membership refusals carry (on the wire and to the CLI). */
+export const MEMBERSHIP_ERROR_CODE = "membership";
+
 /** A membership refusal or malformed membership data (code "membership"). */
 export class MembershipError extends GridError {
   /** A refusal with a one-line `message`. */
   constructor(message: string, options?: ErrorOptions) {
-    super("membership", message, options);
+    super(MEMBERSHIP_ERROR_CODE, message, options);
     this.name = "MembershipError";
   }
 }

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects, assertThrows } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../../kernel/_testing_assert.ts";
 import { decodeValue, encodeValue, generateIdentity } from "../../kernel/mod.ts";
 import {
   checkInvite,

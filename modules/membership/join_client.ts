@@ -6,10 +6,17 @@
  *
  * @module
  */
-import { type CID, isHash, oneLine, type PeerInfo, type PeerNetwork } from "../../kernel/mod.ts";
+import {
+  type CID,
+  isHash,
+  oneLine,
+  type PeerInfo,
+  type PeerNetwork,
+  readAnswer,
+} from "../../kernel/mod.ts";
 import { MembershipError } from "./errors.ts";
 import type { MemberRequest } from "./member_request.ts";
-import { joinMessage, MAX_RECORDS_PER_MESSAGE, readAnswer } from "./protocol.ts";
+import { joinMessage, MAX_RECORDS_PER_MESSAGE } from "./protocol.ts";
 
 /** Default time allowed to reach a bootstrap member. */
 export const JOIN_CONNECT_TIMEOUT_MS = 15_000;

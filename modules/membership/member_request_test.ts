@@ -1,11 +1,11 @@
-import { assertEquals, assertRejects } from "../../kernel/_assert_test.ts";
+import { assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import { decodeValue, encodeValue, generateIdentity, type Parm } from "../../kernel/mod.ts";
 import { parseMemberRequest, REQUEST_CONTEXT } from "./member_request.ts";
 import { createInvite, INVITE_CONTEXT, parseInvite } from "./invite.ts";
 import { parseRecord, RECORD_CONTEXT } from "./records.ts";
 import { signEnvelope } from "./_signed.ts";
 import { MembershipError } from "./errors.ts";
-import { makeNet, memberRequest } from "./_test_net.ts";
+import { makeNet, memberRequest } from "./_testing_net.ts";
 
 type Envelope = { body: Uint8Array; sig: Uint8Array };
 

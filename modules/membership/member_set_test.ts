@@ -1,9 +1,9 @@
-import { assert, assertEquals } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
 import { generateIdentity, type Identity } from "../../kernel/mod.ts";
 import { foldMembers, liveMembers, type MemberSet } from "./member_set.ts";
 import { type MemberRecord, signRecord } from "./records.ts";
 import { createInvite } from "./invite.ts";
-import { admitRecord, makeNet, memberRequest, permutations, type TestNet } from "./_test_net.ts";
+import { admitRecord, makeNet, memberRequest, permutations, type TestNet } from "./_testing_net.ts";
 
 const URL = "ws://127.0.0.1:4100";
 

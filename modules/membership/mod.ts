@@ -13,18 +13,52 @@
  *
  * @module
  */
-export * from "./errors.ts";
-export * from "./patterns.ts";
-export * from "./ipam.ts";
-export * from "./invite.ts";
-export * from "./member_request.ts";
-export * from "./records.ts";
-export * from "./member_set.ts";
-export * from "./protocol.ts";
-export * from "./net_store.ts";
-export * from "./admission.ts";
-export * from "./nets.ts";
-export * from "./psk.ts";
-export * from "./psk_exchange.ts";
-export * from "./join_client.ts";
-export * from "./anti_entropy.ts";
+export { MEMBERSHIP_ERROR_CODE, MembershipError } from "./errors.ts";
+export {
+  checkEndpoint,
+  checkGridUrl,
+  checkNetName,
+  ENDPOINT,
+  GRID_URL,
+  NET_NAME,
+  NODE_NAME,
+  nodeNameFrom,
+  WG_KEY,
+} from "./patterns.ts";
+export { type Cidr, cidrsOverlap, DEFAULT_CIDR, parseCidr } from "./ipam.ts";
+export {
+  checkInviteFor,
+  createInvite,
+  type CreateInviteOptions,
+  type Invite,
+  isoSeconds,
+  MAX_INVITE_TTL_MS,
+  MAX_INVITE_USES,
+  parseDuration,
+  parseInvite,
+} from "./invite.ts";
+export { type MemberRequest, signMemberRequest } from "./member_request.ts";
+export {
+  type MemberRecord,
+  type NetPolicy,
+  parseRecord,
+  type RecordDraft,
+  signRecord,
+} from "./records.ts";
+export {
+  findMember,
+  foldMembers,
+  isLive,
+  liveMembers,
+  type Member,
+  type MemberSet,
+  type MemberStatus,
+  type NetInfo,
+} from "./member_set.ts";
+export { ADMISSION_PROMISE, ADMISSION_TEXT, MEMBERSHIP_PROMISES } from "./protocol.ts";
+export { ensureSecret, netDir, type NetSettings, readSettings } from "./net_store.ts";
+export { type IngestResult, Nets, type NetsOptions, type NetState } from "./nets.ts";
+export { decapsulatePsk, encapsulatePsk, kemKeyPair } from "./psk.ts";
+export { PskExchange, type PskExchangeOptions } from "./psk_exchange.ts";
+export { type Admission, requestAdmission } from "./join_client.ts";
+export { AntiEntropy, type AntiEntropyOptions, SYNC_INTERVAL_MS } from "./anti_entropy.ts";

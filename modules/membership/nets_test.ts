@@ -1,9 +1,9 @@
-import { assert, assertEquals, assertRejects } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import { generateIdentity, hashText, homeAt, loadIdentity } from "../../kernel/mod.ts";
 import { Nets } from "./nets.ts";
 import { signMemberRequest } from "./member_request.ts";
 import { signRecord } from "./records.ts";
-import { admitRecord, fakeWgKey, memberRequest } from "./_test_net.ts";
+import { admitRecord, fakeWgKey, memberRequest } from "./_testing_net.ts";
 import { MembershipError } from "./errors.ts";
 import { readSettings } from "./net_store.ts";
 

@@ -13,15 +13,11 @@
  * @module
  */
 import {
-  accept,
   type CID,
   definePromise,
   hashText,
-  isAccept,
   type KnownPromise,
-  type Parm,
   type Parms,
-  rejectReason,
 } from "../../kernel/mod.ts";
 
 /** The membership module's text; its hash is the module id peers address. */
@@ -137,30 +133,4 @@ export function boundRecords(records: Uint8Array[]): Uint8Array[] {
     bytes += r.length;
   }
   return out;
-}
-
-/** A handled request's answer. */
-export function answer(...payload: Parm[]): Parms {
-  return accept("ok", ...payload);
-}
-
-/** A handled request's refusal, with a stable code and one line. */
-export function refusal(code: string, reason: string): Parms {
-  return accept("refused", code, reason);
-}
-
-/** Reads a reply: the answer's payload, or the refusal (or reject) with its code and reason. */
-export function readAnswer(
-  reply: Parms,
-): { ok: true; payload: Parm[] } | { ok: false; code: string; reason: string } {
-  if (isAccept(reply) && reply[1] === "ok") return { ok: true, payload: reply.slice(2) };
-  if (isAccept(reply) && reply[1] === "refused") {
-    return {
-      ok: false,
-      code: typeof reply[2] === "string" ? reply[2] : "internal",
-      reason: typeof reply[3] === "string" ? reply[3].slice(0, 500) : "refused without a reason",
-    };
-  }
-  if (isAccept(reply)) return { ok: false, code: "codec", reason: "A malformed answer" };
-  return { ok: false, ...rejectReason(reply) };
 }

@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
 import { inRange, summaryPages } from "./protocol.ts";
 
 Deno.test("summaryPages() covers every id once, in bounded pages, open at both ends", async (t) => {

@@ -7,11 +7,11 @@
  *
  * @module
  */
-import type { GridHome, Logger, PeerNetwork } from "../../kernel/mod.ts";
+import { type GridHome, type Logger, type PeerNetwork, readAnswer } from "../../kernel/mod.ts";
 import { MembershipError } from "./errors.ts";
 import { ensureSecret, netDir } from "./net_store.ts";
 import type { NetState } from "./nets.ts";
-import { pskMessage, readAnswer } from "./protocol.ts";
+import { pskMessage } from "./protocol.ts";
 import {
   decapsulatePsk,
   encapsulatePsk,

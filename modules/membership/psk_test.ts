@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import {
   decapsulatePsk,
   encapsulatePsk,

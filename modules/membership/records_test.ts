@@ -1,8 +1,8 @@
-import { assert, assertEquals, assertRejects } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import { decodeValue, encodeValue, generateIdentity } from "../../kernel/mod.ts";
 import { parseRecord, signRecord } from "./records.ts";
 import { MembershipError } from "./errors.ts";
-import { makeNet, memberRequest } from "./_test_net.ts";
+import { makeNet, memberRequest } from "./_testing_net.ts";
 import { signEnvelope } from "./_signed.ts";
 import { RECORD_CONTEXT } from "./records.ts";
 

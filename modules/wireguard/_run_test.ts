@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
 import { runTool, toolArgv } from "./_run.ts";
 
 Deno.test("toolArgv() wraps a tool in ip netns exec only when a namespace is given", () => {

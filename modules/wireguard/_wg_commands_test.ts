@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../kernel/_assert_test.ts";
+import { assertEquals, assertThrows } from "../../kernel/_testing_assert.ts";
 import { describe, ipArgs, parseIpAddr, wgSetArgs } from "./_wg_commands.ts";
 import type { WgAction } from "./wg_plan.ts";
 import { WireGuardError } from "./wg_error.ts";

@@ -1,11 +1,10 @@
 /**
- * The WireGuard layer: keys made on this node, the desired-state contract
+ * The WireGuard driver: keys made on this node, the desired-state contract
  * ({@link WgInterfaceSpec}), a pure planner and a thin effectful layer that
  * applies only the difference with `ip` and `wg set` (kernel WireGuard, or
  * `wireguard-go` where the kernel has none), and a dump parser that drops
- * every secret before status output can see it. On top of it, the mesh
- * engine ({@link Mesh}, run by the agent as {@link meshService}) keeps each
- * net's interface in line with its member set.
+ * every secret before status output can see it. It knows nothing of nets or
+ * members: the mesh engine (modules/mesh/) drives it.
  *
  * @example
  * ```ts
@@ -17,16 +16,22 @@
  *
  * @module
  */
-export * from "./wg_state.ts";
-export * from "./wg_error.ts";
-export * from "./wg_dump.ts";
-export * from "./wg_validate.ts";
-export * from "./wg_plan.ts";
-export * from "./wg_keys.ts";
-export * from "./wg_apply.ts";
-export * from "./wg_link.ts";
-export * from "./wg_driver.ts";
-export * from "./mesh_render.ts";
-export * from "./mesh_control.ts";
-export * from "./mesh_status.ts";
-export * from "./mesh_service.ts";
+export type { WgInterfaceSpec, WgPeerSpec } from "./wg_state.ts";
+export { WIREGUARD_ERROR_CODE, WireGuardError } from "./wg_error.ts";
+export { parseWgDump, type WgDump, type WgDumpDevice, type WgDumpPeer } from "./wg_dump.ts";
+export { isEndpoint, isInterfaceName, isIpv4, isIpv6, validateSpec } from "./wg_validate.ts";
+export { planInterface, type WgAction, type WgCurrentState } from "./wg_plan.ts";
+export { generateKeyPair, generatePresharedKey, publicKeyOf, type WgKeyPair } from "./wg_keys.ts";
+export {
+  applyInterface,
+  type ApplyOptions,
+  type ApplyResult,
+  backendOf,
+  readInterfaceState,
+  readStatus,
+  removeInterface,
+  type WgBackend,
+  type WgOptions,
+} from "./wg_apply.ts";
+export { type LinkState, readLinkState } from "./wg_link.ts";
+export { SYSTEM_WG, type WgDriver } from "./wg_driver.ts";

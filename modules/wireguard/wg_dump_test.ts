@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals, assertThrows } from "../../kernel/_testing_assert.ts";
 import { isWgKey, keyFingerprint, parseWgDump } from "./wg_dump.ts";
 import { WireGuardError } from "./wg_error.ts";
 

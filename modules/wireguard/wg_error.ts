@@ -5,6 +5,9 @@
  */
 import { GridError } from "../../kernel/mod.ts";
 
+/** The error code the WireGuard layer's failures carry (on the wire and to the CLI). */
+export const WIREGUARD_ERROR_CODE = "wireguard";
+
 /**
  * Anything the WireGuard layer could not do: a `wg`/`ip`/`wireguard-go`
  * command that failed, output it cannot parse, or a spec it refuses. The
@@ -13,7 +16,7 @@ import { GridError } from "../../kernel/mod.ts";
 export class WireGuardError extends GridError {
   /** An error with code `wireguard`; `options.cause` keeps the underlying failure. */
   constructor(message: string, options?: ErrorOptions) {
-    super("wireguard", message, options);
+    super(WIREGUARD_ERROR_CODE, message, options);
     this.name = "WireGuardError";
   }
 }

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertRejects } from "../../kernel/_assert_test.ts";
+import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import { isWgKey } from "./wg_dump.ts";
 import { WireGuardError } from "./wg_error.ts";
 import { generateKeyPair, generatePresharedKey, publicKeyOf } from "./wg_keys.ts";

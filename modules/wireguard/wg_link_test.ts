@@ -1,4 +1,4 @@
-import { assertEquals } from "../../kernel/_assert_test.ts";
+import { assertEquals } from "../../kernel/_testing_assert.ts";
 import { parseLinkState } from "./wg_link.ts";
 
 Deno.test("parseLinkState() reads the UP flag, not the link's mere presence", async (t) => {

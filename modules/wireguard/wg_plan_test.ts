@@ -1,4 +1,4 @@
-import { assertEquals } from "../../kernel/_assert_test.ts";
+import { assertEquals } from "../../kernel/_testing_assert.ts";
 import type { WgDump } from "./wg_dump.ts";
 import { planInterface, type WgCurrentState } from "./wg_plan.ts";
 import type { WgInterfaceSpec } from "./wg_state.ts";

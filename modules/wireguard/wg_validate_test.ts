@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../../kernel/_assert_test.ts";
+import { assertEquals, assertThrows } from "../../kernel/_testing_assert.ts";
 import { WireGuardError } from "./wg_error.ts";
 import type { WgInterfaceSpec } from "./wg_state.ts";
 import { isEndpoint, isInterfaceName, parseCidr, validateSpec } from "./wg_validate.ts";

@@ -1,0 +1,215 @@
+/**
+ * The long-lived agent behind `grid serve` (and behind `grid
+ * join-wireguard-net` when it stays in the foreground): opens the node,
+ * loads its identity, listens for and dials peers, serves lookups across the
+ * grid, answers the local command line on the control socket, and starts
+ * every service in services.ts. Runs until its signal aborts.
+ *
+ * @module
+ */
+import {
+  agentAnswers,
+  ConfigError,
+  ControlServer,
+  controlSocketPath,
+  type Io,
+  isReject,
+  loadIdentity,
+  LOG_LEVELS,
+  type Logger,
+  type LogLevel,
+  oneLine,
+  rejectReason,
+  type ServiceContext,
+  UsageError,
+} from "../kernel/mod.ts";
+import {
+  type Backoff,
+  LookupLedger,
+  parsePeerUrl,
+  peerAdminModule,
+  peerBlobModule,
+  PeerHub,
+  peerProxyModule,
+  PEERS_DIAL_PROMISE,
+  PEERS_LIST_PROMISE,
+  RANGE_PROMISE,
+  readPeerUrls,
+} from "../kernel/peers/mod.ts";
+import type { GridNode } from "./node.ts";
+import { SERVICES } from "./services.ts";
+
+/** Options for {@link runAgent}. */
+export interface AgentOptions {
+  /** The node to serve. */
+  node: GridNode;
+  /** `HOST:PORT` to listen on for peers (port 0 picks one). */
+  listen: string;
+  /** URL peers should dial us at, sent in the handshake. */
+  advertise?: string;
+  /** Least severe level logged (default "info"). */
+  logLevel?: LogLevel;
+  /** Stops the agent. */
+  signal: AbortSignal;
+  /** Where the "listening" line goes (stdout of the command). */
+  io?: Io;
+  /** Where log lines go (default: stderr). */
+  logSink?: (line: string) => void;
+  /** Redial backoff (tests use short ones). Also `GRID_PEER_BACKOFF_MS=min,max`. */
+  backoff?: Backoff;
+  /** Limits; see {@link PeerHub}. */
+  maxConnections?: number;
+  /** Most inbound sockets from one remote IP address (see docs/peers.md). */
+  maxPerAddress?: number;
+  /** Most inbound sockets still in the handshake. */
+  maxHandshaking?: number;
+  /** Most requests in flight per peer. */
+  maxInFlight?: number;
+  /** Largest frame a peer may send, in bytes. */
+  maxFrameBytes?: number;
+  /** Also `GRID_PEER_HANDSHAKE_MS`. */
+  handshakeTimeoutMs?: number;
+  /** How long a request to a peer may take, in ms. */
+  requestTimeoutMs?: number;
+}
+
+/** Parses `HOST:PORT` (IPv6 as `[::1]:PORT`). */
+export function parseListen(text: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new UsageError(`Invalid listen address "${text}": use HOST:PORT`);
+  }
+  return { hostname: m[1] ?? m[2], port };
+}
+
+function formatValue(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
+  return /^[\w.:/@%+-]*$/.test(text) && text.length > 0 ? text : JSON.stringify(text);
+}
+
+/** One line per event: `TIME LEVEL event key=value ...`, at or above `level`. */
+export function createLogger(level: LogLevel, sink: (line: string) => void): Logger {
+  const min = LOG_LEVELS.indexOf(level);
+  return (lvl, event, fields = {}) => {
+    if (LOG_LEVELS.indexOf(lvl) < min) return;
+    const parts = [new Date().toISOString(), lvl, event];
+    for (const [k, v] of Object.entries(fields)) {
+      if (v !== undefined) parts.push(`${k}=${formatValue(v)}`);
+    }
+    sink(parts.join(" "));
+  };
+}
+
+function stderrSink(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
+}
+
+function envBackoff(): Backoff | undefined {
+  const text = Deno.env.get("GRID_PEER_BACKOFF_MS");
+  if (!text) return undefined;
+  const [min, max] = text.split(",").map(Number);
+  if (!(min > 0) || !(max >= min)) {
+    throw new ConfigError(`Invalid GRID_PEER_BACKOFF_MS "${text}": use MIN,MAX`);
+  }
+  return { minMs: min, maxMs: max };
+}
+
+function envMs(name: string): number | undefined {
+  const text = Deno.env.get(name);
+  if (!text) return undefined;
+  const ms = Number(text);
+  if (!Number.isSafeInteger(ms) || ms <= 0) {
+    throw new ConfigError(`Invalid ${name} "${text}": use a whole number of milliseconds`);
+  }
+  return ms;
+}
+
+/** Runs the agent until `options.signal` aborts. */
+export async function runAgent(options: AgentOptions): Promise<void> {
+  const log = createLogger(options.logLevel ?? "info", options.logSink ?? stderrSink);
+  const node = options.node;
+  const { hostname, port } = parseListen(options.listen);
+  if (options.advertise !== undefined) parsePeerUrl(options.advertise);
+  const identity = await loadIdentity(`${node.home.state}/identity`);
+  const socketPath = controlSocketPath(node.home.root);
+  const stop = options.signal;
+  const kernel = node.kernel;
+
+  const peers = new PeerHub({
+    identity,
+    advertise: options.advertise,
+    log,
+    handler: async (parms, ctx) => {
+      const reply = await kernel.call(parms, { ...ctx, signal: stop });
+      if (isReject(reply)) {
+        const { code, reason } = rejectReason(reply);
+        // A miss is routine; anything else is worth a line.
+        log(code === "not-found" ? "debug" : "info", "peer-request-rejected", {
+          from: ctx.origin,
+          code,
+          why: reason,
+        });
+      }
+      return reply;
+    },
+    backoff: options.backoff ?? envBackoff(),
+    maxConnections: options.maxConnections,
+    maxPerAddress: options.maxPerAddress,
+    maxHandshaking: options.maxHandshaking,
+    maxInFlight: options.maxInFlight,
+    maxFrameBytes: options.maxFrameBytes,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? envMs("GRID_PEER_HANDSHAKE_MS"),
+    requestTimeoutMs: options.requestTimeoutMs,
+  });
+  const ledger = new LookupLedger();
+  for (const p of [RANGE_PROMISE, PEERS_LIST_PROMISE, PEERS_DIAL_PROMISE]) kernel.acceptPromise(p);
+  kernel.register(peerBlobModule({ log, ledger }));
+  kernel.register(peerAdminModule(peers));
+  kernel.register(peerProxyModule({ kernel, peers, log, ledger }));
+
+  const control = await ControlServer.start(socketPath, {
+    log,
+    handler: (parms) => kernel.call(parms, { origin: "local", signal: stop }),
+  });
+  try {
+    const bound = await peers.listen(hostname, port);
+    const line = `grid: listening on ${bound.url} as ${identity.id}\n`;
+    if (options.io) await options.io.stdout(line);
+    else await Deno.stdout.write(new TextEncoder().encode(line));
+    log("info", "agent-up", { listen: bound.url, node: identity.id, advertise: options.advertise });
+    for (const url of await readPeerUrls(node.home.peers)) {
+      try {
+        peers.dial(parsePeerUrl(url));
+      } catch (err) {
+        log("warn", "peer-url-skipped", { url, why: oneLine(err) });
+      }
+    }
+    const ctx: ServiceContext = {
+      kernel,
+      cas: node.cas,
+      home: node.home,
+      identity,
+      peers,
+      advertise: options.advertise,
+      log,
+      signal: stop,
+    };
+    for (const service of SERVICES) {
+      await service.start(ctx);
+      log("info", "service-up", { service: service.name });
+    }
+    if (!stop.aborted) {
+      await new Promise<void>((resolve) => stop.addEventListener("abort", () => resolve()));
+    }
+    log("info", "agent-stopping", {});
+  } finally {
+    await peers.close();
+    await control.close();
+  }
+}
+
+/** True when an agent answers on this home's control socket. */
+export async function agentRunning(root: string): Promise<boolean> {
+  return await agentAnswers(controlSocketPath(root));
+}

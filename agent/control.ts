@@ -1,0 +1,66 @@
+/**
+ * The command line's side of the control channel: when an agent runs for
+ * this grid home, a builtin command is sent to it as a message and its
+ * output printed here, so commands see the agent's peers and state.
+ *
+ * Not forwarded: commands marked `foreground` (e.g. `serve`), and any call
+ * with a `-` argument (standard input belongs to this process). For commands
+ * marked `fileArgs` (e.g. `put`), arguments that name an existing file
+ * relative to the current directory are made absolute first, because the
+ * agent runs in its own directory; other commands' arguments pass as typed
+ * (a net called "bench" stays "bench" even where a folder of that name is).
+ *
+ * @module
+ */
+import {
+  callAgent,
+  controlSocketPath,
+  type Io,
+  isAccept,
+  type Parms,
+  rejectReason,
+  type SymbolEntry,
+} from "../kernel/mod.ts";
+import type { GridNode } from "./node.ts";
+import { exitCodeForCode } from "./exit_codes.ts";
+
+/** Makes `arg` absolute when it names an existing file relative to the current directory. */
+async function absolutize(arg: string): Promise<string> {
+  if (arg.startsWith("/") || arg.startsWith("-") || /^[a-z][a-z0-9+.-]*:/i.test(arg)) return arg;
+  if (arg.length > 255) return arg; // longer than any file name (e.g. an invite token): not a path
+  try {
+    if (!(await Deno.stat(arg)).isFile) return arg;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return arg; // not a file here: pass it as it is
+    throw err;
+  }
+  return `${Deno.cwd()}/${arg}`;
+}
+
+/**
+ * Runs the command through the running agent and returns its exit code, or
+ * undefined when it should run in this process (no agent, or not forwardable).
+ */
+export async function forwardToAgent(
+  node: GridNode,
+  entry: SymbolEntry,
+  args: string[],
+  io: Io,
+): Promise<number | undefined> {
+  const builtin = node.builtins.get(entry.module.toString());
+  if (!builtin || builtin.command.foreground || args.includes("-")) return undefined;
+  if (Deno.env.get("GRID_NO_AGENT")) return undefined;
+  const forwarded = builtin.command.fileArgs ? await Promise.all(args.map(absolutize)) : args;
+  const parms: Parms = [entry.promise, entry.module, ...forwarded];
+  const reply = await callAgent(controlSocketPath(node.home.root), parms);
+  if (!reply) return undefined;
+  if (!isAccept(reply)) {
+    const { code, reason } = rejectReason(reply);
+    io.stderr(`grid: ${reason}`);
+    return exitCodeForCode(code);
+  }
+  const [, code, out, err] = reply;
+  if (out instanceof Uint8Array && out.length > 0) await io.stdout(out);
+  if (typeof err === "string" && err.length > 0) io.stderr(err);
+  return typeof code === "number" ? code : 0;
+}

@@ -1,0 +1,114 @@
+/**
+ * The one flag parser every command uses: `node:util` parseArgs, strict,
+ * with positionals counted, so every mistake is one {@link UsageError} line
+ * that quotes the command's usage.
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { LOG_LEVELS, type LogLevel, UsageError } from "../kernel/mod.ts";
+
+/** The flags a command takes, as `node:util` parseArgs describes them. */
+export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
+
+/** Parsed flags and positionals. */
+export interface ParsedFlags {
+  /** Flag values by name (a flag with `multiple` gives an array). */
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  /** The arguments that are not flags, in order. */
+  positionals: string[];
+}
+
+/** How many positionals a command takes. */
+export interface PositionalCount {
+  /** At least this many. */
+  min: number;
+  /** At most this many. */
+  max: number;
+}
+
+/** Parses `args` strictly; any mistake is a {@link UsageError} quoting `usage`. */
+export function parseFlags(
+  args: string[],
+  options: FlagSpec,
+  usage: string,
+  positionals: PositionalCount,
+): ParsedFlags {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: negativeValuesInline(args, options),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    const why = (err as Error).message.split("\n")[0].replace(/\. To specify a positional.*$/, "");
+    throw new UsageError(`${why}; usage: ${usage}`, { cause: err });
+  }
+  const n = parsed.positionals.length;
+  if (n < positionals.min || n > positionals.max) throw new UsageError(`Usage: ${usage}`);
+  return parsed as ParsedFlags;
+}
+
+/** A text flag's value (undefined when absent). */
+export function flagText(flags: ParsedFlags, name: string): string | undefined {
+  const v = flags.values[name];
+  return typeof v === "string" ? v : undefined;
+}
+
+/** A boolean flag's value. */
+export function flagSet(flags: ParsedFlags, name: string): boolean {
+  return flags.values[name] === true;
+}
+
+/** Every value of a repeatable text flag. */
+export function flagList(flags: ParsedFlags, name: string): string[] {
+  const v = flags.values[name];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === "string");
+}
+
+/**
+ * `--flag -5m` as `--flag=-5m` for string flags, so a value that starts with
+ * a dash and a digit reaches the command's own check (and its clear message)
+ * instead of Node's "argument is ambiguous".
+ */
+export function negativeValuesInline(args: string[], options: FlagSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : undefined;
+    const next = args[i + 1];
+    if (
+      name !== undefined && options[name]?.type === "string" && next !== undefined &&
+      /^-[0-9]/.test(next)
+    ) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
+}
+
+/** Parses a port flag. */
+export function parsePort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!/^[0-9]{1,5}$/.test(text) || port < 1 || port > 65535) {
+    throw new UsageError(`Invalid port "${text}": use 1 to 65535`);
+  }
+  return port;
+}
+
+/** Default `--listen` of the agent: every interface, port 7340. */
+export const DEFAULT_LISTEN = "0.0.0.0:7340";
+
+/** Parses a `--log-level` value. */
+export function parseLogLevel(text: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) {
+    throw new UsageError(`Invalid log level "${text}": use ${LOG_LEVELS.join(", ")}`);
+  }
+  return text as LogLevel;
+}

@@ -1,0 +1,595 @@
+/**
+ * One authenticated WebSocket link to one peer (npm:ws): the mutual
+ * challenge-response handshake, then requests and replies in both
+ * directions, many in flight at once, each frame one binary grid message
+ * sealed with a sequence number and a MAC (see peer_protocol.ts). Bad frames,
+ * bad MACs and out-of-order sequence numbers close the link, never the
+ * process.
+ *
+ * @module
+ */
+import { type Identity, verifySignature } from "../identity.ts";
+import type { Logger } from "../service.ts";
+import { MAX_MESSAGE_BYTES, type Parms } from "../codec.ts";
+import { oneLine, rejectCodeOf } from "../errors.ts";
+import type { PeerInfo, RequestOptions } from "../peer_network.ts";
+import { reject } from "../promises.ts";
+import type { RawData, WebSocket } from "ws";
+import {
+  checkHello,
+  decodeFrame,
+  deriveLinkKeys,
+  encodeHello,
+  encodeProof,
+  encodeReply,
+  encodeRequest,
+  type Ephemeral,
+  generateEphemeral,
+  handshakeTranscript,
+  type Hello,
+  type LinkFrame,
+  type LinkKeys,
+  type LinkRole,
+  NONCE_BYTES,
+  openFrame,
+  PeerError,
+  sealFrame,
+} from "./_protocol.ts";
+
+/** Close codes a link uses (4000-4999 is the application range). */
+export const CLOSE_CODES = {
+  normal: 1000,
+  unsupported: 1003,
+  tooBig: 1009,
+  tryAgain: 1013,
+  duplicate: 4000,
+  handshake: 4001,
+  protocol: 4002,
+  self: 4003,
+} as const;
+
+/** Frames held while waiting for the peer's hello. */
+const MAX_EARLY_FRAMES = 8;
+
+/** Defaults for {@link WsLinkOptions}. */
+export const LINK_DEFAULTS = {
+  maxFrameBytes: MAX_MESSAGE_BYTES,
+  maxInFlight: 256,
+  handshakeTimeoutMs: 5_000,
+  requestTimeoutMs: 30_000,
+  maxQueuedBytes: 64 * 1024 * 1024,
+} as const;
+
+/** Handles a request that arrived on a link; resolves with the reply. */
+export type LinkHandler = (parms: Parms, ctx: { peer: PeerInfo; hops: number }) => Promise<Parms>;
+
+/** Options for {@link WsLink}. */
+export interface WsLinkOptions {
+  /** "dialer" when we opened the socket. */
+  role: LinkRole;
+  /** This node's identity (signs the handshake). */
+  identity: Identity;
+  /** Handles the peer's requests. */
+  handler: LinkHandler;
+  /** The URL we dialled (dialer only). */
+  url?: string;
+  /** The URL we tell the peer it can dial us at. */
+  advertise?: string;
+  /** Largest frame decoded (the socket's maxPayload should match). */
+  maxFrameBytes?: number;
+  /** Most of the peer's requests handled at once; more get a reject reply. */
+  maxInFlight?: number;
+  /** A peer that has not proven its key by then is dropped. */
+  handshakeTimeoutMs?: number;
+  /** Default timeout for our requests. */
+  requestTimeoutMs?: number;
+  /** Bytes we may have queued for a peer that does not read; more closes the link. */
+  maxQueuedBytes?: number;
+  /** Event log. */
+  log?: Logger;
+}
+
+/** The part of ws's underlying net.Socket used to batch writes. */
+interface CorkableSocket {
+  cork(): void;
+  uncork(): void;
+}
+
+interface Pending {
+  resolve: (reply: Parms) => void;
+  /** performance.now() after which the request times out. */
+  deadline: number;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** Byte strings at least this long may be decoded as views of the frame (see {@link FrameBytes}). */
+export const VIEW_MIN_BYTES = 1024;
+
+/**
+ * A received frame whose large byte strings decode as views instead of
+ * copies. cborg cuts each byte string out of its input with `slice`; for a
+ * long string that fills at least half of the buffer under the frame, this
+ * class hands back a plain Uint8Array view of those bytes, saving an
+ * allocation and a copy per payload. Shorter ones (hashes, ids) are copied
+ * as before, and so are strings that would pin a much larger buffer, so a
+ * kept view never holds more than twice its own length in memory. Safe
+ * because the buffer is this link's alone: npm:ws hands each message over
+ * once, in a buffer the socket read or the fragment join allocated for it,
+ * and nothing writes to it afterwards. Should cborg stop calling `slice`, it
+ * only copies again.
+ */
+class FrameBytes extends Uint8Array {
+  static get [Symbol.species](): Uint8ArrayConstructor {
+    return Uint8Array;
+  }
+  override slice(start = 0, end = this.length): Uint8Array<ArrayBuffer> {
+    const length = end - start;
+    if (!(start >= 0 && length >= 0 && end <= this.length)) {
+      return super.slice(start, end) as Uint8Array<ArrayBuffer>; // not how cborg calls it
+    }
+    // A plain view first: plain Uint8Array methods stay on V8's fast paths.
+    const view = new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, length);
+    if (length >= VIEW_MIN_BYTES && 2 * length >= this.buffer.byteLength) return view;
+    return view.slice();
+  }
+}
+
+/** Converts what npm:ws delivers into one frame to decode. */
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) {
+    const total = data.reduce((n, b) => n + b.length, 0);
+    const out = new FrameBytes(total);
+    let at = 0;
+    for (const b of data) {
+      out.set(b, at);
+      at += b.length;
+    }
+    return out;
+  }
+  if (data instanceof ArrayBuffer) return new FrameBytes(data);
+  return new FrameBytes(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+}
+
+/** A link over one open (or opening) npm:ws socket. */
+export class WsLink {
+  /** Resolves with the peer once both sides proved their keys; rejects if the handshake fails. */
+  readonly ready: Promise<PeerInfo>;
+  /** Resolves when the socket has closed, with the close code and reason. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #ws: WebSocket;
+  #opts: WsLinkOptions;
+  #log: Logger;
+  #myHello: Hello;
+  #ephemeral: Ephemeral;
+  #peerHello?: Hello;
+  /** Per-direction frame keys, set once the peer's hello is in. */
+  #keys?: LinkKeys;
+  /** Sequence number of the next frame we seal, and of the next we expect. */
+  #sendSeq = 0;
+  #receiveSeq = 0;
+  /** Set when the peer's proof has been read: every frame after it is sealed. */
+  #peerSealed = false;
+  /** Frames waiting in #queue; sealed frames take the direct path only when none are. */
+  #queued = 0;
+  #peer?: PeerInfo;
+  #sentProof = false;
+  #verified = false;
+  #queue: Promise<void> = Promise.resolve();
+  #early: LinkFrame[] = [];
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #inFlight = 0;
+  #refused = 0;
+  #refusedLoggedAt = 0;
+  #isClosed = false;
+  #corked = false;
+  #sweepTimer?: ReturnType<typeof setTimeout>;
+  #sweepAt = Infinity;
+  #resolveReady!: (peer: PeerInfo) => void;
+  #rejectReady!: (err: Error) => void;
+  #handshakeTimer?: ReturnType<typeof setTimeout>;
+  #terminateTimer?: ReturnType<typeof setTimeout>;
+  #lastActive = performance.now();
+
+  /** Wraps `ws` and starts the handshake as soon as it is open. */
+  constructor(ws: WebSocket, options: WsLinkOptions) {
+    this.#ws = ws;
+    this.#opts = options;
+    this.#log = options.log ?? (() => {});
+    this.#ephemeral = generateEphemeral();
+    this.#myHello = {
+      id: options.identity.id,
+      publicKey: options.identity.publicKey,
+      nonce: crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+      ephemeral: this.#ephemeral.publicKey,
+      advertise: options.advertise,
+    };
+    this.ready = new Promise((resolve, rejectReady) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = rejectReady;
+    });
+    this.ready.catch(() => {}); // observed through `closed` by callers that do not await it
+    this.closed = new Promise((resolve) => {
+      ws.on("close", (code: number, reason: Buffer) => {
+        this.#onClose(code, reason.toString());
+        resolve({ code, reason: reason.toString() });
+      });
+    });
+    ws.on("error", (err: Error) => {
+      this.#log("debug", "peer-socket-error", { url: options.url, why: oneLine(err) });
+    });
+    ws.on("message", (data: RawData, isBinary: boolean) => this.#onMessage(data, isBinary));
+    this.#handshakeTimer = setTimeout(() => {
+      this.#fail(CLOSE_CODES.handshake, "Peer did not prove its key in time");
+    }, options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs);
+    // The dialer speaks first; the listener answers its hello. Were the listener
+    // to send at once, its hello would ride in with the HTTP upgrade response,
+    // and Deno's node:http client sometimes drops bytes that arrive there.
+    if (options.role === "dialer") {
+      if (ws.readyState === ws.OPEN) this.#sendHello();
+      else ws.once("open", () => this.#sendHello());
+    }
+  }
+
+  /** The authenticated peer, once the handshake is done. */
+  get peer(): PeerInfo | undefined {
+    return this.#peer;
+  }
+
+  /** Which end of the link we are. */
+  get role(): LinkRole {
+    return this.#opts.role;
+  }
+
+  /** True until the socket closes. */
+  get open(): boolean {
+    return !this.#isClosed;
+  }
+
+  /**
+   * performance.now() of the last request or reply this link carried (either
+   * way), or of the handshake: how the hub tells a useful link from an idle one.
+   */
+  get lastActive(): number {
+    return this.#lastActive;
+  }
+
+  /** True once both sides proved their keys. */
+  get verified(): boolean {
+    return this.#verified;
+  }
+
+  /** Requests we sent that await a reply. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Sends `parms` to the peer's kernel and resolves with its reply. Never
+   * throws: a timeout, abort, oversize message or closed link resolves with
+   * a reject reply (code "peer" or "codec").
+   */
+  request(parms: Parms, options: RequestOptions = {}): Promise<Parms> {
+    if (this.#isClosed || !this.#peer) {
+      return Promise.resolve(reject("peer", "Link is not up"));
+    }
+    const id = this.#nextId++;
+    let frame: Uint8Array;
+    try {
+      frame = encodeRequest(id, options.hops ?? 0, parms);
+    } catch (err) {
+      return Promise.resolve(reject(rejectCodeOf(err), oneLine(err)));
+    }
+    const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs ??
+      LINK_DEFAULTS.requestTimeoutMs;
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.resolve(reject("peer", "Request aborted"));
+    return new Promise((resolve) => {
+      const deadline = performance.now() + timeoutMs;
+      const entry: Pending = { resolve, deadline, timeoutMs, signal, onAbort: undefined };
+      this.#armSweep(deadline);
+      if (signal) {
+        entry.onAbort = () => this.#settle(id, reject("peer", "Request aborted"));
+        signal.addEventListener("abort", entry.onAbort, { once: true });
+      }
+      this.#pending.set(id, entry);
+      this.#lastActive = performance.now();
+      this.#send(frame);
+    });
+  }
+
+  /**
+   * Makes sure the sweep runs by `deadline`. One timer per link serves every
+   * request: it is moved only when a request is due sooner than any before
+   * it, so a request costs no timer of its own.
+   */
+  #armSweep(deadline: number): void {
+    if (deadline >= this.#sweepAt || this.#isClosed) return;
+    if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
+    this.#sweepAt = deadline;
+    this.#sweepTimer = setTimeout(this.#sweep, Math.max(0, deadline - performance.now()));
+    // The open socket keeps the process alive; this timer alone should not.
+    Deno.unrefTimer(this.#sweepTimer);
+  }
+
+  /** Times out every request past its deadline, then waits for the next deadline. */
+  #sweep = (): void => {
+    this.#sweepTimer = undefined;
+    this.#sweepAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [id, entry] of this.#pending) {
+      if (entry.deadline <= now) {
+        const why = `Peer "${this.#peer?.id}" did not reply within ${entry.timeoutMs} ms`;
+        this.#settle(id, reject("peer", why));
+      } else if (entry.deadline < next) next = entry.deadline;
+    }
+    if (next !== Infinity) this.#armSweep(next);
+  };
+
+  /** Resolves request `id` with `reply` (once: later replies, timeouts and aborts find nothing). */
+  #settle(id: number, reply: Parms): boolean {
+    const entry = this.#pending.get(id);
+    if (!entry) return false;
+    this.#pending.delete(id);
+    if (entry.onAbort) entry.signal!.removeEventListener("abort", entry.onAbort);
+    entry.resolve(reply);
+    return true;
+  }
+
+  /** Closes the link with a code and a short reason. */
+  close(code: number = CLOSE_CODES.normal, reason = ""): void {
+    if (this.#isClosed) return;
+    try {
+      this.#ws.close(code, reason.slice(0, 120));
+    } catch {
+      this.#ws.terminate(); // close() throws for invalid states: drop the socket instead
+    }
+    // A peer that ignores the close handshake is cut off (cleared when the socket closes).
+    if (this.#terminateTimer === undefined) {
+      this.#terminateTimer = setTimeout(() => this.#ws.terminate(), 2_000);
+    }
+  }
+
+  /** Seals `frame` with the next sequence number and our send key, then sends it. */
+  #send(frame: Uint8Array): void {
+    if (this.#ws.readyState !== this.#ws.OPEN || !this.#keys) return;
+    this.#sendRaw(sealFrame(this.#keys.send, this.#sendSeq++, frame));
+  }
+
+  /** Sends one frame as it is (the handshake's hello and proof). */
+  #sendRaw(frame: Uint8Array): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#cork();
+    // No per-send callback: a failed write surfaces as the socket's error and close events.
+    this.#ws.send(frame, { binary: true });
+    const queued = this.#ws.bufferedAmount;
+    const limit = this.#opts.maxQueuedBytes ?? LINK_DEFAULTS.maxQueuedBytes;
+    if (queued > limit) {
+      // A peer that asks and never reads would otherwise grow our memory without bound.
+      this.#fail(CLOSE_CODES.tryAgain, `Peer is not reading (${queued} bytes queued)`);
+      this.#ws.terminate();
+    }
+  }
+
+  /**
+   * Batches the frames sent in one turn into one socket write: the first send
+   * corks the socket, and it is uncorked once the current work is done. A lone
+   * request or reply (nothing else outstanding) flushes at the end of the
+   * microtask queue, so a single round trip pays no extra latency; while other
+   * replies are still being computed, it flushes after this turn of the event
+   * loop, so a burst goes out as one writev instead of one write per frame.
+   */
+  #cork(): void {
+    if (this.#corked) return;
+    const socket = (this.#ws as unknown as { _socket?: CorkableSocket })._socket;
+    if (!socket || typeof socket.cork !== "function") return;
+    this.#corked = true;
+    socket.cork();
+    const flush = () => {
+      this.#corked = false;
+      socket.uncork();
+    };
+    if (this.#inFlight > 0 || this.#pending.size > 1) setImmediate(flush);
+    else queueMicrotask(flush);
+  }
+
+  #sendHello(): void {
+    try {
+      this.#sendRaw(encodeHello(this.#myHello));
+    } catch (err) {
+      this.#fail(CLOSE_CODES.handshake, `Cannot send hello: ${oneLine(err)}`);
+    }
+  }
+
+  #fail(code: number, why: string): void {
+    if (!this.#peer || !this.#verified) {
+      this.#log("warn", "peer-handshake-failed", {
+        url: this.#opts.url,
+        role: this.#opts.role,
+        why,
+      });
+      this.#rejectReady(new PeerError(why));
+    } else {
+      this.#log("warn", "peer-protocol-error", { peer: this.#peer.id, why });
+    }
+    this.close(code, why);
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    if (this.#isClosed) return;
+    if (!isBinary) return this.#fail(CLOSE_CODES.unsupported, "Binary frames only");
+    const bytes = toBytes(data);
+    if (this.#peerSealed) {
+      if (this.#verified && this.#queued === 0) return this.#onSealed(bytes);
+      // Sealed frames that arrive while the peer's proof is still being checked wait their turn.
+      this.#enqueue(() => this.#onSealed(bytes));
+      return;
+    }
+    let frame: LinkFrame;
+    try {
+      frame = decodeFrame(bytes, {
+        maxBytes: this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes,
+      });
+    } catch (err) {
+      return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
+    }
+    // Everything the peer sends after its proof is sealed.
+    if (frame.kind === "proof") this.#peerSealed = true;
+    // Handshake frames are handled strictly in order (signing is async).
+    this.#enqueue(() => this.#onHandshakeFrame(frame));
+  }
+
+  #enqueue(work: () => Promise<void> | void): void {
+    this.#queued++;
+    this.#queue = this.#queue.then(work).catch((err) => {
+      this.#fail(CLOSE_CODES.handshake, oneLine(err));
+    }).finally(() => {
+      this.#queued--;
+    });
+  }
+
+  /** Checks a sealed frame's MAC and sequence number, then handles the grid message in it. */
+  #onSealed(bytes: Uint8Array): void {
+    if (this.#isClosed) return;
+    if (!this.#verified || !this.#keys) {
+      return this.#fail(CLOSE_CODES.handshake, "Frame before the handshake finished");
+    }
+    let frame: LinkFrame;
+    try {
+      const length = openFrame(this.#keys.receive, this.#receiveSeq, bytes);
+      this.#receiveSeq++;
+      frame = decodeFrame(new FrameBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, length), {
+        maxBytes: this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes,
+      });
+    } catch (err) {
+      return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
+    }
+    this.#onFrame(frame);
+  }
+
+  async #onHandshakeFrame(frame: LinkFrame): Promise<void> {
+    if (this.#isClosed) return;
+    if (this.#verified) throw new PeerError(`Unsealed ${frame.kind} frame after the handshake`);
+    if (frame.kind !== "hello" && !this.#peerHello) {
+      // Only a misbehaving peer sends anything before its hello; hold a few frames
+      // rather than guess, in case a transport reorders the first bytes.
+      if (this.#early.length >= MAX_EARLY_FRAMES) {
+        throw new PeerError("Too many frames before hello");
+      }
+      this.#early.push(frame);
+      return;
+    }
+    if (frame.kind === "hello") {
+      if (this.#peerHello) throw new PeerError("Second hello during the handshake");
+      checkHello(frame.hello, this.#opts.identity.id);
+      this.#peerHello = frame.hello;
+      const dialer = this.#opts.role === "dialer" ? this.#myHello : frame.hello;
+      const listener = this.#opts.role === "dialer" ? frame.hello : this.#myHello;
+      this.#keys = deriveLinkKeys(this.#opts.role, this.#ephemeral, dialer, listener);
+      if (this.#opts.role === "listener") this.#sendHello();
+      const transcript = this.#transcript(this.#opts.role);
+      this.#sendRaw(encodeProof(await this.#opts.identity.sign(transcript)));
+      this.#sentProof = true;
+      const early = this.#early.splice(0);
+      for (const held of early) await this.#onHandshakeFrame(held);
+      return;
+    }
+    if (frame.kind === "proof") {
+      if (!this.#peerHello) throw new PeerError("Proof before hello");
+      const peerRole: LinkRole = this.#opts.role === "dialer" ? "listener" : "dialer";
+      const ok = await verifySignature(
+        this.#peerHello.publicKey,
+        frame.signature,
+        this.#transcript(peerRole),
+      );
+      if (!ok) throw new PeerError("Peer's signature does not verify: it cannot prove its key");
+      if (!this.#sentProof) throw new PeerError("Proof out of order");
+      this.#verified = true;
+      this.#lastActive = performance.now();
+      clearTimeout(this.#handshakeTimer);
+      const hello = this.#peerHello;
+      this.#peer = {
+        id: hello.id,
+        publicKey: hello.publicKey,
+        advertise: hello.advertise,
+        url: this.#opts.url,
+        direction: this.#opts.role === "dialer" ? "out" : "in",
+      };
+      this.#resolveReady(this.#peer);
+      return;
+    }
+    throw new PeerError(`Unexpected ${frame.kind} frame before the handshake finished`);
+  }
+
+  #transcript(signer: LinkRole): Uint8Array {
+    const mine = this.#myHello;
+    const theirs = this.#peerHello!;
+    const dialer = this.#opts.role === "dialer" ? mine : theirs;
+    const listener = this.#opts.role === "dialer" ? theirs : mine;
+    return handshakeTranscript(signer, dialer, listener);
+  }
+
+  #onFrame(frame: LinkFrame): void {
+    this.#lastActive = performance.now();
+    if (frame.kind === "reply") {
+      if (!this.#settle(frame.id, frame.reply)) {
+        this.#log("debug", "peer-late-reply", { peer: this.#peer?.id, request: frame.id });
+      }
+      return;
+    }
+    if (frame.kind === "request") return this.#onRequest(frame.id, frame.hops, frame.parms);
+    this.#fail(CLOSE_CODES.protocol, `Unexpected ${frame.kind} frame after the handshake`);
+  }
+
+  #onRequest(id: number, hops: number, parms: Parms): void {
+    const limit = this.#opts.maxInFlight ?? LINK_DEFAULTS.maxInFlight;
+    if (this.#inFlight >= limit) {
+      this.#refused++;
+      const now = Date.now();
+      if (now - this.#refusedLoggedAt >= 1_000) {
+        // One line per second at most, however hard the peer pushes.
+        this.#log("warn", "peer-request-refused", {
+          peer: this.#peer!.id,
+          why: `over ${limit} in flight`,
+          count: this.#refused,
+        });
+        this.#refusedLoggedAt = now;
+        this.#refused = 0;
+      }
+      this.#send(encodeReply(id, reject("peer", `Too many requests in flight (limit ${limit})`)));
+      return;
+    }
+    this.#inFlight++;
+    this.#opts.handler(parms, { peer: this.#peer!, hops })
+      .catch((err) => reject(rejectCodeOf(err), oneLine(err)))
+      .then((reply) => {
+        this.#inFlight--;
+        let frame: Uint8Array;
+        try {
+          frame = encodeReply(id, reply);
+        } catch (err) {
+          frame = encodeReply(id, reject(rejectCodeOf(err), `Cannot send reply: ${oneLine(err)}`));
+        }
+        this.#send(frame);
+      });
+  }
+
+  #onClose(code: number, reason: string): void {
+    this.#isClosed = true;
+    clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#terminateTimer);
+    this.#terminateTimer = undefined;
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    if (!this.#verified) {
+      this.#rejectReady(new PeerError(`Link closed during the handshake (${code} ${reason})`));
+    }
+    const why = `Link to "${this.#peer?.id ?? this.#opts.url}" closed (${code}${
+      reason ? ` ${reason}` : ""
+    })`;
+    for (const id of [...this.#pending.keys()]) this.#settle(id, reject("peer", why));
+  }
+}

@@ -1,0 +1,371 @@
+import { WebSocket, WebSocketServer } from "ws";
+import { accept, isAccept, rejectReason } from "../promises.ts";
+import { generateIdentity } from "../identity.ts";
+import { hashText } from "../hash.ts";
+import type { Logger } from "../service.ts";
+import { assert, assertEquals } from "../_testing_assert.ts";
+import { PeerHub } from "./hub.ts";
+import { WsLink } from "./_ws_link.ts";
+import {
+  decodeFrame,
+  encodeHello,
+  encodeProof,
+  encodeRequest,
+  generateEphemeral,
+  handshakeTranscript,
+  type Hello,
+  NONCE_BYTES,
+  PeerError,
+  TRAILER_BYTES,
+} from "./_protocol.ts";
+
+const ECHO = hashText("echo");
+
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error("Timed out waiting");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("a link authenticates both ends and names the peer by its proven key", async () => {
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1] as never)),
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const me = await generateIdentity();
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const link = new WsLink(ws, {
+      role: "dialer",
+      identity: me,
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    const peer = await link.ready;
+    assertEquals(peer.id, server.selfId);
+    assertEquals(peer.direction, "out");
+    await until(() => server.connected().length === 1);
+    assertEquals(server.connected()[0].id, me.id);
+    assertEquals(server.connected()[0].publicKey, me.publicKey);
+    link.close();
+    const closed = await link.closed;
+    assertEquals(closed.code, 1000);
+    assertEquals(rejectReason(await link.request([ECHO])).code, "peer");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a peer that asks and never reads is cut off before it fills our memory", async () => {
+  const events: string[] = [];
+  const log: Logger = (_l, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
+  const big = new Uint8Array(512 * 1024);
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: () => Promise.resolve(accept(big)),
+    maxQueuedBytes: 4 * 1024 * 1024,
+    log,
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const link = new WsLink(ws, {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    await link.ready;
+    await until(() => server.connected().length === 1);
+    // Stop reading: the replies pile up on the server's side.
+    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    for (let i = 0; i < 200; i++) link.request([ECHO], { timeoutMs: 20_000 });
+    await until(() => server.connected().length === 0);
+    assert(events.some((e) => /not reading/.test(e)), "no log line for the cut-off");
+    ws.terminate();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("payloads of every size come back exact, also many at once in one read", async () => {
+  const seen: Uint8Array[] = [];
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => {
+      const bytes = parms[1] as Uint8Array;
+      seen.push(bytes);
+      return Promise.resolve(accept(bytes, bytes.slice()));
+    },
+  });
+  const client = new PeerHub({
+    identity: await generateIdentity(),
+    handler: () => Promise.resolve(accept()),
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    client.dial(url);
+    await until(() => client.connected().length === 1);
+    const sizes = [0, 1, 23, 24, 1023, 1024, 1025, 4096, 65535, 65536, 300_000, 5_000_000];
+    const payloads = sizes.map((n, i) => new Uint8Array(n).map((_, j) => (j * 31 + i) & 0xff));
+    const replies = await Promise.all(
+      payloads.map((p) => client.request(server.selfId, [ECHO, p])),
+    );
+    for (let i = 0; i < sizes.length; i++) {
+      assertEquals(replies[i][1], payloads[i], `echo of ${sizes[i]} bytes`);
+      assertEquals(replies[i][2], payloads[i], `copy of ${sizes[i]} bytes`);
+    }
+    // What the handler was given stays intact after more traffic, and a copy
+    // made with slice() is independent of it.
+    const kept = seen.map((b) => b.slice());
+    await Promise.all(payloads.map((p) => client.request(server.selfId, [ECHO, p])));
+    for (let i = 0; i < sizes.length; i++) assertEquals(seen[i], kept[i]);
+    kept[sizes.length - 1][0] ^= 0xff;
+    assert(seen[sizes.length - 1][0] !== kept[sizes.length - 1][0]);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+Deno.test("closing a link clears its terminate timer once the socket has closed", async () => {
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: () => Promise.resolve(accept()),
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    let terminated = 0;
+    const terminate = ws.terminate.bind(ws);
+    ws.terminate = () => {
+      terminated++;
+      terminate();
+    };
+    const link = new WsLink(ws, {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    await link.ready;
+    link.close();
+    assertEquals((await link.closed).code, 1000);
+    // The 2 s cut-off for a peer that ignores the close handshake must not outlive the socket.
+    await new Promise((r) => setTimeout(r, 2_200));
+    assertEquals(terminated, 0);
+  } finally {
+    await server.close();
+  }
+});
+
+/**
+ * A dialer link to a hand-made listener: `answer` gets the socket and the
+ * dialer's hello, and sends whatever forged handshake the test needs.
+ * `close` tears both ends down.
+ */
+async function dialForgedListener(
+  answer: (ws: WebSocket, dialerHello: Hello) => void | Promise<void>,
+  handshakeTimeoutMs?: number,
+): Promise<{ link: WsLink; close: () => Promise<void> }> {
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+  server.on("connection", (ws) => {
+    ws.once("message", async (data: Uint8Array) => {
+      const frame = decodeFrame(new Uint8Array(data));
+      if (frame.kind === "hello") await answer(ws, frame.hello);
+    });
+  });
+  const { port } = server.address() as { port: number };
+  const url = `ws://127.0.0.1:${port}`;
+  const link = new WsLink(new WebSocket(url, { perMessageDeflate: false }), {
+    role: "dialer",
+    identity: await generateIdentity(),
+    url,
+    handler: () => Promise.resolve(accept()),
+    handshakeTimeoutMs,
+  });
+  const close = async () => {
+    link.close();
+    for (const client of server.clients) client.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { link, close };
+}
+
+/** The error `link.ready` rejects with, checked to be a PeerError about the signature. */
+async function signatureFailure(link: WsLink): Promise<void> {
+  const err = await link.ready.then(() => undefined, (e: unknown) => e);
+  assert(err instanceof PeerError, `ready should reject with PeerError, got ${err}`);
+  assert(/signature/.test(err.message), err.message);
+}
+
+Deno.test("a peer with a valid hello but a bad proof signature fails the link's ready quickly", async () => {
+  const liar = await generateIdentity();
+  const { link, close } = await dialForgedListener((ws) => {
+    const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+    const ephemeral = generateEphemeral().publicKey;
+    ws.send(encodeHello({ id: liar.id, publicKey: liar.publicKey, nonce, ephemeral }));
+    ws.send(encodeProof(crypto.getRandomValues(new Uint8Array(64))));
+  }, 10_000);
+  try {
+    const start = performance.now();
+    await signatureFailure(link);
+    assert(performance.now() - start < 2_000, "rejected only at the handshake timeout");
+    await link.closed;
+  } finally {
+    await close();
+  }
+});
+
+/**
+ * A dialer link to a real PeerHub whose outgoing frames pass through `tamper`
+ * once the handshake is done; `raw` sends bytes as they are.
+ */
+async function tamperedLink(
+  tamper: (frame: Uint8Array, raw: (b: Uint8Array) => void) => void,
+) {
+  const events: string[] = [];
+  const log: Logger = (_l, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1] as never)),
+    log,
+  });
+  const { url } = await server.listen("127.0.0.1", 0);
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const send = ws.send.bind(ws) as (data: Uint8Array, opts?: unknown) => void;
+  const raw = (b: Uint8Array) => send(b, { binary: true });
+  let armed = false;
+  (ws as unknown as { send: unknown }).send = (data: Uint8Array, opts?: unknown) => {
+    if (armed) tamper(new Uint8Array(data), raw);
+    else send(data, opts);
+  };
+  const link = new WsLink(ws, {
+    role: "dialer",
+    identity: await generateIdentity(),
+    url,
+    handler: () => Promise.resolve(accept()),
+  });
+  await link.ready;
+  assert(isAccept(await link.request([ECHO, 1])), "a clean request before tampering");
+  armed = true;
+  return { server, link, events };
+}
+
+for (
+  const [name, tamper, why] of [
+    [
+      "a flipped byte in a post-handshake frame",
+      (frame: Uint8Array, raw: (b: Uint8Array) => void) => {
+        frame[frame.length - TRAILER_BYTES - 3] ^= 0x40;
+        raw(frame);
+      },
+      /MAC/,
+    ],
+    [
+      "a replayed frame (same sequence number)",
+      (frame: Uint8Array, raw: (b: Uint8Array) => void) => {
+        raw(frame);
+        raw(frame);
+      },
+      /sequence/,
+    ],
+    [
+      "an injected frame with a made-up MAC",
+      (frame: Uint8Array, raw: (b: Uint8Array) => void) => {
+        raw(frame);
+        const forged = new Uint8Array(encodeRequest(99, 0, [ECHO, 2]).length + TRAILER_BYTES);
+        forged.set(encodeRequest(99, 0, [ECHO, 2]), 0);
+        forged.set(
+          crypto.getRandomValues(new Uint8Array(TRAILER_BYTES)),
+          forged.length - TRAILER_BYTES,
+        );
+        raw(forged);
+      },
+      /MAC/,
+    ],
+    [
+      "an injected frame without any MAC",
+      (frame: Uint8Array, raw: (b: Uint8Array) => void) => {
+        raw(frame);
+        raw(encodeRequest(99, 0, [ECHO, 2]));
+      },
+      /MAC/,
+    ],
+  ] as const
+) {
+  Deno.test(`${name} closes the link with a logged reason`, async () => {
+    const { server, link, events } = await tamperedLink(tamper);
+    try {
+      const reply = await link.request([ECHO, 3], { timeoutMs: 5_000 });
+      assertEquals(rejectReason(reply).code, "peer");
+      const closed = await link.closed;
+      assertEquals(closed.code, 4002, closed.reason);
+      assert(why.test(closed.reason), closed.reason);
+      assert(
+        events.some((e) => e.startsWith("peer-protocol-error") && why.test(e)),
+        events.join("\n"),
+      );
+      await until(() => server.connected().length === 0);
+    } finally {
+      link.close();
+      await server.close();
+    }
+  });
+}
+
+Deno.test("many sealed frames in flight both ways all arrive, authenticated", async () => {
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: async (parms) => {
+      await new Promise((r) => setTimeout(r, Math.random() * 5));
+      return accept(parms[1] as never);
+    },
+  });
+  const client = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1] as never)),
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    client.dial(url);
+    await until(() => client.connected().length === 1 && server.connected().length === 1);
+    const n = 250; // under the default 256 in flight per link
+    const [there, back] = await Promise.all([
+      Promise.all(Array.from({ length: n }, (_, i) => client.request(server.selfId, [ECHO, i]))),
+      Promise.all(Array.from({ length: 200 }, (_, i) => server.request(client.selfId, [ECHO, i]))),
+    ]);
+    for (let i = 0; i < n; i++) assertEquals(there[i][1], i);
+    for (let i = 0; i < 200; i++) assertEquals(back[i][1], i);
+    assertEquals(client.connected().length, 1);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+Deno.test("a listener whose hello's X25519 key differs from the one it signed fails the proof", async () => {
+  const mitm = await generateIdentity();
+  const { link, close } = await dialForgedListener(async (ws, dialerHello) => {
+    const signed: Hello = {
+      id: mitm.id,
+      publicKey: mitm.publicKey,
+      nonce: crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+      ephemeral: generateEphemeral().publicKey,
+    };
+    const signature = await mitm.sign(handshakeTranscript("listener", dialerHello, signed));
+    // Swap the X25519 key after signing: the proof must no longer verify.
+    ws.send(encodeHello({ ...signed, ephemeral: generateEphemeral().publicKey }));
+    ws.send(encodeProof(signature));
+  });
+  try {
+    await signatureFailure(link);
+    assertEquals((await link.closed).code, 4001);
+  } finally {
+    await close();
+  }
+});

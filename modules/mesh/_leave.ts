@@ -1,0 +1,94 @@
+/**
+ * Members going away: `leave` (this node, with a signed leave record that is
+ * kept until a member has heard it) and `revoke` (another member, for cause).
+ *
+ * @module
+ */
+import { findMember, isLive, MembershipError, type NetState } from "../membership/mod.ts";
+import type { LeaveRequest, LeaveResult, RevokeRequest, RevokeResult } from "./protocol.ts";
+import type { MeshContext } from "./_context.ts";
+
+/** How long a leave or revoke waits for the members to take its record. */
+const PUSH_WAIT_MS = 3000;
+
+/** Records the leave, tells the members, removes the interface and the net here. */
+export async function leaveNet(ctx: MeshContext, req: LeaveRequest): Promise<LeaveResult> {
+  const name = req.name;
+  const state = ctx.nets.require(name);
+  if (isLive(state.set, ctx.selfId)) await ctx.nets.append(name, { kind: "left" });
+  await ctx.wg.removeInterface(state.settings.interface);
+  ctx.reconciler.removed(name);
+  const told = await finishLeave(ctx, state);
+  return { name, left: true, told };
+}
+
+/**
+ * Tells the members of a net this node left, then forgets the net here.
+ * While nobody has heard (no agent, no peer up), the net and its leave
+ * record stay on disk and every reconcile pass tries again. True once done.
+ */
+export async function finishLeave(ctx: MeshContext, state: NetState): Promise<boolean> {
+  const mine = [...state.records.values()].filter((r) =>
+    r.kind === "left" && r.author === ctx.selfId
+  );
+  const others = [...state.set.members.values()].filter((m) =>
+    m.status === "live" && m.id !== ctx.selfId
+  );
+  const acked = others.length === 0 || !ctx.online
+    ? 0
+    : await withTimeout(ctx.sync.push(state, mine), PUSH_WAIT_MS) ?? 0;
+  if (others.length > 0 && acked === 0) return false;
+  await ctx.nets.forget(state.settings.name);
+  ctx.log("info", "net-left", { net: state.settings.name });
+  return true;
+}
+
+/**
+ * Best effort, for a join that failed after admission: records this node's
+ * leave and pushes it to the members (waiting at most a few seconds), so
+ * none of them keeps a peer that never comes. Failures are logged.
+ */
+export async function withdraw(ctx: MeshContext, state: NetState): Promise<void> {
+  const name = state.settings.name;
+  try {
+    const record = await ctx.nets.append(name, { kind: "left" });
+    const told = await withTimeout(ctx.sync.push(state, [record]), PUSH_WAIT_MS) ?? 0;
+    ctx.log("info", "join-withdrawn", { net: name, told });
+  } catch (err) {
+    ctx.log("warn", "join-withdraw-failed", { net: name, why: String(err) });
+  }
+}
+
+/** Every member drops node `req.node` (an id, name or tunnel address) of net `req.name`. */
+export async function revokeMember(ctx: MeshContext, req: RevokeRequest): Promise<RevokeResult> {
+  const name = req.name;
+  const state = ctx.nets.require(name);
+  const member = findMember(state.set, req.node);
+  if (member.id === ctx.selfId) {
+    throw new MembershipError(
+      `Cannot revoke this node itself; use grid leave-wireguard-net ${name}`,
+    );
+  }
+  if (member.status !== "live") {
+    throw new MembershipError(
+      `Node "${member.name}" (${member.id}) has already ${
+        member.status === "left" ? "left" : "been revoked"
+      }`,
+    );
+  }
+  const record = await ctx.nets.append(name, { kind: "revoked", member: member.id });
+  await withTimeout(ctx.sync.push(state, [record]), PUSH_WAIT_MS);
+  if (ctx.online) await ctx.reconciler.reconcileNet(state, true);
+  return { name, revoked: member.id, memberName: member.name, address: member.address };
+}
+
+/** `work`'s result, or undefined when it takes longer than `ms`. */
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,414 @@
+/**
+ * The mesh control protocol: what a command asks the mesh service for and
+ * what it answers, one request and one result type per operation, each with
+ * the {@link Shape} that reads it off the wire. Requests are read once at the
+ * control edge (the mesh control module) and results once at the client
+ * ({@link MeshClient}); everything between works on these types. `grid status
+ * --json` prints a {@link StatusReport} as it is.
+ *
+ * Also here: the promise a joiner makes, which every admit carries by hash.
+ *
+ * @module
+ */
+import {
+  bool,
+  hashText,
+  list,
+  nullable,
+  oneOf,
+  optional,
+  record,
+  type Shape,
+  text,
+  whole,
+} from "../../kernel/mod.ts";
+
+/** The promise a joiner makes; its hash travels in the signed member request. */
+export const JOIN_PROMISE_TEXT =
+  "I promise to use the public keys, endpoints and tunnel addresses I receive from this WireGuard net only to connect to its members, and not to abuse the net or its members. I will generate my own private key on this machine and never send it to anyone. In return I ask the net to admit me and give me a tunnel address.";
+/** Hash (text) of {@link JOIN_PROMISE_TEXT}: what joiners' requests name and admitters check. */
+export const JOIN_PROMISE_HASH: string = hashText(JOIN_PROMISE_TEXT).toString();
+
+const NAME = text(64);
+const PORT = whole(1, 65535);
+const ENDPOINT = text(260);
+const ID = text(120);
+
+/** `create`: found a net with this node as its first member. */
+export interface CreateRequest {
+  /** Net name. */
+  name: string;
+  /** Address block (default `10.77.0.0/16`). */
+  cidr?: string;
+  /** Open net: joiners need no invite. */
+  open?: boolean;
+  /** Pairwise pre-shared keys. */
+  psk?: boolean;
+  /** WireGuard interface name (default `grid-NAME`). */
+  interface?: string;
+  /** WireGuard UDP port (default: the first free one from 51820). */
+  listenPort?: number;
+  /** This node's WireGuard endpoint, `HOST:PORT`. */
+  endpoint?: string;
+  /** This node's name in the net (default: its hostname). */
+  nodeName?: string;
+}
+/** Reads a {@link CreateRequest}. */
+export const CREATE_REQUEST: Shape<CreateRequest> = record({
+  name: NAME,
+  cidr: optional(text(64)),
+  open: optional(bool),
+  psk: optional(bool),
+  interface: optional(text(64)),
+  listenPort: optional(PORT),
+  endpoint: optional(ENDPOINT),
+  nodeName: optional(text(64)),
+});
+
+/** What `create` made. */
+export interface CreateResult {
+  /** Net name. */
+  name: string;
+  /** Net id (hash of the genesis record). */
+  net: string;
+  /** This node's tunnel address. */
+  address: string;
+  /** The WireGuard interface. */
+  interface: string;
+  /** The address block. */
+  cidr: string;
+  /** The WireGuard UDP port. */
+  listenPort: number;
+}
+/** Reads a {@link CreateResult}. */
+export const CREATE_RESULT: Shape<CreateResult> = record({
+  name: NAME,
+  net: ID,
+  address: text(64),
+  interface: text(64),
+  cidr: text(64),
+  listenPort: PORT,
+});
+
+/** `invite`: a one-line token for a net. */
+export interface InviteRequest {
+  /** Net name. */
+  name: string;
+  /** Lifetime in milliseconds. */
+  ttlMs?: number;
+  /** How many joins it admits. */
+  uses?: number;
+  /** The grid URL joiners contact (default: this agent's `--advertise`). */
+  url?: string;
+}
+/** Reads an {@link InviteRequest}. */
+export const INVITE_REQUEST: Shape<InviteRequest> = record({
+  name: NAME,
+  ttlMs: optional(whole(1)),
+  uses: optional(whole(1)),
+  url: optional(text(512)),
+});
+
+/** The invite made. */
+export interface InviteResult {
+  /** The token, `grid1.…`. */
+  token: string;
+  /** Expiry, ISO 8601. */
+  expires: string;
+  /** How many joins it admits. */
+  uses: number;
+}
+/** Reads an {@link InviteResult}. */
+export const INVITE_RESULT: Shape<InviteResult> = record({
+  token: text(8192),
+  expires: text(64),
+  uses: whole(1),
+});
+
+/** `join`: ask a member to admit this node, then bring the interface up. */
+export interface JoinRequest {
+  /** Net name. */
+  name: string;
+  /** Invite token. */
+  invite?: string;
+  /** A member's grid URL (open nets without an invite). */
+  via?: string;
+  /** WireGuard interface name. */
+  interface?: string;
+  /** WireGuard UDP port. */
+  listenPort?: number;
+  /** This node's WireGuard endpoint. */
+  endpoint?: string;
+  /** This node's name in the net. */
+  nodeName?: string;
+}
+/** Reads a {@link JoinRequest}. */
+export const JOIN_REQUEST: Shape<JoinRequest> = record({
+  name: NAME,
+  invite: optional(text(8192)),
+  via: optional(text(512)),
+  interface: optional(text(64)),
+  listenPort: optional(PORT),
+  endpoint: optional(ENDPOINT),
+  nodeName: optional(text(64)),
+});
+
+/** What `join` did. */
+export interface JoinResult {
+  /** Net name. */
+  name: string;
+  /** Net id. */
+  net: string;
+  /** This node's tunnel address. */
+  address: string;
+  /** The WireGuard interface. */
+  interface: string;
+  /** The member that admitted this node ("" when it was a member already). */
+  admittedBy: string;
+  /** The net's admission promise text. */
+  promise: string;
+  /** True when this node was a live member already. */
+  already?: boolean;
+}
+/** Reads a {@link JoinResult}. */
+export const JOIN_RESULT: Shape<JoinResult> = record({
+  name: NAME,
+  net: ID,
+  address: text(64),
+  interface: text(64),
+  admittedBy: text(120),
+  promise: text(4096),
+  already: optional(bool),
+});
+
+/** `leave`: leave a net. */
+export interface LeaveRequest {
+  /** Net name. */
+  name: string;
+}
+/** Reads a {@link LeaveRequest}. */
+export const LEAVE_REQUEST: Shape<LeaveRequest> = record({ name: NAME });
+
+/** What `leave` did. */
+export interface LeaveResult {
+  /** Net name. */
+  name: string;
+  /** Always true: the leave is recorded. */
+  left: boolean;
+  /** True once a member has the leave record; false while it waits for one. */
+  told: boolean;
+}
+/** Reads a {@link LeaveResult}. */
+export const LEAVE_RESULT: Shape<LeaveResult> = record({ name: NAME, left: bool, told: bool });
+
+/** `revoke`: every member drops a node. */
+export interface RevokeRequest {
+  /** Net name. */
+  name: string;
+  /** Node id, member name or tunnel address. */
+  node: string;
+}
+/** Reads a {@link RevokeRequest}. */
+export const REVOKE_REQUEST: Shape<RevokeRequest> = record({ name: NAME, node: text(120) });
+
+/** What `revoke` did. */
+export interface RevokeResult {
+  /** Net name. */
+  name: string;
+  /** Node id of the revoked member. */
+  revoked: string;
+  /** Its name. */
+  memberName: string;
+  /** Its tunnel address. */
+  address: string;
+}
+/** Reads a {@link RevokeResult}. */
+export const REVOKE_RESULT: Shape<RevokeResult> = record({
+  name: NAME,
+  revoked: ID,
+  memberName: text(64),
+  address: text(64),
+});
+
+/** `status`: this node's view of its nets. */
+export interface StatusRequest {
+  /** Only this net. */
+  name?: string;
+}
+/** Reads a {@link StatusRequest}. */
+export const STATUS_REQUEST: Shape<StatusRequest> = record({ name: optional(NAME) });
+
+/** A connected grid peer. */
+export interface GridPeerStatus {
+  /** Its node id. */
+  id: string;
+  /** The URL dialled or advertised, if any. */
+  url: string | null;
+  /** Who opened the link. */
+  direction: "in" | "out";
+}
+
+/** One live peer of a net. */
+export interface PeerStatus {
+  /** Node id. */
+  id: string;
+  /** Member name. */
+  name: string;
+  /** Tunnel address. */
+  address: string;
+  /** Where WireGuard sends to it, or where its record says it listens. */
+  endpoint: string | null;
+  /** Unix seconds of the latest handshake, or null when never. */
+  latestHandshake: number | null;
+  /** Bytes received from it. */
+  rxBytes: number;
+  /** Bytes sent to it. */
+  txBytes: number;
+  /** True when it is on the interface. */
+  configured: boolean;
+  /** True when the interface holds a PSK for it (never the key). */
+  psk: boolean;
+}
+
+/** A member that left or was revoked. */
+export interface FormerMember {
+  /** Node id. */
+  id: string;
+  /** Member name. */
+  name: string;
+  /** The tunnel address it held. */
+  address: string;
+  /** Left, or revoked. */
+  status: "left" | "revoked";
+}
+
+/** Where this node stands in a net. */
+export type SelfStatus = "live" | "left" | "revoked" | "not-admitted";
+
+/** One net as `grid status` shows it. */
+export interface NetStatus {
+  /** Net name. */
+  name: string;
+  /** Net id. */
+  id: string;
+  /** This node's standing. */
+  status: SelfStatus;
+  /** The WireGuard interface. */
+  interface: string;
+  /** True when the interface exists, is up and is WireGuard. */
+  interfaceUp: boolean;
+  /** This node's tunnel address. */
+  address: string | null;
+  /** The address block. */
+  cidr: string;
+  /** Open, or invite only. */
+  policy: "open" | "invite";
+  /** Pairwise PSKs on. */
+  psk: boolean;
+  /** WireGuard UDP port. */
+  listenPort: number;
+  /** This node's endpoint in its record. */
+  endpoint: string | null;
+  /** Live members. */
+  members: number;
+  /** Records held. */
+  records: number;
+  /** Live peers. */
+  peers: PeerStatus[];
+  /** Members that left or were revoked. */
+  former: FormerMember[];
+}
+
+/** This node, its grid peers and its nets. */
+export interface StatusReport {
+  /** This node's id. */
+  node: string;
+  /** True when an agent answered (false: read from disk). */
+  agent: boolean;
+  /** Connected grid peers. */
+  gridPeers: GridPeerStatus[];
+  /** The nets. */
+  nets: NetStatus[];
+}
+
+const MANY = 100_000;
+
+/** Reads a {@link StatusReport}. */
+export const STATUS_REPORT: Shape<StatusReport> = record({
+  node: text(120),
+  agent: bool,
+  gridPeers: list(
+    record({ id: ID, url: nullable(text(512)), direction: oneOf(["in", "out"] as const) }),
+    MANY,
+  ),
+  nets: list(
+    record({
+      name: NAME,
+      id: ID,
+      status: oneOf(["live", "left", "revoked", "not-admitted"] as const),
+      interface: text(64),
+      interfaceUp: bool,
+      address: nullable(text(64)),
+      cidr: text(64),
+      policy: oneOf(["open", "invite"] as const),
+      psk: bool,
+      listenPort: PORT,
+      endpoint: nullable(ENDPOINT),
+      members: whole(),
+      records: whole(),
+      peers: list(
+        record({
+          id: ID,
+          name: text(64),
+          address: text(64),
+          endpoint: nullable(ENDPOINT),
+          latestHandshake: nullable(whole()),
+          rxBytes: whole(),
+          txBytes: whole(),
+          configured: bool,
+          psk: bool,
+        }),
+        MANY,
+      ),
+      former: list(
+        record({
+          id: ID,
+          name: text(64),
+          address: text(64),
+          status: oneOf(["left", "revoked"] as const),
+        }),
+        MANY,
+      ),
+    }),
+    MANY,
+  ),
+});
+
+/** Every operation with its request and result types. */
+export interface MeshOps {
+  /** Found a net. */
+  create(request: CreateRequest): Promise<CreateResult>;
+  /** Make an invite. */
+  invite(request: InviteRequest): Promise<InviteResult>;
+  /** Join a net. */
+  join(request: JoinRequest, signal?: AbortSignal): Promise<JoinResult>;
+  /** Leave a net. */
+  leave(request: LeaveRequest): Promise<LeaveResult>;
+  /** Revoke a member. */
+  revoke(request: RevokeRequest): Promise<RevokeResult>;
+  /** This node's view. */
+  status(request: StatusRequest): Promise<StatusReport>;
+}
+
+/** The operation names, and for each the shapes of its request and result. */
+export const MESH_OPS = {
+  create: { request: CREATE_REQUEST, result: CREATE_RESULT },
+  invite: { request: INVITE_REQUEST, result: INVITE_RESULT },
+  join: { request: JOIN_REQUEST, result: JOIN_RESULT },
+  leave: { request: LEAVE_REQUEST, result: LEAVE_RESULT },
+  revoke: { request: REVOKE_REQUEST, result: REVOKE_RESULT },
+  status: { request: STATUS_REQUEST, result: STATUS_REPORT },
+} as const;
+
+/** An operation's name. */
+export type MeshOp = keyof typeof MESH_OPS;

@@ -1,0 +1,71 @@
+/**
+ * Renders this node's desired WireGuard interface from a net's member set:
+ * pure, so every rule (who is a peer, which address, keepalive, PSK files)
+ * is unit-tested without root. The WireGuard layer applies the result.
+ *
+ * - The interface gets this node's folded tunnel address with the net's prefix.
+ * - Every other live member is a peer, routed at its `/32`; members who left
+ *   or were revoked are not, so applying the spec drops them.
+ * - Keepalive every {@link KEEPALIVE_SECONDS} s on every peer: an end behind
+ *   NAT must keep its mapping open, and turning keepalive on makes WireGuard
+ *   send a handshake the moment a peer is added, so a pair's session comes
+ *   up as soon as the later of the two ends adds the other, instead of after
+ *   WireGuard's 5 s retry when the first handshake reached an end that did
+ *   not know us yet.
+ * - On a PSK net a peer appears only once this pair's key file exists.
+ *
+ * @module
+ */
+import type { WgInterfaceSpec, WgPeerSpec } from "../wireguard/mod.ts";
+import type { MemberSet } from "../membership/mod.ts";
+
+/** Persistent keepalive on every peer, in seconds. */
+export const KEEPALIVE_SECONDS = 25;
+
+/** Options for {@link renderInterface}. */
+export interface RenderOptions {
+  /** This node's id. */
+  selfId: string;
+  /** Interface name. */
+  interface: string;
+  /** UDP port. */
+  listenPort: number;
+  /** Path of this node's WireGuard private key. */
+  privateKeyFile: string;
+  /** PSK file per peer node id (PSK nets). */
+  pskFiles?: ReadonlyMap<string, string>;
+}
+
+/** The desired interface, or undefined when this node is not a live member. */
+export function renderInterface(
+  set: MemberSet,
+  options: RenderOptions,
+): WgInterfaceSpec | undefined {
+  const self = set.members.get(options.selfId);
+  if (!self || self.status !== "live") return undefined;
+  const peers: WgPeerSpec[] = [];
+  for (const m of [...set.members.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    if (m.status !== "live" || m.id === self.id) continue;
+    const peer: WgPeerSpec = { publicKey: m.wg, allowedIps: [`${m.address}/32`] };
+    if (m.endpoint) peer.endpoint = m.endpoint;
+    peer.persistentKeepalive = KEEPALIVE_SECONDS;
+    if (set.net.psk) {
+      const file = options.pskFiles?.get(m.id);
+      if (!file) continue;
+      peer.presharedKeyFile = file;
+    }
+    peers.push(peer);
+  }
+  return {
+    name: options.interface,
+    privateKeyFile: options.privateKeyFile,
+    listenPort: options.listenPort,
+    address: `${self.address}/${set.net.cidr.prefix}`,
+    peers,
+  };
+}
+
+/** The default interface name for a net: `grid-` and the name, cut to 15 characters. */
+export function defaultInterfaceName(net: string): string {
+  return `grid-${net.replace(/[^A-Za-z0-9_.-]/g, "_")}`.slice(0, 15);
+}

@@ -1,0 +1,97 @@
+import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
+import { generateIdentity } from "../../kernel/mod.ts";
+import { admitRecord, makeNet, memberRequest, TEST_PROMISE } from "../membership/_testing_net.ts";
+import { defaultInterfaceName, KEEPALIVE_SECONDS, renderInterface } from "./render.ts";
+import { createInvite, foldMembers, signMemberRequest, signRecord } from "../membership/mod.ts";
+
+const BASE = { interface: "grid-t", listenPort: 51820, privateKeyFile: "/k/wg.key" };
+
+async function threeMembers(psk = false) {
+  const net = await makeNet({ psk });
+  const b = await generateIdentity();
+  const c = await generateIdentity();
+  const inv = () =>
+    createInvite(net.founder, { net: net.net, netName: "testnet", urls: ["ws://x:1"], now: 0 });
+  const rb = await admitRecord(
+    net.founder,
+    net.net,
+    await signMemberRequest(b, {
+      net: net.net,
+      netName: "testnet",
+      name: "b",
+      wg: crypto.getRandomValues(new Uint8Array(32)).toBase64(),
+      endpoint: "192.0.2.2:51820",
+      promise: TEST_PROMISE,
+      time: 1,
+      invite: (await inv()).bytes,
+    }),
+    "10.77.0.2",
+    [net.records[1].id],
+  );
+  const rc = await admitRecord(
+    net.founder,
+    net.net,
+    await memberRequest(c, net.net, { invite: await inv(), name: "c" }),
+    "10.77.0.3",
+    [rb.id],
+  );
+  net.records.push(rb, rc);
+  return { net, b, c, rc };
+}
+
+Deno.test("renderInterface() makes every other live member a peer at its /32", async () => {
+  const { net, b, c } = await threeMembers();
+  const set = net.set();
+  const spec = renderInterface(set, { ...BASE, selfId: b.id })!;
+  assertEquals(spec.address, "10.77.0.2/16");
+  assertEquals(spec.name, "grid-t");
+  assertEquals(
+    spec.peers.map((p) => p.allowedIps[0]).sort(),
+    ["10.77.0.1/32", "10.77.0.3/32"],
+  );
+  const toC = spec.peers.find((p) => p.publicKey === set.members.get(c.id)!.wg)!;
+  assertEquals(toC.endpoint, undefined);
+  assertEquals(toC.persistentKeepalive, KEEPALIVE_SECONDS);
+});
+
+Deno.test("renderInterface() keeps every peer alive, with or without endpoints", async () => {
+  const { net, b } = await threeMembers();
+  const set = net.set();
+  // The founder has no endpoint (behind NAT); B has one: both keep every peer alive, so a
+  // handshake goes out the moment a peer is added.
+  for (const selfId of [net.founder.id, b.id]) {
+    const spec = renderInterface(set, { ...BASE, selfId })!;
+    assertEquals(spec.peers.length, 2);
+    assert(spec.peers.every((p) => p.persistentKeepalive === KEEPALIVE_SECONDS));
+  }
+});
+
+Deno.test("renderInterface() drops a revoked member and renders nothing for a revoked self", async () => {
+  const { net, c, rc } = await threeMembers();
+  const revoke = await signRecord(net.founder, { kind: "revoked", member: c.id }, {
+    net: net.net,
+    parents: [rc.id],
+  });
+  const set = foldMembers([...net.records, revoke]);
+  const spec = renderInterface(set, { ...BASE, selfId: net.founder.id })!;
+  assertEquals(spec.peers.map((p) => p.allowedIps[0]), ["10.77.0.2/32"]);
+  assertEquals(renderInterface(set, { ...BASE, selfId: c.id }), undefined);
+});
+
+Deno.test("renderInterface() on a PSK net lists a peer only once its key file exists", async () => {
+  const { net, b, c } = await threeMembers(true);
+  const set = net.set();
+  const spec = renderInterface(set, {
+    ...BASE,
+    selfId: net.founder.id,
+    pskFiles: new Map([[b.id, "/k/psk/b.psk"]]),
+  })!;
+  assertEquals(spec.peers.length, 1);
+  assertEquals(spec.peers[0].presharedKeyFile, "/k/psk/b.psk");
+  assert(!JSON.stringify(spec).includes(c.id));
+});
+
+Deno.test("defaultInterfaceName() fits in 15 characters", () => {
+  assertEquals(defaultInterfaceName("foo"), "grid-foo");
+  assertEquals(defaultInterfaceName("a-very-long-net-name").length, 15);
+});

@@ -1,0 +1,340 @@
+/**
+ * The WireGuard mesh as a service of the agent: it loads the nets this node
+ * belongs to from `$GRID_HOME/state/nets/`, registers the membership module
+ * (replication, joins, PSKs) and the local mesh control module (what the
+ * commands call) with the kernel, runs anti-entropy, and reconciles: on every
+ * change and every few seconds it renders the desired interface of each net
+ * from its member set and applies it. Applying is a diff, so working tunnels
+ * are never restarted; revoked or departed peers simply drop out of the spec.
+ *
+ * Commands reach it with `[MESH_CONTROL_PROMISE, MESH_CONTROL_MODULE, op,
+ * args]` from the local command line only. Without an agent, the commands
+ * open a {@link Mesh} of their own on the on-disk state (offline mode).
+ *
+ * @module
+ */
+import {
+  type GridHome,
+  type Identity,
+  type Kernel,
+  type Logger,
+  type Module,
+  oneLine,
+  type PeerNetwork,
+  reject,
+  type Service,
+  type ServiceContext,
+} from "../../kernel/mod.ts";
+import { MESH_CONTROL_PROMISE, meshControlModule } from "./control.ts";
+import { JOIN_PROMISE_HASH } from "./protocol.ts";
+import type {
+  CreateRequest,
+  CreateResult,
+  InviteRequest,
+  InviteResult,
+  JoinRequest,
+  JoinResult,
+  LeaveRequest,
+  LeaveResult,
+  MeshOps,
+  NetStatus,
+  RevokeRequest,
+  RevokeResult,
+  StatusReport,
+  StatusRequest,
+} from "./protocol.ts";
+import { netStatus } from "./status.ts";
+import { SYSTEM_WG, type WgDriver, type WgDump } from "../wireguard/mod.ts";
+import type { MeshContext } from "./_context.ts";
+import { NetReconciler } from "./_reconciler.ts";
+import { endpointFrom } from "./_self.ts";
+import { createNet } from "./_create.ts";
+import { joinNet } from "./_join.ts";
+import { finishLeave, leaveNet, revokeMember } from "./_leave.ts";
+import {
+  AntiEntropy,
+  isoSeconds,
+  MEMBERSHIP_PROMISES,
+  Nets,
+  type NetState,
+  PskExchange,
+} from "../membership/mod.ts";
+
+/** Time between reconcile passes. */
+export const RECONCILE_INTERVAL_MS = 3000;
+
+/** A peer network with no peers (offline commands). */
+export const NO_PEERS: PeerNetwork = {
+  selfId: "",
+  connected: () => [],
+  request: () => Promise.resolve(reject("peer", "No agent is running: no peers")),
+  dial: () => {},
+  onChange: () => () => {},
+};
+
+/** Options for {@link Mesh.open}. */
+export interface MeshOptions {
+  /** The grid home holding `state/nets/`. */
+  home: GridHome;
+  /** This node's identity. */
+  identity: Identity;
+  /** Hash (text) of the promise joiners make (default {@link JOIN_PROMISE_HASH}). */
+  joinPromise?: string;
+  /** The peer network (none: offline commands). */
+  peers?: PeerNetwork;
+  /** This agent's grid URL (`grid serve --advertise`). */
+  advertise?: string;
+  /** Where events are logged. */
+  log?: Logger;
+  /** The WireGuard layer (default: the real one). */
+  wg?: WgDriver;
+  /** Reconcile period (default {@link RECONCILE_INTERVAL_MS}). */
+  reconcileMs?: number;
+  /** Anti-entropy period. */
+  syncMs?: number;
+}
+
+/** The mesh engine of one node: every operation, typed, in this process. */
+export class Mesh implements MeshOps {
+  /** The nets this node belongs to. */
+  readonly nets: Nets;
+  readonly #o: MeshOptions;
+  readonly #ctx: MeshContext;
+  #reconciling: Promise<void> | undefined;
+  #again = false;
+
+  private constructor(options: MeshOptions) {
+    this.#o = options;
+    const wg = options.wg ?? SYSTEM_WG;
+    const peers = options.peers ?? NO_PEERS;
+    const log = options.log ?? (() => {});
+    const selfId = options.identity.id;
+    const joinPromise = options.joinPromise ?? JOIN_PROMISE_HASH;
+    this.nets = new Nets({ home: options.home, identity: options.identity, log });
+    const psk = new PskExchange({
+      home: options.home,
+      peers,
+      selfId,
+      log,
+      onKey: () => this.reconcileSoon(),
+    });
+    const sync = new AntiEntropy({
+      nets: this.nets,
+      peers,
+      log,
+      joinPromise,
+      intervalMs: options.syncMs,
+      onPsk: (state, peer, ct) => psk.answer(state, peer, ct),
+    });
+    this.#ctx = {
+      home: options.home,
+      identity: options.identity,
+      selfId,
+      joinPromise,
+      advertise: options.advertise,
+      peers,
+      online: peers !== NO_PEERS,
+      wg,
+      log,
+      nets: this.nets,
+      sync,
+      reconciler: new NetReconciler({ home: options.home, selfId, wg, psk, log }),
+    };
+  }
+
+  /** Opens the mesh on a node's on-disk state. */
+  static async open(options: MeshOptions): Promise<Mesh> {
+    const mesh = new Mesh(options);
+    await mesh.nets.load();
+    return mesh;
+  }
+
+  /** This node's id. */
+  get selfId(): string {
+    return this.#ctx.selfId;
+  }
+
+  /** The membership module and the control module, for the kernel. */
+  modules(): Module[] {
+    return [this.#ctx.sync.module(), this.controlModule()];
+  }
+
+  /** Registers modules and promises, then replicates and reconciles until `signal` aborts. */
+  start(kernel: Kernel, signal: AbortSignal): void {
+    for (const p of [...MEMBERSHIP_PROMISES, MESH_CONTROL_PROMISE]) kernel.acceptPromise(p);
+    for (const m of this.modules()) kernel.register(m);
+    this.#ctx.sync.start(signal);
+    const offChange = this.nets.onChange(() => this.reconcileSoon());
+    const offPeers = this.#ctx.peers.onChange((e) => {
+      if (e.type === "up") this.reconcileSoon();
+    });
+    const timer = setInterval(async () => {
+      await this.nets.load().catch((err) =>
+        this.#ctx.log("warn", "net-reload-failed", { why: oneLine(err) })
+      );
+      this.reconcileSoon();
+    }, this.#o.reconcileMs ?? RECONCILE_INTERVAL_MS);
+    signal.addEventListener("abort", () => {
+      clearInterval(timer);
+      offChange();
+      offPeers();
+    }, { once: true });
+    void this.#announce().then(() => this.reconcileSoon());
+  }
+
+  /** Publishes this node's current grid URL and endpoint where its records are out of date. */
+  async #announce(): Promise<void> {
+    for (const name of this.nets.names()) {
+      const state = this.nets.get(name)!;
+      const self = state.set.members.get(this.selfId);
+      if (!self || self.status !== "live") continue;
+      const url = this.#o.advertise ?? self.url;
+      const endpoint = state.settings.endpoint ?? endpointFrom(url, state.settings.listenPort) ??
+        self.endpoint;
+      if (url === self.url && endpoint === self.endpoint) continue;
+      try {
+        await this.nets.append(name, { kind: "endpoint", endpoint, url });
+        this.#ctx.log("info", "endpoint-announced", { net: name, endpoint, url });
+      } catch (err) {
+        this.#ctx.log("warn", "endpoint-announce-failed", { net: name, why: oneLine(err) });
+      }
+    }
+  }
+
+  /** Runs a reconcile pass soon (coalesced). */
+  reconcileSoon(): void {
+    if (this.#reconciling) {
+      this.#again = true;
+      return;
+    }
+    this.#reconciling = (async () => {
+      do {
+        this.#again = false;
+        await this.reconcile();
+      } while (this.#again);
+    })().finally(() => (this.#reconciling = undefined));
+  }
+
+  /** One reconcile pass over every net; errors are logged, never thrown. */
+  async reconcile(): Promise<void> {
+    for (const name of this.nets.names()) {
+      const state = this.nets.get(name);
+      if (!state) continue;
+      try {
+        if (state.set.status.get(this.selfId) === "left") {
+          if (this.#ctx.online) await finishLeave(this.#ctx, state);
+          continue;
+        }
+        await this.reconcileNet(state);
+      } catch (err) {
+        this.#ctx.log("warn", "reconcile-failed", { net: name, why: oneLine(err) });
+      }
+    }
+  }
+
+  /** Makes one net's interface match its member set (`force`: apply even if unchanged). */
+  reconcileNet(state: NetState, force = false): Promise<void> {
+    return this.#ctx.reconciler.reconcileNet(state, force);
+  }
+
+  /** The module the commands call through the kernel (local origin only). */
+  controlModule(): Module {
+    return meshControlModule(this);
+  }
+
+  /** `create`: founds a net with this node as its first member. */
+  create(request: CreateRequest): Promise<CreateResult> {
+    return createNet(this.#ctx, request);
+  }
+
+  /** `invite`: a one-line token for net `request.name`. */
+  async invite(request: InviteRequest): Promise<InviteResult> {
+    const state = this.nets.require(request.name);
+    const self = state.set.members.get(this.selfId);
+    const url = request.url ?? this.#o.advertise ?? self?.url;
+    const invite = await this.nets.invite(request.name, {
+      urls: url ? [url] : [],
+      ttlMs: request.ttlMs,
+      uses: request.uses,
+    });
+    return { token: invite.token, expires: isoSeconds(invite.exp), uses: invite.uses };
+  }
+
+  /** `join`: asks a member to admit this node, then brings the interface up. */
+  join(request: JoinRequest, signal?: AbortSignal): Promise<JoinResult> {
+    return joinNet(this.#ctx, request, signal);
+  }
+
+  /** `leave`: records the leave, tells the members, removes the interface and the net here. */
+  leave(request: LeaveRequest): Promise<LeaveResult> {
+    return leaveNet(this.#ctx, request);
+  }
+
+  /** `revoke`: every member drops node `request.node` (an id, name or tunnel address). */
+  revoke(request: RevokeRequest): Promise<RevokeResult> {
+    return revokeMember(this.#ctx, request);
+  }
+
+  /** `status`: this node, its grid peers, and per net its interface and peers. */
+  async status(request: StatusRequest): Promise<StatusReport> {
+    const only = request.name;
+    if (only !== undefined) this.nets.require(only);
+    const nets: NetStatus[] = [];
+    for (const name of this.nets.names()) {
+      if (only !== undefined && name !== only) continue;
+      nets.push(await this.#netStatus(this.nets.get(name)!));
+    }
+    const gridPeers = this.#ctx.peers.connected().map((p) => ({
+      id: p.id,
+      url: p.url ?? p.advertise ?? null,
+      direction: p.direction,
+    }));
+    return { node: this.selfId, agent: this.#ctx.online, gridPeers, nets };
+  }
+
+  async #netStatus(state: NetState): Promise<NetStatus> {
+    const iface = state.settings.interface;
+    let dump: WgDump | undefined;
+    try {
+      dump = await this.#ctx.wg.readStatus(iface);
+    } catch {
+      dump = undefined; // the interface is missing (or not ours): status shows it as down
+    }
+    let up = false;
+    try {
+      up = (await this.#ctx.wg.readLinkState(iface)).up;
+    } catch (err) {
+      this.#ctx.log("warn", "link-state-unreadable", { interface: iface, why: oneLine(err) });
+    }
+    return netStatus(state, this.selfId, { dump, up });
+  }
+}
+
+/** Options for {@link meshService}. */
+export interface MeshServiceOptions {
+  /** Hash (text) of the promise joiners make (default {@link JOIN_PROMISE_HASH}). */
+  joinPromise?: string;
+  /** The WireGuard layer (default: the real one). */
+  wg?: WgDriver;
+}
+
+/** The mesh as a service of the agent. */
+export function meshService(options: MeshServiceOptions = {}): Service & { mesh?: Mesh } {
+  const service: Service & { mesh?: Mesh } = {
+    name: "mesh",
+    async start(ctx: ServiceContext): Promise<void> {
+      const mesh = await Mesh.open({
+        home: ctx.home,
+        identity: ctx.identity,
+        joinPromise: options.joinPromise,
+        peers: ctx.peers,
+        advertise: ctx.advertise,
+        log: ctx.log,
+        wg: options.wg,
+      });
+      mesh.start(ctx.kernel, ctx.signal);
+      service.mesh = mesh;
+    },
+  };
+  return service;
+}

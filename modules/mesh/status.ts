@@ -1,0 +1,66 @@
+/**
+ * One net's status for `grid status`: pure, from the member set and the
+ * parsed `wg show IF dump` (which the WireGuard layer stripped of every
+ * private key and PSK), so nothing secret can reach the output.
+ *
+ * @module
+ */
+import type { WgDump } from "../wireguard/mod.ts";
+import type { FormerMember, NetStatus, PeerStatus } from "./protocol.ts";
+import type { NetState } from "../membership/mod.ts";
+
+/** What {@link netStatus} knows of the interface. */
+export interface InterfaceFacts {
+  /** Its parsed `wg show IF dump`; undefined when it cannot be read (missing, or not WireGuard). */
+  dump: WgDump | undefined;
+  /** True when the link exists and carries the UP flag (`ip -j link`). */
+  up: boolean;
+}
+
+/** The status of `state` as seen by node `selfId`, with what is known of its interface. */
+export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts): NetStatus {
+  const { dump } = facts;
+  const set = state.set;
+  const self = set.members.get(selfId);
+  const byKey = new Map((dump?.peers ?? []).map((p) => [p.publicKey, p]));
+  const peers: PeerStatus[] = [...set.members.values()]
+    .filter((m) => m.id !== selfId && m.status === "live")
+    .sort((a, b) => a.address.localeCompare(b.address, "en", { numeric: true }))
+    .map((m) => {
+      const wg = byKey.get(m.wg);
+      return {
+        id: m.id,
+        name: m.name,
+        address: m.address,
+        endpoint: wg?.endpoint ?? m.endpoint ?? null,
+        latestHandshake: wg?.latestHandshake ?? null,
+        rxBytes: wg?.rxBytes ?? 0,
+        txBytes: wg?.txBytes ?? 0,
+        configured: wg !== undefined,
+        psk: wg?.presharedKeyHash !== undefined,
+      };
+    });
+  const gone: FormerMember[] = [];
+  for (const m of set.members.values()) {
+    if (m.status !== "live") {
+      gone.push({ id: m.id, name: m.name, address: m.address, status: m.status });
+    }
+  }
+  return {
+    name: state.settings.name,
+    id: state.settings.net,
+    status: set.status.get(selfId) ?? "not-admitted", // e.g. an admit voided by a used-up invite
+    interface: state.settings.interface,
+    interfaceUp: facts.up && dump !== undefined,
+    address: self?.address ?? null,
+    cidr: set.net.cidr.text,
+    policy: set.net.policy,
+    psk: set.net.psk,
+    listenPort: state.settings.listenPort,
+    endpoint: self?.endpoint ?? null,
+    members: [...set.members.values()].filter((m) => m.status === "live").length,
+    records: state.records.size,
+    peers,
+    former: gone,
+  };
+}

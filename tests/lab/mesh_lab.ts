@@ -1,0 +1,322 @@
+/**
+ * A lab of real grid agents: one `grid serve` per network namespace (see
+ * _netns.ts), each with its own GRID_HOME, run from source with the release
+ * binary's permission flags (read from deno.json's `grid` task), plus the
+ * helpers the mesh tests, the demo and the benchmark share: run a grid
+ * command on a node, form a mesh, read a node's WireGuard state, ping every
+ * pair. The namespaces cannot reach the npm registry, so the subprocesses use
+ * this process's DENO_DIR, filled beforehand by `deno install`.
+ *
+ * @module
+ */
+import { parseWgDump, type WgDump } from "../../modules/wireguard/mod.ts";
+import {
+  createLab,
+  type LabNet,
+  type LabNode,
+  type LabOutput,
+  type LabProcess,
+  waitFor,
+} from "./netns.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** The agent's WebSocket port inside every namespace. */
+export const AGENT_PORT = 7340;
+/** The WireGuard listen port inside every namespace. */
+export const WG_PORT = 51820;
+
+/** One grid node in the lab. */
+export interface MeshNode extends LabNode {
+  /** Its GRID_HOME. */
+  readonly home: string;
+  /** The URL peers dial it at. */
+  readonly url: string;
+  /** `host:port` of its WireGuard endpoint. */
+  readonly endpoint: string;
+  /** The running agent, if any. */
+  agent?: LabProcess;
+}
+
+/** Options for {@link createMeshLab}. */
+export interface MeshLabOptions {
+  /** Extra environment for every grid process. */
+  env?: Record<string, string>;
+  /** Agent log level (default "info"). */
+  logLevel?: string;
+}
+
+/** Flags for `grid create-wireguard-net` / `join-wireguard-net`. */
+export interface NetFlags {
+  /** Net CIDR (create only). */
+  cidr?: string;
+  /** Open net (create only). */
+  open?: boolean;
+  /** Per-pair pre-shared keys (create only). */
+  psk?: boolean;
+}
+
+/** Grid agents in namespaces, and what tests do with them. */
+export class MeshLab {
+  /** The namespaces. */
+  readonly lab: LabNet;
+  /** The nodes, 1-based `index`. */
+  readonly nodes: MeshNode[];
+  readonly #flags: string[];
+  readonly #env: Record<string, string>;
+  readonly #logLevel: string;
+  /**
+   * An empty working directory: the CLI turns an argument naming an existing
+   * file in its working directory into an absolute path, so a net called
+   * like a file in the repository would change its name.
+   */
+  readonly #cwd: string;
+  #starts = 0;
+
+  private constructor(lab: LabNet, nodes: MeshNode[], flags: string[], options: MeshLabOptions) {
+    this.lab = lab;
+    this.nodes = nodes;
+    this.#flags = flags;
+    this.#env = { NO_COLOR: "1", ...options.env };
+    this.#logLevel = options.logLevel ?? "info";
+    this.#cwd = `${lab.logDir}/cwd`;
+  }
+
+  /** Builds `count` namespaces with a fresh GRID_HOME each (no agent started yet). */
+  static async create(count: number, options: MeshLabOptions = {}): Promise<MeshLab> {
+    const flags = await releaseFlags();
+    const lab = await createLab(count);
+    const nodes = lab.nodes.map((n): MeshNode => ({
+      ...n,
+      home: `${lab.logDir}/home${n.index}`,
+      url: `ws://${n.address}:${AGENT_PORT}`,
+      endpoint: `${n.address}:${WG_PORT}`,
+    }));
+    for (const node of nodes) await Deno.mkdir(node.home, { mode: 0o700 });
+    await Deno.mkdir(`${lab.logDir}/cwd`);
+    return new MeshLab(lab, nodes, flags, options);
+  }
+
+  /** Runs `grid ARGS` on `node` and waits for it. */
+  grid(node: MeshNode, args: string[], timeoutMs = 60_000): Promise<LabOutput> {
+    return this.lab.run(
+      node,
+      asHost(node, [Deno.execPath(), "run", ...this.#flags, `${ROOT}/main.ts`, ...args]),
+      {
+        env: { ...this.#env, GRID_HOME: node.home },
+        cwd: this.#cwd,
+        timeoutMs,
+      },
+    );
+  }
+
+  /** Runs `grid ARGS` and throws with its stderr unless it exits 0; returns stdout. */
+  async gridOk(node: MeshNode, args: string[], timeoutMs?: number): Promise<string> {
+    const out = await this.grid(node, args, timeoutMs);
+    if (out.code !== 0) {
+      throw new Error(
+        `grid ${args[0]} on node ${node.index} exited ${out.code}: ${out.stderr.trim()}`,
+      );
+    }
+    return out.stdout;
+  }
+
+  /** Starts `grid serve` on `node` and waits until it listens. */
+  async startAgent(node: MeshNode, timeoutMs = 60_000): Promise<void> {
+    const agent = this.lab.spawn(
+      node,
+      `agent${node.index}-${++this.#starts}`,
+      asHost(node, [
+        Deno.execPath(),
+        "run",
+        ...this.#flags,
+        `${ROOT}/main.ts`,
+        "serve",
+        "--listen",
+        `0.0.0.0:${AGENT_PORT}`,
+        "--advertise",
+        node.url,
+        "--log-level",
+        this.#logLevel,
+      ]),
+      { env: { ...this.#env, GRID_HOME: node.home }, cwd: this.#cwd },
+    );
+    node.agent = agent;
+    let exited = false;
+    agent.status.then(() => exited = true);
+    const up = await waitFor(
+      () => exited || agent.output().includes("grid: listening on"),
+      timeoutMs,
+    );
+    if (!up || exited) {
+      throw new Error(`agent on node ${node.index} did not start: ${agent.output().slice(-2000)}`);
+    }
+  }
+
+  /** Starts every node's agent, a few at a time (2 cores). */
+  async startAgents(nodes = this.nodes, parallel = 4): Promise<void> {
+    await pool(nodes, parallel, (n) => this.startAgent(n));
+  }
+
+  /** Kills the node's agent with `signal` and waits for it to exit. */
+  async stopAgent(node: MeshNode, signal: Deno.Signal = "SIGTERM"): Promise<void> {
+    const agent = node.agent;
+    if (!agent) return;
+    agent.kill(signal);
+    await agent.status;
+    node.agent = undefined;
+  }
+
+  /** `grid create-wireguard-net NAME ...` on `node`. */
+  createNet(node: MeshNode, name: string, flags: NetFlags = {}): Promise<string> {
+    return this.gridOk(node, [
+      "create-wireguard-net",
+      name,
+      ...(flags.cidr ? ["--cidr", flags.cidr] : []),
+      ...(flags.open ? ["--open"] : []),
+      ...(flags.psk ? ["--psk"] : []),
+      ...this.wgFlags(node),
+    ]);
+  }
+
+  /** `grid invite NAME ...` on `node`: the token. */
+  async invite(node: MeshNode, name: string, extra: string[] = []): Promise<string> {
+    const out = (await this.gridOk(node, ["invite", name, ...extra])).trim().split("\n");
+    return out[out.length - 1].trim();
+  }
+
+  /** `grid join-wireguard-net NAME [INVITE] ...` on `node` (exit code and output, not thrown). */
+  join(node: MeshNode, name: string, invite?: string): Promise<LabOutput> {
+    return this.grid(node, [
+      "join-wireguard-net",
+      name,
+      ...(invite === undefined ? [] : [invite]),
+      ...this.wgFlags(node),
+    ]);
+  }
+
+  /** The `--interface/--listen-port/--endpoint` flags for `node`. */
+  wgFlags(node: MeshNode): string[] {
+    return [
+      "--interface",
+      node.ifname,
+      "--listen-port",
+      String(WG_PORT),
+      "--endpoint",
+      node.endpoint,
+    ];
+  }
+
+  /**
+   * Creates net `name` on the first node and joins the others, node k
+   * through the invite of node ⌊(k-1)/2⌋ (a tree: several inviters). Agents
+   * must be running. Returns when every join returned.
+   */
+  async formMesh(name: string, flags: NetFlags = {}, nodes = this.nodes): Promise<void> {
+    await this.createNet(nodes[0], name, flags);
+    for (let i = 1; i < nodes.length; i++) {
+      const inviter = nodes[Math.floor((i - 1) / 2)];
+      const token = await this.invite(inviter, name);
+      const out = await this.join(nodes[i], name, token);
+      if (out.code !== 0) {
+        throw new Error(
+          `join of node ${
+            nodes[i].index
+          } via ${inviter.index} exited ${out.code}: ${out.stderr.trim()}`,
+        );
+      }
+    }
+  }
+
+  /** The node's WireGuard state from `wg show IF dump` (undefined when it has no interface). */
+  async wgDump(node: MeshNode): Promise<WgDump | undefined> {
+    const out = await this.lab.run(node, ["wg", "show", node.ifname, "dump"]);
+    return out.code === 0 ? parseWgDump(out.stdout) : undefined;
+  }
+
+  /** The node's tunnel address from `ip addr` (undefined when it has none). */
+  async tunnelAddress(node: MeshNode): Promise<string | undefined> {
+    const out = await this.lab.run(node, ["ip", "-j", "address", "show", "dev", node.ifname]);
+    if (out.code !== 0) return undefined;
+    const info = JSON.parse(out.stdout)[0]?.addr_info ?? [];
+    return info.find((a: { family: string }) => a.family === "inet")?.local;
+  }
+
+  /** The node's WireGuard public key (undefined when it has no interface). */
+  async publicKey(node: MeshNode): Promise<string | undefined> {
+    return (await this.wgDump(node))?.device.publicKey;
+  }
+
+  /** Pairs `[from, to]` among `nodes` that cannot ping each other's tunnel address. */
+  async failingPairs(
+    nodes = this.nodes,
+    waitSec = 1,
+    parallel = 8,
+  ): Promise<[MeshNode, MeshNode][]> {
+    const addresses = new Map<MeshNode, string | undefined>();
+    for (const node of nodes) addresses.set(node, await this.tunnelAddress(node));
+    const pairs = nodes.flatMap((a) =>
+      nodes.filter((b) => b !== a).map((b) => [a, b] as [MeshNode, MeshNode])
+    );
+    const failed: [MeshNode, MeshNode][] = [];
+    await pool(pairs, parallel, async ([a, b]) => {
+      const to = addresses.get(b);
+      if (to === undefined || !(await this.lab.ping(a, to, 1, waitSec))) failed.push([a, b]);
+    });
+    return failed;
+  }
+
+  /** Waits until every pair among `nodes` pings; returns the ms it took, or undefined on timeout. */
+  async waitForMesh(nodes = this.nodes, timeoutMs = 60_000): Promise<number | undefined> {
+    const start = performance.now();
+    const whole = await waitFor(
+      async () => (await this.failingPairs(nodes, 0.5)).length === 0,
+      timeoutMs,
+      100,
+    );
+    return whole ? performance.now() - start : undefined;
+  }
+
+  /** Tears down every agent, interface and namespace. */
+  async destroy(): Promise<void> {
+    await this.lab.destroy();
+  }
+}
+
+/**
+ * `argv` run with host name `nodeN` in a UTS namespace of its own, so each
+ * node has its own name as on real machines (grid names members after their
+ * host). Every step execs the next, so the pid is the command's own.
+ */
+function asHost(node: LabNode, argv: string[]): string[] {
+  return [
+    "unshare",
+    "--uts",
+    "sh",
+    "-c",
+    'hostname "$0" && exec "$@"',
+    `node${node.index}`,
+    ...argv,
+  ];
+}
+
+/** The release binary's permission flags, from deno.json's `grid` task. */
+export async function releaseFlags(): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const task = config.tasks.grid;
+  const command: string = typeof task === "string" ? task : task.command;
+  return command.split(/\s+/).filter((w) => w.startsWith("--"));
+}
+
+/** Runs `fn` over `items`, at most `parallel` at a time. */
+export async function pool<T>(
+  items: T[],
+  parallel: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
+}
