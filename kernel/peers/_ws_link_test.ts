@@ -32,7 +32,7 @@ async function until(check: () => boolean, ms = 10_000): Promise<void> {
 Deno.test("a link authenticates both ends and names the peer by its proven key", async () => {
   const server = new PeerHub({
     identity: await generateIdentity(),
-    handler: (parms) => Promise.resolve(accept(parms[1] as never)),
+    handler: (parms) => Promise.resolve(accept(parms[1])),
   });
   try {
     const { url } = await server.listen("127.0.0.1", 0);
@@ -232,7 +232,7 @@ async function tamperedLink(
   const log: Logger = (_l, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
   const server = new PeerHub({
     identity: await generateIdentity(),
-    handler: (parms) => Promise.resolve(accept(parms[1] as never)),
+    handler: (parms) => Promise.resolve(accept(parms[1])),
     log,
   });
   const { url } = await server.listen("127.0.0.1", 0);
@@ -323,12 +323,12 @@ Deno.test("many sealed frames in flight both ways all arrive, authenticated", as
     identity: await generateIdentity(),
     handler: async (parms) => {
       await new Promise((r) => setTimeout(r, Math.random() * 5));
-      return accept(parms[1] as never);
+      return accept(parms[1]);
     },
   });
   const client = new PeerHub({
     identity: await generateIdentity(),
-    handler: (parms) => Promise.resolve(accept(parms[1] as never)),
+    handler: (parms) => Promise.resolve(accept(parms[1])),
   });
   try {
     const { url } = await server.listen("127.0.0.1", 0);

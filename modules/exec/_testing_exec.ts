@@ -70,7 +70,7 @@ export function testRequest(
       promise: hashText(promiseText),
       promiseText,
       kind: options.kind ?? "js",
-      grant: grant as never,
+      grant: grant.map((rule) => [...rule]),
     },
     args: options.args ?? [],
     limits: options.limits,

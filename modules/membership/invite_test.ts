@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../kernel/_testing_assert.ts";
-import { decodeValue, encodeValue, generateIdentity } from "../../kernel/mod.ts";
+import { decodeValue, encodeValue, generateIdentity, type Parm } from "../../kernel/mod.ts";
 import {
   checkInvite,
   checkInviteFor,
@@ -46,13 +46,13 @@ Deno.test("parseInvite() refuses forged and malformed tokens", async (t) => {
   const thief = await generateIdentity();
   const inv = await createInvite(me, { net: "net1", netName: "foo", urls: [URL] });
   const outer = decodeValue(inv.bytes) as { body: Uint8Array; sig: Uint8Array };
-  const body = decodeValue(outer.body) as Record<string, unknown>;
+  const body = decodeValue(outer.body) as { [key: string]: Parm };
   body.uses = 1000; // raise the use count, keep the old signature
-  const raised = encodeValue({ body: encodeValue(body as never), sig: outer.sig });
+  const raised = encodeValue({ body: encodeValue(body), sig: outer.sig });
   body.key = thief.publicKey;
   const resigned = encodeValue({
-    body: encodeValue(body as never),
-    sig: await thief.sign(encodeValue(body as never)),
+    body: encodeValue(body),
+    sig: await thief.sign(encodeValue(body)),
   });
   const asToken = (b: Uint8Array) =>
     TOKEN_PREFIX + b.toBase64({ alphabet: "base64url", omitPadding: true });

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
-import { decodeValue, encodeValue, generateIdentity } from "../../kernel/mod.ts";
+import { decodeValue, encodeValue, generateIdentity, type Parm } from "../../kernel/mod.ts";
 import { parseRecord, signRecord } from "./records.ts";
 import { MembershipError } from "./errors.ts";
 import { makeNet, memberRequest } from "./_testing_net.ts";
@@ -30,9 +30,9 @@ Deno.test("parseRecord() refuses a record whose key is not its author's", async 
   const net = await makeNet();
   const other = await generateIdentity();
   const outer = decodeValue(net.records[1].bytes) as { body: Uint8Array; sig: Uint8Array };
-  const body = decodeValue(outer.body) as Record<string, unknown>;
+  const body = decodeValue(outer.body) as { [key: string]: Parm };
   body.key = other.publicKey; // claims the founder as author with another key
-  const bytes = await signEnvelope(other, RECORD_CONTEXT, body as never);
+  const bytes = await signEnvelope(other, RECORD_CONTEXT, body);
   await assertRejects(() => parseRecord(bytes), MembershipError, "not its author's");
 });
 
