@@ -5,34 +5,32 @@
  *
  * @module
  */
-import { generateIdentity } from "../kernel/mod.ts";
-import { admitRecord, makeNet, memberRequest } from "../modules/membership/_testing_net.ts";
 import {
-  createInvite,
+  admitRecord,
+  inviteFor,
+  makeNet,
+  memberRequest,
+  revokeRecord,
+  testNode,
+} from "../modules/membership/_testing_net.ts";
+import {
   decapsulatePsk,
   encapsulatePsk,
   foldMembers,
   kemKeyPair,
   type MemberRecord,
   parseRecord,
-  signRecord,
 } from "../modules/membership/mod.ts";
 
-/** A net of `members` members, each admitted by the previous member (a chain of records). */
+/** A net of `members` members, each admitted by the founder (a chain of records), one revoked. */
 async function netOf(members: number): Promise<MemberRecord[]> {
   const net = await makeNet({ cidr: "10.0.0.0/16" });
   let parent = net.records[1].id;
-  let admitter = net.founder;
   for (let i = 1; i < members; i++) {
-    const node = await generateIdentity();
-    const invite = await createInvite(admitter, {
-      net: net.net,
-      netName: "testnet",
-      urls: ["ws://h:1"],
-      now: 0,
-    });
+    const node = await testNode();
+    const invite = await inviteFor(net.founder, net.net, { uses: 1 });
     const rec = await admitRecord(
-      admitter,
+      net.founder,
       net.net,
       await memberRequest(node, net.net, { invite }),
       `10.0.${Math.floor(i / 250)}.${(i % 250) + 1}`,
@@ -40,13 +38,12 @@ async function netOf(members: number): Promise<MemberRecord[]> {
     );
     net.records.push(rec);
     parent = rec.id;
-    admitter = node;
   }
-  const revoke = await signRecord(admitter, { kind: "endpoint", endpoint: "10.9.9.9:51820" }, {
-    net: net.net,
-    parents: [parent],
-  });
-  net.records.push(revoke);
+  const last = net.records[net.records.length - 1];
+  const target = last.kind === "admit" ? last.request.id : "";
+  net.records.push(
+    await revokeRecord(net.founder, net.net, { id: target, admit: last.id }, [parent]),
+  );
   return net.records;
 }
 
@@ -60,9 +57,12 @@ for (const [n, records] of nets) {
 }
 
 const sample = nets.get(20)![5];
-Deno.bench("verify one admit record (decode, 3 signatures: record, request, invite)", async () => {
-  await parseRecord(sample.bytes);
-});
+Deno.bench(
+  "verify one admit record (decode, 5 signatures: record, request, WireGuard key, invite, invite key)",
+  async () => {
+    await parseRecord(sample.bytes);
+  },
+);
 
 const peer = kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
 Deno.bench("one pairwise PSK (ML-KEM-768+X25519 both sides, HKDF)", async () => {

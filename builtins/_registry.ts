@@ -23,6 +23,7 @@ import { command as invite } from "./invite.ts";
 import { command as leaveWireguardNet } from "./leave_wireguard_net.ts";
 import { command as revoke } from "./revoke.ts";
 import { command as status } from "./status.ts";
+import { command as admins } from "./admins.ts";
 
 /** File name and command, in the order the kernel consults them. */
 export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
@@ -38,6 +39,7 @@ export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
   ["invite.ts", invite],
   ["leave_wireguard_net.ts", leaveWireguardNet],
   ["revoke.ts", revoke],
+  ["admins.ts", admins],
   ["status.ts", status],
 ];
 

@@ -5,12 +5,13 @@
  *
  * @module
  */
+import { UsageError } from "../kernel/mod.ts";
 import type { Command } from "./_command.ts";
 import { flagSet, flagText, parseFlags, parsePort } from "./_flags.ts";
 import { meshFor } from "./_mesh_command.ts";
 
 const USAGE =
-  "grid create-wireguard-net NAME [--cidr CIDR] [--open] [--psk] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME]";
+  "grid create-wireguard-net NAME [--cidr CIDR] [--open] [--psk] [--invite-by admins|members] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME]";
 
 /** The create command. */
 export const command: Command = {
@@ -26,6 +27,7 @@ export const command: Command = {
         cidr: { type: "string" },
         open: { type: "boolean" },
         psk: { type: "boolean" },
+        "invite-by": { type: "string" },
         interface: { type: "string" },
         "listen-port": { type: "string" },
         endpoint: { type: "string" },
@@ -36,11 +38,16 @@ export const command: Command = {
     );
     const open = flagSet(flags, "open");
     const psk = flagSet(flags, "psk");
+    const inviteBy = flagText(flags, "invite-by");
+    if (inviteBy !== undefined && inviteBy !== "admins" && inviteBy !== "members") {
+      throw new UsageError(`Invalid --invite-by "${inviteBy.slice(0, 20)}": use admins or members`);
+    }
     const r = await (await meshFor(ctx)).create({
       name: flags.positionals[0],
       cidr: flagText(flags, "cidr"),
       open,
       psk,
+      inviteBy,
       interface: flagText(flags, "interface"),
       listenPort: parsePort(flagText(flags, "listen-port")),
       endpoint: flagText(flags, "endpoint"),

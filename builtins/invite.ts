@@ -15,7 +15,7 @@ import {
   parseDuration,
 } from "../modules/membership/mod.ts";
 
-const USAGE = "grid invite NAME [--ttl DURATION] [--uses N] [--url ws://HOST:PORT]";
+const USAGE = "grid invite NAME [--ttl DURATION] [--uses N] [--url ws://HOST:PORT] [--admin NODE]";
 
 /** The invite command. */
 export const command: Command = {
@@ -31,6 +31,7 @@ export const command: Command = {
         ttl: { type: "string" },
         uses: { type: "string" },
         url: { type: "string" },
+        admin: { type: "string" },
       },
       USAGE,
       { min: 1, max: 1 },
@@ -53,6 +54,7 @@ export const command: Command = {
       ttlMs: ttl === undefined ? undefined : parseTtl(ttl),
       uses,
       url: flagText(flags, "url"),
+      admin: flagText(flags, "admin"),
     });
     await ctx.io.stdout(`${r.token}\n`);
     return 0;

@@ -75,7 +75,7 @@ Deno.test("join refuses a bad invite in one line before it starts or binds an ag
     ["malformed", "garbage", "Invalid invite"],
     ["for another net", await inviteFor("bar"), `for net "bar", not "foo"`],
     ["expired", await inviteFor("foo", Date.now() - 3_600_000), "expired"],
-    ["forged", forged, "Invite"],
+    ["forged", forged, "Invalid invite: its secret does not match its invite key"],
   ];
   try {
     await withHome(async (home) => {

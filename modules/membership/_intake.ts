@@ -1,10 +1,14 @@
 /**
  * Which new records a net takes in, pure: a record enters once all its
- * parents are in, if it is no second genesis, its author was admitted, and
- * the net is under its record cap (admits stop at the cap; leaves, revokes
- * and endpoints get room beyond it, so a flood of joins can never keep a
- * revoke from being recorded). Records whose parents have not arrived wait,
- * at most {@link MAX_PENDING} of them.
+ * parents are in, if it is no second genesis, its author was admitted (or
+ * founded the net), and the net is under its record cap. Whether the author
+ * had the right to sign it is the fold's part, the same on every node.
+ *
+ * Records whose parents have not arrived wait, but only a few per peer that
+ * sent them, and only when their author is known here: a stranger's records
+ * are refused now and fetched again by anti-entropy once their ancestors
+ * (the author's admit among them) are in. So one peer cannot fill the
+ * waiting room and push out another's records.
  *
  * @module
  */
@@ -13,6 +17,18 @@ import { MAX_RECORDS_PER_NET } from "./protocol.ts";
 
 /** Most records held while waiting for their parents. */
 export const MAX_PENDING = 1024;
+/** Room kept under the record cap for what is not an admit (leaves, revokes, role changes). */
+export const RESERVED_RECORDS = 1024;
+/** Most waiting records that came from one peer. */
+export const MAX_PENDING_PER_PEER = 64;
+
+/** A record waiting for its parents, and the peer it came from ("" for this node or disk). */
+export interface Waiting {
+  /** The record. */
+  record: MemberRecord;
+  /** Who sent it. */
+  from: string;
+}
 
 /** What {@link planIntake} looks at. */
 export interface IntakeInput {
@@ -23,9 +39,11 @@ export interface IntakeInput {
   /** The records the net holds, by id. */
   records: ReadonlyMap<string, MemberRecord>;
   /** Records waiting for their parents, by id. */
-  pending: ReadonlyMap<string, MemberRecord>;
+  pending: ReadonlyMap<string, Waiting>;
   /** Records just received (verified, not yet held or pending). */
   fresh: MemberRecord[];
+  /** The peer they came from ("" for this node or disk). */
+  from: string;
 }
 
 /** What {@link planIntake} decides. */
@@ -34,27 +52,45 @@ export interface IntakePlan {
   added: MemberRecord[];
   /** Why each refused record was refused. */
   refused: string[];
-  /** Records that wait for their parents (the newest {@link MAX_PENDING}). */
-  waiting: MemberRecord[];
+  /** Records that wait for their parents. */
+  waiting: Waiting[];
   /** Ids of the parents they wait for. */
   missing: string[];
+}
+
+/** The authors a record may have: the founder and every node some admit names. */
+function knownAuthors(founder: string, records: Iterable<MemberRecord>): Set<string> {
+  const authors = new Set<string>([founder]);
+  for (const r of records) if (r.kind === "admit") authors.add(r.request.id);
+  return authors;
 }
 
 /** Decides which of the pending and fresh records the net takes in. */
 export function planIntake(input: IntakeInput): IntakePlan {
   const { records } = input;
-  const pool = new Map<string, MemberRecord>(input.pending);
-  for (const r of input.fresh) pool.set(r.id, r);
-  const authors = new Set<string>([input.founder]);
-  for (const r of records.values()) if (r.kind === "admit") authors.add(r.request.id);
+  const refused: string[] = [];
+  const pool = new Map<string, Waiting>(input.pending);
+  const authors = knownAuthors(input.founder, records.values());
+  // Admits in the same batch may introduce authors of later records in it.
+  for (const r of input.fresh) if (r.kind === "admit") authors.add(r.request.id);
+  for (const w of input.pending.values()) {
+    if (w.record.kind === "admit") authors.add(w.record.request.id);
+  }
+  for (const r of input.fresh) {
+    if (!authors.has(r.author)) {
+      refused.push(`Record "${r.id}" is signed by "${r.author}", who is not a member`);
+      continue;
+    }
+    pool.set(r.id, { record: r, from: input.from });
+  }
   const taken = new Set<string>();
   const held = (id: string): boolean => records.has(id) || taken.has(id);
   const added: MemberRecord[] = [];
-  const refused: string[] = [];
   let progress = true;
   while (progress) {
     progress = false;
-    for (const r of pool.values()) {
+    for (const w of pool.values()) {
+      const r = w.record;
       if (!r.parents.every(held)) continue;
       pool.delete(r.id);
       progress = true;
@@ -62,23 +98,29 @@ export function planIntake(input: IntakeInput): IntakePlan {
         refused.push(`Record "${r.id}" is a second genesis`);
         continue;
       }
-      if (!authors.has(r.author)) {
-        refused.push(`Record "${r.id}" is signed by "${r.author}", who is not a member`);
-        continue;
-      }
-      const cap = r.kind === "admit" ? MAX_RECORDS_PER_NET : 2 * MAX_RECORDS_PER_NET;
+      // Admits stop short of the cap: leaves, revokes and role changes always have room.
+      const cap = r.kind === "admit" ? MAX_RECORDS_PER_NET - RESERVED_RECORDS : MAX_RECORDS_PER_NET;
       if (records.size + added.length >= cap) {
         refused.push(`Net "${input.netName}" holds ${cap} records already`);
         continue;
       }
       taken.add(r.id);
-      if (r.kind === "admit") authors.add(r.request.id);
       added.push(r);
     }
   }
-  const waiting = [...pool.values()].slice(-MAX_PENDING);
+  // What still waits: the newest, at most MAX_PENDING_PER_PEER per sender, MAX_PENDING in all.
+  const perPeer = new Map<string, number>();
+  const waiting: Waiting[] = [];
+  for (const w of [...pool.values()].reverse()) {
+    const n = perPeer.get(w.from) ?? 0;
+    if (w.from !== "" && n >= MAX_PENDING_PER_PEER) continue;
+    perPeer.set(w.from, n + 1);
+    waiting.push(w);
+    if (waiting.length >= MAX_PENDING) break;
+  }
+  waiting.reverse();
   const missing = [
-    ...new Set(waiting.flatMap((r) => r.parents.filter((p) => !held(p) && !pool.has(p)))),
+    ...new Set(waiting.flatMap((w) => w.record.parents.filter((p) => !held(p) && !pool.has(p)))),
   ];
   return { added, refused, waiting, missing };
 }

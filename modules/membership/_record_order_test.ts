@@ -1,8 +1,7 @@
 import { assertEquals } from "../../kernel/_testing_assert.ts";
-import { generateIdentity } from "../../kernel/mod.ts";
 import { parentsFirst } from "./_record_order.ts";
 import type { MemberRecord } from "./records.ts";
-import { admitRecord, makeNet, memberRequest } from "./_testing_net.ts";
+import { admitRecord, makeNet, memberRequest, testNode } from "./_testing_net.ts";
 
 Deno.test("parentsFirst() puts every record after its parents", async () => {
   const net = await makeNet({ policy: "open" });
@@ -10,14 +9,14 @@ Deno.test("parentsFirst() puts every record after its parents", async () => {
   const a = await admitRecord(
     net.founder,
     net.net,
-    await memberRequest(await generateIdentity(), net.net, {}),
+    await memberRequest(await testNode(), net.net, {}),
     "10.77.0.2",
     [founder.id],
   );
   const b = await admitRecord(
     net.founder,
     net.net,
-    await memberRequest(await generateIdentity(), net.net, {}),
+    await memberRequest(await testNode(), net.net, {}),
     "10.77.0.3",
     [a.id],
   );

@@ -15,6 +15,7 @@ import {
   type PeerInfo,
   type PeerNetwork,
   reject,
+  type RequestOptions,
 } from "../../kernel/mod.ts";
 
 interface FakeNode {
@@ -100,14 +101,17 @@ export class FakePeers implements PeerNetwork {
       .map((n) => this.info(n.id, n.url));
   }
 
-  async request(id: string, parms: Parms): Promise<Parms> {
+  async request(id: string, parms: Parms, options: RequestOptions = {}): Promise<Parms> {
     const target = this.#wire.nodes.get(id);
     if (!target || !this.#wire.linked(this.selfId, id)) {
       return reject("peer", `Peer "${id}" is not connected`);
     }
     const out = encodeMessage(parms);
     this.#wire.captured.push(out);
-    const reply = await target.kernel.call(decodeMessage(out), { origin: `peer:${this.selfId}` });
+    const reply = await target.kernel.call(decodeMessage(out), {
+      origin: `peer:${this.selfId}`,
+      hops: options.hops ?? 0,
+    });
     const back = encodeMessage(reply);
     this.#wire.captured.push(back);
     return decodeMessage(back);

@@ -1,13 +1,15 @@
 /**
- * The admission rules, pure: whether a live member may admit a joiner's
- * request into a net as it stands (open or invite policy; an unexpired,
- * unused invite by a live member; never a revoked node), and at which
- * tunnel address. Signing and keeping the admit is {@link Nets.admit}'s part.
+ * The admission rules, pure: whether an admin may admit a joiner's request
+ * into a net as it stands (open or invite policy; an invite naming this
+ * admin, unexpired, unused, by a member entitled to invite; never a revoked
+ * node; the WireGuard key free; the sponsor's quota), and at which tunnel
+ * address in this admin's slice. Signing and keeping the admit is
+ * {@link Nets.admit}'s part; the fold checks the same rules again.
  *
  * @module
  */
-import { isLive, type MemberSet } from "./member_set.ts";
-import { allocateAddress } from "./ipam.ts";
+import { isAdmin, isLive, mayInvite, type MemberSet, SPONSOR_QUOTA } from "./member_set.ts";
+import { allocateAddress, type Cidr } from "./ipam.ts";
 import { checkInvite } from "./invite.ts";
 import type { MemberRequest } from "./member_request.ts";
 import { MembershipError } from "./errors.ts";
@@ -28,6 +30,16 @@ export interface AdmissionPlan {
   address: string;
 }
 
+/** The block admin `id` allocates from, and the slices it must keep out of (for the founder). */
+export function allocationBlock(set: MemberSet, id: string): { within?: Cidr; exclude: Cidr[] } {
+  if (id !== set.net.founder) {
+    const grant = set.admins.get(id);
+    if (!grant) throw new MembershipError(`Node "${id}" has no address slice in "${set.net.name}"`);
+    return { within: grant.slice, exclude: [] };
+  }
+  return { exclude: [...set.admins.values()].map((g) => g.slice) };
+}
+
 /** Checks `req` against the net's rules; throws {@link MembershipError} saying why not. */
 export function planAdmission(
   set: MemberSet,
@@ -35,8 +47,8 @@ export function planAdmission(
   options: PlanAdmissionOptions,
 ): AdmissionPlan {
   const name = set.net.name;
-  if (!isLive(set, options.selfId)) {
-    throw new MembershipError(`This node is no longer a live member of net "${name}"`);
+  if (!isAdmin(set, options.selfId)) {
+    throw new MembershipError(`This node is not an admin of net "${name}": only admins admit`);
   }
   const existing = set.members.get(req.id);
   if (existing?.status === "revoked" || set.status.get(req.id) === "revoked") {
@@ -52,18 +64,35 @@ export function planAdmission(
   if (set.net.policy === "invite" && !req.invite) {
     throw new MembershipError(`Net "${name}" is closed: an invite is required`);
   }
+  let sponsor = req.id;
   if (req.invite) {
     checkInvite(req.invite, {
       netId: set.net.id,
-      isLiveMember: (id) => isLive(set, id),
+      selfId: options.selfId,
+      inviterProblem: (id) =>
+        !isLive(set, id)
+          ? "is not a live member"
+          : mayInvite(set, id)
+          ? undefined
+          : "may not invite (only admins invite to this net)",
       usesOf: (key) => set.inviteUses.get(key) ?? 0,
       now: options.now,
     });
+    if (!isAdmin(set, req.invite.by)) sponsor = set.members.get(req.invite.by)?.sponsor ?? sponsor;
   }
   const live = [...set.members.values()].filter((m) => m.status === "live");
+  if (live.some((m) => m.wg === req.wg)) {
+    throw new MembershipError("The joiner's WireGuard key is held by another member");
+  }
+  if (sponsor !== req.id && live.filter((m) => m.sponsor === sponsor).length >= SPONSOR_QUOTA) {
+    throw new MembershipError(
+      `The members invited from "${sponsor}" and their invitees number ${SPONSOR_QUOTA} already`,
+    );
+  }
   const former = [...set.members.values()].filter((m) => m.status !== "live");
   const address = allocateAddress(set.net.cidr, req.wg, new Set(live.map((m) => m.address)), {
     avoid: new Set(former.map((m) => m.address)),
+    ...allocationBlock(set, options.selfId),
   });
   return { again: false, address };
 }

@@ -1,13 +1,19 @@
 /**
- * Replication of membership records between members, over the peer network
- * with kernel messages (see protocol.ts). New records are pushed to every
- * connected member at once, so a revoke spreads in one round trip; a summary
- * exchange (the hashes each side holds, in pages of id ranges so a big net is
- * compared whole) runs when a peer comes up and every
- * few seconds with a few members, and pulls whatever is missing. Every record
- * is verified before it is kept; every message is bounded.
+ * Replication of membership records and announcements between members, over
+ * the peer network with kernel messages (see protocol.ts). New records are
+ * pushed to every connected live member at once, so a revoke spreads in one
+ * round trip; a summary exchange (the hashes each side holds, in pages of id
+ * ranges so a big net is compared whole, and each side's announcement
+ * digest) runs when a peer comes up and every few seconds with a few
+ * members, and pulls whatever is missing. Every record and announcement is
+ * verified before it is kept; every message is bounded, and each peer gets
+ * only so many answers a second.
  *
- * The same module answers joiners (`join`) and the PSK exchange (`psk`).
+ * Only live members are answered or sent anything. A revoked member gets
+ * just its own revoke (a `revoked` notice), never the records that follow.
+ *
+ * The same module answers joiners (`join`, passed on to an admin when this
+ * node is none) and the PSK exchange (`psk`).
  *
  * @module
  */
@@ -28,18 +34,26 @@ import {
   reject,
   rejectCodeOf,
 } from "../../kernel/mod.ts";
-import { isLive } from "./member_set.ts";
-import type { Nets, NetState } from "./nets.ts";
+import { isAdmin, isLive } from "./member_set.ts";
+import { memberReach, type Nets, type NetState } from "./nets.ts";
 import type { MemberRecord } from "./records.ts";
+import { parseMemberRequest } from "./member_request.ts";
+import { type Announcement, parseAnnouncement } from "./announcements.ts";
 import {
   ADMISSION_PROMISE,
+  announcementsDigestMessage,
+  announceMessage,
   boundRecords,
   inRange,
+  joinMessage,
+  LEGACY_MEMBERSHIP_MODULE,
+  LEGACY_REFUSAL,
   MAX_HASHES_PER_MESSAGE,
   MAX_RECORDS_PER_MESSAGE,
   MEMBERSHIP_MODULE,
   MEMBERSHIP_TEXT,
   pushMessage,
+  revokedMessage,
   summaryPages,
   type SummaryRange,
   syncMessage,
@@ -49,6 +63,12 @@ import {
 export const SYNC_INTERVAL_MS = 2000;
 /** Members a node exchanges summaries with per net per round. */
 export const SYNC_FANOUT = 3;
+/** Requests one peer may make of this node per second, sustained (a burst of 4x is fine). */
+export const PEER_REQUESTS_PER_SECOND = 50;
+/** Least time between two summary exchanges with one peer started by its pushes. */
+export const PULL_INTERVAL_MS = 2000;
+/** Most announcements in one message. */
+const MAX_ANNOUNCEMENTS_PER_MESSAGE = 512;
 
 /** Options for {@link AntiEntropy}. */
 export interface AntiEntropyOptions {
@@ -70,43 +90,100 @@ export interface AntiEntropyOptions {
   pageSize?: number;
   /** Most records in one sync reply (default {@link MAX_RECORDS_PER_MESSAGE}; tests lower it). */
   maxReplyRecords?: number;
+  /** Requests a peer may make per second (default {@link PEER_REQUESTS_PER_SECOND}). */
+  peerRate?: number;
+  /** The clock (tests). */
+  now?: () => number;
 }
 
-/** Replicates the records of every net this node belongs to. */
+/** A token bucket per peer: `rate` a second, bursts of four seconds' worth. */
+class PeerBudget {
+  readonly #rate: number;
+  readonly #now: () => number;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(rate: number, now: () => number) {
+    this.#rate = rate;
+    this.#now = now;
+  }
+  /** Spends one token of `peer`'s; false when it has none left. */
+  take(peer: string): boolean {
+    const now = this.#now();
+    const cap = this.#rate * 4;
+    const b = this.#buckets.get(peer) ?? { tokens: cap, at: now };
+    b.tokens = Math.min(cap, b.tokens + ((now - b.at) / 1000) * this.#rate);
+    b.at = now;
+    if (this.#buckets.size > 4096) this.#buckets.clear(); // bounded: strangers come and go
+    this.#buckets.set(peer, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
+
+/** Replicates the records and announcements of every net this node belongs to. */
 export class AntiEntropy {
   readonly #o: AntiEntropyOptions;
   readonly #log: Logger;
-  readonly #dialled = new Set<string>();
+  readonly #now: () => number;
+  readonly #budget: PeerBudget;
+  /** The URL dialled per member (a member's URL changes: it is dialled again). */
+  readonly #dialled = new Map<string, string>();
+  /** When a pull from each peer last started. */
+  readonly #pulled = new Map<string, number>();
+  /** Peers told they are busy, so the log says so once a minute at most. */
+  #busyLogged = 0;
 
   /** Replication over `options.peers`; call {@link AntiEntropy.start} to run it. */
   constructor(options: AntiEntropyOptions) {
     this.#o = options;
     this.#log = options.log ?? (() => {});
+    this.#now = options.now ?? Date.now;
+    this.#budget = new PeerBudget(options.peerRate ?? PEER_REQUESTS_PER_SECOND, this.#now);
   }
 
-  /** The module that answers members and joiners; register it with the kernel. */
+  /** The modules that answer members and joiners (and grid 0.1 nodes); register them. */
+  modules(): Module[] {
+    return [
+      {
+        id: MEMBERSHIP_MODULE,
+        name: "membership",
+        promise: MEMBERSHIP_TEXT,
+        scope: "own",
+        accept: (parms, ctx) => this.#answer(parms, ctx),
+      },
+      {
+        id: LEGACY_MEMBERSHIP_MODULE,
+        name: "membership-v1",
+        promise: "grid/module/membership/v1 (answered with the version line only)",
+        scope: "own",
+        accept: () => refusal("membership", LEGACY_REFUSAL),
+      },
+    ];
+  }
+
+  /** The main module (tests). */
   module(): Module {
-    return {
-      id: MEMBERSHIP_MODULE,
-      name: "membership",
-      promise: MEMBERSHIP_TEXT,
-      scope: "own",
-      accept: (parms, ctx) => this.#answer(parms, ctx),
-    };
+    return this.modules()[0];
   }
 
   async #answer(parms: Parms, ctx: CallContext): Promise<Parms> {
     const from = ctx.origin.startsWith("peer:") ? ctx.origin.slice(5) : undefined;
     if (!from) return reject("denied", "Membership messages come from peers");
+    if (!this.#budget.take(from)) {
+      if (this.#now() - this.#busyLogged > 60_000) {
+        this.#busyLogged = this.#now();
+        this.#log("warn", "membership-peer-busy", {
+          peer: from,
+          rate: this.#o.peerRate ?? PEER_REQUESTS_PER_SECOND,
+        });
+      }
+      return refusal("peer", "Too many membership requests from your node; slow down");
+    }
     const op = parms[2];
     try {
       if (op === "join") {
         if (!(parms[3] instanceof Uint8Array)) return reject("codec", "A join carries a request");
-        const { state, records, address } = await this.#o.nets.admit(parms[3], {
-          joinPromise: this.#o.joinPromise,
-        });
-        this.#log("info", "member-admitted", { net: state.settings.name, peer: from, address });
-        return answer(state.settings.net, records, ADMISSION_PROMISE, address);
+        return await this.#answerJoin(parms[3], from, ctx.hops);
       }
       const state = typeof parms[3] === "string" ? this.#o.nets.byId(parms[3]) : undefined;
       if (!state) return refusal("not-found", "This node is not in that net");
@@ -116,15 +193,69 @@ export class AntiEntropy {
           `Node "${from}" is not a live member of net "${state.settings.name}"`,
         );
       }
-      if (op === "sync") return this.#answerSync(state, parms[4], parms[5], parms[6]);
-      if (op === "push") return await this.#answerPush(state, from, parms[4]);
-      if (op === "psk" && this.#o.onPsk && parms[4] instanceof Uint8Array) {
-        return answer(await this.#o.onPsk(state, from, parms[4]));
+      switch (op) {
+        case "sync":
+          return this.#answerSync(state, parms[4], parms[5], parms[6]);
+        case "push":
+          return await this.#answerPush(state, from, parms[4]);
+        case "anns":
+          return this.#answerDigest(state, parms[4]);
+        case "announce":
+          return answer(await this.#takeAnnouncements(state, parms[4]));
+        case "revoked":
+          if (!(parms[4] instanceof Uint8Array)) {
+            return refusal("codec", "A notice carries a record");
+          }
+          return answer(await this.#o.nets.noteRevoked(state.settings.name, parms[4]));
+        case "psk":
+          if (this.#o.onPsk && parms[4] instanceof Uint8Array) {
+            return answer(await this.#o.onPsk(state, from, parms[4]));
+          }
       }
       return refusal("usage", `Unknown membership operation "${String(op).slice(0, 20)}"`);
     } catch (err) {
       return refusal(rejectCodeOf(err), oneLine(err));
     }
+  }
+
+  /**
+   * A join: an admin of the net admits it here; any other member passes it
+   * on to the admin its invite names (for an open net: the founder, or another
+   * admin it is connected to) and hands back that admin's answer.
+   */
+  async #answerJoin(bytes: Uint8Array, from: string, hops: number): Promise<Parms> {
+    const req = await parseMemberRequest(bytes);
+    const state = this.#o.nets.netOf(req);
+    if (isAdmin(state.set, this.#o.nets.selfId)) {
+      const { records, address } = await this.#o.nets.admit(bytes, {
+        joinPromise: this.#o.joinPromise,
+      });
+      this.#log("info", "member-admitted", {
+        net: state.settings.name,
+        node: req.id,
+        name: req.name,
+        address,
+        via: from === req.id ? undefined : from,
+      });
+      return answer(state.settings.net, records, ADMISSION_PROMISE, address);
+    }
+    if (hops > 0) return refusal("membership", "Joins are passed on once, to an admin");
+    const connected = new Set(this.#o.peers.connected().map((p) => p.id));
+    const set = state.set;
+    const admins = req.invite
+      ? [req.invite.admin]
+      : [set.net.founder, ...[...set.admins.keys()].sort()].filter((id) => isAdmin(set, id));
+    const admin = admins.find((id) => connected.has(id));
+    if (!admin) {
+      return refusal(
+        "membership",
+        `No admin of net "${set.net.name}" that could admit you is reachable from here${
+          req.invite ? ` (the invite names "${req.invite.admin}")` : ""
+        }`,
+      );
+    }
+    this.#log("info", "join-passed-on", { net: set.net.name, node: req.id, admin });
+    return await this.#request(admin, joinMessage(bytes), { hops: hops + 1 });
   }
 
   #answerSync(state: NetState, hashes: unknown, after: unknown, upTo: unknown): Parms {
@@ -134,21 +265,66 @@ export class AntiEntropy {
     const range = readRange(after, upTo);
     if (!range) return refusal("codec", "A sync's range is two ids of at most 120 characters");
     const theirs = new Set(hashes.map((h) => hashToText(h as CID)));
-    const idOf = new Map([...state.records.values()].map((r) => [r.bytes, r.id]));
-    const extra = this.#o.nets.recordsInOrder(state.settings.name).filter((bytes) => {
-      const id = idOf.get(bytes) ?? "";
-      return inRange(id, range) && !theirs.has(id);
-    });
     const max = this.#o.maxReplyRecords ?? MAX_RECORDS_PER_MESSAGE;
+    const extra: Uint8Array[] = [];
+    const order = this.#o.nets.recordsInOrder(state.settings.name);
+    const ids = orderIds(state, order);
+    for (let i = 0; i < order.length && extra.length < max; i++) {
+      if (inRange(ids[i], range) && !theirs.has(ids[i])) extra.push(order[i]);
+    }
     const wanted = [...theirs].filter((id) => !state.records.has(id))
       .slice(0, max).map(parseHash);
-    return answer(boundRecords(extra).slice(0, max), wanted);
+    return answer(boundRecords(extra), wanted);
+  }
+
+  #answerDigest(state: NetState, digest: unknown): Parms {
+    const theirs = readDigest(digest);
+    if (!theirs) return refusal("codec", "An announcement digest is a list of [author, seq]");
+    const newer: Uint8Array[] = [];
+    for (const a of state.announcements.all()) {
+      const seq = theirs.get(a.author);
+      if (seq === undefined || seq < a.seq) newer.push(a.bytes);
+    }
+    const wanted: string[] = [];
+    for (const [author, seq] of theirs) {
+      const held = state.announcements.get(author);
+      if ((!held || held.seq < seq) && isLive(state.set, author)) wanted.push(author);
+    }
+    return answer(
+      newer.slice(0, MAX_ANNOUNCEMENTS_PER_MESSAGE),
+      wanted.slice(0, MAX_ANNOUNCEMENTS_PER_MESSAGE),
+    );
+  }
+
+  /** Verifies and offers announcements; returns how many were kept. */
+  async #takeAnnouncements(state: NetState, list: unknown): Promise<number> {
+    if (
+      !Array.isArray(list) || list.length > MAX_ANNOUNCEMENTS_PER_MESSAGE ||
+      !list.every((a) => a instanceof Uint8Array)
+    ) {
+      return 0;
+    }
+    let kept = 0;
+    for (const bytes of list as Uint8Array[]) {
+      let a: Announcement;
+      try {
+        a = await parseAnnouncement(bytes, state.settings.net);
+      } catch (err) {
+        this.#log("debug", "announcement-refused", { net: state.settings.name, why: oneLine(err) });
+        continue;
+      }
+      if (this.#o.nets.offerAnnouncement(state.settings.name, a) === "kept") kept++;
+    }
+    return kept;
   }
 
   /** A request that never throws: failures come back as rejects. */
-  async #request(peer: string, parms: Parms): Promise<Parms> {
+  async #request(peer: string, parms: Parms, options: { hops?: number } = {}): Promise<Parms> {
     try {
-      return await this.#o.peers.request(peer, parms, { timeoutMs: this.#o.requestTimeoutMs });
+      return await this.#o.peers.request(peer, parms, {
+        timeoutMs: this.#o.requestTimeoutMs,
+        hops: options.hops,
+      });
     } catch (err) {
       return reject(rejectCodeOf(err), oneLine(err));
     }
@@ -161,22 +337,33 @@ export class AntiEntropy {
     ) {
       return refusal("codec", `A push carries at most ${MAX_RECORDS_PER_MESSAGE} records`);
     }
-    const result = await this.#o.nets.ingest(state.settings.name, records as Uint8Array[]);
+    const result = await this.#o.nets.ingest(state.settings.name, records as Uint8Array[], {
+      from,
+    });
     if (result.refused.length > 0) {
-      this.#log("warn", "records-refused", {
+      this.#log("debug", "records-refused", {
         net: state.settings.name,
         peer: from,
+        count: result.refused.length,
         why: result.refused[0],
       });
     }
-    if (result.missing.length > 0) queueMicrotask(() => void this.syncWith(state, from));
+    if (result.missing.length > 0) this.#pullSoon(state, from);
     return answer(result.added.length);
+  }
+
+  /** Pulls what a peer has that this node lacks, at most once per {@link PULL_INTERVAL_MS}. */
+  #pullSoon(state: NetState, peer: string): void {
+    const last = this.#pulled.get(peer) ?? 0;
+    if (this.#now() - last < PULL_INTERVAL_MS) return;
+    this.#pulled.set(peer, this.#now());
+    queueMicrotask(() => void this.syncWith(state, peer));
   }
 
   /** Starts pushing, dialling and periodic summaries until `signal` aborts. */
   start(signal: AbortSignal): void {
     const offChange = this.#o.nets.onChange((state, added) => {
-      void this.push(state, added);
+      if (added.length > 0) void this.push(state, added);
       this.dialMembers(state);
     });
     const offPeers = this.#o.peers.onChange((event) => {
@@ -210,26 +397,27 @@ export class AntiEntropy {
     );
   }
 
-  /** Dials every live member with a grid URL that is not connected (once each). */
+  /** Dials every live member whose grid URL is not connected (again when its URL changes). */
   dialMembers(state: NetState): void {
     const connected = new Set(this.#o.peers.connected().map((p) => p.id));
     for (const m of state.set.members.values()) {
-      if (m.status !== "live" || m.id === this.#o.nets.selfId || !m.url) continue;
-      if (connected.has(m.id) || this.#dialled.has(m.url)) continue;
-      this.#dialled.add(m.url);
+      if (m.status !== "live" || m.id === this.#o.nets.selfId) continue;
+      const url = memberReach(state, m).url;
+      if (!url || connected.has(m.id) || this.#dialled.get(m.id) === url) continue;
+      this.#dialled.set(m.id, url);
       try {
-        this.#o.peers.dial(m.url);
+        this.#o.peers.dial(url);
       } catch (err) {
-        this.#log("warn", "member-dial-failed", { url: m.url, why: oneLine(err) });
+        this.#log("warn", "member-dial-failed", { url, why: oneLine(err) });
       }
     }
   }
 
   /**
-   * Exchanges summaries with one peer and pulls and pushes what differs. The
-   * summary goes in pages of at most {@link MAX_HASHES_PER_MESSAGE} hashes,
-   * each covering a range of ids, so every record of a big net (the newest,
-   * a late revoke, included) is compared, and each message stays bounded.
+   * Exchanges summaries with one peer and pulls and pushes what differs: the
+   * records, in pages of at most {@link MAX_HASHES_PER_MESSAGE} hashes each
+   * covering a range of ids, so every record of a big net (the newest, a late
+   * revoke, included) is compared; then the announcements.
    */
   async syncWith(state: NetState, peer: string): Promise<void> {
     const ids = [...state.records.keys()].sort();
@@ -237,6 +425,7 @@ export class AntiEntropy {
     for (const range of summaryPages(ids, size)) {
       if (!(await this.#syncPage(state, peer, ids, range))) return;
     }
+    await this.#syncAnnouncements(state, peer);
   }
 
   /** One summary page; false when the peer refused (stop the exchange). */
@@ -259,6 +448,7 @@ export class AntiEntropy {
       await this.#o.nets.ingest(
         state.settings.name,
         (records as Uint8Array[]).slice(0, MAX_RECORDS_PER_MESSAGE),
+        { from: peer },
       );
     }
     if (Array.isArray(wanted) && wanted.length > 0 && wanted.every(isHash)) {
@@ -271,16 +461,43 @@ export class AntiEntropy {
     return true;
   }
 
+  async #syncAnnouncements(state: NetState, peer: string): Promise<void> {
+    const net = state.settings.net;
+    const digest: [string, number][] = [...state.announcements.digest()];
+    const reply = readAnswer(await this.#request(peer, announcementsDigestMessage(net, digest)));
+    if (!reply.ok) return;
+    const [newer, wanted] = reply.payload;
+    await this.#takeAnnouncements(state, newer);
+    if (Array.isArray(wanted) && wanted.length > 0) {
+      const bytes = wanted.filter((w): w is string => typeof w === "string")
+        .map((id) => state.announcements.get(id)?.bytes).filter((b) => b !== undefined)
+        .slice(0, MAX_ANNOUNCEMENTS_PER_MESSAGE);
+      if (bytes.length > 0) await this.#request(peer, announceMessage(net, bytes));
+    }
+  }
+
   /**
-   * Pushes new records to every connected peer that is or was a member (a
-   * revoked member learns of its revocation too). Resolves, once all answered,
-   * with how many kept them.
+   * Pushes new records to every connected live member, and a revoke also to
+   * the member it revokes (that one record only). Resolves, once all
+   * answered, with how many members kept them.
    */
   async push(state: NetState, added: MemberRecord[]): Promise<number> {
     const bytes = boundRecords(added.map((r) => r.bytes));
-    const targets = this.#o.peers.connected().filter((p) =>
-      p.id !== this.#o.nets.selfId && state.set.members.has(p.id)
+    const connected = this.#o.peers.connected();
+    const targets = connected.filter((p) =>
+      p.id !== this.#o.nets.selfId && isLive(state.set, p.id)
     );
+    const notices = added.filter((r) => r.kind === "revoked" && r.author === this.#o.nets.selfId);
+    for (const r of notices) {
+      if (r.kind !== "revoked" || !connected.some((p) => p.id === r.member)) continue;
+      void this.#request(r.member, revokedMessage(state.settings.net, r.bytes)).then((reply) => {
+        const read = readAnswer(reply);
+        this.#log("debug", "revoke-notice", {
+          peer: r.member,
+          taken: read.ok && read.payload[0] === true,
+        });
+      });
+    }
     const acks = await Promise.all(targets.map(async (p) => {
       const reply = readAnswer(await this.#request(p.id, pushMessage(state.settings.net, bytes)));
       if (!reply.ok) this.#log("debug", "push-refused", { peer: p.id, why: reply.reason });
@@ -288,6 +505,27 @@ export class AntiEntropy {
     }));
     return acks.filter(Boolean).length;
   }
+
+  /** Pushes this node's announcement to every connected live member. */
+  async announce(state: NetState, a: Announcement): Promise<number> {
+    const targets = this.#o.peers.connected().filter((p) =>
+      p.id !== this.#o.nets.selfId && isLive(state.set, p.id)
+    );
+    const acks = await Promise.all(targets.map(async (p) => {
+      const reply = readAnswer(
+        await this.#request(p.id, announceMessage(state.settings.net, [a.bytes])),
+      );
+      return reply.ok;
+    }));
+    return acks.filter(Boolean).length;
+  }
+}
+
+/** The ids of a net's records in the order of `order` (its bytes, parents first). */
+function orderIds(state: NetState, order: Uint8Array[]): string[] {
+  const idOf = new Map<Uint8Array, string>();
+  for (const r of state.records.values()) idOf.set(r.bytes, r.id);
+  return order.map((b) => idOf.get(b) ?? "");
 }
 
 /** A summary's range from a message (both absent: everything), or undefined when malformed. */
@@ -296,4 +534,20 @@ function readRange(after: unknown, upTo: unknown): SummaryRange | undefined {
   if (typeof after !== "string" || typeof upTo !== "string") return undefined;
   if (after.length > 120 || upTo.length > 120) return undefined;
   return { after, upTo };
+}
+
+/** An announcement digest from a message, or undefined when malformed. */
+function readDigest(value: unknown): Map<string, number> | undefined {
+  if (!Array.isArray(value) || value.length > 65_536) return undefined;
+  const out = new Map<string, number>();
+  for (const pair of value) {
+    if (
+      !Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" ||
+      pair[0].length > 120 || !Number.isSafeInteger(pair[1])
+    ) {
+      return undefined;
+    }
+    out.set(pair[0], pair[1] as number);
+  }
+  return out;
 }

@@ -1,13 +1,12 @@
 /**
- * Address allocation inside a net's IPv4 CIDR. Two rules, both pure:
- *
- * - An admitter picks a candidate from the hash of the joiner's WireGuard
- *   public key and probes upwards (wrapping) to the first host address no
- *   member holds ({@link allocateAddress}).
- * - When concurrent admits still claim the same address, the member set fold
- *   keeps the claim that comes first in the canonical record order and moves
- *   the other to the next free address after its claim
- *   ({@link nextFreeAddress}); every node runs the same fold, so all agree.
+ * Address allocation inside a net's IPv4 CIDR, pure. Each admin allocates
+ * from its own slice of the block (the founder: the block minus every slice
+ * it granted), so two admins never claim the same address: an admin picks a
+ * candidate from the hash of the joiner's WireGuard public key and probes
+ * upwards (wrapping, inside its slice) to the first host address no live
+ * member holds ({@link allocateAddress}). The fold voids an admit whose
+ * address is held; nobody is ever moved. {@link pickSlice} picks a new
+ * admin's slice.
  *
  * @module
  */
@@ -100,29 +99,21 @@ export function candidateIndex(cidr: Cidr, seed: Uint8Array | string): number {
   return n % hostCount(cidr);
 }
 
-/**
- * The first host address at or after host index `start` (wrapping) not in
- * `taken`; throws when the block is full.
- */
-export function firstFreeFrom(cidr: Cidr, start: number, taken: ReadonlySet<string>): string {
-  const count = hostCount(cidr);
-  for (let i = 0; i < count; i++) {
-    const address = hostAt(cidr, (start + i) % count);
-    if (!taken.has(address)) return address;
-  }
-  throw new MembershipError(`Net address block "${cidr.text}" is full (${count} addresses)`);
-}
-
 /** Options for {@link allocateAddress}. */
 export interface AllocateOptions {
   /** Addresses to avoid when possible (e.g. of members who left), tried last. */
   avoid?: ReadonlySet<string>;
+  /** Allocate inside this block only (an admin's slice). */
+  within?: Cidr;
+  /** Never allocate inside these blocks (other admins' slices, for the founder). */
+  exclude?: readonly Cidr[];
 }
 
 /**
  * Picks a tunnel address for a joiner: the candidate derived from `seed` (its
- * WireGuard public key), probing upwards past every taken address. Addresses
- * in `options.avoid` are skipped unless nothing else is free.
+ * WireGuard public key), probing upwards past every taken address, inside
+ * `options.within` (default the whole block) and outside `options.exclude`.
+ * Addresses in `options.avoid` are skipped unless nothing else is free.
  */
 export function allocateAddress(
   cidr: Cidr,
@@ -130,28 +121,71 @@ export function allocateAddress(
   taken: ReadonlySet<string>,
   options: AllocateOptions = {},
 ): string {
-  const start = candidateIndex(cidr, seed);
-  const avoid = options.avoid ?? new Set<string>();
-  if (avoid.size > 0 && taken.size + avoid.size < hostCount(cidr)) {
-    return firstFreeFrom(cidr, start, new Set([...taken, ...avoid]));
+  const block = options.within ?? cidr;
+  const count = block === cidr ? hostCount(cidr) : block.size;
+  const first = block === cidr ? cidr.base + 1 : block.base;
+  const start = candidateIndex(cidr, seed) % count;
+  const exclude = options.exclude ?? [];
+  const usable = (value: number) =>
+    value > cidr.base && value < cidr.base + cidr.size - 1 &&
+    !exclude.some((c) => value >= c.base && value < c.base + c.size);
+  let fallback: string | undefined;
+  for (let i = 0; i < count; i++) {
+    const value = first + (start + i) % count;
+    if (!usable(value)) continue;
+    const address = formatIpv4(value);
+    if (taken.has(address)) continue;
+    if (options.avoid?.has(address)) {
+      fallback ??= address;
+      continue;
+    }
+    return address;
   }
-  return firstFreeFrom(cidr, start, taken);
+  if (fallback !== undefined) return fallback;
+  throw new MembershipError(
+    `No free address in ${block === cidr ? `net block "${cidr.text}"` : `slice "${block.text}"`}`,
+  );
 }
 
 /**
- * Where a member whose claimed address collides (or lies outside the block)
- * ends up: the first free host after its claim, or after its key's candidate
- * when the claim is not a host of the block.
+ * A slice for a new admin: the first aligned block of `prefix` inside `cidr`
+ * that overlaps no other slice, preferring one that holds the fewest of
+ * `held` (the live members' addresses). Throws when none is left.
  */
-export function nextFreeAddress(
+export function pickSlice(
   cidr: Cidr,
-  claimed: string,
-  seed: Uint8Array | string,
-  taken: ReadonlySet<string>,
-): string {
-  const index = hostIndex(cidr, claimed);
-  const start = index === null ? candidateIndex(cidr, seed) : (index + 1) % hostCount(cidr);
-  return firstFreeFrom(cidr, start, taken);
+  prefix: number,
+  slices: readonly Cidr[],
+  held: readonly string[],
+): Cidr {
+  if (prefix < cidr.prefix + 1 || prefix > 30) {
+    throw new MembershipError(
+      `Invalid slice size /${prefix}: use /${cidr.prefix + 1} to /30 inside ${cidr.text}`,
+    );
+  }
+  const size = 2 ** (32 - prefix);
+  let best: Cidr | undefined;
+  let bestHeld = Infinity;
+  for (let base = cidr.base; base < cidr.base + cidr.size; base += size) {
+    const c: Cidr = { base, prefix, size, text: `${formatIpv4(base)}/${prefix}` };
+    if (slices.some((s) => cidrsOverlap(s, c))) continue;
+    const inside = held.filter((a) => {
+      const v = parseIpv4(a);
+      return v !== null && v >= base && v < base + size;
+    }).length;
+    if (inside < bestHeld) {
+      best = c;
+      bestHeld = inside;
+      if (inside === 0) break;
+    }
+  }
+  if (!best) throw new MembershipError(`No free /${prefix} slice is left in ${cidr.text}`);
+  return best;
+}
+
+/** The default slice size for a new admin in `cidr`: a sixteenth of the block (at most /30). */
+export function defaultSlicePrefix(cidr: Cidr): number {
+  return Math.min(cidr.prefix + 4, 30);
 }
 
 /** True when blocks `a` and `b` share at least one address. */

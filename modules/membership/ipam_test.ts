@@ -1,12 +1,11 @@
 import { assert, assertEquals, assertThrows } from "../../kernel/_testing_assert.ts";
 import {
   allocateAddress,
-  candidateIndex,
   cidrsOverlap,
   hostCount,
   hostIndex,
-  nextFreeAddress,
   parseCidr,
+  pickSlice,
 } from "./ipam.ts";
 import { MembershipError } from "./errors.ts";
 
@@ -45,7 +44,11 @@ Deno.test("allocateAddress() never hands out the network or broadcast address", 
   const a = allocateAddress(cidr, "x", new Set());
   const b = allocateAddress(cidr, "x", new Set([a]));
   assertEquals(new Set([a, b]), new Set(["10.9.0.1", "10.9.0.2"]));
-  assertThrows(() => allocateAddress(cidr, "x", new Set([a, b])), MembershipError, "full");
+  assertThrows(
+    () => allocateAddress(cidr, "x", new Set([a, b])),
+    MembershipError,
+    "No free address",
+  );
 });
 
 Deno.test("allocateAddress() avoids addresses of former members while others are free", () => {
@@ -54,15 +57,37 @@ Deno.test("allocateAddress() avoids addresses of former members while others are
   assert(allocateAddress(cidr, "k", new Set(), { avoid: new Set([first]) }) !== first);
 });
 
-Deno.test("nextFreeAddress() moves past the claim, wrapping at the top", () => {
-  const cidr = parseCidr("10.9.0.0/29"); // hosts .1 to .6
-  assertEquals(nextFreeAddress(cidr, "10.9.0.6", "k", new Set(["10.9.0.6"])), "10.9.0.1");
-  assertEquals(
-    nextFreeAddress(cidr, "10.9.0.2", "k", new Set(["10.9.0.2", "10.9.0.3"])),
-    "10.9.0.4",
+Deno.test("allocateAddress() stays inside an admin's slice, and the founder outside every slice", () => {
+  const cidr = parseCidr("10.9.0.0/24");
+  const slice = parseCidr("10.9.0.64/26");
+  for (const key of ["a", "b", "c", "d", "e"]) {
+    const inSlice = allocateAddress(cidr, key, new Set(), { within: slice });
+    const v = hostIndex(cidr, inSlice)! + 1;
+    assert(v >= 64 && v < 128, inSlice);
+    const founder = allocateAddress(cidr, key, new Set(), { exclude: [slice] });
+    const w = hostIndex(cidr, founder)! + 1;
+    assert(w < 64 || w >= 128, founder);
+  }
+  // The slice's own first and last addresses are hosts of the net: usable.
+  const taken = new Set<string>();
+  for (let i = 0; i < 64; i++) taken.add(allocateAddress(cidr, "k", taken, { within: slice }));
+  assertEquals(taken.size, 64);
+  assertThrows(
+    () => allocateAddress(cidr, "k", taken, { within: slice }),
+    MembershipError,
+    "slice",
   );
-  const outside = nextFreeAddress(cidr, "192.168.0.1", "k", new Set());
-  assertEquals(hostIndex(cidr, outside), candidateIndex(cidr, "k"));
+});
+
+Deno.test("pickSlice() takes a free aligned block, preferring one no member holds", () => {
+  const cidr = parseCidr("10.9.0.0/16");
+  const first = pickSlice(cidr, 20, [], ["10.9.0.1"]);
+  assertEquals(first.text, "10.9.16.0/20");
+  const second = pickSlice(cidr, 20, [first], ["10.9.0.1"]);
+  assertEquals(second.text, "10.9.32.0/20");
+  assertThrows(() => pickSlice(cidr, 16, [], []), MembershipError, "Invalid slice size");
+  const all = Array.from({ length: 16 }, (_, i) => parseCidr(`10.9.${i * 16}.0/20`));
+  assertThrows(() => pickSlice(cidr, 20, all, []), MembershipError, "No free /20 slice");
 });
 
 Deno.test("cidrsOverlap() is true for nested or shared blocks and false for neighbours", async (t) => {

@@ -31,33 +31,58 @@ export {
   createInvite,
   type CreateInviteOptions,
   type Invite,
+  type InviteToken,
   isoSeconds,
   MAX_INVITE_TTL_MS,
   MAX_INVITE_USES,
   parseDuration,
   parseInvite,
+  parseInviteToken,
 } from "./invite.ts";
-export { type MemberRequest, signMemberRequest } from "./member_request.ts";
 export {
+  type MemberRequest,
+  type MemberRequestFields,
+  type RequestProofs,
+  signMemberRequest,
+} from "./member_request.ts";
+export {
+  type InvitePolicy,
   type MemberRecord,
   type NetPolicy,
   parseRecord,
   type RecordDraft,
+  type Role,
   signRecord,
 } from "./records.ts";
 export {
+  type AdminGrant,
   findMember,
   foldMembers,
+  isAdmin,
   isLive,
   liveMembers,
+  mayInvite,
   type Member,
+  type MemberRole,
   type MemberSet,
   type MemberStatus,
   type NetInfo,
+  SPONSOR_QUOTA,
 } from "./member_set.ts";
-export { ADMISSION_PROMISE, ADMISSION_TEXT, MEMBERSHIP_PROMISES } from "./protocol.ts";
+export {
+  type Announcement,
+  type AnnouncementFields,
+  type Observation,
+  signAnnouncement,
+} from "./announcements.ts";
+export {
+  ADMISSION_PROMISE,
+  ADMISSION_TEXT,
+  LEGACY_PROMISES,
+  MEMBERSHIP_PROMISES,
+} from "./protocol.ts";
 export { ensureSecret, netDir, type NetSettings, readSettings } from "./net_store.ts";
-export { type IngestResult, Nets, type NetsOptions, type NetState } from "./nets.ts";
+export { type IngestResult, memberReach, Nets, type NetsOptions, type NetState } from "./nets.ts";
 export { decapsulatePsk, encapsulatePsk, kemKeyPair } from "./psk.ts";
 export { PskExchange, type PskExchangeOptions } from "./psk_exchange.ts";
 export { type Admission, requestAdmission } from "./join_client.ts";

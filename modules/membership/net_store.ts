@@ -1,9 +1,10 @@
 /**
  * A net on disk: `$GRID_HOME/state/nets/NAME/` holds `settings.json` (this
  * node's interface, port and endpoint for the net), `records/` (one file per
- * signed record, named by its hash), the WireGuard key (`wg.key`, 0600, made
- * by `wg genkey`), the PSK key seed (`kem.seed`, 0600) and one 0600 file per
- * peer under `psk/`. Every write is atomic, so a crash leaves either the old
+ * signed record, named by its hash), `announcements.cbor` (the members'
+ * latest announcements), the WireGuard key (`wg.key`, 0600, made by `wg
+ * genkey`), the PSK key seed (`kem.seed`, 0600) and one 0600 file per peer
+ * under `psk/`. Every write is atomic, so a crash leaves either the old
  * or the new file, and the agent rebuilds its state from here on restart.
  *
  * @module
@@ -24,6 +25,8 @@ export interface NetSettings {
   listenPort: number;
   /** `host:port` this node's WireGuard is reachable at, when known. */
   endpoint?: string;
+  /** Set when an admin's revoke of this node reached it: who, and the record's id. */
+  revoked?: { by: string; record: string };
 }
 
 /** The folder of net `name`. */

@@ -1,8 +1,14 @@
 /**
  * The nets this node belongs to, in memory and on disk: each net's settings,
- * its verified records and the member set folded from them. Every change to
- * a net goes through {@link Nets.ingest} (verify, keep on disk, refold) and
- * is announced to listeners (the anti-entropy push, the reconcile loop).
+ * its verified records, the member set folded from them, and its members'
+ * announcements. Every change to a net goes through {@link Nets.ingest}
+ * (verify, keep on disk, refold) and is announced to listeners (the
+ * anti-entropy push, the reconcile loop); what changed for whom is logged
+ * (`member-revoked net=… node=… by=…`) on every node alike, from the fold.
+ *
+ * This node's own records (an admit it signs, its leave, a revoke) are
+ * written one at a time per net, each on top of the last, so an admin's
+ * admits form one causal chain.
  *
  * @module
  */
@@ -15,19 +21,28 @@ import {
   oneLine,
 } from "../../kernel/mod.ts";
 import {
+  type InvitePolicy,
   type MemberRecord,
   type NetPolicy,
   parseRecord,
   type RecordDraft,
   signRecord,
 } from "./records.ts";
-import { foldMembers, isLive, type MemberSet } from "./member_set.ts";
-import { allocateAddress, parseCidr } from "./ipam.ts";
-import { createInvite, type Invite } from "./invite.ts";
+import {
+  foldMembers,
+  isAdmin,
+  isLive,
+  mayInvite,
+  type Member,
+  type MemberSet,
+} from "./member_set.ts";
+import { allocateAddress, defaultSlicePrefix, parseCidr, pickSlice } from "./ipam.ts";
+import { createInvite, type InviteToken } from "./invite.ts";
 import { planAdmission } from "./admission.ts";
 import { parentsFirst } from "./_record_order.ts";
 import { planIntake } from "./_intake.ts";
 import { type MemberRequest, parseMemberRequest } from "./member_request.ts";
+import { type Announcement, AnnouncementBook, type OfferResult } from "./announcements.ts";
 import {
   listNetNames,
   type NetSettings,
@@ -40,8 +55,8 @@ import {
 import { MembershipError } from "./errors.ts";
 import { checkNetName } from "./patterns.ts";
 
-/** Most joiners one member admits per minute (a bound for open nets). */
-export const MAX_ADMITS_PER_MINUTE = 60;
+/** Most joiners one admin admits per minute (a bound for open nets). */
+export const MAX_ADMITS_PER_MINUTE = 600;
 export { MAX_PENDING } from "./_intake.ts";
 
 /** One net this node belongs to. */
@@ -50,10 +65,14 @@ export interface NetState {
   settings: NetSettings;
   /** Verified records by id. */
   readonly records: Map<string, MemberRecord>;
-  /** Records waiting for a parent, by id. */
-  readonly pending: Map<string, MemberRecord>;
+  /** Records waiting for a parent, by id, with the peer they came from. */
+  readonly pending: Map<string, { record: MemberRecord; from: string }>;
   /** The current fold. */
   set: MemberSet;
+  /** The members' latest announcements. */
+  readonly announcements: AnnouncementBook;
+  /** The records' bytes, parents first (cached until the next change). */
+  ordered?: Uint8Array[];
 }
 
 /** What {@link Nets.ingest} did. */
@@ -86,6 +105,8 @@ export interface CreateNetOptions {
   cidr: string;
   /** Open, or invite only. */
   policy: NetPolicy;
+  /** Who may sign invites (default: every member). */
+  invite?: InvitePolicy;
   /** Pairwise pre-shared keys on or off. */
   psk: boolean;
   /** Signs the founder's own request for the new net's id (its keys, name, endpoint, URL). */
@@ -98,6 +119,12 @@ export interface CreateNetOptions {
   endpoint?: string;
 }
 
+/** A member's endpoint and URL: its latest announcement's, else its request's. */
+export function memberReach(state: NetState, m: Member): { endpoint?: string; url?: string } {
+  const a = state.announcements.get(m.id);
+  return { endpoint: a?.endpoint ?? m.endpoint, url: a?.url ?? m.url };
+}
+
 /** The nets of one node. */
 export class Nets {
   readonly #home: GridHome;
@@ -105,8 +132,10 @@ export class Nets {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #nets = new Map<string, NetState>();
+  readonly #locks = new Map<string, Promise<unknown>>();
   #admitTimes: number[] = [];
   readonly #listeners = new Set<(net: NetState, added: MemberRecord[]) => void>();
+  readonly #saving = new Map<string, ReturnType<typeof setTimeout>>();
 
   /** The nets of the node `options.identity`; call {@link Nets.load} to read them. */
   constructor(options: NetsOptions) {
@@ -132,6 +161,7 @@ export class Nets {
           // Records another process (an offline command) wrote since: read only those.
           const fresh = await readRecordFiles(this.#home, name, known.records);
           if (fresh.length > 0) await this.ingest(name, fresh, { store: false });
+          if (settings.revoked && !known.settings.revoked) known.settings = settings;
           continue;
         }
         await this.#open(settings, await readRecordFiles(this.#home, name));
@@ -143,16 +173,26 @@ export class Nets {
 
   async #open(settings: NetSettings, files: Uint8Array[]): Promise<NetState> {
     const parsed: MemberRecord[] = [];
+    let genesisError: unknown;
     for (const bytes of files) {
       try {
         parsed.push(await parseRecord(bytes, settings.net));
       } catch (err) {
-        this.#log("warn", "record-skipped", { net: settings.name, why: oneLine(err) });
+        genesisError ??= err;
+        this.#log("debug", "record-skipped", { net: settings.name, why: oneLine(err) });
       }
     }
     const genesis = parsed.find((r) => r.kind === "genesis" && r.id === settings.net);
-    if (!genesis) throw new MembershipError(`Net "${settings.name}" has no genesis record on disk`);
-    return await this.#seed(settings, genesis, parsed, false);
+    if (!genesis) {
+      // Typically a net of an older grid: say which version, once.
+      throw genesisError instanceof MembershipError
+        ? genesisError
+        : new MembershipError(`Net "${settings.name}" has no genesis record on disk`);
+    }
+    const state = await this.#seed(settings, genesis, parsed, false);
+    await state.announcements.load(this.#home, settings.name, settings.net);
+    state.announcements.prune((id) => isLive(state.set, id));
+    return state;
   }
 
   /** Starts net `settings.name` from its genesis, then takes in the rest of `records`. */
@@ -167,9 +207,10 @@ export class Nets {
       records: new Map([[genesis.id, genesis]]),
       pending: new Map(),
       set: foldMembers([genesis]),
+      announcements: new AnnouncementBook(),
     };
     this.#nets.set(settings.name, state);
-    await this.#accept(state, records.filter((r) => r !== genesis), store);
+    await this.#accept(state, records.filter((r) => r !== genesis), store, "", false);
     return state;
   }
 
@@ -202,6 +243,19 @@ export class Nets {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Runs `work` alone among this node's writes to net `name` (one causal chain). */
+  async #locked<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#locks.get(name) ?? Promise.resolve();
+    const run = before.then(work, work);
+    const tail = run.catch(() => {});
+    this.#locks.set(name, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(name) === tail) this.#locks.delete(name);
+    }
+  }
+
   /** Founds a net: a genesis record and the founder's own admit. */
   async create(options: CreateNetOptions): Promise<NetState> {
     checkNetName(options.name);
@@ -215,6 +269,7 @@ export class Nets {
       cidr: cidr.text,
       policy: options.policy,
       psk: options.psk,
+      invite: options.invite ?? "members",
     }, { time: this.#now() });
     const request = await options.request(genesis.id);
     const address = allocateAddress(cidr, request.wg, new Set());
@@ -271,18 +326,22 @@ export class Nets {
   /** Forgets a net here (after leaving or being revoked): its folder is removed. */
   async forget(name: string): Promise<void> {
     this.#nets.delete(name);
+    const timer = this.#saving.get(name);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#saving.delete(name);
     await removeNetDir(this.#home, name);
   }
 
   /**
    * Verifies and keeps records from anywhere (a peer, disk). Refuses records
    * that are malformed, badly signed, of another net or by a node never
-   * admitted; holds those whose parents are missing until they arrive.
+   * admitted; holds those whose parents are missing until they arrive (at
+   * most a few per sending peer).
    */
   async ingest(
     name: string,
     records: Uint8Array[],
-    options: { store?: boolean } = {},
+    options: { store?: boolean; from?: string } = {},
   ): Promise<IngestResult> {
     const state = this.require(name);
     const refused: string[] = [];
@@ -295,26 +354,37 @@ export class Nets {
         refused.push(oneLine(err));
       }
     }
-    const result = await this.#accept(state, fresh, options.store ?? true);
+    const result = await this.#accept(state, fresh, options.store ?? true, options.from ?? "");
     return { ...result, refused: [...refused, ...result.refused] };
   }
 
-  async #accept(state: NetState, fresh: MemberRecord[], store: boolean): Promise<IngestResult> {
+  async #accept(
+    state: NetState,
+    fresh: MemberRecord[],
+    store: boolean,
+    from: string,
+    announce = true,
+  ): Promise<IngestResult> {
     const { added, refused, waiting, missing } = planIntake({
       netName: state.settings.name,
       founder: state.set.net.founder,
       records: state.records,
       pending: state.pending,
       fresh,
+      from,
     });
     for (const r of added) {
       if (store) await writeRecordFile(this.#home, state.settings.name, r.id, r.bytes);
       state.records.set(r.id, r);
     }
     state.pending.clear();
-    for (const r of waiting) state.pending.set(r.id, r);
+    for (const w of waiting) state.pending.set(w.record.id, w);
     if (added.length > 0) {
+      const before = state.set;
       state.set = foldMembers(state.records.values(), state.settings.net);
+      state.ordered = undefined;
+      state.announcements.prune((id) => isLive(state.set, id));
+      if (announce) this.#logChanges(state, before);
       for (const listener of this.#listeners) {
         try {
           listener(state, added);
@@ -326,8 +396,37 @@ export class Nets {
     return { added, refused, missing };
   }
 
-  /** Signs a record as this node on top of the net's heads and keeps it. */
-  async append(name: string, draft: RecordDraft): Promise<MemberRecord> {
+  /** Logs what the fold changed for whom: the same lines on every node. */
+  #logChanges(state: NetState, before: MemberSet): void {
+    const net = state.settings.name;
+    for (const m of state.set.members.values()) {
+      const was = before.members.get(m.id);
+      if (was?.status === m.status && was.admit === m.admit && was.role === m.role) continue;
+      const fields = { net, node: m.id, name: m.name, address: m.address };
+      if (m.status === "revoked" && was?.status !== "revoked") {
+        this.#log("info", "member-revoked", { ...fields, by: m.revokedBy });
+      } else if (m.status === "left" && was?.status !== "left") {
+        this.#log("info", "member-left", fields);
+      } else if (m.status === "live" && (was?.status !== "live" || was.admit !== m.admit)) {
+        this.#log("info", "member-added", { ...fields, by: m.admittedBy });
+      }
+      if (was && was.role !== m.role && m.status === "live") {
+        this.#log("info", m.role === "admin" ? "admin-granted" : "admin-removed", {
+          net,
+          node: m.id,
+          name: m.name,
+          slice: m.slice,
+        });
+      }
+    }
+  }
+
+  /** Signs a record as this node on top of the net's heads and keeps it (one at a time). */
+  append(name: string, draft: RecordDraft): Promise<MemberRecord> {
+    return this.#locked(name, () => this.#append(name, draft));
+  }
+
+  async #append(name: string, draft: RecordDraft): Promise<MemberRecord> {
     const state = this.require(name);
     if (!isLive(state.set, this.selfId)) {
       throw new MembershipError(`This node is no longer a live member of net "${name}"`);
@@ -337,7 +436,10 @@ export class Nets {
       parents: state.set.heads,
       time: this.#now(),
     });
-    const result = await this.#accept(state, [record], true);
+    const trial = foldMembers([...state.records.values(), record], state.settings.net);
+    const why = trial.ignored.get(record.id);
+    if (why) throw new MembershipError(`Net "${name}" would ignore this ${draft.kind}: ${why}`);
+    const result = await this.#accept(state, [record], true, "");
     if (result.added.length !== 1) {
       throw new MembershipError(
         `Cannot record the ${draft.kind} in net "${name}": ${result.refused[0]}`,
@@ -346,14 +448,25 @@ export class Nets {
     return record;
   }
 
-  /** Makes an invite to net `name`. */
+  /**
+   * Makes an invite to net `name`, redeemed by `options.admin` (default: this
+   * node if it is an admin, else the founder, else another live admin).
+   */
   async invite(
     name: string,
-    options: { urls: string[]; ttlMs?: number; uses?: number },
-  ): Promise<Invite> {
+    options: { urls: string[]; ttlMs?: number; uses?: number; admin?: string },
+  ): Promise<InviteToken> {
     const state = this.require(name);
-    if (!isLive(state.set, this.selfId)) {
+    const set = state.set;
+    if (!isLive(set, this.selfId)) {
       throw new MembershipError(`This node is no longer a live member of net "${name}"`);
+    }
+    if (!mayInvite(set, this.selfId)) {
+      throw new MembershipError(`Only admins invite to net "${name}"; this node is not one`);
+    }
+    const admin = options.admin ?? this.defaultAdmin(set);
+    if (!isAdmin(set, admin)) {
+      throw new MembershipError(`Node "${admin}" is not an admin of net "${name}"`);
     }
     return await createInvite(this.#identity, {
       net: state.settings.net,
@@ -361,63 +474,190 @@ export class Nets {
       urls: options.urls,
       ttlMs: options.ttlMs,
       uses: options.uses,
+      admin,
       now: this.#now(),
     });
   }
 
+  /** The admin an invite of this node's names: itself if it is one, else the founder, else any. */
+  defaultAdmin(set: MemberSet): string {
+    if (isAdmin(set, this.selfId)) return this.selfId;
+    if (isAdmin(set, set.net.founder)) return set.net.founder;
+    const other = [...set.admins.keys()].sort().find((id) => isAdmin(set, id));
+    if (!other) throw new MembershipError(`Net "${set.net.name}" has no live admin`);
+    return other;
+  }
+
   /**
-   * The admitter's side of a join: checks the request against the net's
-   * rules (open or invite; unexpired, unused, by a live member), allocates an
-   * address, signs the admit and keeps it. Returns the net's records for the
-   * joiner. A retry by an already admitted joiner with the same key gets the
-   * records again.
+   * The founder grants `member` admin rights with an address slice (default:
+   * the first free block of a sixteenth of the net's), or takes them away.
    */
-  async admit(
+  grant(
+    name: string,
+    member: Member,
+    role: "admin" | "member",
+    slice?: string,
+  ): Promise<MemberRecord> {
+    return this.#locked(name, () => {
+      const set = this.require(name).set;
+      if (set.net.founder !== this.selfId) {
+        throw new MembershipError(`Only the founder of net "${name}" names its admins`);
+      }
+      let chosen: string | undefined;
+      if (role === "admin") {
+        const taken = [...set.admins.values()].map((g) => g.slice);
+        const held = [...set.members.values()].filter((m) => m.status === "live")
+          .map((m) => m.address);
+        chosen = slice === undefined
+          ? pickSlice(set.net.cidr, defaultSlicePrefix(set.net.cidr), taken, held).text
+          : parseCidr(slice).text;
+      }
+      return this.#append(name, {
+        kind: "role",
+        member: member.id,
+        admit: member.admit,
+        role,
+        slice: chosen,
+      });
+    });
+  }
+
+  /**
+   * The admin's side of a join: checks the request against the net's rules,
+   * allocates an address in this admin's slice, signs the admit and keeps it,
+   * one join at a time. Returns the net's records for the joiner. A retry by
+   * an already admitted joiner with the same key gets the records again.
+   */
+  admit(
     requestBytes: Uint8Array,
     options: { joinPromise: string },
   ): Promise<{ state: NetState; records: Uint8Array[]; address: string }> {
-    const now = this.#now();
-    this.#admitTimes = this.#admitTimes.filter((t) => now - t < 60_000);
-    if (this.#admitTimes.length >= MAX_ADMITS_PER_MINUTE) {
-      throw new MembershipError(
-        "This member admits at most 60 joiners a minute; try again shortly",
-      );
-    }
+    return this.#admitRequest(requestBytes, options);
+  }
+
+  async #admitRequest(
+    requestBytes: Uint8Array,
+    options: { joinPromise: string },
+  ): Promise<{ state: NetState; records: Uint8Array[]; address: string }> {
     const req = await parseMemberRequest(requestBytes);
     if (hashToText(req.promise) !== options.joinPromise) {
       throw new MembershipError("The request does not make this net's join promise");
     }
-    const state = req.net !== "" ? this.byId(req.net) : this.#nets.get(req.netName);
-    if (!state || state.set.net.name !== req.netName) {
-      // not-found, not membership: a joiner asking every peer it knows moves on to the next.
-      throw new NotFoundError(`This node is not a member of net "${req.netName}"`);
-    }
-    const set = state.set;
-    const name = set.net.name;
-    const { again, address } = planAdmission(set, req, { selfId: this.selfId, now: this.#now() });
-    if (again) return { state, records: this.recordsInOrder(name), address };
-    const record = await signRecord(this.#identity, { kind: "admit", request: req, address }, {
-      net: set.net.id,
-      parents: set.heads,
-      time: this.#now(),
+    const found = this.netOf(req);
+    return await this.#locked(found.settings.name, async () => {
+      const now = this.#now();
+      this.#admitTimes = this.#admitTimes.filter((t) => now - t < 60_000);
+      if (this.#admitTimes.length >= MAX_ADMITS_PER_MINUTE) {
+        throw new MembershipError(
+          `This admin admits at most ${MAX_ADMITS_PER_MINUTE} joiners a minute; try again shortly`,
+        );
+      }
+      const state = this.netOf(req);
+      const set = state.set;
+      const name = set.net.name;
+      const { again, address } = planAdmission(set, req, { selfId: this.selfId, now });
+      if (again) return { state, records: this.recordsInOrder(name), address };
+      const record = await signRecord(this.#identity, { kind: "admit", request: req, address }, {
+        net: set.net.id,
+        parents: set.heads,
+        time: now,
+      });
+      const trial = foldMembers([...state.records.values(), record], set.net.id);
+      if (trial.status.get(req.id) !== "live") {
+        throw new MembershipError(
+          `Net "${name}" refuses the join: ${trial.ignored.get(record.id) ?? "unknown reason"}`,
+        );
+      }
+      await this.#accept(state, [record], true, "");
+      this.#admitTimes.push(now);
+      return {
+        state,
+        records: this.recordsInOrder(name),
+        address: state.set.members.get(req.id)?.address ?? address,
+      };
     });
-    const trial = foldMembers([...state.records.values(), record], set.net.id);
-    if (trial.status.get(req.id) !== "live") {
-      throw new MembershipError(
-        `Net "${name}" refuses the join: ${trial.ignored.get(record.id) ?? "unknown reason"}`,
-      );
-    }
-    await this.#accept(state, [record], true);
-    this.#admitTimes.push(now);
-    return {
-      state,
-      records: this.recordsInOrder(name),
-      address: state.set.members.get(req.id)?.address ?? address,
-    };
   }
 
-  /** A net's records, parents before children. */
+  /** The net a join request is for; a not-found error lets a joiner move on to the next peer. */
+  netOf(req: MemberRequest): NetState {
+    const state = req.net !== "" ? this.byId(req.net) : this.#nets.get(req.netName);
+    if (!state || state.set.net.name !== req.netName) {
+      throw new NotFoundError(`This node is not a member of net "${req.netName}"`);
+    }
+    return state;
+  }
+
+  /**
+   * Takes a revoke of this node that an admin sent straight to it (it gets
+   * nothing else once revoked): checks that the record is a revoke of this
+   * node signed by an admin of the net as this node knows it, then marks the
+   * net revoked here. True when it was taken.
+   */
+  async noteRevoked(name: string, bytes: Uint8Array): Promise<boolean> {
+    const state = this.require(name);
+    const record = await parseRecord(bytes, state.settings.net);
+    if (record.kind !== "revoked" || record.member !== this.selfId) return false;
+    if (!isAdmin(state.set, record.author)) return false;
+    const self = state.set.members.get(this.selfId);
+    if (!self || self.admit !== record.admit) return false;
+    if (state.settings.revoked) return false;
+    await this.updateSettings(name, { revoked: { by: record.author, record: record.id } });
+    this.#log("warn", "net-revoked", { net: name, by: record.author, record: record.id });
+    for (const listener of this.#listeners) {
+      try {
+        listener(state, []);
+      } catch (err) {
+        this.#log("warn", "net-listener-failed", { why: oneLine(err) });
+      }
+    }
+    return true;
+  }
+
+  /** Keeps a member's announcement when it is newer; saves the book soon after a change. */
+  offerAnnouncement(name: string, a: Announcement): OfferResult {
+    const state = this.require(name);
+    const result = state.announcements.offer(a, (id) => isLive(state.set, id), this.#now());
+    if (result === "kept") {
+      this.#saveSoon(name, state);
+      for (const listener of this.#listeners) {
+        try {
+          listener(state, []);
+        } catch (err) {
+          this.#log("warn", "net-listener-failed", { why: oneLine(err) });
+        }
+      }
+    }
+    return result;
+  }
+
+  #saveSoon(name: string, state: NetState): void {
+    if (this.#saving.has(name)) return;
+    this.#saving.set(
+      name,
+      setTimeout(() => {
+        this.#saving.delete(name);
+        if (this.#nets.get(name) !== state) return;
+        state.announcements.save(this.#home, name).catch((err) =>
+          this.#log("warn", "announcements-save-failed", { net: name, why: oneLine(err) })
+        );
+      }, 1000),
+    );
+  }
+
+  /** Stops pending saves (the agent is stopping); saves what changed. */
+  async flush(): Promise<void> {
+    for (const [name, timer] of this.#saving) {
+      clearTimeout(timer);
+      const state = this.#nets.get(name);
+      if (state) await state.announcements.save(this.#home, name).catch(() => {});
+    }
+    this.#saving.clear();
+  }
+
+  /** A net's records, parents before children (cached until the next change). */
   recordsInOrder(name: string): Uint8Array[] {
-    return parentsFirst(this.require(name).records);
+    const state = this.require(name);
+    state.ordered ??= parentsFirst(state.records);
+    return state.ordered;
   }
 }

@@ -4,13 +4,16 @@
  * name. Each record names its parents by hash, so the records of a net form a
  * DAG rooted at the genesis record, whose hash is the net's id.
  *
- * Kinds: `genesis` (name, CIDR, policy, PSK on/off, founder), `admit` (a live
- * member admits a joiner: the joiner's signed request and its address),
- * `endpoint` (a member's new endpoint or URL), `left`, `revoked`.
+ * Kinds, and who may sign them (the fold enforces it; see member_set.ts):
+ * `genesis` (the founder: name, CIDR, policy, PSK on/off, who may invite),
+ * `admit` (an admin: the joiner's signed request and its address), `left`
+ * (a member, about itself), `revoked` (an admin, about a plain member; the
+ * founder, about an admin), `role` (the founder: grants or removes an
+ * admin, with the address slice it allocates from).
  *
  * {@link parseRecord} checks form and signature: records carry the author's
  * public key and the node id is its hash, so signatures verify on their own.
- * Whether the author was a live member is the member set fold's job.
+ * Whether the author had the right to sign it is the fold's job.
  *
  * @module
  */
@@ -23,15 +26,21 @@ import {
   nodeIdOf,
   type Parm,
 } from "../../kernel/mod.ts";
-import { openEnvelope, signEnvelope, verifyEnvelope } from "./_signed.ts";
+import {
+  checkVersion,
+  FORMAT_VERSION,
+  openEnvelope,
+  signEnvelope,
+  verifyEnvelope,
+} from "./_signed.ts";
 import { Fields } from "./_fields.ts";
-import { ENDPOINT, GRID_URL, NET_NAME } from "./patterns.ts";
+import { NET_NAME } from "./patterns.ts";
 import { type MemberRequest, parseMemberRequest } from "./member_request.ts";
 import { MAX_REQUEST_BYTES } from "./member_request.ts";
 import { MembershipError } from "./errors.ts";
 
 /** Signature context of records. */
-export const RECORD_CONTEXT = "grid/membership-record/v1";
+export const RECORD_CONTEXT = "grid/membership-record/v2";
 /** Largest encoded record. */
 export const MAX_RECORD_BYTES = 8 * 1024;
 /** Most parents one record may name. */
@@ -39,6 +48,10 @@ export const MAX_PARENTS = 64;
 
 /** Admission policy of a net. */
 export type NetPolicy = "open" | "invite";
+/** Who may sign invites: the admins only, or every live member. */
+export type InvitePolicy = "admins" | "members";
+/** What a `role` record makes a member. */
+export type Role = "admin" | "member";
 
 /** The fields every record has. */
 export interface RecordBase {
@@ -72,26 +85,18 @@ export interface GenesisRecord extends RecordBase {
   readonly policy: NetPolicy;
   /** Pairwise pre-shared keys on or off. */
   readonly psk: boolean;
+  /** Who may sign invites. */
+  readonly invite: InvitePolicy;
 }
 
-/** A live member admits a joiner at an address. */
+/** An admin admits a joiner at an address. */
 export interface AdmitRecord extends RecordBase {
   /** Record kind. */
   readonly kind: "admit";
-  /** The joiner's signed request (its keys, name, endpoint, promise, invite). */
+  /** The joiner's signed request (its keys, name, endpoint, promise, invite and proofs). */
   readonly request: MemberRequest;
-  /** The tunnel address the admitter allocated. */
+  /** The tunnel address the admin allocated from its slice. */
   readonly address: string;
-}
-
-/** A member announces a new endpoint or grid URL. */
-export interface EndpointRecord extends RecordBase {
-  /** Record kind. */
-  readonly kind: "endpoint";
-  /** The new WireGuard endpoint, `host:port`. */
-  readonly endpoint?: string;
-  /** The new grid URL. */
-  readonly url?: string;
 }
 
 /** A member leaves. */
@@ -100,31 +105,56 @@ export interface LeftRecord extends RecordBase {
   readonly kind: "left";
 }
 
-/** A member revokes another. */
+/** An admin revokes a member. */
 export interface RevokedRecord extends RecordBase {
   /** Record kind. */
   readonly kind: "revoked";
   /** Node id of the revoked member. */
   readonly member: string;
+  /** Id of the revoked member's admit (it must be among the revoke's ancestors). */
+  readonly admit: string;
+  /** Also revoke every member this one invited, and whom they invited, and so on. */
+  readonly lineage: boolean;
   /** Why, in a few words. */
   readonly reason?: string;
+}
+
+/** The founder grants or removes admin rights. */
+export interface RoleRecord extends RecordBase {
+  /** Record kind. */
+  readonly kind: "role";
+  /** Node id of the member. */
+  readonly member: string;
+  /** Id of that member's admit (it must be among the record's ancestors). */
+  readonly admit: string;
+  /** What it becomes. */
+  readonly role: Role;
+  /** For an admin: the address block (inside the net's) it allocates from. */
+  readonly slice?: string;
 }
 
 /** Any membership record. */
 export type MemberRecord =
   | GenesisRecord
   | AdmitRecord
-  | EndpointRecord
   | LeftRecord
-  | RevokedRecord;
+  | RevokedRecord
+  | RoleRecord;
 
 /** The kind-specific fields of a new record. */
 export type RecordDraft =
-  | { kind: "genesis"; name: string; cidr: string; policy: NetPolicy; psk: boolean }
+  | {
+    kind: "genesis";
+    name: string;
+    cidr: string;
+    policy: NetPolicy;
+    psk: boolean;
+    invite: InvitePolicy;
+  }
   | { kind: "admit"; request: MemberRequest; address: string }
-  | { kind: "endpoint"; endpoint?: string; url?: string }
   | { kind: "left" }
-  | { kind: "revoked"; member: string; reason?: string };
+  | { kind: "revoked"; member: string; admit: string; lineage?: boolean; reason?: string }
+  | { kind: "role"; member: string; admit: string; role: Role; slice?: string };
 
 /** Options for {@link signRecord}. */
 export interface SignRecordOptions {
@@ -143,7 +173,7 @@ export async function signRecord(
   options: SignRecordOptions = {},
 ): Promise<MemberRecord> {
   const body: { [key: string]: Parm } = {
-    v: 1,
+    v: FORMAT_VERSION,
     kind: draft.kind,
     author: identity.id,
     key: identity.publicKey,
@@ -161,19 +191,28 @@ export async function signRecord(
         cidr: draft.cidr,
         policy: draft.policy,
         psk: draft.psk,
+        invite: draft.invite,
         nonce: crypto.getRandomValues(new Uint8Array(16)),
       });
       break;
     case "admit":
       Object.assign(body, { request: draft.request.bytes, address: draft.address });
       break;
-    case "endpoint":
-      if (draft.endpoint !== undefined) body.endpoint = draft.endpoint;
-      if (draft.url !== undefined) body.url = draft.url;
-      break;
     case "revoked":
-      body.member = draft.member;
+      Object.assign(body, {
+        member: draft.member,
+        admit: CID.parse(draft.admit),
+        lineage: draft.lineage === true,
+      });
       if (draft.reason !== undefined) body.reason = draft.reason;
+      break;
+    case "role":
+      Object.assign(body, {
+        member: draft.member,
+        admit: CID.parse(draft.admit),
+        role: draft.role,
+      });
+      if (draft.slice !== undefined) body.slice = draft.slice;
       break;
   }
   return await parseRecord(await signEnvelope(identity, RECORD_CONTEXT, body));
@@ -186,12 +225,13 @@ export function recordHash(bytes: Uint8Array): CID {
 
 const COMMON = ["v", "kind", "net", "author", "key", "time", "parents"];
 const EXTRA: Record<string, string[]> = {
-  genesis: ["name", "cidr", "policy", "psk", "nonce"],
+  genesis: ["name", "cidr", "policy", "psk", "invite", "nonce"],
   admit: ["request", "address"],
-  endpoint: ["endpoint", "url"],
   left: [],
-  revoked: ["member", "reason"],
+  revoked: ["member", "admit", "lineage", "reason"],
+  role: ["member", "admit", "role", "slice"],
 };
+const CIDR_TEXT = /^[0-9]{1,3}(\.[0-9]{1,3}){3}\/[0-9]{1,2}$/;
 const IPV4 = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
 
 /**
@@ -201,8 +241,8 @@ const IPV4 = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
  */
 export async function parseRecord(bytes: Uint8Array, net?: string): Promise<MemberRecord> {
   const envelope = openEnvelope(bytes, "Record", MAX_RECORD_BYTES);
+  checkVersion(envelope.body.v, "The record");
   const f = new Fields(envelope.body, "Record");
-  if (f.integer("v") !== 1) throw new MembershipError("Record has an unknown version");
   const kind = f.string("kind", 16);
   if (!Object.hasOwn(EXTRA, kind)) throw new MembershipError(`Record has unknown kind "${kind}"`);
   f.only([...COMMON, ...EXTRA[kind]]);
@@ -232,14 +272,19 @@ export async function parseRecord(bytes: Uint8Array, net?: string): Promise<Memb
     if (policy !== "open" && policy !== "invite") {
       throw new MembershipError(`Record is malformed: unknown policy "${policy}"`);
     }
+    const invite = f.string("invite", 8);
+    if (invite !== "admins" && invite !== "members") {
+      throw new MembershipError(`Record is malformed: unknown invite policy "${invite}"`);
+    }
     record = {
       ...base,
       kind,
       net: id,
       name: f.string("name", 32, NET_NAME),
-      cidr: f.string("cidr", 18),
+      cidr: f.string("cidr", 18, CIDR_TEXT),
       policy,
       psk: f.boolean("psk"),
+      invite,
     };
   } else {
     const common = { ...base, net: f.string("net", 120) };
@@ -250,24 +295,39 @@ export async function parseRecord(bytes: Uint8Array, net?: string): Promise<Memb
         record = { ...common, kind, request, address: f.string("address", 15, IPV4) };
         break;
       }
-      case "endpoint":
-        record = {
-          ...common,
-          kind,
-          endpoint: f.optionalString("endpoint", 260, ENDPOINT),
-          url: f.optionalString("url", 460, GRID_URL),
-        };
-        break;
       case "left":
         record = { ...common, kind };
         break;
-      default:
+      case "revoked":
         record = {
           ...common,
-          kind: "revoked",
+          kind,
           member: f.string("member", 120),
+          admit: hashToText(f.hash("admit")),
+          lineage: f.boolean("lineage"),
           reason: f.optionalString("reason", 200),
         };
+        break;
+      default: {
+        const role = f.string("role", 8);
+        if (role !== "admin" && role !== "member") {
+          throw new MembershipError(`Record is malformed: unknown role "${role}"`);
+        }
+        const slice = f.optionalString("slice", 18, CIDR_TEXT);
+        if ((role === "admin") !== (slice !== undefined)) {
+          throw new MembershipError(
+            "Record is malformed: an admin grant names its slice, and only it",
+          );
+        }
+        record = {
+          ...common,
+          kind: "role",
+          member: f.string("member", 120),
+          admit: hashToText(f.hash("admit")),
+          role,
+          slice,
+        };
+      }
     }
   }
   if (net !== undefined && record.net !== net) {

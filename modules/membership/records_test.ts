@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects } from "../../kernel/_testing_asser
 import { decodeValue, encodeValue, generateIdentity, type Parm } from "../../kernel/mod.ts";
 import { parseRecord, signRecord } from "./records.ts";
 import { MembershipError } from "./errors.ts";
-import { makeNet, memberRequest } from "./_testing_net.ts";
+import { makeNet, memberRequest, testNode } from "./_testing_net.ts";
 import { signEnvelope } from "./_signed.ts";
 import { RECORD_CONTEXT } from "./records.ts";
 
@@ -48,11 +48,11 @@ Deno.test("parseRecord() refuses malformed bytes with one clear line", async (t)
     ["garbage", new Uint8Array([1, 2, 3])],
     ["empty", new Uint8Array()],
     ["oversize", new Uint8Array(9000)],
-    ["unknown kind", await signEnvelope(id, RECORD_CONTEXT, { v: 1, kind: "party" })],
-    ["missing fields", await signEnvelope(id, RECORD_CONTEXT, { v: 1, kind: "left" })],
+    ["unknown kind", await signEnvelope(id, RECORD_CONTEXT, { v: 2, kind: "party" })],
+    ["missing fields", await signEnvelope(id, RECORD_CONTEXT, { v: 2, kind: "left" })],
     [
       "unsigned",
-      encodeValue({ body: encodeValue({ v: 1, kind: "left" }), sig: new Uint8Array(64) }),
+      encodeValue({ body: encodeValue({ v: 2, kind: "left" }), sig: new Uint8Array(64) }),
     ],
   ];
   for (const [name, bytes] of rows) {
@@ -65,13 +65,23 @@ Deno.test("parseRecord() refuses malformed bytes with one clear line", async (t)
 
 Deno.test("a non-genesis record must have parents", async () => {
   const net = await makeNet();
-  const req = await memberRequest(await generateIdentity(), net.net, {});
+  const req = await memberRequest(await testNode(), net.net, {});
   await assertRejects(
     () =>
-      signRecord(net.founder, { kind: "admit", request: req, address: "10.77.0.9" }, {
+      signRecord(net.founder.identity, { kind: "admit", request: req, address: "10.77.0.9" }, {
         net: net.net,
       }),
     MembershipError,
     "no parents",
+  );
+});
+
+Deno.test("a record of grid 0.1 (format version 1) is refused with one line naming both versions", async () => {
+  const id = await generateIdentity();
+  const v1 = await signEnvelope(id, "grid/membership-record/v1", { v: 1, kind: "left" });
+  const err = await assertRejects(() => parseRecord(v1), MembershipError);
+  assertEquals(
+    err.message,
+    "The record is in membership format version 1; this node speaks version 2 (version 1 is grid 0.1: upgrade that node, or make a new one)",
   );
 });

@@ -50,6 +50,7 @@ export async function createNet(ctx: MeshContext, req: CreateRequest): Promise<C
         name,
         cidr: cidr.text,
         policy: req.open === true ? "open" : "invite",
+        invite: req.inviteBy ?? "members",
         psk: req.psk === true,
         interface: iface,
         listenPort,

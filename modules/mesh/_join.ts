@@ -33,11 +33,11 @@ import {
 /** How long a join without an invite or URL waits for a first grid peer. */
 export const PEER_WAIT_MS = 5000;
 
-/** Where a join asks: the member URLs, and with an invite the net's id and the invite's bytes. */
+/** Where a join asks: the member URLs, and with an invite the net's id and the invite. */
 interface JoinTarget {
   urls: string[];
   net: string;
-  invite?: Uint8Array;
+  invite?: { bytes: Uint8Array; seed: Uint8Array };
 }
 
 /** The target of a join from `--invite` or `--via` (neither: no URL, ask connected peers). */
@@ -45,8 +45,13 @@ async function joinTarget(name: string, req: JoinRequest): Promise<JoinTarget> {
   const inviteText = req.invite;
   const via = req.via;
   if (inviteText) {
-    const invite = await checkInviteFor(inviteText, name);
-    return { urls: invite.urls, net: invite.net, invite: invite.bytes };
+    const token = await checkInviteFor(inviteText, name);
+    const invite = token.invite;
+    return {
+      urls: invite.urls,
+      net: invite.net,
+      invite: { bytes: invite.bytes, seed: token.seed },
+    };
   }
   return { urls: via ? [via] : [], net: "" };
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { findMember, isLive, MembershipError, type NetState } from "../membership/mod.ts";
+import { findMember, isAdmin, isLive, MembershipError, type NetState } from "../membership/mod.ts";
 import type { LeaveRequest, LeaveResult, RevokeRequest, RevokeResult } from "./protocol.ts";
 import type { MeshContext } from "./_context.ts";
 
@@ -64,9 +64,23 @@ export async function revokeMember(ctx: MeshContext, req: RevokeRequest): Promis
   const name = req.name;
   const state = ctx.nets.require(name);
   const member = findMember(state.set, req.node);
+  const set = state.set;
   if (member.id === ctx.selfId) {
     throw new MembershipError(
       `Cannot revoke this node itself; use grid leave-wireguard-net ${name}`,
+    );
+  }
+  if (!isAdmin(set, ctx.selfId)) {
+    throw new MembershipError(
+      `Only an admin may revoke a member of net "${name}"; this node is not one (grid admins ${name} lists them)`,
+    );
+  }
+  if (member.id === set.net.founder) {
+    throw new MembershipError(`The founder of net "${name}" cannot be revoked`);
+  }
+  if (isAdmin(set, member.id) && ctx.selfId !== set.net.founder) {
+    throw new MembershipError(
+      `Node "${member.name}" is an admin of net "${name}": only the founder may revoke it`,
     );
   }
   if (member.status !== "live") {
@@ -76,14 +90,25 @@ export async function revokeMember(ctx: MeshContext, req: RevokeRequest): Promis
       }`,
     );
   }
-  const record = await ctx.nets.append(name, { kind: "revoked", member: member.id });
+  const before = new Set(
+    [...set.members.values()].filter((m) => m.status === "live").map((m) => m.id),
+  );
+  const record = await ctx.nets.append(name, {
+    kind: "revoked",
+    member: member.id,
+    admit: member.admit,
+    lineage: req.lineage === true,
+  });
+  const also = [...state.set.members.values()]
+    .filter((m) => m.id !== member.id && before.has(m.id) && m.status === "revoked")
+    .map((m) => m.name);
   await withTimeout(ctx.sync.push(state, [record]), PUSH_WAIT_MS);
   if (ctx.online) await ctx.reconciler.reconcileNet(state, true);
-  return { name, revoked: member.id, memberName: member.name, address: member.address };
+  return { name, revoked: member.id, memberName: member.name, address: member.address, also };
 }
 
 /** `work`'s result, or undefined when it takes longer than `ms`. */
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+export async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)));
   try {

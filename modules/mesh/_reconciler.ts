@@ -9,7 +9,7 @@
 import type { GridHome, Logger } from "../../kernel/mod.ts";
 import { renderInterface } from "./render.ts";
 import type { WgDriver } from "../wireguard/mod.ts";
-import { netDir, type NetState, type PskExchange } from "../membership/mod.ts";
+import { memberReach, netDir, type NetState, type PskExchange } from "../membership/mod.ts";
 
 /** An unchanged spec is re-applied at least this often (repairs drift). */
 export const REAPPLY_MS = 15_000;
@@ -67,7 +67,7 @@ export class NetReconciler {
     if (!force && this.#held.has(name)) return;
     const iface = state.settings.interface;
     const dir = netDir(this.#o.home, name);
-    const status = state.set.status.get(selfId);
+    const status = state.settings.revoked ? "revoked" : state.set.status.get(selfId);
     if (status !== "live" || !state.set.members.has(selfId)) {
       // Revoked, left, or an admit that turned out void (a used-up invite
       // raced at two inviters): take down what this node brought up.
@@ -91,6 +91,7 @@ export class NetReconciler {
       listenPort: state.settings.listenPort,
       privateKeyFile: `${dir}/wg.key`,
       pskFiles,
+      endpointOf: (m) => memberReach(state, m).endpoint,
     })!;
     const key = JSON.stringify(spec);
     const last = this.#applied.get(name);

@@ -6,6 +6,7 @@
  * @module
  */
 import { CID } from "../../kernel/mod.ts";
+import { signWithWgKeyFile } from "../wireguard/mod.ts";
 import type { MeshContext } from "./_context.ts";
 
 export { DEFAULT_LISTEN_PORT } from "./_listen_port.ts";
@@ -126,6 +127,8 @@ export function nodeName(given: string | undefined): string {
 export interface SelfKeys {
   /** WireGuard public key. */
   wg: string;
+  /** The file holding its private key (it signs the proof that this node holds it). */
+  wgKeyFile: string;
   /** ML-KEM public key (PSK exchange). */
   kem: Uint8Array;
 }
@@ -133,12 +136,12 @@ export interface SelfKeys {
 /** Makes (or reuses) this node's WireGuard key and KEM seed for net `name`. */
 export async function selfKeys(ctx: MeshContext, name: string): Promise<SelfKeys> {
   const dir = netDir(ctx.home, name);
-  const { publicKey } = await ctx.wg.generateKeyPair(dir);
+  const { publicKey, privateKeyFile } = await ctx.wg.generateKeyPair(dir);
   const seed = await ensureSecret(
     `${dir}/kem.seed`,
     () => crypto.getRandomValues(new Uint8Array(32)),
   );
-  return { wg: publicKey, kem: kemKeyPair(seed).publicKey };
+  return { wg: publicKey, wgKeyFile: privateKeyFile, kem: kemKeyPair(seed).publicKey };
 }
 
 /** Options for {@link selfRequest}. */
@@ -151,8 +154,8 @@ export interface SelfRequestOptions {
   keys: SelfKeys;
   /** This node's WireGuard endpoint, if it has one. */
   endpoint: string | undefined;
-  /** The invite's bytes, when joining with one. */
-  invite?: Uint8Array;
+  /** The invite (signed bytes) and its secret seed, when joining with one. */
+  invite?: { bytes: Uint8Array; seed: Uint8Array };
 }
 
 /** Signs the member request announcing this node, with display name `given` (else the hostname). */
@@ -161,6 +164,7 @@ export function selfRequest(
   given: string | undefined,
   options: SelfRequestOptions,
 ): Promise<MemberRequest> {
+  const wgKeyFile = options.keys.wgKeyFile;
   return signMemberRequest(ctx.identity, {
     net: options.net,
     netName: options.name,
@@ -171,6 +175,8 @@ export function selfRequest(
     kem: options.keys.kem,
     promise: CID.parse(ctx.joinPromise),
     time: Date.now(),
+  }, {
+    signWithWgKey: (message) => signWithWgKeyFile(wgKeyFile, message),
     invite: options.invite,
   });
 }

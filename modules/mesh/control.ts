@@ -28,6 +28,8 @@ import {
   toParm,
 } from "../../kernel/mod.ts";
 import {
+  type AdminsRequest,
+  type AdminsResult,
   type CreateRequest,
   type CreateResult,
   type InviteRequest,
@@ -48,7 +50,7 @@ import { MembershipError } from "../membership/mod.ts";
 
 /** The local control module's text and id. */
 export const MESH_CONTROL_TEXT =
-  "grid/module/mesh-control/v1: I run this node's WireGuard mesh commands (create, invite, join, leave, revoke, status) for this node's own user only.";
+  "grid/module/mesh-control/v1: I run this node's WireGuard mesh commands (create, invite, join, leave, revoke, admins, status) for this node's own user only.";
 /** Id of the local mesh control module. */
 export const MESH_CONTROL_MODULE: CID = hashText(MESH_CONTROL_TEXT);
 /** The promise a local command makes to the mesh service. */
@@ -86,6 +88,8 @@ function dispatch(ops: MeshOps, op: MeshOp, request: unknown, signal?: AbortSign
       return ops.revoke(read(MESH_OPS.revoke.request));
     case "status":
       return ops.status(read(MESH_OPS.status.request));
+    case "admins":
+      return ops.admins(read(MESH_OPS.admins.request));
   }
 }
 
@@ -180,5 +184,9 @@ export class MeshClient implements MeshOps {
   /** {@link MeshOps.status} in the agent. */
   status(request: StatusRequest): Promise<StatusReport> {
     return this.#run("status", request, MESH_OPS.status.result);
+  }
+  /** {@link MeshOps.admins} in the agent. */
+  admins(request: AdminsRequest): Promise<AdminsResult> {
+    return this.#run("admins", request, MESH_OPS.admins.result);
   }
 }

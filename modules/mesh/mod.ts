@@ -17,6 +17,9 @@
  * @module
  */
 export {
+  type AdminsRequest,
+  type AdminsResult,
+  type AdminStatus,
   type CreateRequest,
   type CreateResult,
   type FormerMember,

@@ -44,6 +44,8 @@ export interface CreateRequest {
   open?: boolean;
   /** Pairwise pre-shared keys. */
   psk?: boolean;
+  /** Who may sign invites (default: every member). */
+  inviteBy?: "admins" | "members";
   /** WireGuard interface name (default `grid-NAME`). */
   interface?: string;
   /** WireGuard UDP port (default: the first free one from 51820). */
@@ -59,6 +61,7 @@ export const CREATE_REQUEST: Shape<CreateRequest> = record({
   cidr: optional(text(64)),
   open: optional(bool),
   psk: optional(bool),
+  inviteBy: optional(oneOf(["admins", "members"] as const)),
   interface: optional(text(64)),
   listenPort: optional(PORT),
   endpoint: optional(ENDPOINT),
@@ -100,6 +103,8 @@ export interface InviteRequest {
   uses?: number;
   /** The grid URL joiners contact (default: this agent's `--advertise`). */
   url?: string;
+  /** The admin that redeems it: node id, name or tunnel address (default: chosen here). */
+  admin?: string;
 }
 /** Reads an {@link InviteRequest}. */
 export const INVITE_REQUEST: Shape<InviteRequest> = record({
@@ -107,6 +112,7 @@ export const INVITE_REQUEST: Shape<InviteRequest> = record({
   ttlMs: optional(whole(1)),
   uses: optional(whole(1)),
   url: optional(text(512)),
+  admin: optional(text(120)),
 });
 
 /** The invite made. */
@@ -117,12 +123,15 @@ export interface InviteResult {
   expires: string;
   /** How many joins it admits. */
   uses: number;
+  /** The admin that redeems it (node id). */
+  admin: string;
 }
 /** Reads an {@link InviteResult}. */
 export const INVITE_RESULT: Shape<InviteResult> = record({
   token: text(8192),
   expires: text(64),
   uses: whole(1),
+  admin: text(120),
 });
 
 /** `join`: ask a member to admit this node, then bring the interface up. */
@@ -207,9 +216,15 @@ export interface RevokeRequest {
   name: string;
   /** Node id, member name or tunnel address. */
   node: string;
+  /** Also revoke everyone it invited, and whom they invited, and so on. */
+  lineage?: boolean;
 }
 /** Reads a {@link RevokeRequest}. */
-export const REVOKE_REQUEST: Shape<RevokeRequest> = record({ name: NAME, node: text(120) });
+export const REVOKE_REQUEST: Shape<RevokeRequest> = record({
+  name: NAME,
+  node: text(120),
+  lineage: optional(bool),
+});
 
 /** What `revoke` did. */
 export interface RevokeResult {
@@ -221,6 +236,8 @@ export interface RevokeResult {
   memberName: string;
   /** Its tunnel address. */
   address: string;
+  /** Names of the members revoked with it (`lineage`). */
+  also: string[];
 }
 /** Reads a {@link RevokeResult}. */
 export const REVOKE_RESULT: Shape<RevokeResult> = record({
@@ -228,6 +245,62 @@ export const REVOKE_RESULT: Shape<RevokeResult> = record({
   revoked: ID,
   memberName: text(64),
   address: text(64),
+  also: list(text(64), 10_000),
+});
+
+/** `admins`: list a net's admins, or (the founder) grant or remove admin rights. */
+export interface AdminsRequest {
+  /** Net name. */
+  name: string;
+  /** What to do. */
+  action: "list" | "add" | "remove";
+  /** The member (node id, name or tunnel address), for add and remove. */
+  node?: string;
+  /** The address slice for a new admin (default: a free sixteenth of the block). */
+  slice?: string;
+}
+/** Reads an {@link AdminsRequest}. */
+export const ADMINS_REQUEST: Shape<AdminsRequest> = record({
+  name: NAME,
+  action: oneOf(["list", "add", "remove"] as const),
+  node: optional(text(120)),
+  slice: optional(text(64)),
+});
+
+/** One admin of a net. */
+export interface AdminStatus {
+  /** Node id. */
+  id: string;
+  /** Member name. */
+  name: string;
+  /** Tunnel address. */
+  address: string;
+  /** Founder, or an admin the founder named. */
+  role: "founder" | "admin";
+  /** The block it admits into (null for the founder: the rest of the net's). */
+  slice: string | null;
+}
+
+/** A net's admins after the request. */
+export interface AdminsResult {
+  /** Net name. */
+  name: string;
+  /** The admins, founder first. */
+  admins: AdminStatus[];
+}
+/** Reads an {@link AdminsResult}. */
+export const ADMINS_RESULT: Shape<AdminsResult> = record({
+  name: NAME,
+  admins: list(
+    record({
+      id: ID,
+      name: text(64),
+      address: text(64),
+      role: oneOf(["founder", "admin"] as const),
+      slice: nullable(text(64)),
+    }),
+    10_000,
+  ),
 });
 
 /** `status`: this node's view of its nets. */
@@ -268,6 +341,8 @@ export interface PeerStatus {
   configured: boolean;
   /** True when the interface holds a PSK for it (never the key). */
   psk: boolean;
+  /** Its rights in the net. */
+  role: "founder" | "admin" | "member";
 }
 
 /** A member that left or was revoked. */
@@ -280,6 +355,8 @@ export interface FormerMember {
   address: string;
   /** Left, or revoked. */
   status: "left" | "revoked";
+  /** The admin that revoked it (null: it left). */
+  revokedBy: string | null;
 }
 
 /** Where this node stands in a net. */
@@ -293,6 +370,10 @@ export interface NetStatus {
   id: string;
   /** This node's standing. */
   status: SelfStatus;
+  /** This node's rights in the net. */
+  role: "founder" | "admin" | "member";
+  /** The admin that revoked this node, when it was. */
+  revokedBy: string | null;
   /** The WireGuard interface. */
   interface: string;
   /** True when the interface exists, is up and is WireGuard. */
@@ -305,6 +386,8 @@ export interface NetStatus {
   policy: "open" | "invite";
   /** Pairwise PSKs on. */
   psk: boolean;
+  /** Who may sign invites. */
+  inviteBy: "admins" | "members";
   /** WireGuard UDP port. */
   listenPort: number;
   /** This node's endpoint in its record. */
@@ -346,12 +429,15 @@ export const STATUS_REPORT: Shape<StatusReport> = record({
       name: NAME,
       id: ID,
       status: oneOf(["live", "left", "revoked", "not-admitted"] as const),
+      role: oneOf(["founder", "admin", "member"] as const),
+      revokedBy: nullable(ID),
       interface: text(64),
       interfaceUp: bool,
       address: nullable(text(64)),
       cidr: text(64),
       policy: oneOf(["open", "invite"] as const),
       psk: bool,
+      inviteBy: oneOf(["admins", "members"] as const),
       listenPort: PORT,
       endpoint: nullable(ENDPOINT),
       members: whole(),
@@ -367,6 +453,7 @@ export const STATUS_REPORT: Shape<StatusReport> = record({
           txBytes: whole(),
           configured: bool,
           psk: bool,
+          role: oneOf(["founder", "admin", "member"] as const),
         }),
         MANY,
       ),
@@ -376,6 +463,7 @@ export const STATUS_REPORT: Shape<StatusReport> = record({
           name: text(64),
           address: text(64),
           status: oneOf(["left", "revoked"] as const),
+          revokedBy: nullable(ID),
         }),
         MANY,
       ),
@@ -398,6 +486,8 @@ export interface MeshOps {
   revoke(request: RevokeRequest): Promise<RevokeResult>;
   /** This node's view. */
   status(request: StatusRequest): Promise<StatusReport>;
+  /** List, grant or remove admins. */
+  admins(request: AdminsRequest): Promise<AdminsResult>;
 }
 
 /** The operation names, and for each the shapes of its request and result. */
@@ -408,6 +498,7 @@ export const MESH_OPS = {
   leave: { request: LEAVE_REQUEST, result: LEAVE_RESULT },
   revoke: { request: REVOKE_REQUEST, result: REVOKE_RESULT },
   status: { request: STATUS_REQUEST, result: STATUS_REPORT },
+  admins: { request: ADMINS_REQUEST, result: ADMINS_RESULT },
 } as const;
 
 /** An operation's name. */

@@ -17,7 +17,7 @@
  * @module
  */
 import type { WgInterfaceSpec, WgPeerSpec } from "../wireguard/mod.ts";
-import type { MemberSet } from "../membership/mod.ts";
+import type { Member, MemberSet } from "../membership/mod.ts";
 
 /** Persistent keepalive on every peer, in seconds. */
 export const KEEPALIVE_SECONDS = 25;
@@ -34,6 +34,8 @@ export interface RenderOptions {
   privateKeyFile: string;
   /** PSK file per peer node id (PSK nets). */
   pskFiles?: ReadonlyMap<string, string>;
+  /** Where a member's WireGuard listens (default: its request's endpoint). */
+  endpointOf?: (m: Member) => string | undefined;
 }
 
 /** The desired interface, or undefined when this node is not a live member. */
@@ -47,7 +49,8 @@ export function renderInterface(
   for (const m of [...set.members.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
     if (m.status !== "live" || m.id === self.id) continue;
     const peer: WgPeerSpec = { publicKey: m.wg, allowedIps: [`${m.address}/32`] };
-    if (m.endpoint) peer.endpoint = m.endpoint;
+    const endpoint = options.endpointOf ? options.endpointOf(m) : m.endpoint;
+    if (endpoint) peer.endpoint = endpoint;
     peer.persistentKeepalive = KEEPALIVE_SECONDS;
     if (set.net.psk) {
       const file = options.pskFiles?.get(m.id);

@@ -1,29 +1,39 @@
 import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
-import { generateIdentity } from "../../kernel/mod.ts";
-import { admitRecord, makeNet, memberRequest, TEST_PROMISE } from "../membership/_testing_net.ts";
+import {
+  admitRecord,
+  inviteFor,
+  makeNet,
+  memberRequest,
+  revokeRecord,
+  TEST_PROMISE,
+  testNode,
+} from "../membership/_testing_net.ts";
+import { signWithWgKey } from "../wireguard/mod.ts";
 import { defaultInterfaceName, KEEPALIVE_SECONDS, renderInterface } from "./render.ts";
-import { createInvite, foldMembers, signMemberRequest, signRecord } from "../membership/mod.ts";
+import { foldMembers, signMemberRequest } from "../membership/mod.ts";
 
 const BASE = { interface: "grid-t", listenPort: 51820, privateKeyFile: "/k/wg.key" };
 
 async function threeMembers(psk = false) {
   const net = await makeNet({ psk });
-  const b = await generateIdentity();
-  const c = await generateIdentity();
-  const inv = () =>
-    createInvite(net.founder, { net: net.net, netName: "testnet", urls: ["ws://x:1"], now: 0 });
+  const b = await testNode();
+  const c = await testNode();
+  const inv = () => inviteFor(net.founder, net.net);
+  const invite = await inv();
   const rb = await admitRecord(
     net.founder,
     net.net,
-    await signMemberRequest(b, {
+    await signMemberRequest(b.identity, {
       net: net.net,
       netName: "testnet",
       name: "b",
-      wg: crypto.getRandomValues(new Uint8Array(32)).toBase64(),
+      wg: b.wg,
       endpoint: "192.0.2.2:51820",
       promise: TEST_PROMISE,
-      time: 1,
-      invite: (await inv()).bytes,
+      time: 2000,
+    }, {
+      signWithWgKey: (m) => signWithWgKey(b.wgSecret, m),
+      invite: { bytes: invite.invite.bytes, seed: invite.seed },
     }),
     "10.77.0.2",
     [net.records[1].id],
@@ -68,10 +78,7 @@ Deno.test("renderInterface() keeps every peer alive, with or without endpoints",
 
 Deno.test("renderInterface() drops a revoked member and renders nothing for a revoked self", async () => {
   const { net, c, rc } = await threeMembers();
-  const revoke = await signRecord(net.founder, { kind: "revoked", member: c.id }, {
-    net: net.net,
-    parents: [rc.id],
-  });
+  const revoke = await revokeRecord(net.founder, net.net, { id: c.id, admit: rc.id }, [rc.id]);
   const set = foldMembers([...net.records, revoke]);
   const spec = renderInterface(set, { ...BASE, selfId: net.founder.id })!;
   assertEquals(spec.peers.map((p) => p.allowedIps[0]), ["10.77.0.2/32"]);
@@ -94,4 +101,16 @@ Deno.test("renderInterface() on a PSK net lists a peer only once its key file ex
 Deno.test("defaultInterfaceName() fits in 15 characters", () => {
   assertEquals(defaultInterfaceName("foo"), "grid-foo");
   assertEquals(defaultInterfaceName("a-very-long-net-name").length, 15);
+});
+
+Deno.test("renderInterface() takes a peer's endpoint from its announcement when given one", async () => {
+  const { net, b } = await threeMembers();
+  const set = net.set();
+  const spec = renderInterface(set, {
+    ...BASE,
+    selfId: net.founder.id,
+    endpointOf: (m) => (m.id === b.id ? "198.51.100.9:51820" : undefined),
+  })!;
+  const toB = spec.peers.find((p) => p.publicKey === b.wg)!;
+  assertEquals(toB.endpoint, "198.51.100.9:51820");
 });

@@ -28,6 +28,9 @@ import {
 import { MESH_CONTROL_PROMISE, meshControlModule } from "./control.ts";
 import { JOIN_PROMISE_HASH } from "./protocol.ts";
 import type {
+  AdminsRequest,
+  AdminsResult,
+  AdminStatus,
   CreateRequest,
   CreateResult,
   InviteRequest,
@@ -50,14 +53,20 @@ import { NetReconciler } from "./_reconciler.ts";
 import { endpointFrom } from "./_self.ts";
 import { createNet } from "./_create.ts";
 import { joinNet } from "./_join.ts";
-import { finishLeave, leaveNet, revokeMember } from "./_leave.ts";
+import { finishLeave, leaveNet, revokeMember, withTimeout } from "./_leave.ts";
 import {
   AntiEntropy,
+  findMember,
+  isAdmin,
   isoSeconds,
+  LEGACY_PROMISES,
+  memberReach,
   MEMBERSHIP_PROMISES,
+  MembershipError,
   Nets,
   type NetState,
   PskExchange,
+  signAnnouncement,
 } from "../membership/mod.ts";
 
 /** Time between reconcile passes. */
@@ -154,14 +163,16 @@ export class Mesh implements MeshOps {
     return this.#ctx.selfId;
   }
 
-  /** The membership module and the control module, for the kernel. */
+  /** The membership modules and the control module, for the kernel. */
   modules(): Module[] {
-    return [this.#ctx.sync.module(), this.controlModule()];
+    return [...this.#ctx.sync.modules(), this.controlModule()];
   }
 
   /** Registers modules and promises, then replicates and reconciles until `signal` aborts. */
   start(kernel: Kernel, signal: AbortSignal): void {
-    for (const p of [...MEMBERSHIP_PROMISES, MESH_CONTROL_PROMISE]) kernel.acceptPromise(p);
+    for (const p of [...MEMBERSHIP_PROMISES, ...LEGACY_PROMISES, MESH_CONTROL_PROMISE]) {
+      kernel.acceptPromise(p);
+    }
     for (const m of this.modules()) kernel.register(m);
     this.#ctx.sync.start(signal);
     const offChange = this.nets.onChange(() => this.reconcileSoon());
@@ -188,13 +199,22 @@ export class Mesh implements MeshOps {
       const state = this.nets.get(name)!;
       const self = state.set.members.get(this.selfId);
       if (!self || self.status !== "live") continue;
-      const url = this.#o.advertise ?? self.url;
+      const held = memberReach(state, self);
+      const url = this.#o.advertise ?? held.url;
       const endpoint = state.settings.endpoint ?? endpointFrom(url, state.settings.listenPort) ??
-        self.endpoint;
-      if (url === self.url && endpoint === self.endpoint) continue;
+        held.endpoint;
+      if (url === held.url && endpoint === held.endpoint) continue;
       try {
-        await this.nets.append(name, { kind: "endpoint", endpoint, url });
-        this.#ctx.log("info", "endpoint-announced", { net: name, endpoint, url });
+        const last = state.announcements.get(this.selfId)?.seq ?? 0;
+        const a = await signAnnouncement(
+          this.#o.identity,
+          state.settings.net,
+          Math.max(Date.now(), last + 1),
+          { endpoint, url },
+        );
+        this.nets.offerAnnouncement(name, a);
+        const told = await this.#ctx.sync.announce(state, a);
+        this.#ctx.log("info", "endpoint-announced", { net: name, endpoint, url, told });
       } catch (err) {
         this.#ctx.log("warn", "endpoint-announce-failed", { net: name, why: oneLine(err) });
       }
@@ -247,17 +267,73 @@ export class Mesh implements MeshOps {
     return createNet(this.#ctx, request);
   }
 
-  /** `invite`: a one-line token for net `request.name`. */
+  /**
+   * `invite`: a one-line token for net `request.name`, redeemed by an admin
+   * (this node if it is one). Its URLs: this node's, then the admin's, so a
+   * joiner can reach the admin even when this node is away.
+   */
   async invite(request: InviteRequest): Promise<InviteResult> {
     const state = this.nets.require(request.name);
-    const self = state.set.members.get(this.selfId);
-    const url = request.url ?? this.#o.advertise ?? self?.url;
-    const invite = await this.nets.invite(request.name, {
-      urls: url ? [url] : [],
+    const set = state.set;
+    const admin = request.admin === undefined
+      ? this.nets.defaultAdmin(set)
+      : findMember(set, request.admin).id;
+    const self = set.members.get(this.selfId);
+    const urls = [request.url ?? this.#o.advertise ?? (self && memberReach(state, self).url)];
+    const adminMember = set.members.get(admin);
+    if (admin !== this.selfId && adminMember) urls.push(memberReach(state, adminMember).url);
+    const token = await this.nets.invite(request.name, {
+      urls: [...new Set(urls.filter((u): u is string => u !== undefined))],
       ttlMs: request.ttlMs,
       uses: request.uses,
+      admin,
     });
-    return { token: invite.token, expires: isoSeconds(invite.exp), uses: invite.uses };
+    const invite = token.invite;
+    return { token: token.token, expires: isoSeconds(invite.exp), uses: invite.uses, admin };
+  }
+
+  /** `admins`: the net's admins; the founder adds (with a slice) or removes one. */
+  async admins(request: AdminsRequest): Promise<AdminsResult> {
+    const state = this.nets.require(request.name);
+    if (request.action !== "list") {
+      if (request.node === undefined) {
+        throw new MembershipError(`Name the member to ${request.action}: node id, name or address`);
+      }
+      const member = findMember(state.set, request.node);
+      if (member.status !== "live") {
+        throw new MembershipError(
+          `Node "${member.name}" is not a live member of "${request.name}"`,
+        );
+      }
+      const wanted = request.action === "add";
+      if (wanted === isAdmin(state.set, member.id)) {
+        throw new MembershipError(
+          `Node "${member.name}" ${wanted ? "is already" : "is not"} an admin of "${request.name}"`,
+        );
+      }
+      const record = await this.nets.grant(
+        request.name,
+        member,
+        wanted ? "admin" : "member",
+        request.slice,
+      );
+      await withTimeout(this.#ctx.sync.push(state, [record]), 3000);
+    }
+    const set = state.set;
+    const admins: AdminStatus[] = [...set.members.values()]
+      .filter((m) => m.status === "live" && isAdmin(set, m.id))
+      .sort((
+        a,
+        b,
+      ) => (a.role === "founder" ? -1 : b.role === "founder" ? 1 : a.name < b.name ? -1 : 1))
+      .map((m) => ({
+        id: m.id,
+        name: m.name,
+        address: m.address,
+        role: m.id === set.net.founder ? "founder" : "admin",
+        slice: m.id === set.net.founder ? null : set.admins.get(m.id)?.slice.text ?? null,
+      }));
+    return { name: request.name, admins };
   }
 
   /** `join`: asks a member to admit this node, then brings the interface up. */

@@ -1,13 +1,14 @@
 /**
- * One net's status for `grid status`: pure, from the member set and the
- * parsed `wg show IF dump` (which the WireGuard layer stripped of every
- * private key and PSK), so nothing secret can reach the output.
+ * One net's status for `grid status`: pure, from the member set, the
+ * members' announcements and the parsed `wg show IF dump` (which the
+ * WireGuard layer stripped of every private key and PSK), so nothing secret
+ * can reach the output.
  *
  * @module
  */
+import { memberReach, type NetState } from "../membership/mod.ts";
 import type { WgDump } from "../wireguard/mod.ts";
-import type { FormerMember, NetStatus, PeerStatus } from "./protocol.ts";
-import type { NetState } from "../membership/mod.ts";
+import type { FormerMember, NetStatus, PeerStatus, SelfStatus } from "./protocol.ts";
 
 /** What {@link netStatus} knows of the interface. */
 export interface InterfaceFacts {
@@ -32,32 +33,44 @@ export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts
         id: m.id,
         name: m.name,
         address: m.address,
-        endpoint: wg?.endpoint ?? m.endpoint ?? null,
+        endpoint: wg?.endpoint ?? memberReach(state, m).endpoint ?? null,
         latestHandshake: wg?.latestHandshake ?? null,
         rxBytes: wg?.rxBytes ?? 0,
         txBytes: wg?.txBytes ?? 0,
         configured: wg !== undefined,
         psk: wg?.presharedKeyHash !== undefined,
+        role: m.role,
       };
     });
   const gone: FormerMember[] = [];
   for (const m of set.members.values()) {
-    if (m.status !== "live") {
-      gone.push({ id: m.id, name: m.name, address: m.address, status: m.status });
-    }
+    if (m.status === "live") continue;
+    gone.push({
+      id: m.id,
+      name: m.name,
+      address: m.address,
+      status: m.status,
+      revokedBy: m.revokedBy ?? null,
+    });
   }
+  const notice = state.settings.revoked;
+  // e.g. an admit voided by a used-up invite, or a revoke told to this node alone
+  const status: SelfStatus = notice ? "revoked" : set.status.get(selfId) ?? "not-admitted";
   return {
     name: state.settings.name,
     id: state.settings.net,
-    status: set.status.get(selfId) ?? "not-admitted", // e.g. an admit voided by a used-up invite
+    status,
+    role: self?.role ?? "member",
+    revokedBy: notice?.by ?? self?.revokedBy ?? null,
     interface: state.settings.interface,
     interfaceUp: facts.up && dump !== undefined,
     address: self?.address ?? null,
     cidr: set.net.cidr.text,
     policy: set.net.policy,
     psk: set.net.psk,
+    inviteBy: set.net.invite,
     listenPort: state.settings.listenPort,
-    endpoint: self?.endpoint ?? null,
+    endpoint: (self && memberReach(state, self).endpoint) ?? null,
     members: [...set.members.values()].filter((m) => m.status === "live").length,
     records: state.records.size,
     peers,

@@ -35,3 +35,10 @@ export {
 } from "./wg_apply.ts";
 export { type LinkState, readLinkState } from "./wg_link.ts";
 export { SYSTEM_WG, type WgDriver } from "./wg_driver.ts";
+export {
+  newWgPrivateKey,
+  signWithWgKey,
+  signWithWgKeyFile,
+  verifyWgSignature,
+  wgPublicKeyOf,
+} from "./wg_proof.ts";
