@@ -36,6 +36,10 @@ export interface IntakeInput {
   netName: string;
   /** The founder's id (the first author). */
   founder: string;
+  /** Nodes ever granted admin rights, as this node knows them (they may sign admits and revokes). */
+  admins?: ReadonlySet<string>;
+  /** Whether a node is a live member now (only a live member may sign its leave). */
+  isLive?: (id: string) => boolean;
   /** The records the net holds, by id. */
   records: ReadonlyMap<string, MemberRecord>;
   /** Records waiting for their parents, by id. */
@@ -65,6 +69,33 @@ function knownAuthors(founder: string, records: Iterable<MemberRecord>): Set<str
   return authors;
 }
 
+/**
+ * Why `r`'s author could not have the right to sign it as this node knows the
+ * net, or undefined. Only the founder signs roles; only the founder and nodes
+ * granted admin rights sign admits and revokes; a leave comes from a live
+ * member. A refusal here is not final: anti-entropy offers the record again,
+ * and once the grant (or the admit) that entitles it is in, it is taken. So
+ * a plain member adds at most its own leave to everyone's records, whatever
+ * it signs; the fold still decides every record's effect.
+ */
+function rightProblem(input: IntakeInput, r: MemberRecord): string | undefined {
+  if (r.author === input.founder) return undefined;
+  switch (r.kind) {
+    case "role":
+      return "only the founder names admins";
+    case "admit":
+    case "revoked":
+      return input.admins === undefined || input.admins.has(r.author)
+        ? undefined
+        : "its author is not an admin";
+    case "left":
+      return input.isLive === undefined || input.isLive(r.author)
+        ? undefined
+        : "its author is not a live member";
+  }
+  return undefined;
+}
+
 /** Decides which of the pending and fresh records the net takes in. */
 export function planIntake(input: IntakeInput): IntakePlan {
   const { records } = input;
@@ -76,9 +107,29 @@ export function planIntake(input: IntakeInput): IntakePlan {
   for (const w of input.pending.values()) {
     if (w.record.kind === "admit") authors.add(w.record.request.id);
   }
+  // Grants and admits in the same batch count for the records beside them.
+  const batch = [...input.fresh, ...[...input.pending.values()].map((w) => w.record)];
+  const admins = input.admins && new Set(input.admins);
+  const admitted = new Set<string>();
+  for (const r of batch) {
+    if (r.kind === "role" && r.author === input.founder && r.role === "admin") {
+      admins?.add(r.member);
+    }
+    if (r.kind === "admit") admitted.add(r.request.id);
+  }
+  const rights: IntakeInput = {
+    ...input,
+    admins,
+    isLive: input.isLive && ((id) => input.isLive!(id) || admitted.has(id)),
+  };
   for (const r of input.fresh) {
     if (!authors.has(r.author)) {
       refused.push(`Record "${r.id}" is signed by "${r.author}", who is not a member`);
+      continue;
+    }
+    const why = rightProblem(rights, r);
+    if (why) {
+      refused.push(`Record "${r.id}" (${r.kind}) is refused: ${why}`);
       continue;
     }
     pool.set(r.id, { record: r, from: input.from });

@@ -188,6 +188,7 @@ export class AntiEntropy {
       const state = typeof parms[3] === "string" ? this.#o.nets.byId(parms[3]) : undefined;
       if (!state) return refusal("not-found", "This node is not in that net");
       if (!isLive(state.set, from)) {
+        if (state.set.status.get(from) === "revoked") this.#noticeSoon(state, from);
         return refusal(
           "denied",
           `Node "${from}" is not a live member of net "${state.settings.name}"`,
@@ -350,6 +351,21 @@ export class AntiEntropy {
     }
     if (result.missing.length > 0) this.#pullSoon(state, from);
     return answer(result.added.length);
+  }
+
+  /**
+   * Tells a revoked member that still knocks (it was away when it was
+   * revoked) of its revoke: that one record, at most once a minute.
+   */
+  #noticeSoon(state: NetState, peer: string): void {
+    const key = `notice:${peer}`;
+    if (this.#now() - (this.#pulled.get(key) ?? 0) < 60_000) return;
+    this.#pulled.set(key, this.#now());
+    const m = state.set.members.get(peer);
+    const revoke = [...state.records.values()].find((r) =>
+      r.kind === "revoked" && r.member === peer && r.admit === m?.admit
+    );
+    if (revoke) void this.#request(peer, revokedMessage(state.settings.net, revoke.bytes));
   }
 
   /** Pulls what a peer has that this node lacks, at most once per {@link PULL_INTERVAL_MS}. */

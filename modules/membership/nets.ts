@@ -55,6 +55,8 @@ import {
 import { MembershipError } from "./errors.ts";
 import { checkNetName } from "./patterns.ts";
 
+/** Least time between two rounds of effects of announcement changes in one net. */
+export const ANNOUNCEMENT_SETTLE_MS = 500;
 /** Most joiners one admin admits per minute (a bound for open nets). */
 export const MAX_ADMITS_PER_MINUTE = 600;
 export { MAX_PENDING } from "./_intake.ts";
@@ -368,6 +370,8 @@ export class Nets {
     const { added, refused, waiting, missing } = planIntake({
       netName: state.settings.name,
       founder: state.set.net.founder,
+      admins: new Set(state.set.admins.keys()),
+      isLive: (id) => isLive(state.set, id),
       records: state.records,
       pending: state.pending,
       fresh,
@@ -613,34 +617,37 @@ export class Nets {
     return true;
   }
 
-  /** Keeps a member's announcement when it is newer; saves the book soon after a change. */
+  /**
+   * Keeps a member's announcement when it is newer. What follows a change
+   * (listeners: reconcile, dialling; saving the book) runs at most once per
+   * {@link ANNOUNCEMENT_SETTLE_MS} per net, so a member sending thousands a
+   * second costs each node one pass, not thousands.
+   */
   offerAnnouncement(name: string, a: Announcement): OfferResult {
     const state = this.require(name);
     const result = state.announcements.offer(a, (id) => isLive(state.set, id), this.#now());
-    if (result === "kept") {
-      this.#saveSoon(name, state);
-      for (const listener of this.#listeners) {
-        try {
-          listener(state, []);
-        } catch (err) {
-          this.#log("warn", "net-listener-failed", { why: oneLine(err) });
-        }
-      }
-    }
+    if (result === "kept") this.#settleSoon(name, state);
     return result;
   }
 
-  #saveSoon(name: string, state: NetState): void {
+  #settleSoon(name: string, state: NetState): void {
     if (this.#saving.has(name)) return;
     this.#saving.set(
       name,
       setTimeout(() => {
         this.#saving.delete(name);
         if (this.#nets.get(name) !== state) return;
+        for (const listener of this.#listeners) {
+          try {
+            listener(state, []);
+          } catch (err) {
+            this.#log("warn", "net-listener-failed", { why: oneLine(err) });
+          }
+        }
         state.announcements.save(this.#home, name).catch((err) =>
           this.#log("warn", "announcements-save-failed", { net: name, why: oneLine(err) })
         );
-      }, 1000),
+      }, ANNOUNCEMENT_SETTLE_MS),
     );
   }
 

@@ -110,6 +110,23 @@ export class MeshLab {
     );
   }
 
+  /** Runs a Deno script of this repository (path from its root) on `node`, with all permissions. */
+  script(node: MeshNode, path: string, args: string[], timeoutMs = 120_000): Promise<LabOutput> {
+    return this.lab.run(node, [Deno.execPath(), "run", "-A", `${ROOT}/${path}`, ...args], {
+      env: { ...this.#env, GRID_HOME: node.home },
+      cwd: this.#cwd,
+      timeoutMs,
+    });
+  }
+
+  /** The resident memory of the node's agent, in MiB (VmRSS). */
+  async agentRssMb(node: MeshNode): Promise<number> {
+    if (!node.agent) throw new Error(`node ${node.index} has no agent`);
+    const status = await Deno.readTextFile(`/proc/${node.agent.pid}/status`);
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+    return kb / 1024;
+  }
+
   /** Runs `grid ARGS` and throws with its stderr unless it exits 0; returns stdout. */
   async gridOk(node: MeshNode, args: string[], timeoutMs?: number): Promise<string> {
     const out = await this.grid(node, args, timeoutMs);
