@@ -72,21 +72,28 @@ export function formatStatus(report: StatusReport, now: number): string {
   for (const n of nets) {
     lines.push(
       "",
-      `net ${n.name}  ${n.status}  ${n.cidr}  ${n.policy === "open" ? "open" : "invite only"}${
+      `net ${n.name}  ${n.status}${
+        n.revokedBy ? ` (by ${n.revokedBy})` : ""
+      }  ${n.role}  ${n.cidr}  ${n.policy === "open" ? "open" : "invite only"}${
         n.psk ? "  psk" : ""
       }`,
       `  interface ${n.interface} ${n.interfaceUp ? "up" : "down"}  address ${n.address ?? "-"}` +
         `  port ${n.listenPort}  endpoint ${n.endpoint ?? "-"}  members ${n.members}`,
     );
     const peers = n.peers;
+    const former = n.former.map((f) =>
+      `${f.name} (${f.status === "revoked" ? `revoked by ${nameOf(report, f.revokedBy)}` : "left"})`
+    );
     if (peers.length === 0) {
       lines.push("  no peers yet");
+      if (former.length > 0) lines.push(`  former: ${former.join(", ")}`);
       continue;
     }
-    const rows = [["  NAME", "ADDRESS", "ENDPOINT", "HANDSHAKE", "RX", "TX", "NODE"]];
+    const rows = [["  NAME", "ROLE", "ADDRESS", "ENDPOINT", "HANDSHAKE", "RX", "TX", "NODE"]];
     for (const p of peers) {
       rows.push([
         `  ${p.name}`,
+        p.role,
         p.address,
         p.endpoint ?? "-",
         p.configured ? ago(p.latestHandshake, now) : "not configured",
@@ -96,6 +103,18 @@ export function formatStatus(report: StatusReport, now: number): string {
       ]);
     }
     lines.push(...alignRows(rows));
+    if (former.length > 0) lines.push(`  former: ${former.join(", ")}`);
   }
   return lines.join("\n") + "\n";
+}
+
+/** A member's name as the report knows it (a peer, a former member), else its id. */
+function nameOf(report: StatusReport, id: string | null): string {
+  if (id === null) return "-";
+  if (id === report.node) return "this node";
+  for (const n of report.nets) {
+    const known = n.peers.find((p) => p.id === id) ?? n.former.find((f) => f.id === id);
+    if (known) return known.name;
+  }
+  return id;
 }

@@ -75,3 +75,54 @@ Deno.test("formatStatus() says when there is no agent and no net", () => {
   const text = formatStatus({ node: "n", agent: false, gridPeers: [], nets: [] }, NOW);
   assert(text.includes("not running") && text.includes("no nets"));
 });
+
+Deno.test("formatStatus() shows this node's role, each peer's, and who revoked former members", () => {
+  const text = formatStatus({
+    node: "bahwqceranode",
+    agent: true,
+    gridPeers: [],
+    nets: [{
+      name: "foo",
+      id: "bafyreinet",
+      status: "live",
+      role: "admin",
+      revokedBy: null,
+      interface: "grid-foo",
+      interfaceUp: true,
+      address: "10.77.0.1",
+      cidr: "10.77.0.0/16",
+      policy: "invite",
+      psk: false,
+      inviteBy: "members",
+      listenPort: 51820,
+      endpoint: null,
+      members: 2,
+      records: 5,
+      peers: [{
+        id: "bahwqcerab",
+        name: "b",
+        address: "10.77.0.2",
+        endpoint: null,
+        latestHandshake: null,
+        rxBytes: 0,
+        txBytes: 0,
+        configured: true,
+        psk: false,
+        role: "founder",
+      }],
+      former: [
+        {
+          id: "bahwqcerac",
+          name: "c",
+          address: "10.77.0.3",
+          status: "revoked",
+          revokedBy: "bahwqcerab",
+        },
+        { id: "bahwqcerad", name: "d", address: "10.77.0.4", status: "left", revokedBy: null },
+      ],
+    }],
+  }, NOW);
+  assert(text.includes("net foo  live  admin  10.77.0.0/16"), text);
+  assert(/ b\s+founder\s+10\.77\.0\.2/.test(text), text);
+  assert(text.includes("former: c (revoked by b), d (left)"), text);
+});
