@@ -39,6 +39,9 @@ import {
 import type { GridNode } from "./node.ts";
 import { SERVICES } from "./services.ts";
 
+/** `--advertise auto`: the agent works out its URL from the route to its peers, and follows it. */
+export const AUTO = "auto";
+
 /** Options for {@link runAgent}. */
 export interface AgentOptions {
   /** The node to serve. */
@@ -130,7 +133,8 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const log = createLogger(options.logLevel ?? "info", options.logSink ?? stderrSink);
   const node = options.node;
   const { hostname, port } = parseListen(options.listen);
-  if (options.advertise !== undefined) parsePeerUrl(options.advertise);
+  const auto = options.advertise === AUTO;
+  if (options.advertise !== undefined && !auto) parsePeerUrl(options.advertise);
   const identity = await loadIdentity(`${node.home.state}/identity`);
   const socketPath = controlSocketPath(node.home.root);
   const stop = options.signal;
@@ -138,7 +142,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
 
   const peers = new PeerHub({
     identity,
-    advertise: options.advertise,
+    advertise: auto ? undefined : options.advertise,
     log,
     handler: async (parms, ctx) => {
       const reply = await kernel.call(parms, { ...ctx, signal: stop });
@@ -192,6 +196,8 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       identity,
       peers,
       advertise: options.advertise,
+      listenPort: bound.port,
+      setAdvertise: (url) => peers.setAdvertise(url),
       log,
       signal: stop,
     };

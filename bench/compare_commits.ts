@@ -10,9 +10,11 @@
  * - table-printing scripts (`--script FILE --column NAME`): the given column
  *   of the last Markdown table row the script prints.
  *
+ * `--head REF` measures a commit instead of this working tree.
+ *
  * Usage:
  *   deno run --allow-all bench/compare_commits.ts --base 8ce2918 --bench bench/membership_bench.ts --match "fold a net of"
- *   deno run --allow-all bench/compare_commits.ts --base 8ce2918 --script bench/mesh_bench.ts --args "--sizes 20" --column "all joins (ms)" --rounds 2
+ *   deno run --allow-all bench/compare_commits.ts --base 8ce2918 --script bench/mesh_bench.ts --args="--sizes 20" --column "all joins (ms)" --rounds 2
  *
  * @module
  */
@@ -30,7 +32,9 @@ async function sh(cmd: string[], cwd: string): Promise<string> {
   }).output();
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) {
-    throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+    throw new Error(
+      `${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
+    );
   }
   return text;
 }
@@ -63,23 +67,28 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       base: { type: "string" },
+      head: { type: "string" },
       bench: { type: "string" },
       match: { type: "string", multiple: true },
       script: { type: "string" },
       args: { type: "string", default: "" },
-      column: { type: "string" },
+      column: { type: "string", multiple: true },
       rounds: { type: "string", default: "3" },
     },
   });
-  if (!values.base || (!values.bench && !(values.script && values.column))) {
+  const columns = values.column ?? [];
+  if (!values.base || (!values.bench && !(values.script && columns.length > 0))) {
     console.error(
-      "Usage: compare_commits.ts --base REF (--bench FILE --match PREFIX... | --script FILE --column NAME [--args ARGS]) [--rounds N]",
+      "Usage: compare_commits.ts --base REF (--bench FILE --match PREFIX... | --script FILE --column NAME... [--args=ARGS]) [--rounds N]",
     );
     Deno.exit(2);
   }
   const baseDir = await Deno.makeTempDir({ prefix: "grid-base-" });
   await sh(["git", "worktree", "add", "--detach", baseDir, values.base], ROOT);
-  const sides = [["before", baseDir], ["after", ROOT]] as const;
+  // --head REF measures that commit instead of the working tree (which may change meanwhile).
+  const headDir = values.head ? await Deno.makeTempDir({ prefix: "grid-head-" }) : ROOT;
+  if (values.head) await sh(["git", "worktree", "add", "--detach", headDir, values.head], ROOT);
+  const sides = [["before", baseDir], ["after", headDir]] as const;
   const results = new Map<string, { before: number[]; after: number[] }>();
   const add = (name: string, side: "before" | "after", v: number) => {
     const r = results.get(name) ?? { before: [], after: [] };
@@ -104,16 +113,27 @@ if (import.meta.main) {
           }
         } else {
           const text = await sh(
-            ["deno", "run", "--allow-all", values.script!, ...values.args.split(" ").filter(Boolean)],
+            [
+              "deno",
+              "run",
+              "--allow-all",
+              values.script!,
+              ...values.args.split(" ").filter(Boolean),
+            ],
             dir,
           );
-          const v = tableValue(text, values.column!);
-          if (v !== undefined && !Number.isNaN(v)) add(values.column!, side, v);
+          for (const column of columns) {
+            const v = tableValue(text, column);
+            if (v !== undefined && !Number.isNaN(v)) add(column, side, v);
+          }
         }
       }
     }
   } finally {
     await sh(["git", "worktree", "remove", "--force", baseDir], ROOT).catch(() => "");
+    if (values.head) {
+      await sh(["git", "worktree", "remove", "--force", headDir], ROOT).catch(() => "");
+    }
   }
   const unit = values.bench ? "µs" : "";
   printTable(

@@ -89,7 +89,9 @@ export function formatStatus(report: StatusReport, now: number): string {
       if (former.length > 0) lines.push(`  former: ${former.join(", ")}`);
       continue;
     }
-    const rows = [["  NAME", "ROLE", "ADDRESS", "ENDPOINT", "HANDSHAKE", "RX", "TX", "NODE"]];
+    const rows = [
+      ["  NAME", "ROLE", "ADDRESS", "ENDPOINT", "HANDSHAKE", "LINK", "RECORDS", "RX", "TX", "NODE"],
+    ];
     for (const p of peers) {
       rows.push([
         `  ${p.name}`,
@@ -97,6 +99,8 @@ export function formatStatus(report: StatusReport, now: number): string {
         p.address,
         p.endpoint ?? "-",
         p.configured ? ago(p.latestHandshake, now) : "not configured",
+        p.link === "up" ? "up" : `down${p.lastHeard === null ? "" : ` (${ago(p.lastHeard, now)})`}`,
+        p.records === "unknown" ? "-" : p.records,
         bytes(p.rxBytes),
         bytes(p.txBytes),
         p.id,
@@ -104,6 +108,12 @@ export function formatStatus(report: StatusReport, now: number): string {
     }
     lines.push(...alignRows(rows));
     if (former.length > 0) lines.push(`  former: ${former.join(", ")}`);
+    const unreachable = peers.filter((p) => p.link === "down").map((p) => p.name);
+    if (unreachable.length > 0) lines.push(`  unreachable on the grid: ${unreachable.join(", ")}`);
+    const differ = peers.filter((p) => p.records === "differ").map((p) => p.name);
+    if (differ.length > 0) {
+      lines.push(`  records differ from: ${differ.join(", ")} (catching up)`);
+    }
   }
   return lines.join("\n") + "\n";
 }

@@ -42,6 +42,9 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
           configured: true,
           psk: true,
           role: "member",
+          link: "up",
+          lastHeard: NOW / 1000 - 1,
+          records: "same",
         },
         {
           id: "bahwqcerac",
@@ -54,6 +57,9 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
           configured: true,
           psk: true,
           role: "member",
+          link: "up",
+          lastHeard: NOW / 1000 - 1,
+          records: "same",
         },
       ],
     }],
@@ -109,6 +115,9 @@ Deno.test("formatStatus() shows this node's role, each peer's, and who revoked f
         configured: true,
         psk: false,
         role: "founder",
+        link: "down",
+        lastHeard: NOW / 1000 - 40,
+        records: "differ",
       }],
       former: [
         {
@@ -123,6 +132,8 @@ Deno.test("formatStatus() shows this node's role, each peer's, and who revoked f
     }],
   }, NOW);
   assert(text.includes("net foo  live  admin  10.77.0.0/16"), text);
-  assert(/ b\s+founder\s+10\.77\.0\.2/.test(text), text);
   assert(text.includes("former: c (revoked by b), d (left)"), text);
+  assert(/ b\s+founder\s+10\.77\.0\.2\s+-\s+never\s+down \(40s ago\)\s+differ/.test(text), text);
+  assert(text.includes("unreachable on the grid: b"), text);
+  assert(text.includes("records differ from: b"), text);
 });

@@ -33,8 +33,12 @@ export interface ServiceContext {
   readonly identity: Identity;
   /** The agent's grid peers. */
   readonly peers: PeerNetwork;
-  /** The WebSocket URL this agent advertises to peers (`grid serve --advertise`). */
+  /** The WebSocket URL this agent advertises to peers (`grid serve --advertise`), or "auto". */
   readonly advertise?: string;
+  /** The port the agent listens on for peers (for an advertised URL it works out itself). */
+  readonly listenPort?: number;
+  /** Tells the agent the URL to advertise in later handshakes (with `--advertise auto`). */
+  readonly setAdvertise?: (url: string) => void;
   /** Where the service logs events. */
   readonly log: Logger;
   /** Aborted when the agent stops. */

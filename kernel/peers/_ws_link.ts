@@ -6,6 +6,13 @@
  * bad MACs and out-of-order sequence numbers close the link, never the
  * process.
  *
+ * Liveness: once up, the link pings the peer (a WebSocket ping) every
+ * {@link LINK_DEFAULTS}.pingIntervalMs; anything from the peer (a frame or a
+ * pong) counts as a sign of life, and a link that has heard nothing for
+ * `deadAfterMs` is cut, so a peer that vanished (its address changed, its
+ * machine froze, the path dropped) is noticed in seconds, not at TCP's
+ * retransmission limit.
+ *
  * @module
  */
 import { type Identity, verifySignature } from "../identity.ts";
@@ -58,6 +65,8 @@ export const LINK_DEFAULTS = {
   handshakeTimeoutMs: 5_000,
   requestTimeoutMs: 30_000,
   maxQueuedBytes: 64 * 1024 * 1024,
+  pingIntervalMs: 2_000,
+  deadAfterMs: 6_000,
 } as const;
 
 /** Handles a request that arrived on a link; resolves with the reply. */
@@ -85,6 +94,10 @@ export interface WsLinkOptions {
   requestTimeoutMs?: number;
   /** Bytes we may have queued for a peer that does not read; more closes the link. */
   maxQueuedBytes?: number;
+  /** Time between liveness pings once the link is up. */
+  pingIntervalMs?: number;
+  /** A link that heard nothing from the peer for this long is cut. */
+  deadAfterMs?: number;
   /** Event log. */
   log?: Logger;
 }
@@ -191,7 +204,9 @@ export class WsLink {
   #rejectReady!: (err: Error) => void;
   #handshakeTimer?: ReturnType<typeof setTimeout>;
   #terminateTimer?: ReturnType<typeof setTimeout>;
+  #pingTimer?: ReturnType<typeof setInterval>;
   #lastActive = performance.now();
+  #lastHeard = performance.now();
 
   /** Wraps `ws` and starts the handshake as soon as it is open. */
   constructor(ws: WebSocket, options: WsLinkOptions) {
@@ -221,6 +236,7 @@ export class WsLink {
       this.#log("debug", "peer-socket-error", { url: options.url, why: oneLine(err) });
     });
     ws.on("message", (data: RawData, isBinary: boolean) => this.#onMessage(data, isBinary));
+    ws.on("pong", () => (this.#lastHeard = performance.now()));
     this.#handshakeTimer = setTimeout(() => {
       this.#fail(CLOSE_CODES.handshake, "Peer did not prove its key in time");
     }, options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs);
@@ -254,6 +270,11 @@ export class WsLink {
    */
   get lastActive(): number {
     return this.#lastActive;
+  }
+
+  /** performance.now() of the last sign of life from the peer (a frame or a pong). */
+  get lastHeard(): number {
+    return this.#lastHeard;
   }
 
   /** True once both sides proved their keys. */
@@ -420,6 +441,7 @@ export class WsLink {
 
   #onMessage(data: RawData, isBinary: boolean): void {
     if (this.#isClosed) return;
+    this.#lastHeard = performance.now();
     if (!isBinary) return this.#fail(CLOSE_CODES.unsupported, "Binary frames only");
     const bytes = toBytes(data);
     if (this.#peerSealed) {
@@ -510,6 +532,7 @@ export class WsLink {
       this.#verified = true;
       this.#lastActive = performance.now();
       clearTimeout(this.#handshakeTimer);
+      this.#startPings();
       const hello = this.#peerHello;
       this.#peer = {
         id: hello.id,
@@ -522,6 +545,31 @@ export class WsLink {
       return;
     }
     throw new PeerError(`Unexpected ${frame.kind} frame before the handshake finished`);
+  }
+
+  /** Pings the peer on an idle link, and cuts the link once it has heard nothing for too long. */
+  #startPings(): void {
+    const every = this.#opts.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs;
+    const deadAfter = this.#opts.deadAfterMs ?? LINK_DEFAULTS.deadAfterMs;
+    this.#pingTimer = setInterval(() => {
+      if (this.#isClosed) return;
+      const silent = performance.now() - this.#lastHeard;
+      if (silent > deadAfter) {
+        this.#log("info", "peer-silent", {
+          peer: this.#peer?.id,
+          silentMs: Math.round(silent),
+          why: `no answer in ${deadAfter} ms: the link is cut`,
+        });
+        this.#ws.terminate();
+        return;
+      }
+      try {
+        this.#ws.ping();
+      } catch {
+        this.#ws.terminate(); // the socket is gone: close() runs through the close event
+      }
+    }, every);
+    Deno.unrefTimer(this.#pingTimer);
   }
 
   #transcript(signer: LinkRole): Uint8Array {
@@ -584,6 +632,7 @@ export class WsLink {
     this.#terminateTimer = undefined;
     clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
+    clearInterval(this.#pingTimer);
     if (!this.#verified) {
       this.#rejectReady(new PeerError(`Link closed during the handshake (${code} ${reason})`));
     }

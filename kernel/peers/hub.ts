@@ -1,8 +1,11 @@
 /**
  * The WebSocket {@link PeerNetwork}: listens for peers, dials the URLs it is
  * given, keeps exactly one authenticated link per peer node id (when two
- * nodes dial each other, both keep the link opened by the smaller id), and
- * redials with capped, jittered exponential backoff.
+ * nodes dial each other, both keep the link opened by the smaller id; but a
+ * link that has gone silent gives way to a fresh one from the same node, so
+ * a peer whose address changed is taken back at once), and redials with
+ * capped, jittered exponential backoff (a link that dies young does not
+ * reset it, so a redial never loops faster than the backoff).
  *
  * @module
  */
@@ -94,7 +97,14 @@ export interface PeerHubOptions {
   maxQueuedBytes?: number;
   /** Redial backoff (default {@link DEFAULT_BACKOFF}). */
   backoff?: Backoff;
+  /** Liveness pings on every link (see the link's defaults). */
+  pingIntervalMs?: number;
+  /** A link silent this long is cut. */
+  deadAfterMs?: number;
 }
+
+/** A link that stayed up this long resets its dialer's backoff. */
+export const STABLE_LINK_MS = 10_000;
 
 /** Defaults for the connection limits of {@link PeerHubOptions}. */
 export const CONNECTION_DEFAULTS = {
@@ -159,6 +169,8 @@ export class PeerHub implements PeerNetwork {
   #evicted = new WeakSet<WsLink>();
   #up = new Map<string, WsLink>();
   #targets = new Map<string, DialTarget>();
+  /** When each peer last gave a sign of life, for peers whose link went down (ms since the epoch). */
+  #heardAt = new Map<string, number>();
   #listeners = new Set<(event: PeerEvent) => void>();
   #scores = new Map<string, number>();
   #server?: WebSocketServer;
@@ -214,6 +226,18 @@ export class PeerHub implements PeerNetwork {
     const link = this.#up.get(id);
     if (!link) return Promise.resolve(reject("peer", `Peer "${id}" is not connected`));
     return link.request(parms, options);
+  }
+
+  /** When peer `id` last gave a sign of life (ms since the epoch), if ever. */
+  lastHeard(id: string): number | undefined {
+    const link = this.#up.get(id);
+    if (link) return Date.now() - (performance.now() - link.lastHeard);
+    return this.#heardAt.get(id);
+  }
+
+  /** The URL told to peers in later handshakes (`--advertise auto` follows address changes). */
+  setAdvertise(url: string | undefined): void {
+    this.#opts = { ...this.#opts, advertise: url };
   }
 
   /** Dials `url` now and keeps it up. Dialling a URL already dialled does nothing. */
@@ -306,6 +330,8 @@ export class PeerHub implements PeerNetwork {
       handshakeTimeoutMs: this.#opts.handshakeTimeoutMs,
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       maxQueuedBytes: this.#opts.maxQueuedBytes,
+      pingIntervalMs: this.#opts.pingIntervalMs,
+      deadAfterMs: this.#opts.deadAfterMs,
       log: this.#log,
     });
     this.#links.add(link);
@@ -384,12 +410,22 @@ export class PeerHub implements PeerNetwork {
     if (!link.open) return;
     const existing = this.#up.get(peer.id);
     if (existing && existing !== link && existing.open) {
-      const keep = keepLink(this.selfId, peer.id, existing.role, link.role);
+      // A link that has not heard from its peer for a ping interval or more may be dead
+      // (the peer moved, the path dropped): the fresh, proven one takes its place.
+      const interval = this.#opts.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs;
+      const stale = performance.now() - existing.lastHeard > 1.5 * interval;
+      const keep = stale ? "incoming" : keepLink(this.selfId, peer.id, existing.role, link.role);
       const loser = keep === "existing" ? link : existing;
       this.#log("debug", "peer-duplicate", { peer: peer.id, closing: loser.role });
       if (keep === "existing") return link.close(CLOSE_CODES.duplicate, "Duplicate connection");
       this.#up.set(peer.id, link);
-      existing.close(CLOSE_CODES.duplicate, "Duplicate connection");
+      if (stale) {
+        this.#log("info", "peer-link-replaced", { peer: peer.id, why: "the old link went silent" });
+      }
+      existing.close(
+        CLOSE_CODES.duplicate,
+        stale ? "Replaced by a fresh link" : "Duplicate connection",
+      );
       return;
     }
     if (!this.#makeRoom(link)) {
@@ -417,7 +453,13 @@ export class PeerHub implements PeerNetwork {
     const peer = link.peer;
     if (!peer || this.#up.get(peer.id) !== link) return;
     this.#up.delete(peer.id);
-    this.#log("info", "peer-down", { peer: peer.id, code, reason: reason || undefined });
+    if (this.#heardAt.size > 4096) this.#heardAt.clear(); // bounded: strangers come and go
+    this.#heardAt.set(peer.id, Date.now() - (performance.now() - link.lastHeard));
+    this.#log(code === CLOSE_CODES.duplicate ? "debug" : "info", "peer-down", {
+      peer: peer.id,
+      code,
+      reason: reason || undefined,
+    });
     this.#emit({ type: "down", peer });
   }
 
@@ -435,6 +477,7 @@ export class PeerHub implements PeerNetwork {
     const signal = this.#stop.signal;
     const backoff = this.#opts.backoff ?? DEFAULT_BACKOFF;
     let attempt = 0;
+    let reported = false;
     while (!signal.aborted) {
       const other = target.peerId ? this.#up.get(target.peerId) : undefined;
       if (other) {
@@ -453,12 +496,15 @@ export class PeerHub implements PeerNetwork {
       target.link = link;
       try {
         const peer = await link.ready;
+        const upAt = performance.now();
         target.peerId = peer.id;
         target.state = "up";
         target.error = undefined;
-        attempt = 0;
+        reported = false;
         const { code, reason } = await link.closed;
         if (code !== CLOSE_CODES.duplicate) target.error = `closed ${code} ${reason}`.trim();
+        // Only a link that stayed up resets the backoff: one refused or cut at once does not.
+        if (performance.now() - upAt >= STABLE_LINK_MS) attempt = 0;
       } catch (err) {
         target.error = oneLine(err);
         await link.closed;
@@ -467,7 +513,12 @@ export class PeerHub implements PeerNetwork {
           this.#log("warn", "peer-dial-self", { url: target.url });
           return;
         }
-        this.#log("debug", "peer-dial-failed", { url: target.url, why: target.error });
+        // The first failure in a row says why, once; the retries are quiet.
+        this.#log(reported ? "debug" : "info", "peer-dial-failed", {
+          url: target.url,
+          why: target.error,
+        });
+        reported = true;
       }
       if (signal.aborted) break;
       target.state = "backoff";

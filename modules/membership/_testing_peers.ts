@@ -117,6 +117,10 @@ export class FakePeers implements PeerNetwork {
     return decodeMessage(back);
   }
 
+  lastHeard(id: string): number | undefined {
+    return this.#wire.linked(this.selfId, id) ? Date.now() : undefined;
+  }
+
   dial(url: string): void {
     const target = [...this.#wire.nodes.values()].find((n) => n.url === url);
     if (target) this.#wire.link(this.selfId, target.id);

@@ -21,6 +21,7 @@ import {
   answer,
   type CallContext,
   type CID,
+  hashText,
   hashToText,
   isHash,
   type Logger,
@@ -132,6 +133,8 @@ export class AntiEntropy {
   readonly #pulled = new Map<string, number>();
   /** Peers told they are busy, so the log says so once a minute at most. */
   #busyLogged = 0;
+  /** Per net id, per peer: whether the last exchange ended with the same records on both sides. */
+  readonly #agreement = new Map<string, Map<string, PeerAgreement>>();
 
   /** Replication over `options.peers`; call {@link AntiEntropy.start} to run it. */
   constructor(options: AntiEntropyOptions) {
@@ -275,7 +278,7 @@ export class AntiEntropy {
     }
     const wanted = [...theirs].filter((id) => !state.records.has(id))
       .slice(0, max).map(parseHash);
-    return answer(boundRecords(extra), wanted);
+    return answer(boundRecords(extra), wanted, headsDigest(state));
   }
 
   #answerDigest(state: NetState, digest: unknown): Parms {
@@ -438,19 +441,41 @@ export class AntiEntropy {
   async syncWith(state: NetState, peer: string): Promise<void> {
     const ids = [...state.records.keys()].sort();
     const size = this.#o.pageSize ?? MAX_HASHES_PER_MESSAGE;
+    let theirs: string | undefined;
     for (const range of summaryPages(ids, size)) {
-      if (!(await this.#syncPage(state, peer, ids, range))) return;
+      const page = await this.#syncPage(state, peer, ids, range);
+      if (page === false) return;
+      theirs = page;
     }
+    // Their heads as they were when they answered; ours now, after taking theirs in.
+    if (theirs) this.#agree(state, peer, theirs === headsDigest(state) ? "same" : "differ");
     await this.#syncAnnouncements(state, peer);
   }
 
-  /** One summary page; false when the peer refused (stop the exchange). */
+  #agree(state: NetState, peer: string, records: "same" | "differ"): void {
+    const net = state.settings.net;
+    let byPeer = this.#agreement.get(net);
+    if (!byPeer) this.#agreement.set(net, byPeer = new Map());
+    const was = byPeer.get(peer);
+    byPeer.set(peer, {
+      records,
+      at: this.#now(),
+      since: was && was.records === records ? was.since : this.#now(),
+    });
+  }
+
+  /** Whether this node and `peer` held the same records of the net at their last exchange. */
+  agreement(state: NetState, peer: string): PeerAgreement | undefined {
+    return this.#agreement.get(state.settings.net)?.get(peer);
+  }
+
+  /** One summary page; false when the peer refused (stop the exchange), else its heads digest. */
   async #syncPage(
     state: NetState,
     peer: string,
     ids: string[],
     range: SummaryRange,
-  ): Promise<boolean> {
+  ): Promise<string | false> {
     const net = state.settings.net;
     const hashes = ids.filter((id) => inRange(id, range))
       .map((id) => state.records.get(id)?.hash).filter((h) => h !== undefined);
@@ -459,7 +484,7 @@ export class AntiEntropy {
       this.#log("debug", "sync-refused", { net: state.settings.name, peer, why: reply.reason });
       return false;
     }
-    const [records, wanted] = reply.payload;
+    const [records, wanted, digest] = reply.payload;
     if (Array.isArray(records) && records.every((r) => r instanceof Uint8Array)) {
       await this.#o.nets.ingest(
         state.settings.name,
@@ -474,7 +499,7 @@ export class AntiEntropy {
         await this.#request(peer, pushMessage(net, boundRecords(bytes)));
       }
     }
-    return true;
+    return typeof digest === "string" ? digest : "";
   }
 
   async #syncAnnouncements(state: NetState, peer: string): Promise<void> {
@@ -535,6 +560,21 @@ export class AntiEntropy {
     }));
     return acks.filter(Boolean).length;
   }
+}
+
+/** What this node knows of how its records compare with a peer's. */
+export interface PeerAgreement {
+  /** "same" when the last exchange ended with the same heads on both sides. */
+  readonly records: "same" | "differ";
+  /** When that exchange ended (ms since the epoch). */
+  readonly at: number;
+  /** Since when the answer has been the same. */
+  readonly since: number;
+}
+
+/** A short digest of a net's heads: equal digests mean the same records. */
+export function headsDigest(state: NetState): string {
+  return `${state.records.size}:${hashText(state.set.heads.join(",")).toString().slice(-16)}`;
 }
 
 /** The ids of a net's records in the order of `order` (its bytes, parents first). */

@@ -19,8 +19,10 @@ export interface MeshContext {
   selfId: string;
   /** Hash (text) of the join command's promise, which joiners make. */
   joinPromise: string;
-  /** This agent's grid URL (`grid serve --advertise`), if any. */
-  advertise?: string;
+  /** This agent's grid URL (`grid serve --advertise`, or worked out with `auto`), if any. */
+  readonly advertise?: string;
+  /** With `--advertise auto`: works out this node's URL again, towards `destination`. */
+  refreshAdvertise(destination?: string): Promise<void>;
   /** The peer network (no peers when offline). */
   peers: PeerNetwork;
   /** True inside a running agent; false for offline commands (no peers). */

@@ -95,6 +95,9 @@ export async function joinNet(
       );
     }
   }
+  // With `--advertise auto`: this node's address towards the net, before it signs its request.
+  const towards = urls[0] ? new URL(urls[0]).hostname.replace(/^\[|\]$/g, "") : undefined;
+  await ctx.refreshAdvertise(towards);
   const endpoint = given ?? endpointFrom(ctx.advertise, listenPort);
   return await ctx.reconciler.holding(name, async () => {
     const existed = (await ctx.wg.readLinkState(iface)).exists;

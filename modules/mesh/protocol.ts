@@ -343,6 +343,12 @@ export interface PeerStatus {
   psk: boolean;
   /** Its rights in the net. */
   role: "founder" | "admin" | "member";
+  /** Whether this node has a grid link to it now. */
+  link: "up" | "down";
+  /** Unix seconds of its last sign of life on the grid link, or null when never. */
+  lastHeard: number | null;
+  /** Whether it held the same records as this node at their last exchange. */
+  records: "same" | "differ" | "unknown";
 }
 
 /** A member that left or was revoked. */
@@ -454,6 +460,9 @@ export const STATUS_REPORT: Shape<StatusReport> = record({
           configured: bool,
           psk: bool,
           role: oneOf(["founder", "admin", "member"] as const),
+          link: oneOf(["up", "down"] as const),
+          lastHeard: nullable(whole()),
+          records: oneOf(["same", "differ", "unknown"] as const),
         }),
         MANY,
       ),

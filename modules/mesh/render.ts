@@ -13,6 +13,9 @@
  *   WireGuard's 5 s retry when the first handshake reached an end that did
  *   not know us yet.
  * - On a PSK net a peer appears only once this pair's key file exists.
+ * - A peer that roamed (its packets come from a new address, and its session
+ *   is fresh) keeps the endpoint WireGuard learned, so a reconcile never
+ *   writes back a stale one.
  *
  * @module
  */
@@ -21,6 +24,13 @@ import type { Member, MemberSet } from "../membership/mod.ts";
 
 /** Persistent keepalive on every peer, in seconds. */
 export const KEEPALIVE_SECONDS = 25;
+/**
+ * A peer whose latest handshake is this recent keeps the endpoint WireGuard
+ * learned from its packets (it roamed), rather than the one its announcement
+ * names. A live session rekeys every two minutes, so a fresh session is
+ * under about 125 s old; 150 s is past that.
+ */
+export const FOLLOW_ROAMING_SECONDS = 150;
 
 /** Options for {@link renderInterface}. */
 export interface RenderOptions {
@@ -65,6 +75,7 @@ export function renderInterface(
     listenPort: options.listenPort,
     address: `${self.address}/${set.net.cidr.prefix}`,
     peers,
+    followRoamingSeconds: FOLLOW_ROAMING_SECONDS,
   };
 }
 

@@ -71,6 +71,10 @@ import {
 
 /** Time between reconcile passes. */
 export const RECONCILE_INTERVAL_MS = 3000;
+/** A live member with no grid link this long is reported unreachable (once). */
+export const UNREACHABLE_AFTER_MS = 10_000;
+/** Records that differ from a reachable member's this long are reported (once). */
+export const BEHIND_AFTER_MS = 30_000;
 
 /** A peer network with no peers (offline commands). */
 export const NO_PEERS: PeerNetwork = {
@@ -78,6 +82,7 @@ export const NO_PEERS: PeerNetwork = {
   connected: () => [],
   request: () => Promise.resolve(reject("peer", "No agent is running: no peers")),
   dial: () => {},
+  lastHeard: () => undefined,
   onChange: () => () => {},
 };
 
@@ -91,8 +96,12 @@ export interface MeshOptions {
   joinPromise?: string;
   /** The peer network (none: offline commands). */
   peers?: PeerNetwork;
-  /** This agent's grid URL (`grid serve --advertise`). */
+  /** This agent's grid URL (`grid serve --advertise`), or "auto": worked out from the route to peers. */
   advertise?: string;
+  /** The agent's port for peers (with `advertise: "auto"`). */
+  agentPort?: number;
+  /** Tells the agent a new URL (with `advertise: "auto"`). */
+  onAdvertise?: (url: string) => void;
   /** Where events are logged. */
   log?: Logger;
   /** The WireGuard layer (default: the real one). */
@@ -109,11 +118,17 @@ export class Mesh implements MeshOps {
   readonly nets: Nets;
   readonly #o: MeshOptions;
   readonly #ctx: MeshContext;
+  /** The URL this node goes by now (with "auto", the one worked out last). */
+  #advertise: string | undefined;
+  /** Problems logged at warn and not yet over, by `net/peer/kind`: each is logged once. */
+  readonly #problems = new Map<string, number>();
+  readonly #startedAt = Date.now();
   #reconciling: Promise<void> | undefined;
   #again = false;
 
   private constructor(options: MeshOptions) {
     this.#o = options;
+    this.#advertise = options.advertise === "auto" ? undefined : options.advertise;
     const wg = options.wg ?? SYSTEM_WG;
     const peers = options.peers ?? NO_PEERS;
     const log = options.log ?? (() => {});
@@ -135,12 +150,17 @@ export class Mesh implements MeshOps {
       intervalMs: options.syncMs,
       onPsk: (state, peer, ct) => psk.answer(state, peer, ct),
     });
+    // deno-lint-ignore no-this-alias -- the context's getter reads the mesh's current URL
+    const mesh = this;
     this.#ctx = {
       home: options.home,
       identity: options.identity,
       selfId,
       joinPromise,
-      advertise: options.advertise,
+      get advertise() {
+        return mesh.#advertise;
+      },
+      refreshAdvertise: (destination) => this.#refreshAdvertise(destination),
       peers,
       online: peers !== NO_PEERS,
       wg,
@@ -183,6 +203,8 @@ export class Mesh implements MeshOps {
       await this.nets.load().catch((err) =>
         this.#ctx.log("warn", "net-reload-failed", { why: oneLine(err) })
       );
+      if (this.#o.advertise === "auto") await this.#refreshAdvertise();
+      this.#checkHealth();
       this.reconcileSoon();
     }, this.#o.reconcileMs ?? RECONCILE_INTERVAL_MS);
     signal.addEventListener("abort", () => {
@@ -190,7 +212,103 @@ export class Mesh implements MeshOps {
       offChange();
       offPeers();
     }, { once: true });
-    void this.#announce().then(() => this.reconcileSoon());
+    void (async () => {
+      if (this.#o.advertise === "auto") await this.#refreshAdvertise();
+      await this.#announce();
+      this.reconcileSoon();
+    })();
+  }
+
+  /**
+   * With `--advertise auto`: the address this host uses to reach its peers
+   * (or `destination`), as this node's URL; when it changed (the host moved,
+   * its DHCP lease changed), the agent and every net are told.
+   */
+  async #refreshAdvertise(destination?: string): Promise<void> {
+    if (this.#o.advertise !== "auto" || this.#o.agentPort === undefined) return;
+    const target = destination ?? this.#peerHost();
+    if (target === undefined) return;
+    const source = await this.#ctx.wg.routeSource(target).catch(() => undefined);
+    if (source === undefined) return;
+    const host = source.includes(":") ? `[${source}]` : source;
+    const url = `ws://${host}:${this.#o.agentPort}`;
+    if (url === this.#advertise) return;
+    const old = this.#advertise;
+    this.#advertise = url;
+    this.#o.onAdvertise?.(url);
+    this.#ctx.log("info", "address-changed", { old, new: url });
+    if (old !== undefined) await this.#announce();
+  }
+
+  /**
+   * Says, once, when a live member has been unreachable on the grid for
+   * {@link UNREACHABLE_AFTER_MS}, or has held other records than this node for
+   * {@link BEHIND_AFTER_MS} while reachable; and once more when that is over.
+   * Never a line per retry.
+   */
+  #checkHealth(): void {
+    const now = Date.now();
+    const connected = new Set(this.#ctx.peers.connected().map((p) => p.id));
+    const seen = new Set<string>();
+    for (const name of this.nets.names()) {
+      const state = this.nets.get(name)!;
+      if (state.set.status.get(this.selfId) !== "live") continue;
+      for (const m of state.set.members.values()) {
+        if (m.status !== "live" || m.id === this.selfId) continue;
+        const heard = this.#ctx.peers.lastHeard(m.id) ?? this.#startedAt;
+        const agreement = this.#ctx.sync.agreement(state, m.id);
+        const checks: [string, boolean, Record<string, unknown>][] = [
+          [
+            "unreachable",
+            !connected.has(m.id) && now - heard > UNREACHABLE_AFTER_MS,
+            { silentS: Math.round((now - heard) / 1000) },
+          ],
+          [
+            "records-differ",
+            connected.has(m.id) && agreement?.records === "differ" &&
+            now - agreement.since > BEHIND_AFTER_MS,
+            {},
+          ],
+        ];
+        for (const [kind, bad, fields] of checks) {
+          const key = `${name}/${m.id}/${kind}`;
+          seen.add(key);
+          if (bad && !this.#problems.has(key)) {
+            this.#problems.set(key, now);
+            this.#ctx.log("warn", `peer-${kind}`, {
+              net: name,
+              node: m.id,
+              name: m.name,
+              ...fields,
+            });
+          } else if (!bad && this.#problems.has(key)) {
+            const since = this.#problems.get(key)!;
+            this.#problems.delete(key);
+            this.#ctx.log("info", `peer-${kind}-over`, {
+              net: name,
+              node: m.id,
+              name: m.name,
+              afterS: Math.round((now - since) / 1000),
+            });
+          }
+        }
+      }
+    }
+    for (const key of [...this.#problems.keys()]) if (!seen.has(key)) this.#problems.delete(key);
+  }
+
+  /** A live peer's underlay address (from its URL or endpoint), to route towards. */
+  #peerHost(): string | undefined {
+    for (const name of this.nets.names()) {
+      const state = this.nets.get(name)!;
+      for (const m of state.set.members.values()) {
+        if (m.status !== "live" || m.id === this.selfId) continue;
+        const reach = memberReach(state, m);
+        const host = hostOf(reach.url) ?? hostOf(reach.endpoint && `udp://${reach.endpoint}`);
+        if (host !== undefined) return host;
+      }
+    }
+    return undefined;
   }
 
   /** Publishes this node's current grid URL and endpoint where its records are out of date. */
@@ -200,7 +318,7 @@ export class Mesh implements MeshOps {
       const self = state.set.members.get(this.selfId);
       if (!self || self.status !== "live") continue;
       const held = memberReach(state, self);
-      const url = this.#o.advertise ?? held.url;
+      const url = this.#advertise ?? held.url;
       const endpoint = state.settings.endpoint ?? endpointFrom(url, state.settings.listenPort) ??
         held.endpoint;
       if (url === held.url && endpoint === held.endpoint) continue;
@@ -279,7 +397,7 @@ export class Mesh implements MeshOps {
       ? this.nets.defaultAdmin(set)
       : findMember(set, request.admin).id;
     const self = set.members.get(this.selfId);
-    const urls = [request.url ?? this.#o.advertise ?? (self && memberReach(state, self).url)];
+    const urls = [request.url ?? this.#advertise ?? (self && memberReach(state, self).url)];
     const adminMember = set.members.get(admin);
     if (admin !== this.selfId && adminMember) urls.push(memberReach(state, adminMember).url);
     const token = await this.nets.invite(request.name, {
@@ -382,7 +500,25 @@ export class Mesh implements MeshOps {
     } catch (err) {
       this.#ctx.log("warn", "link-state-unreadable", { interface: iface, why: oneLine(err) });
     }
-    return netStatus(state, this.selfId, { dump, up });
+    const sync = this.#ctx.sync;
+    return netStatus(state, this.selfId, {
+      dump,
+      up,
+      connected: new Set(this.#ctx.peers.connected().map((p) => p.id)),
+      lastHeard: (id) => this.#ctx.peers.lastHeard(id),
+      records: (id) => sync.agreement(state, id)?.records,
+    });
+  }
+}
+
+/** The host of a URL, brackets off, if it is an IP address. */
+function hostOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+    return /^[0-9.]+$/.test(host) || host.includes(":") ? host : undefined;
+  } catch {
+    return undefined; // not a URL: nothing to route towards
   }
 }
 
@@ -405,6 +541,8 @@ export function meshService(options: MeshServiceOptions = {}): Service & { mesh?
         joinPromise: options.joinPromise,
         peers: ctx.peers,
         advertise: ctx.advertise,
+        agentPort: ctx.listenPort,
+        onAdvertise: ctx.setAdvertise,
         log: ctx.log,
         wg: options.wg,
       });

@@ -46,6 +46,11 @@ class FakeWg implements WgDriver {
     this.removed.push(name);
     return Promise.resolve();
   }
+  /** The address routes to peers leave from (tests change it to move the node). */
+  source: string | undefined = undefined;
+  routeSource(): Promise<string | undefined> {
+    return Promise.resolve(this.source);
+  }
   readLinkState(name: string): Promise<LinkState> {
     const exists = this.specs.has(name);
     return Promise.resolve({ exists, up: exists && !this.down.has(name) });

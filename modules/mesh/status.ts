@@ -10,12 +10,22 @@ import { memberReach, type NetState } from "../membership/mod.ts";
 import type { WgDump } from "../wireguard/mod.ts";
 import type { FormerMember, NetStatus, PeerStatus, SelfStatus } from "./protocol.ts";
 
-/** What {@link netStatus} knows of the interface. */
+/** What {@link netStatus} knows beyond the records: the interface, and the grid links. */
 export interface InterfaceFacts {
   /** Its parsed `wg show IF dump`; undefined when it cannot be read (missing, or not WireGuard). */
   dump: WgDump | undefined;
   /** True when the link exists and carries the UP flag (`ip -j link`). */
   up: boolean;
+  /** Peers with a grid link up now. */
+  connected?: ReadonlySet<string>;
+  /** When a peer last gave a sign of life on the grid (ms since the epoch). */
+  lastHeard?: (id: string) => number | undefined;
+  /** Whether a peer held the same records at the last exchange. */
+  records?: (id: string) => "same" | "differ" | undefined;
+}
+
+function seconds(ms: number | undefined): number | null {
+  return ms === undefined ? null : Math.floor(ms / 1000);
 }
 
 /** The status of `state` as seen by node `selfId`, with what is known of its interface. */
@@ -40,6 +50,9 @@ export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts
         configured: wg !== undefined,
         psk: wg?.presharedKeyHash !== undefined,
         role: m.role,
+        link: facts.connected?.has(m.id) ? "up" : "down",
+        lastHeard: seconds(facts.lastHeard?.(m.id)),
+        records: facts.records?.(m.id) ?? "unknown",
       };
     });
   const gone: FormerMember[] = [];

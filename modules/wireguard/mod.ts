@@ -34,6 +34,7 @@ export {
   type WgOptions,
 } from "./wg_apply.ts";
 export { type LinkState, readLinkState } from "./wg_link.ts";
+export { parseRouteSource, routeSource } from "./wg_route.ts";
 export { SYSTEM_WG, type WgDriver } from "./wg_driver.ts";
 export {
   newWgPrivateKey,

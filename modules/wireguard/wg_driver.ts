@@ -10,6 +10,7 @@ import type { WgDump } from "./wg_dump.ts";
 import { applyInterface, readStatus, removeInterface } from "./wg_apply.ts";
 import { generateKeyPair } from "./wg_keys.ts";
 import { type LinkState, readLinkState } from "./wg_link.ts";
+import { routeSource } from "./wg_route.ts";
 
 /** The WireGuard operations the mesh needs (the real ones, or fakes in tests). */
 export interface WgDriver {
@@ -23,6 +24,8 @@ export interface WgDriver {
   readStatus(name: string): Promise<WgDump>;
   /** Whether the link exists and is up (`ip -j link`). */
   readLinkState(name: string): Promise<LinkState>;
+  /** The local address used to reach `destination` (`ip -j route get`), if routable. */
+  routeSource(destination: string): Promise<string | undefined>;
 }
 
 /** The real WireGuard layer. */
@@ -32,4 +35,5 @@ export const SYSTEM_WG: WgDriver = {
   removeInterface: (name) => removeInterface(name),
   readStatus: (name) => readStatus(name),
   readLinkState: (name) => readLinkState(name),
+  routeSource: (destination) => routeSource(destination),
 };

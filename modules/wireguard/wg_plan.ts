@@ -59,6 +59,8 @@ export interface WgPlanOptions {
   publicKey?: string;
   /** {@link keyFingerprint} of each pre-shared key file's content, by path. */
   presharedKeyHashes?: Record<string, string>;
+  /** The time now, in unix seconds (for {@link WgInterfaceSpec.followRoamingSeconds}). */
+  nowSeconds?: number;
 }
 
 /**
@@ -114,7 +116,11 @@ export function planInterface(
       continue;
     }
     const changes: WgPeerChanges = {};
-    if (peer.endpoint !== undefined && !sameEndpoint(peer.endpoint, now.endpoint)) {
+    const roaming = spec.followRoamingSeconds !== undefined && now.endpoint !== undefined &&
+      now.latestHandshake !== undefined && now.latestHandshake > 0 &&
+      (options.nowSeconds ?? Date.now() / 1000) - now.latestHandshake <=
+        spec.followRoamingSeconds;
+    if (peer.endpoint !== undefined && !roaming && !sameEndpoint(peer.endpoint, now.endpoint)) {
       changes.endpoint = peer.endpoint;
     }
     if (!sameSet(peer.allowedIps.map(canonicalNetwork), now.allowedIps.map(canonicalNetwork))) {

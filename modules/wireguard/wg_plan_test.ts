@@ -176,3 +176,23 @@ Deno.test("planInterface() compares canonical forms of addresses and networks", 
   }];
   assertEquals(planInterface(spec, current, OPTIONS), []);
 });
+
+Deno.test("planInterface() follows roaming while a session is fresh, and sets the endpoint once it is not", async (t) => {
+  const roamed = applied();
+  roamed.dump!.peers[0].endpoint = "192.168.77.99:51820"; // A came from a new address
+  const spec = { ...SPEC, followRoamingSeconds: 150 };
+  const opts = { publicKey: ME, presharedKeyHashes: { "/var/lib/grid/psk/b": PSK_HASH } };
+  await t.step("fresh handshake: the roamed endpoint stays", () => {
+    assertEquals(planInterface(spec, roamed, { ...opts, nowSeconds: 1795000000 + 100 }), []);
+  });
+  await t.step("stale handshake: the spec's endpoint is set again", () => {
+    assertEquals(planInterface(spec, roamed, { ...opts, nowSeconds: 1795000000 + 200 }), [
+      { kind: "update-peer", publicKey: A, changes: { endpoint: "192.168.77.2:51820" } },
+    ]);
+  });
+  await t.step("without followRoamingSeconds the spec always wins", () => {
+    assertEquals(planInterface(SPEC, roamed, { ...opts, nowSeconds: 1795000000 + 100 }), [
+      { kind: "update-peer", publicKey: A, changes: { endpoint: "192.168.77.2:51820" } },
+    ]);
+  });
+});

@@ -38,4 +38,11 @@ export interface WgInterfaceSpec {
   mtu?: number;
   /** Every peer the interface should have; any other peer is removed. */
   peers: WgPeerSpec[];
+  /**
+   * Follow roaming: a peer whose latest handshake is at most this many
+   * seconds old keeps the endpoint WireGuard learned from its packets, and
+   * the spec's endpoint is set only once that session goes quiet. Unset: the
+   * spec's endpoint always wins.
+   */
+  followRoamingSeconds?: number;
 }
