@@ -49,6 +49,10 @@ export interface PeerNetwork {
   request(id: string, parms: Parms, options?: RequestOptions): Promise<Parms>;
   /** Dials `url` now and keeps the connection up (reconnecting with backoff). */
   dial(url: string): void;
+  /** Stops redialling `url` (a link it holds stays while in use). */
+  forget(url: string): void;
+  /** Closes every link this host holds from local address `address` (it is gone); they redial. */
+  dropLinksFrom(address: string): void;
   /** When peer `id` last gave a sign of life (ms since the epoch), if ever; kept after it goes down. */
   lastHeard(id: string): number | undefined;
   /** Listens for peers coming up and going down; returns an unsubscribe function. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what grid needs on a fresh Debian/Ubuntu machine, as root:
-# Deno from the npm registry when missing, WireGuard tools, iproute2, ping and
-# tcpdump from apt when missing, and fills Deno's caches (agents started in
-# network namespaces cannot reach the registry). Safe to run again.
+# Deno from the npm registry when missing, WireGuard tools, iproute2, ping,
+# tcpdump, iptables and conntrack (the fault and NAT labs) from apt when
+# missing, and fills Deno's caches (agents started in network namespaces
+# cannot reach the registry). Safe to run again.
 # Sourced by .ci/run and scripts/demo.sh; can be run on its own.
 set -uo pipefail
 
@@ -14,7 +15,7 @@ grid_setup() {
     npm install -g --allow-scripts=deno deno >/dev/null 2>&1 || npm install -g deno >&2 || return 1
   fi
   local need=() pair
-  for pair in wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping tcpdump:tcpdump; do
+  for pair in wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping tcpdump:tcpdump iptables:iptables conntrack:conntrack; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
   done
   if [ "${#need[@]}" -gt 0 ]; then

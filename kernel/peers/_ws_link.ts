@@ -272,6 +272,15 @@ export class WsLink {
     return this.#lastActive;
   }
 
+  /** The socket's local and remote IP addresses (IPv4-mapped ones as IPv4), if known. */
+  get addresses(): { local?: string; remote?: string } {
+    const socket = (this.#ws as unknown as {
+      _socket?: { localAddress?: string; remoteAddress?: string };
+    })._socket;
+    const plain = (a?: string) => a?.startsWith("::ffff:") && a.includes(".") ? a.slice(7) : a;
+    return { local: plain(socket?.localAddress), remote: plain(socket?.remoteAddress) };
+  }
+
   /** performance.now() of the last sign of life from the peer (a frame or a pong). */
   get lastHeard(): number {
     return this.#lastHeard;

@@ -140,6 +140,8 @@ export function pickEviction<T extends { lastActive: number; protected: boolean 
 
 interface DialTarget {
   url: string;
+  /** Stops this target's redials ({@link PeerHub.forget}). */
+  stop: AbortController;
   state: DialState;
   peerId?: string;
   error?: string;
@@ -243,11 +245,29 @@ export class PeerHub implements PeerNetwork {
   /** Dials `url` now and keeps it up. Dialling a URL already dialled does nothing. */
   dial(url: string): void {
     if (this.#stop.signal.aborted || this.#targets.has(url)) return;
-    const target: DialTarget = { url, state: "connecting" };
+    const target: DialTarget = { url, stop: new AbortController(), state: "connecting" };
     this.#targets.set(url, target);
     this.#dialLoop(target).catch((err) => {
       this.#log("error", "dialer-crashed", { url, why: oneLine(err) });
     });
+  }
+
+  /**
+   * Stops redialling `url` (a member moved to another URL). A link it holds
+   * stays up while it is in use; only the redials end.
+   */
+  forget(url: string): void {
+    const target = this.#targets.get(url);
+    if (!target) return;
+    this.#targets.delete(url);
+    target.stop.abort();
+  }
+
+  /** Closes every link held from local address `address` (gone from this host); they redial. */
+  dropLinksFrom(address: string): void {
+    for (const link of this.#links) {
+      if (link.addresses.local === address) link.close(CLOSE_CODES.tryAgain, "Local address gone");
+    }
   }
 
   /** Subscribes to peers coming up and going down. */
@@ -412,8 +432,12 @@ export class PeerHub implements PeerNetwork {
     if (existing && existing !== link && existing.open) {
       // A link that has not heard from its peer for a ping interval or more may be dead
       // (the peer moved, the path dropped): the fresh, proven one takes its place.
+      // So may one from an address the peer no longer uses: a fresh link from another
+      // address means the peer moved.
       const interval = this.#opts.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs;
-      const stale = performance.now() - existing.lastHeard > 1.5 * interval;
+      const [was, now] = [existing.addresses.remote, link.addresses.remote];
+      const moved = was !== undefined && now !== undefined && was !== now;
+      const stale = moved || performance.now() - existing.lastHeard > 1.5 * interval;
       const keep = stale ? "incoming" : keepLink(this.selfId, peer.id, existing.role, link.role);
       const loser = keep === "existing" ? link : existing;
       this.#log("debug", "peer-duplicate", { peer: peer.id, closing: loser.role });
@@ -474,7 +498,7 @@ export class PeerHub implements PeerNetwork {
   }
 
   async #dialLoop(target: DialTarget): Promise<void> {
-    const signal = this.#stop.signal;
+    const signal = AbortSignal.any([this.#stop.signal, target.stop.signal]);
     const backoff = this.#opts.backoff ?? DEFAULT_BACKOFF;
     let attempt = 0;
     let reported = false;
@@ -483,7 +507,7 @@ export class PeerHub implements PeerNetwork {
       if (other) {
         // The peer is connected over another link: wait until it goes down.
         target.state = "standby";
-        await this.#waitDown(target.peerId!);
+        await this.#waitDown(target.peerId!, signal);
         continue;
       }
       target.state = "connecting";
@@ -527,9 +551,8 @@ export class PeerHub implements PeerNetwork {
     target.state = "stopped";
   }
 
-  #waitDown(id: string): Promise<void> {
+  #waitDown(id: string, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
-      const signal = this.#stop.signal;
       const done = () => {
         off();
         signal.removeEventListener("abort", done);

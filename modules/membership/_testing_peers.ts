@@ -121,6 +121,10 @@ export class FakePeers implements PeerNetwork {
     return this.#wire.linked(this.selfId, id) ? Date.now() : undefined;
   }
 
+  forget(): void {}
+
+  dropLinksFrom(): void {}
+
   dial(url: string): void {
     const target = [...this.#wire.nodes.values()].find((n) => n.url === url);
     if (target) this.#wire.link(this.selfId, target.id);

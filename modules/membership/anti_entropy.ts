@@ -420,9 +420,18 @@ export class AntiEntropy {
   dialMembers(state: NetState): void {
     const connected = new Set(this.#o.peers.connected().map((p) => p.id));
     for (const m of state.set.members.values()) {
+      if (m.status !== "live" && this.#dialled.has(m.id) && !this.#liveAnywhere(m.id)) {
+        // Gone from every net of this node: no more redials.
+        this.#o.peers.forget(this.#dialled.get(m.id)!);
+        this.#dialled.delete(m.id);
+      }
       if (m.status !== "live" || m.id === this.#o.nets.selfId) continue;
       const url = memberReach(state, m).url;
-      if (!url || connected.has(m.id) || this.#dialled.get(m.id) === url) continue;
+      const before = this.#dialled.get(m.id);
+      if (!url || before === url) continue;
+      // A member that moved: stop redialling where it was.
+      if (before !== undefined) this.#o.peers.forget(before);
+      if (connected.has(m.id)) continue;
       this.#dialled.set(m.id, url);
       try {
         this.#o.peers.dial(url);
@@ -430,6 +439,10 @@ export class AntiEntropy {
         this.#log("warn", "member-dial-failed", { url, why: oneLine(err) });
       }
     }
+  }
+
+  #liveAnywhere(id: string): boolean {
+    return this.#o.nets.names().some((n) => isLive(this.#o.nets.get(n)!.set, id));
   }
 
   /**

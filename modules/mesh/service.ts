@@ -82,6 +82,8 @@ export const NO_PEERS: PeerNetwork = {
   connected: () => [],
   request: () => Promise.resolve(reject("peer", "No agent is running: no peers")),
   dial: () => {},
+  forget: () => {},
+  dropLinksFrom: () => {},
   lastHeard: () => undefined,
   onChange: () => () => {},
 };
@@ -120,6 +122,8 @@ export class Mesh implements MeshOps {
   readonly #ctx: MeshContext;
   /** The URL this node goes by now (with "auto", the one worked out last). */
   #advertise: string | undefined;
+  /** This host's address towards its peers, as last seen. */
+  #underlay: string | undefined;
   /** Problems logged at warn and not yet over, by `net/peer/kind`: each is logged once. */
   readonly #problems = new Map<string, number>();
   readonly #startedAt = Date.now();
@@ -203,7 +207,7 @@ export class Mesh implements MeshOps {
       await this.nets.load().catch((err) =>
         this.#ctx.log("warn", "net-reload-failed", { why: oneLine(err) })
       );
-      if (this.#o.advertise === "auto") await this.#refreshAdvertise();
+      await this.#watchUnderlay();
       this.#checkHealth();
       this.reconcileSoon();
     }, this.#o.reconcileMs ?? RECONCILE_INTERVAL_MS);
@@ -213,10 +217,50 @@ export class Mesh implements MeshOps {
       offPeers();
     }, { once: true });
     void (async () => {
-      if (this.#o.advertise === "auto") await this.#refreshAdvertise();
+      await this.#watchUnderlay();
       await this.#announce();
       this.reconcileSoon();
     })();
+  }
+
+  /**
+   * Notices when this host's own address towards its peers changed (it
+   * moved, its lease changed): WireGuard is nudged to handshake from the new
+   * address at once, so peers roam to it within a round trip, and with
+   * `--advertise auto` the new URL and endpoint are announced.
+   */
+  async #watchUnderlay(): Promise<void> {
+    const { target, source } = await this.#ownAddress();
+    if (source === undefined) return;
+    const old = this.#underlay;
+    this.#underlay = source;
+    if (old !== undefined && old !== source) {
+      this.#ctx.log("info", "underlay-changed", { old, new: source });
+      // Grid links from the old address are dead: drop them, they redial from the new one.
+      this.#ctx.peers.dropLinksFrom(old);
+      // WireGuard: forget the old source address, then make every peer hear the new one.
+      for (const name of this.nets.names()) {
+        const iface = this.nets.get(name)!.settings.interface;
+        await this.#ctx.wg.resetEndpoints(iface).catch((err) =>
+          this.#ctx.log("debug", "endpoints-reset-failed", { interface: iface, why: oneLine(err) })
+        );
+      }
+      await this.#ctx.wg.nudge(this.#peerTunnelAddresses()).catch(() => {});
+    }
+    await this.#refreshAdvertise(target, source);
+  }
+
+  /** The tunnel addresses of every live peer, in every net this node is live in. */
+  #peerTunnelAddresses(): string[] {
+    const out: string[] = [];
+    for (const name of this.nets.names()) {
+      const set = this.nets.get(name)!.set;
+      if (set.status.get(this.selfId) !== "live") continue;
+      for (const m of set.members.values()) {
+        if (m.status === "live" && m.id !== this.selfId) out.push(m.address);
+      }
+    }
+    return out;
   }
 
   /**
@@ -224,11 +268,9 @@ export class Mesh implements MeshOps {
    * (or `destination`), as this node's URL; when it changed (the host moved,
    * its DHCP lease changed), the agent and every net are told.
    */
-  async #refreshAdvertise(destination?: string): Promise<void> {
+  async #refreshAdvertise(destination?: string, known?: string): Promise<void> {
     if (this.#o.advertise !== "auto" || this.#o.agentPort === undefined) return;
-    const target = destination ?? this.#peerHost();
-    if (target === undefined) return;
-    const source = await this.#ctx.wg.routeSource(target).catch(() => undefined);
+    const source = known ?? (await this.#ownAddress(destination)).source;
     if (source === undefined) return;
     const host = source.includes(":") ? `[${source}]` : source;
     const url = `ws://${host}:${this.#o.agentPort}`;
@@ -295,6 +337,22 @@ export class Mesh implements MeshOps {
       }
     }
     for (const key of [...this.#problems.keys()]) if (!seen.has(key)) this.#problems.delete(key);
+  }
+
+  /**
+   * This host's address towards `destination`, else towards a live peer,
+   * else towards the internet (the default route), else its first global
+   * address (a node alone on a network with no default route).
+   */
+  async #ownAddress(destination?: string): Promise<{ target?: string; source?: string }> {
+    const wg = this.#ctx.wg;
+    for (const target of [destination, this.#peerHost(), "1.1.1.1"]) {
+      if (target === undefined) continue;
+      const source = await wg.routeSource(target).catch(() => undefined);
+      if (source !== undefined) return { target, source };
+    }
+    const [first] = await wg.globalAddresses().catch(() => [] as string[]);
+    return { source: first };
   }
 
   /** A live peer's underlay address (from its URL or endpoint), to route towards. */

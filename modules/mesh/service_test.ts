@@ -51,6 +51,17 @@ class FakeWg implements WgDriver {
   routeSource(): Promise<string | undefined> {
     return Promise.resolve(this.source);
   }
+  globalAddresses(): Promise<string[]> {
+    return Promise.resolve(this.source ? [this.source] : []);
+  }
+  readonly nudged: string[][] = [];
+  resetEndpoints(): Promise<void> {
+    return Promise.resolve();
+  }
+  nudge(addresses: readonly string[]): Promise<void> {
+    this.nudged.push([...addresses]);
+    return Promise.resolve();
+  }
   readLinkState(name: string): Promise<LinkState> {
     const exists = this.specs.has(name);
     return Promise.resolve({ exists, up: exists && !this.down.has(name) });

@@ -30,11 +30,18 @@ export {
   readInterfaceState,
   readStatus,
   removeInterface,
+  resetEndpoints,
   type WgBackend,
   type WgOptions,
 } from "./wg_apply.ts";
 export { type LinkState, readLinkState } from "./wg_link.ts";
-export { parseRouteSource, routeSource } from "./wg_route.ts";
+export {
+  globalAddresses,
+  parseGlobalAddresses,
+  parseRouteSource,
+  routeSource,
+} from "./wg_route.ts";
+export { nudgePeers } from "./wg_nudge.ts";
 export { SYSTEM_WG, type WgDriver } from "./wg_driver.ts";
 export {
   newWgPrivateKey,

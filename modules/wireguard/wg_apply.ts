@@ -175,6 +175,23 @@ export async function readStatus(name: string, options: WgOptions = {}): Promise
 }
 
 /**
+ * Sets every peer's endpoint again to the one it has: WireGuard forgets the
+ * local source address it stuck to for each peer, so after this host's own
+ * address changed it sends from the new one instead of failing on the old.
+ */
+export async function resetEndpoints(name: string, options: WgOptions = {}): Promise<void> {
+  checkName(name);
+  const dump = await readStatus(name, options);
+  const args = dump.peers.filter((p) => p.endpoint !== undefined)
+    .flatMap((p) => ["peer", p.publicKey, "endpoint", p.endpoint!]);
+  if (args.length === 0) return;
+  await serialized(
+    `${options.netns ?? ""}/${name}`,
+    () => runToolOrThrow(`reset the endpoints of "${name}"`, "wg", ["set", name, ...args], options),
+  );
+}
+
+/**
  * Deletes the interface; one that is already gone counts as success. A
  * wireguard-go behind it exits when its link is deleted; one this process
  * started is also awaited (and killed if it lingers).

@@ -7,10 +7,11 @@
  */
 import type { WgInterfaceSpec } from "./wg_state.ts";
 import type { WgDump } from "./wg_dump.ts";
-import { applyInterface, readStatus, removeInterface } from "./wg_apply.ts";
+import { applyInterface, readStatus, removeInterface, resetEndpoints } from "./wg_apply.ts";
 import { generateKeyPair } from "./wg_keys.ts";
 import { type LinkState, readLinkState } from "./wg_link.ts";
-import { routeSource } from "./wg_route.ts";
+import { globalAddresses, routeSource } from "./wg_route.ts";
+import { nudgePeers } from "./wg_nudge.ts";
 
 /** The WireGuard operations the mesh needs (the real ones, or fakes in tests). */
 export interface WgDriver {
@@ -26,6 +27,12 @@ export interface WgDriver {
   readLinkState(name: string): Promise<LinkState>;
   /** The local address used to reach `destination` (`ip -j route get`), if routable. */
   routeSource(destination: string): Promise<string | undefined>;
+  /** This host's global addresses (no loopback, link-local or tunnel interfaces). */
+  globalAddresses(): Promise<string[]>;
+  /** Sets every peer's endpoint again, so WireGuard forgets the local address it stuck to. */
+  resetEndpoints(name: string): Promise<void>;
+  /** Makes WireGuard handshake with the peers at these tunnel addresses now. */
+  nudge(addresses: readonly string[]): Promise<void>;
 }
 
 /** The real WireGuard layer. */
@@ -36,4 +43,7 @@ export const SYSTEM_WG: WgDriver = {
   readStatus: (name) => readStatus(name),
   readLinkState: (name) => readLinkState(name),
   routeSource: (destination) => routeSource(destination),
+  globalAddresses: () => globalAddresses(),
+  nudge: (addresses) => nudgePeers(addresses),
+  resetEndpoints: (name) => resetEndpoints(name),
 };

@@ -26,14 +26,16 @@ export const AGENT_PORT = 7340;
 /** The WireGuard listen port inside every namespace. */
 export const WG_PORT = 51820;
 
-/** One grid node in the lab. */
-export interface MeshNode extends LabNode {
+/** One grid node in the lab (its address fields follow {@link MeshLab.readdress}). */
+export interface MeshNode extends Omit<LabNode, "address"> {
+  /** Its address on the bridge now. */
+  address: string;
   /** Its GRID_HOME. */
   readonly home: string;
   /** The URL peers dial it at. */
-  readonly url: string;
+  url: string;
   /** `host:port` of its WireGuard endpoint. */
-  readonly endpoint: string;
+  endpoint: string;
   /** The running agent, if any. */
   agent?: LabProcess;
 }
@@ -44,6 +46,11 @@ export interface MeshLabOptions {
   env?: Record<string, string>;
   /** Agent log level (default "info"). */
   logLevel?: string;
+  /**
+   * Agents run with `--advertise auto` and joins pass no `--endpoint`: each
+   * node works out (and follows) its own address, as a laptop would.
+   */
+  auto?: boolean;
 }
 
 /** Flags for `grid create-wireguard-net` / `join-wireguard-net`. */
@@ -65,6 +72,7 @@ export class MeshLab {
   readonly #flags: string[];
   readonly #env: Record<string, string>;
   readonly #logLevel: string;
+  readonly #auto: boolean;
   /**
    * An empty working directory: the CLI turns an argument naming an existing
    * file in its working directory into an absolute path, so a net called
@@ -79,6 +87,7 @@ export class MeshLab {
     this.#flags = flags;
     this.#env = { NO_COLOR: "1", ...options.env };
     this.#logLevel = options.logLevel ?? "info";
+    this.#auto = options.auto === true;
     this.#cwd = `${lab.logDir}/cwd`;
   }
 
@@ -152,7 +161,7 @@ export class MeshLab {
         "--listen",
         `0.0.0.0:${AGENT_PORT}`,
         "--advertise",
-        node.url,
+        this.#auto ? "auto" : node.url,
         "--log-level",
         this.#logLevel,
       ]),
@@ -212,16 +221,65 @@ export class MeshLab {
     ]);
   }
 
-  /** The `--interface/--listen-port/--endpoint` flags for `node`. */
+  /** The `--interface/--listen-port/--endpoint` flags for `node` (no endpoint in `auto` labs). */
   wgFlags(node: MeshNode): string[] {
     return [
       "--interface",
       node.ifname,
       "--listen-port",
       String(WG_PORT),
-      "--endpoint",
-      node.endpoint,
+      ...(this.#auto ? [] : ["--endpoint", node.endpoint]),
     ];
+  }
+
+  /** Moves `node` to another address on the bridge with its agent running (`ip addr del/add`). */
+  async readdress(node: MeshNode, address: string): Promise<void> {
+    // Old one out first: removing a primary address also removes the secondaries of its subnet.
+    await this.#sh(node, ["ip", "addr", "del", `${node.address}/24`, "dev", "eth0"]);
+    await this.#sh(node, ["ip", "addr", "add", `${address}/24`, "dev", "eth0"]);
+    node.address = address;
+    node.url = `ws://${address}:${AGENT_PORT}`;
+    node.endpoint = `${address}:${WG_PORT}`;
+  }
+
+  /** Drops every packet between `a` and `b` (both ways, in `a`'s namespace), or lets them pass again. */
+  async blackhole(a: MeshNode, b: MeshNode, on: boolean): Promise<void> {
+    const op = on ? "-I" : "-D";
+    await this.#sh(a, ["iptables", op, "INPUT", "-s", b.address, "-j", "DROP"]);
+    await this.#sh(a, ["iptables", op, "OUTPUT", "-d", b.address, "-j", "DROP"]);
+  }
+
+  /** Drops every packet to and from `node` (a partition of one), or lets them pass again. */
+  async isolate(node: MeshNode, on: boolean): Promise<void> {
+    const op = on ? "-I" : "-D";
+    await this.#sh(node, ["iptables", op, "INPUT", "-i", "eth0", "-j", "DROP"]);
+    await this.#sh(node, ["iptables", op, "OUTPUT", "-o", "eth0", "-j", "DROP"]);
+  }
+
+  /** Drops incoming packets on `node` at random with probability `p` (0: stop). */
+  async loss(node: MeshNode, p: number): Promise<void> {
+    const rule = ["INPUT", "-i", "eth0", "-m", "statistic", "--mode", "random"];
+    await this.lab.run(node, [
+      "iptables",
+      "-D",
+      ...rule,
+      "--probability",
+      String(this.#lossP),
+      "-j",
+      "DROP",
+    ]);
+    if (p > 0) {
+      await this.#sh(node, ["iptables", "-I", ...rule, "--probability", String(p), "-j", "DROP"]);
+    }
+    this.#lossP = p;
+  }
+  #lossP = 0;
+
+  async #sh(node: MeshNode, cmd: string[]): Promise<void> {
+    const out = await this.lab.run(node, cmd);
+    if (out.code !== 0) {
+      throw new Error(`${cmd.join(" ")} on node ${node.index}: ${out.stderr.trim()}`);
+    }
   }
 
   /**
