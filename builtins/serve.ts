@@ -1,5 +1,5 @@
 /**
- * `grid serve [--listen HOST:PORT] [--advertise URL] [--log-level LEVEL]`:
+ * `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL]`:
  * runs the agent in the foreground until Ctrl-C or SIGTERM. Never started as
  * a side effect of another command.
  *
@@ -8,7 +8,7 @@
 import type { Command } from "./_command.ts";
 import { DEFAULT_LISTEN, flagText, parseFlags, parseLogLevel } from "./_flags.ts";
 
-const USAGE = "grid serve [--listen HOST:PORT] [--advertise URL] [--log-level LEVEL]";
+const USAGE = "grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL]";
 
 /** The serve command. */
 export const command: Command = {
