@@ -127,7 +127,13 @@ export {
   nodeIdOf,
   verifySignature,
 } from "./identity.ts";
-export type { PeerEvent, PeerInfo, PeerNetwork, RequestOptions } from "./peer_network.ts";
+export type {
+  DatagramListener,
+  PeerEvent,
+  PeerInfo,
+  PeerNetwork,
+  RequestOptions,
+} from "./peer_network.ts";
 export {
   LOG_LEVELS,
   type Logger,

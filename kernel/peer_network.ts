@@ -39,6 +39,9 @@ export interface PeerEvent {
   readonly peer: PeerInfo;
 }
 
+/** Receives a datagram a peer sent on a channel. */
+export type DatagramListener = (from: string, channel: number, bytes: Uint8Array) => void;
+
 /** What modules may do with peers. */
 export interface PeerNetwork {
   /** This node's id. */
@@ -57,4 +60,14 @@ export interface PeerNetwork {
   lastHeard(id: string): number | undefined;
   /** Listens for peers coming up and going down; returns an unsubscribe function. */
   onChange(listener: (event: PeerEvent) => void): () => void;
+  /**
+   * Sends peer `id` one datagram on `channel`, best effort (false: dropped).
+   * Send only on a channel the peer agreed to: a node that predates
+   * datagrams closes a link that carries one.
+   */
+  sendDatagram(id: string, channel: number, bytes: Uint8Array): boolean;
+  /** Listens for datagrams from peers; returns an unsubscribe function. */
+  onDatagram(listener: DatagramListener): () => void;
+  /** The IP address peer `id`'s link comes from, as this node sees it, if connected. */
+  remoteAddress(id: string): string | undefined;
 }

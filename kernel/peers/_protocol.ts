@@ -11,7 +11,12 @@
  *   ids, the signer's role and a context string), so neither side can replay
  *   or reflect it, and the ephemeral keys are bound to the proven identities;
  * - `request`: `[REQUEST, LINK, requestId, hops, parms]`, any grid message;
- * - `reply`: `[REPLY, LINK, requestId, reply]`, the reply to that request.
+ * - `reply`: `[REPLY, LINK, requestId, reply]`, the reply to that request;
+ * - `datagram`: `[DATAGRAM, LINK, channel, bytes]`, opaque bytes for a channel
+ *   both ends agreed on beforehand (by request), best effort, never answered
+ *   (the WireGuard relay carries encrypted WireGuard packets this way). A
+ *   node sends one only after the peer agreed to the channel, so a node that
+ *   predates this frame never receives one.
  *
  * Every frame a side sends after its proof is sealed ({@link sealFrame}): the
  * grid message followed by an 8-byte big-endian sequence number (0, 1, 2, ...
@@ -74,6 +79,17 @@ export const REPLY_PROMISE: KnownPromise = definePromise({
     "grid/peer/reply/v1: This is your kernel's one reply to the request with this id; I promise I did not alter it.",
 });
 
+/** The datagram promise: opaque bytes for an agreed channel, no reply. */
+export const DATAGRAM_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/peer/datagram/v1: These bytes are one datagram for the channel I name, which you agreed to carry; I deliver them unaltered, at most once, with no promise of delivery, and expect no reply.",
+});
+
+/** Largest datagram payload: a UDP datagram's maximum. */
+export const MAX_DATAGRAM_BYTES = 65_535;
+/** Largest datagram channel number (32 bits). */
+export const MAX_CHANNEL = 0xffff_ffff;
+
 /** Link protocol version carried in the hello (2: ephemeral keys and per-frame MACs). */
 export const LINK_VERSION = 2;
 /** Bytes in a handshake nonce. */
@@ -120,7 +136,8 @@ export type LinkFrame =
   | { kind: "hello"; hello: Hello }
   | { kind: "proof"; signature: Uint8Array }
   | { kind: "request"; id: number; hops: number; parms: Parms }
-  | { kind: "reply"; id: number; reply: Parms };
+  | { kind: "reply"; id: number; reply: Parms }
+  | { kind: "datagram"; channel: number; bytes: Uint8Array };
 
 /** Encodes a hello frame. */
 export function encodeHello(hello: Hello): Uint8Array {
@@ -157,6 +174,16 @@ function frameHead(promise: CID, slots: number): Uint8Array {
 
 const REQUEST_HEAD = frameHead(REQUEST_PROMISE.cid, 5);
 const REPLY_HEAD = frameHead(REPLY_PROMISE.cid, 4);
+const DATAGRAM_HEAD = frameHead(DATAGRAM_PROMISE.cid, 4);
+
+/** The CBOR head of a major type (0: unsigned, 2: byte string) with argument `n`. */
+function cborHead(major: number, n: number): Uint8Array {
+  const m = major << 5;
+  if (n < 24) return Uint8Array.of(m | n);
+  if (n < 0x100) return Uint8Array.of(m | 24, n);
+  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff);
+  return Uint8Array.of(m | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+}
 
 /** Messages carrying a byte string this long take the one-copy generic path. */
 const SPLICE_MAX_BYTES = 16 * 1024;
@@ -204,6 +231,28 @@ export function encodeReply(id: number, reply: Parms): Uint8Array {
     return encodeMessage([REPLY_PROMISE.cid, PEER_LINK_MODULE, id, reply]);
   }
   return spliced(REPLY_HEAD, encodeValue([id, reply]));
+}
+
+/**
+ * Encodes a datagram frame, byte for byte what `encodeMessage` gives for
+ * `[DATAGRAM, LINK, channel, bytes]` (the tests check it), written directly:
+ * datagrams are the relay's hot path.
+ */
+export function encodeDatagram(channel: number, bytes: Uint8Array): Uint8Array {
+  if (!Number.isInteger(channel) || channel < 0 || channel > MAX_CHANNEL) {
+    throw new PeerError(`Datagram channel ${channel} is not a 32-bit number`);
+  }
+  if (bytes.length > MAX_DATAGRAM_BYTES) {
+    throw new PeerError(`Datagram of ${bytes.length} bytes is over ${MAX_DATAGRAM_BYTES}`);
+  }
+  const c = cborHead(0, channel);
+  const b = cborHead(2, bytes.length);
+  const out = Buffer.allocUnsafe(DATAGRAM_HEAD.length + c.length + b.length + bytes.length);
+  out.set(DATAGRAM_HEAD, 0);
+  out.set(c, DATAGRAM_HEAD.length);
+  out.set(b, DATAGRAM_HEAD.length + c.length);
+  out.set(bytes, DATAGRAM_HEAD.length + c.length + b.length);
+  return out;
 }
 
 function isCount(value: Parm | undefined): value is number {
@@ -265,6 +314,16 @@ export function decodeFrame(bytes: Uint8Array, limits: DecodeLimits = {}): LinkF
   if (REPLY_PROMISE.cid.equals(promise)) {
     if (m.length !== 4 || !isCount(m[2])) throw new PeerError("A reply needs an id and a message");
     return { kind: "reply", id: m[2], reply: asParms(m[3], "reply") };
+  }
+  if (DATAGRAM_PROMISE.cid.equals(promise)) {
+    const [, , channel, bytes] = m;
+    if (
+      m.length !== 4 || !isCount(channel) || channel > MAX_CHANNEL ||
+      !(bytes instanceof Uint8Array) || bytes.length > MAX_DATAGRAM_BYTES
+    ) {
+      throw new PeerError("A datagram needs a 32-bit channel and at most 65535 bytes");
+    }
+    return { kind: "datagram", channel, bytes };
   }
   throw new PeerError("Unknown link frame promise");
 }
@@ -447,4 +506,5 @@ export const LINK_PROMISES: readonly KnownPromise[] = [
   PROOF_PROMISE,
   REQUEST_PROMISE,
   REPLY_PROMISE,
+  DATAGRAM_PROMISE,
 ];

@@ -5,8 +5,10 @@ import { generateIdentity, verifySignature } from "../identity.ts";
 import { hashText } from "../hash.ts";
 import {
   checkHello,
+  DATAGRAM_PROMISE,
   decodeFrame,
   deriveLinkKeys,
+  encodeDatagram,
   encodeHello,
   encodeProof,
   encodeReply,
@@ -219,6 +221,38 @@ Deno.test("encodeRequest() and encodeReply() give exactly the codec's bytes for 
   assertThrows(() => encodeReply(1, [P, NaN]), CodecError);
   assertThrows(() => encodeReply(1, [P, new Uint8Array(17 * 1024 * 1024)]), CodecError);
   assertThrows(() => encodeRequest(1, 0, [P, "x", new Uint8Array(16 * 1024 * 1024)]), CodecError);
+});
+
+Deno.test("encodeDatagram() gives exactly the codec's bytes, and decodeFrame() reads it back", () => {
+  const channels = [0, 1, 23, 24, 255, 256, 65_535, 65_536, 0xffff_ffff];
+  const sizes = [0, 1, 23, 24, 148, 255, 256, 1420, 65_535];
+  for (const channel of channels) {
+    for (const size of sizes) {
+      const bytes = new Uint8Array(size).map((_, i) => (i * 7 + channel) & 0xff);
+      const frame = encodeDatagram(channel, bytes);
+      assertEquals(
+        frame.toHex(),
+        encodeMessage([DATAGRAM_PROMISE.cid, PEER_LINK_MODULE, channel, bytes]).toHex(),
+        `channel ${channel}, ${size} bytes`,
+      );
+      const back = decodeFrame(frame);
+      assert(back.kind === "datagram" && back.channel === channel);
+      assertEquals(back.bytes.toHex(), bytes.toHex());
+    }
+  }
+  assertThrows(() => encodeDatagram(-1, new Uint8Array(1)), PeerError);
+  assertThrows(() => encodeDatagram(2 ** 32, new Uint8Array(1)), PeerError);
+  assertThrows(() => encodeDatagram(1, new Uint8Array(65_536)), PeerError);
+  for (
+    const bad of [
+      [DATAGRAM_PROMISE.cid, PEER_LINK_MODULE, 2 ** 32, new Uint8Array(1)],
+      [DATAGRAM_PROMISE.cid, PEER_LINK_MODULE, 1, "text"],
+      [DATAGRAM_PROMISE.cid, PEER_LINK_MODULE, 1, new Uint8Array(65_536)],
+      [DATAGRAM_PROMISE.cid, PEER_LINK_MODULE, 1],
+    ] as Parms[]
+  ) {
+    assertThrows(() => decodeFrame(encodeMessage(bad)), PeerError);
+  }
 });
 
 Deno.test("the handshake transcript binds both ephemeral keys: a swapped X25519 key fails the proof", async () => {

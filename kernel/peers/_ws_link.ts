@@ -26,6 +26,7 @@ import {
   checkHello,
   decodeFrame,
   deriveLinkKeys,
+  encodeDatagram,
   encodeHello,
   encodeProof,
   encodeReply,
@@ -67,6 +68,7 @@ export const LINK_DEFAULTS = {
   maxQueuedBytes: 64 * 1024 * 1024,
   pingIntervalMs: 2_000,
   deadAfterMs: 6_000,
+  maxDatagramQueueBytes: 1024 * 1024,
 } as const;
 
 /** Handles a request that arrived on a link; resolves with the reply. */
@@ -98,6 +100,10 @@ export interface WsLinkOptions {
   pingIntervalMs?: number;
   /** A link that heard nothing from the peer for this long is cut. */
   deadAfterMs?: number;
+  /** Receives the peer's datagrams (none: they are dropped). */
+  onDatagram?: (peer: PeerInfo, channel: number, bytes: Uint8Array) => void;
+  /** Datagrams are dropped, not queued, while more than this many bytes wait to be sent. */
+  maxDatagramQueueBytes?: number;
   /** Event log. */
   log?: Logger;
 }
@@ -328,6 +334,19 @@ export class WsLink {
       this.#lastActive = performance.now();
       this.#send(frame);
     });
+  }
+
+  /**
+   * Sends one datagram on `channel`, best effort: false (dropped) when the
+   * link is not up or the socket already holds more than
+   * `maxDatagramQueueBytes` unsent, as a congested UDP path would drop it.
+   */
+  sendDatagram(channel: number, bytes: Uint8Array): boolean {
+    if (this.#isClosed || !this.#verified || this.#ws.readyState !== this.#ws.OPEN) return false;
+    const limit = this.#opts.maxDatagramQueueBytes ?? LINK_DEFAULTS.maxDatagramQueueBytes;
+    if (this.#ws.bufferedAmount > limit) return false;
+    this.#send(encodeDatagram(channel, bytes));
+    return true;
   }
 
   /**
@@ -598,6 +617,14 @@ export class WsLink {
       return;
     }
     if (frame.kind === "request") return this.#onRequest(frame.id, frame.hops, frame.parms);
+    if (frame.kind === "datagram") {
+      try {
+        this.#opts.onDatagram?.(this.#peer!, frame.channel, frame.bytes);
+      } catch (err) {
+        this.#log("error", "peer-datagram-handler-failed", { why: oneLine(err) });
+      }
+      return;
+    }
     this.#fail(CLOSE_CODES.protocol, `Unexpected ${frame.kind} frame after the handshake`);
   }
 

@@ -13,7 +13,13 @@ import type { Identity } from "../identity.ts";
 import type { Logger } from "../service.ts";
 import { oneLine } from "../errors.ts";
 import type { Parms } from "../codec.ts";
-import type { PeerEvent, PeerInfo, PeerNetwork, RequestOptions } from "../peer_network.ts";
+import type {
+  DatagramListener,
+  PeerEvent,
+  PeerInfo,
+  PeerNetwork,
+  RequestOptions,
+} from "../peer_network.ts";
 import { reject } from "../promises.ts";
 import { WebSocket, WebSocketServer } from "ws";
 import { CLOSE_CODES, LINK_DEFAULTS, type LinkHandler, WsLink } from "./_ws_link.ts";
@@ -174,6 +180,7 @@ export class PeerHub implements PeerNetwork {
   /** When each peer last gave a sign of life, for peers whose link went down (ms since the epoch). */
   #heardAt = new Map<string, number>();
   #listeners = new Set<(event: PeerEvent) => void>();
+  #datagramListeners = new Set<DatagramListener>();
   #scores = new Map<string, number>();
   #server?: WebSocketServer;
   #stop = new AbortController();
@@ -228,6 +235,22 @@ export class PeerHub implements PeerNetwork {
     const link = this.#up.get(id);
     if (!link) return Promise.resolve(reject("peer", `Peer "${id}" is not connected`));
     return link.request(parms, options);
+  }
+
+  /** Sends peer `id` one datagram on `channel`; false when it was dropped (no link, congested). */
+  sendDatagram(id: string, channel: number, bytes: Uint8Array): boolean {
+    return this.#up.get(id)?.sendDatagram(channel, bytes) ?? false;
+  }
+
+  /** Listens for datagrams from peers. */
+  onDatagram(listener: DatagramListener): () => void {
+    this.#datagramListeners.add(listener);
+    return () => this.#datagramListeners.delete(listener);
+  }
+
+  /** The IP address peer `id`'s link comes from, if connected. */
+  remoteAddress(id: string): string | undefined {
+    return this.#up.get(id)?.addresses.remote;
   }
 
   /** When peer `id` last gave a sign of life (ms since the epoch), if ever. */
@@ -352,6 +375,11 @@ export class PeerHub implements PeerNetwork {
       maxQueuedBytes: this.#opts.maxQueuedBytes,
       pingIntervalMs: this.#opts.pingIntervalMs,
       deadAfterMs: this.#opts.deadAfterMs,
+      onDatagram: (peer, channel, bytes) => {
+        // Only the link the hub holds for the peer delivers: a duplicate about to close does not.
+        if (this.#up.get(peer.id) !== link) return;
+        for (const listener of this.#datagramListeners) listener(peer.id, channel, bytes);
+      },
       log: this.#log,
     });
     this.#links.add(link);

@@ -240,3 +240,33 @@ Deno.test("when every slot is busy, a stranger waits; a configured peer still ge
     await Promise.all([b.close(), c.close()]);
   }
 });
+
+Deno.test("datagrams cross a link both ways on their channel, sealed; a link not up drops them", async () => {
+  const a = await hub();
+  const b = await hub();
+  try {
+    assertEquals(a.sendDatagram(b.selfId, 1, new Uint8Array(3)), false); // no link yet
+    const got: [string, number, string][] = [];
+    b.onDatagram((from, channel, bytes) => got.push([from, channel, bytes.toHex()]));
+    const back: number[] = [];
+    a.onDatagram((_, channel) => back.push(channel));
+    const at = await b.listen("127.0.0.1", 0);
+    a.dial(at.url);
+    await until(() => a.connected().length === 1 && b.connected().length === 1);
+    for (let i = 0; i < 100; i++) {
+      assert(a.sendDatagram(b.selfId, 7 + (i % 2), Uint8Array.of(i, 0xff)));
+    }
+    assert(b.sendDatagram(a.selfId, 0xffff_ffff, new Uint8Array(1420)));
+    await until(() => got.length === 100 && back.length === 1);
+    assertEquals(got[0], [a.selfId, 7, "00ff"]);
+    assertEquals(got[99], [a.selfId, 8, "63ff"]);
+    assertEquals(back, [0xffff_ffff]);
+    // Requests still work around them (the sequence numbers stay in step).
+    assert(isAccept(await a.request(b.selfId, [ECHO, "after"])));
+    assertEquals(a.remoteAddress(b.selfId), "127.0.0.1");
+    assertEquals(a.remoteAddress("nobody"), undefined);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

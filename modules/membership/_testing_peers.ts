@@ -7,6 +7,7 @@
  * @module
  */
 import {
+  type DatagramListener,
   decodeMessage,
   encodeMessage,
   type Kernel,
@@ -84,6 +85,7 @@ export class FakePeers implements PeerNetwork {
   readonly selfId: string;
   readonly #wire: FakeWire;
   readonly #listeners = new Set<(event: PeerEvent) => void>();
+  readonly #datagramListeners = new Set<DatagramListener>();
 
   /** Node `selfId`'s end of `wire`. */
   constructor(wire: FakeWire, selfId: string) {
@@ -133,6 +135,28 @@ export class FakePeers implements PeerNetwork {
   onChange(listener: (event: PeerEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  sendDatagram(id: string, channel: number, bytes: Uint8Array): boolean {
+    const target = this.#wire.nodes.get(id);
+    if (!target || !this.#wire.linked(this.selfId, id)) return false;
+    const copy = bytes.slice();
+    queueMicrotask(() => target.peers.deliver(this.selfId, channel, copy));
+    return true;
+  }
+
+  onDatagram(listener: DatagramListener): () => void {
+    this.#datagramListeners.add(listener);
+    return () => this.#datagramListeners.delete(listener);
+  }
+
+  /** Hands a datagram from `from` to this node's listeners. */
+  deliver(from: string, channel: number, bytes: Uint8Array): void {
+    for (const l of [...this.#datagramListeners]) l(from, channel, bytes);
+  }
+
+  remoteAddress(id: string): string | undefined {
+    return this.#wire.linked(this.selfId, id) ? this.#wire.nodes.get(id)?.url : undefined;
   }
 
   /** Tells the listeners of a peer event. */

@@ -86,6 +86,9 @@ export const NO_PEERS: PeerNetwork = {
   dropLinksFrom: () => {},
   lastHeard: () => undefined,
   onChange: () => () => {},
+  sendDatagram: () => false,
+  onDatagram: () => () => {},
+  remoteAddress: () => undefined,
 };
 
 /** Options for {@link Mesh.open}. */
