@@ -20,6 +20,7 @@ import {
   type LogLevel,
   oneLine,
   rejectReason,
+  type RelayPolicy,
   type ServiceContext,
   UsageError,
 } from "../kernel/mod.ts";
@@ -74,6 +75,8 @@ export interface AgentOptions {
   handshakeTimeoutMs?: number;
   /** How long a request to a peer may take, in ms. */
   requestTimeoutMs?: number;
+  /** What this agent relays between other nodes (default: 32 circuits, 100 Mbit/s). */
+  relay?: Partial<RelayPolicy>;
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:PORT`). */
@@ -198,6 +201,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       advertise: options.advertise,
       listenPort: bound.port,
       setAdvertise: (url) => peers.setAdvertise(url),
+      relay: options.relay,
       log,
       signal: stop,
     };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { CallContext, Cas, GridHome, Io, LogLevel } from "../kernel/mod.ts";
+import type { CallContext, Cas, GridHome, Io, LogLevel, RelayPolicy } from "../kernel/mod.ts";
 
 /** A subcommand, as a builtin module. */
 export interface Command {
@@ -48,6 +48,8 @@ export interface AgentRun {
   io?: Io;
   /** Where log lines go (default: stderr). */
   logSink?: (line: string) => void;
+  /** What the agent relays for other nodes (unset parts: the defaults). */
+  relay?: Partial<RelayPolicy>;
 }
 
 /** What a running command may use. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { LOG_LEVELS, type LogLevel, UsageError } from "../kernel/mod.ts";
+import { LOG_LEVELS, type LogLevel, type RelayPolicy, UsageError } from "../kernel/mod.ts";
 
 /** The flags a command takes, as `node:util` parseArgs describes them. */
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -111,4 +111,41 @@ export function parseLogLevel(text: string): LogLevel {
     throw new UsageError(`Invalid log level "${text}": use ${LOG_LEVELS.join(", ")}`);
   }
   return text as LogLevel;
+}
+
+/** The relay flags of the commands that run the agent. */
+export const RELAY_FLAGS: FlagSpec = {
+  "no-relay": { type: "boolean" },
+  "relay-circuits": { type: "string" },
+  "relay-mbps": { type: "string" },
+};
+
+/** Their usage text. */
+export const RELAY_USAGE = "[--no-relay] [--relay-circuits N] [--relay-mbps N]";
+
+/**
+ * What the agent may relay for others, from {@link RELAY_FLAGS}: `--no-relay`
+ * refuses every circuit between two other nodes; `--relay-circuits` (1-4096)
+ * and `--relay-mbps` (1-100000 Mbit/s) bound the rest. Unset: the defaults.
+ */
+export function parseRelayFlags(flags: ParsedFlags): Partial<RelayPolicy> {
+  const out: { enabled?: boolean; maxCircuits?: number; maxBytesPerSecond?: number } = {};
+  if (flagSet(flags, "no-relay")) out.enabled = false;
+  const count = (name: string, max: number): number | undefined => {
+    const text = flagText(flags, name);
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (!/^[0-9]+$/.test(text) || n < 1 || n > max) {
+      throw new UsageError(`Invalid --${name} "${text}": use a whole number from 1 to ${max}`);
+    }
+    return n;
+  };
+  const circuits = count("relay-circuits", 4096);
+  if (circuits !== undefined) out.maxCircuits = circuits;
+  const mbps = count("relay-mbps", 100_000);
+  if (mbps !== undefined) out.maxBytesPerSecond = mbps * 125_000;
+  if (out.enabled === false && (circuits !== undefined || mbps !== undefined)) {
+    throw new UsageError("--no-relay relays nothing: drop --relay-circuits and --relay-mbps");
+  }
+  return out;
 }

@@ -9,12 +9,21 @@
 import { UsageError } from "../kernel/mod.ts";
 import { JOIN_PROMISE_TEXT, type JoinRequest, MeshClient } from "../modules/mesh/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
-import { DEFAULT_LISTEN, flagText, type ParsedFlags, parseFlags, parsePort } from "./_flags.ts";
+import {
+  DEFAULT_LISTEN,
+  flagText,
+  type ParsedFlags,
+  parseFlags,
+  parsePort,
+  parseRelayFlags,
+  RELAY_FLAGS,
+  RELAY_USAGE,
+} from "./_flags.ts";
 import { openOfflineMesh } from "./_mesh_command.ts";
 import { checkInviteFor, isLive } from "../modules/membership/mod.ts";
 
 const USAGE =
-  "grid join-wireguard-net NAME [INVITE | --via ws://HOST:PORT] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL|auto]";
+  `grid join-wireguard-net NAME [INVITE | --via ws://HOST:PORT] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL|auto] ${RELAY_USAGE}`;
 
 /** How long the foreground join waits for its own agent's mesh service. */
 const AGENT_START_MS = 15_000;
@@ -46,6 +55,7 @@ export const command: Command = {
         name: { type: "string" },
         listen: { type: "string" },
         advertise: { type: "string" },
+        ...RELAY_FLAGS,
       },
       USAGE,
       { min: 1, max: 2 },
@@ -60,6 +70,7 @@ export const command: Command = {
     }
     // Checked before anything starts or binds: a bad invite is one line and nothing else.
     if (invite !== undefined) await checkInviteFor(invite, name);
+    parseRelayFlags(flags); // (used when this command becomes the agent)
     const join: JoinRequest = {
       name,
       invite,
@@ -139,6 +150,7 @@ async function joinInForeground(
   const agent = ctx.runAgent({
     listen: flagText(flags, "listen") ?? DEFAULT_LISTEN,
     advertise: flagText(flags, "advertise"),
+    relay: parseRelayFlags(flags),
     signal: stop.signal,
     io: {
       stdout: (data) => {

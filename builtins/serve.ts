@@ -1,14 +1,25 @@
 /**
- * `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL]`:
- * runs the agent in the foreground until Ctrl-C or SIGTERM. Never started as
- * a side effect of another command.
+ * `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL]
+ * [--no-relay] [--relay-circuits N] [--relay-mbps N]`: runs the agent in the
+ * foreground until Ctrl-C or SIGTERM. Never started as a side effect of
+ * another command. By default the agent relays WireGuard packets (which it
+ * cannot read) between members that have no direct path, within its limits.
  *
  * @module
  */
 import type { Command } from "./_command.ts";
-import { DEFAULT_LISTEN, flagText, parseFlags, parseLogLevel } from "./_flags.ts";
+import {
+  DEFAULT_LISTEN,
+  flagText,
+  parseFlags,
+  parseLogLevel,
+  parseRelayFlags,
+  RELAY_FLAGS,
+  RELAY_USAGE,
+} from "./_flags.ts";
 
-const USAGE = "grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL]";
+const USAGE =
+  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] ${RELAY_USAGE}`;
 
 /** The serve command. */
 export const command: Command = {
@@ -25,6 +36,7 @@ export const command: Command = {
         listen: { type: "string" },
         advertise: { type: "string" },
         "log-level": { type: "string" },
+        ...RELAY_FLAGS,
       },
       USAGE,
       { min: 0, max: 0 },
@@ -35,6 +47,7 @@ export const command: Command = {
       listen: flagText(flags, "listen") ?? DEFAULT_LISTEN,
       advertise: flagText(flags, "advertise"),
       logLevel: parseLogLevel(flagText(flags, "log-level") ?? "info"),
+      relay: parseRelayFlags(flags),
     });
     return 0;
   },

@@ -1,12 +1,13 @@
 /**
  * `grid status [NAME] [--json]`: this node's id, its grid peers, and per net
  * the interface, tunnel address and every peer's name, address, endpoint,
- * latest handshake and bytes in and out (from `wg show IF dump`, whose
+ * path (direct, punched through NATs, or relayed, and why not when it is
+ * unreachable), latest handshake and bytes in and out (from `wg show IF dump`, whose
  * secrets the WireGuard layer drops before anything here sees it).
  *
  * @module
  */
-import type { StatusReport } from "../modules/mesh/mod.ts";
+import type { PeerStatus, StatusReport } from "../modules/mesh/mod.ts";
 import type { Command } from "./_command.ts";
 import { flagSet, parseFlags } from "./_flags.ts";
 import { meshFor } from "./_mesh_command.ts";
@@ -67,6 +68,17 @@ export function formatStatus(report: StatusReport, now: number): string {
       : "agent  not running (state from disk)",
   );
   for (const p of grid) lines.push(`  peer ${p.id} ${p.direction} ${p.url ?? ""}`.trimEnd());
+  const relay = report.relay;
+  if (relay) {
+    lines.push(
+      relay.enabled
+        ? `relay  ${relay.circuits} of ${relay.maxCircuits} circuits, ${
+          bytes(relay.bytes)
+        } forwarded` +
+          (relay.dropped > 0 ? `, ${relay.dropped} packets dropped` : "")
+        : "relay  off (--no-relay)",
+    );
+  }
   const nets = report.nets;
   if (nets.length === 0) lines.push("", "no nets: grid create-wireguard-net NAME, or join one");
   for (const n of nets) {
@@ -90,7 +102,19 @@ export function formatStatus(report: StatusReport, now: number): string {
       continue;
     }
     const rows = [
-      ["  NAME", "ROLE", "ADDRESS", "ENDPOINT", "HANDSHAKE", "LINK", "RECORDS", "RX", "TX", "NODE"],
+      [
+        "  NAME",
+        "ROLE",
+        "ADDRESS",
+        "ENDPOINT",
+        "PATH",
+        "HANDSHAKE",
+        "LINK",
+        "RECORDS",
+        "RX",
+        "TX",
+        "NODE",
+      ],
     ];
     for (const p of peers) {
       rows.push([
@@ -98,6 +122,7 @@ export function formatStatus(report: StatusReport, now: number): string {
         p.role,
         p.address,
         p.endpoint ?? "-",
+        pathText(report, p),
         p.configured ? ago(p.latestHandshake, now) : "not configured",
         p.link === "up" ? "up" : `down${p.lastHeard === null ? "" : ` (${ago(p.lastHeard, now)})`}`,
         p.records === "unknown" ? "-" : p.records,
@@ -108,14 +133,31 @@ export function formatStatus(report: StatusReport, now: number): string {
     }
     lines.push(...alignRows(rows));
     if (former.length > 0) lines.push(`  former: ${former.join(", ")}`);
-    const unreachable = peers.filter((p) => p.link === "down").map((p) => p.name);
-    if (unreachable.length > 0) lines.push(`  unreachable on the grid: ${unreachable.join(", ")}`);
+    for (const p of peers) {
+      if (p.path === "unreachable") lines.push(`  ${p.name} unreachable: ${p.why ?? "no path"}`);
+    }
+    const unlinked = peers.filter((p) => p.link === "down").map((p) => p.name);
+    if (unlinked.length > 0) {
+      lines.push(`  no grid link to: ${unlinked.join(", ")} (records reach them through others)`);
+    }
     const differ = peers.filter((p) => p.records === "differ").map((p) => p.name);
     if (differ.length > 0) {
       lines.push(`  records differ from: ${differ.join(", ")} (catching up)`);
     }
   }
   return lines.join("\n") + "\n";
+}
+
+/** A peer's path for people: `direct`, `direct (punched)`, `relay via NAME`, ... */
+function pathText(report: StatusReport, p: PeerStatus): string {
+  switch (p.path) {
+    case "punched":
+      return "direct (punched)";
+    case "relay":
+      return p.via === p.id ? "relay over grid link" : `relay via ${nameOf(report, p.via)}`;
+    default:
+      return p.path;
+  }
 }
 
 /** A member's name as the report knows it (a peer, a former member), else its id. */

@@ -12,6 +12,7 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
     node: "bahwqceranode",
     agent: true,
     gridPeers: [{ id: "bahwqcerapeer", url: "ws://10.0.0.2:7340", direction: "out" }],
+    relay: null,
     nets: [{
       name: "foo",
       id: "bafyreinet",
@@ -45,6 +46,9 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
           link: "up",
           lastHeard: NOW / 1000 - 1,
           records: "same",
+          path: "punched",
+          via: null,
+          why: null,
         },
         {
           id: "bahwqcerac",
@@ -60,6 +64,9 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
           link: "up",
           lastHeard: NOW / 1000 - 1,
           records: "same",
+          path: "relay",
+          via: "bahwqcerab",
+          why: null,
         },
       ],
     }],
@@ -68,17 +75,19 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
   const header = lines.find((l) => l.includes("HANDSHAKE"))!;
   const rowB = lines.find((l) => l.includes("bahwqcerab"))!;
   const rowC = lines.find((l) => l.includes("bahwqcerac"))!;
-  for (const col of ["ADDRESS", "ENDPOINT", "HANDSHAKE", "RX", "TX", "NODE"]) {
+  for (const col of ["ADDRESS", "ENDPOINT", "PATH", "HANDSHAKE", "RX", "TX", "NODE"]) {
     assertEquals(rowB[header.indexOf(col) - 1], " ", `column ${col} is aligned`);
   }
   assertEquals(rowB.indexOf("10.77.0.2"), rowC.indexOf("10.77.0.13"));
   assert(rowB.includes("5s ago") && rowB.includes("2.0 KiB"));
   assert(rowC.includes("never") && rowC.includes(" - "));
   assert(text.includes("agent  running, 1 grid peer connected"));
+  assert(rowB.includes("direct (punched)"), rowB);
+  assert(rowC.includes("relay via b"), rowC);
 });
 
 Deno.test("formatStatus() says when there is no agent and no net", () => {
-  const text = formatStatus({ node: "n", agent: false, gridPeers: [], nets: [] }, NOW);
+  const text = formatStatus({ node: "n", agent: false, gridPeers: [], relay: null, nets: [] }, NOW);
   assert(text.includes("not running") && text.includes("no nets"));
 });
 
@@ -87,6 +96,7 @@ Deno.test("formatStatus() shows this node's role, each peer's, and who revoked f
     node: "bahwqceranode",
     agent: true,
     gridPeers: [],
+    relay: { enabled: true, circuits: 1, maxCircuits: 32, bytes: 4096, dropped: 0 },
     nets: [{
       name: "foo",
       id: "bafyreinet",
@@ -118,6 +128,9 @@ Deno.test("formatStatus() shows this node's role, each peer's, and who revoked f
         link: "down",
         lastHeard: NOW / 1000 - 40,
         records: "differ",
+        path: "unreachable",
+        via: null,
+        why: "no relay: nobody linked to both",
       }],
       former: [
         {
@@ -133,7 +146,12 @@ Deno.test("formatStatus() shows this node's role, each peer's, and who revoked f
   }, NOW);
   assert(text.includes("net foo  live  admin  10.77.0.0/16"), text);
   assert(text.includes("former: c (revoked by b), d (left)"), text);
-  assert(/ b\s+founder\s+10\.77\.0\.2\s+-\s+never\s+down \(40s ago\)\s+differ/.test(text), text);
-  assert(text.includes("unreachable on the grid: b"), text);
+  assert(
+    / b\s+founder\s+10\.77\.0\.2\s+-\s+unreachable\s+never\s+down \(40s ago\)\s+differ/.test(text),
+    text,
+  );
+  assert(text.includes("  b unreachable: no relay: nobody linked to both"), text);
+  assert(text.includes("relay  1 of 32 circuits, 4.0 KiB forwarded"), text);
+  assert(text.includes("no grid link to: b (records reach them through others)"), text);
   assert(text.includes("records differ from: b"), text);
 });

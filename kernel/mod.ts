@@ -138,6 +138,7 @@ export {
   LOG_LEVELS,
   type Logger,
   type LogLevel,
+  type RelayPolicy,
   type Service,
   type ServiceContext,
 } from "./service.ts";

@@ -54,6 +54,8 @@ export interface PeerNetwork {
   dial(url: string): void;
   /** Stops redialling `url` (a link it holds stays while in use). */
   forget(url: string): void;
+  /** Dials `url` now if it waits out a backoff (there is news the peer is back). */
+  redial(url: string): void;
   /** Closes every link this host holds from local address `address` (it is gone); they redial. */
   dropLinksFrom(address: string): void;
   /** When peer `id` last gave a sign of life (ms since the epoch), if ever; kept after it goes down. */

@@ -39,10 +39,22 @@ export interface ServiceContext {
   readonly listenPort?: number;
   /** Tells the agent the URL to advertise in later handshakes (with `--advertise auto`). */
   readonly setAdvertise?: (url: string) => void;
+  /** What the agent carries for other nodes (datagram relays); unset parts: the service's defaults. */
+  readonly relay?: Partial<RelayPolicy>;
   /** Where the service logs events. */
   readonly log: Logger;
   /** Aborted when the agent stops. */
   readonly signal: AbortSignal;
+}
+
+/** What an agent relays between other nodes (`grid serve --no-relay`, `--relay-circuits`, `--relay-mbps`). */
+export interface RelayPolicy {
+  /** False: carry nothing between two other nodes. */
+  readonly enabled: boolean;
+  /** Most circuits carried at once. */
+  readonly maxCircuits: number;
+  /** Most bytes forwarded per second, over all circuits. */
+  readonly maxBytesPerSecond: number;
 }
 
 /** A long-lived part of the agent. */

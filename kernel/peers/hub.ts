@@ -152,6 +152,8 @@ interface DialTarget {
   peerId?: string;
   error?: string;
   link?: WsLink;
+  /** Ends the current backoff wait early ({@link PeerHub.redial}). */
+  wake?: () => void;
 }
 
 /** What {@link PeerHub.listen} bound. */
@@ -284,6 +286,15 @@ export class PeerHub implements PeerNetwork {
     if (!target) return;
     this.#targets.delete(url);
     target.stop.abort();
+  }
+
+  /**
+   * Dials `url` now if it waits out a backoff: something said the peer is
+   * back (its news reached us through another member). The backoff itself
+   * is kept, so a peer still away is not hammered.
+   */
+  redial(url: string): void {
+    this.#targets.get(url)?.wake?.();
   }
 
   /** Closes every link held from local address `address` (gone from this host); they redial. */
@@ -574,7 +585,13 @@ export class PeerHub implements PeerNetwork {
       }
       if (signal.aborted) break;
       target.state = "backoff";
-      await sleep(backoffDelay(attempt++, backoff, Math.random()), signal);
+      const wake = new AbortController();
+      target.wake = () => wake.abort();
+      await sleep(
+        backoffDelay(attempt++, backoff, Math.random()),
+        AbortSignal.any([signal, wake.signal]),
+      );
+      target.wake = undefined;
     }
     target.state = "stopped";
   }

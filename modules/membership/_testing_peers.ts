@@ -125,6 +125,10 @@ export class FakePeers implements PeerNetwork {
 
   forget(): void {}
 
+  redial(url: string): void {
+    this.dial(url);
+  }
+
   dropLinksFrom(): void {}
 
   dial(url: string): void {

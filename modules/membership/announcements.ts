@@ -42,12 +42,20 @@ export const MAX_OBSERVED = 64;
 /** How far in the future a sequence number (the author's clock, ms) may be. */
 export const MAX_FUTURE_MS = 5 * 60_000;
 
-/** What a member observed of a peer: the endpoint it saw the peer at. */
+/**
+ * What a member observed of a peer: where the peer's packets come from as
+ * seen here. `wg`: the endpoint WireGuard learned from the peer's
+ * authenticated packets (its NAT's public side for a peer behind one);
+ * `link`: the address the peer's grid link comes from, with the port its
+ * WireGuard listens on (a guess that holds for NATs that keep ports).
+ */
 export interface Observation {
   /** The peer's node id. */
   readonly member: string;
   /** `host:port` the peer was seen at. */
   readonly endpoint: string;
+  /** How it was seen (default "wg"). */
+  readonly via?: "wg" | "link";
 }
 
 /** The fields an announcement states. */
@@ -92,7 +100,11 @@ export async function signAnnouncement(
   if (fields.url !== undefined) body.url = fields.url;
   if (fields.candidates?.length) body.candidates = fields.candidates;
   if (fields.observed?.length) {
-    body.observed = fields.observed.map((o) => ({ member: o.member, endpoint: o.endpoint }));
+    body.observed = fields.observed.map((o): { [key: string]: Parm } =>
+      o.via === "link"
+        ? { member: o.member, endpoint: o.endpoint, via: "link" }
+        : { member: o.member, endpoint: o.endpoint }
+    );
   }
   return await parseAnnouncement(await signEnvelope(identity, ANNOUNCEMENT_CONTEXT, body));
 }
@@ -123,10 +135,15 @@ export async function parseAnnouncement(bytes: Uint8Array, net?: string): Promis
     }
     for (const item of list) {
       const o = new Fields(item as { [key: string]: Parm }, "Announcement observation");
-      o.only(["member", "endpoint"]);
+      o.only(["member", "endpoint", "via"]);
+      const via = o.optionalString("via", 8);
+      if (via !== undefined && via !== "wg" && via !== "link") {
+        throw new MembershipError('Announcement is malformed: an observation is "wg" or "link"');
+      }
       observed.push({
         member: o.string("member", 120),
         endpoint: o.string("endpoint", 260, ENDPOINT),
+        ...(via === "link" ? { via } : {}),
       });
     }
   }

@@ -97,6 +97,9 @@ export interface AntiEntropyOptions {
   now?: () => number;
 }
 
+/** A member with news is redialled at most this often. */
+const REDIAL_ON_NEWS_MS = 5_000;
+
 /** A token bucket per peer: `rate` a second, bursts of four seconds' worth. */
 class PeerBudget {
   readonly #rate: number;
@@ -129,6 +132,8 @@ export class AntiEntropy {
   readonly #budget: PeerBudget;
   /** The URL dialled per member (a member's URL changes: it is dialled again). */
   readonly #dialled = new Map<string, string>();
+  /** When each member was last redialled on news of it. */
+  readonly #redialled = new Map<string, number>();
   /** When a pull from each peer last started. */
   readonly #pulled = new Map<string, number>();
   /** Peers told they are busy, so the log says so once a minute at most. */
@@ -317,7 +322,10 @@ export class AntiEntropy {
         this.#log("debug", "announcement-refused", { net: state.settings.name, why: oneLine(err) });
         continue;
       }
-      if (this.#o.nets.offerAnnouncement(state.settings.name, a) === "kept") kept++;
+      if (this.#o.nets.offerAnnouncement(state.settings.name, a) === "kept") {
+        kept++;
+        this.#newsOf(a.author);
+      }
     }
     return kept;
   }
@@ -439,6 +447,21 @@ export class AntiEntropy {
         this.#log("warn", "member-dial-failed", { url, why: oneLine(err) });
       }
     }
+  }
+
+  /**
+   * Fresh news of member `id` (a newer announcement) while this node has no
+   * link to it: it is up, so its URL is dialled now rather than at the end
+   * of a backoff (at most every {@link REDIAL_ON_NEWS_MS} per member).
+   */
+  #newsOf(id: string): void {
+    const url = this.#dialled.get(id);
+    if (url === undefined || this.#o.peers.connected().some((p) => p.id === id)) return;
+    const now = this.#now();
+    if (now - (this.#redialled.get(id) ?? 0) < REDIAL_ON_NEWS_MS) return;
+    if (this.#redialled.size > 4096) this.#redialled.clear();
+    this.#redialled.set(id, now);
+    this.#o.peers.redial(url);
   }
 
   #liveAnywhere(id: string): boolean {

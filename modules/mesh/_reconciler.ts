@@ -8,8 +8,14 @@
  */
 import type { GridHome, Logger } from "../../kernel/mod.ts";
 import { renderInterface } from "./render.ts";
-import type { WgDriver } from "../wireguard/mod.ts";
-import { memberReach, netDir, type NetState, type PskExchange } from "../membership/mod.ts";
+import type { WgDriver, WgInterfaceSpec, WgPeerSpec } from "../wireguard/mod.ts";
+import {
+  type Member,
+  memberReach,
+  netDir,
+  type NetState,
+  type PskExchange,
+} from "../membership/mod.ts";
 
 /** An unchanged spec is re-applied at least this often (repairs drift). */
 export const REAPPLY_MS = 15_000;
@@ -26,6 +32,8 @@ export interface NetReconcilerOptions {
   psk: PskExchange;
   /** Where events are logged. */
   log: Logger;
+  /** Where WireGuard should send to member `m` (default: its announced endpoint). */
+  endpointOf?: (state: NetState, m: Member) => string | undefined;
 }
 
 /** Makes each net's interface match its member set, remembering what it applied. */
@@ -66,7 +74,6 @@ export class NetReconciler {
     const name = state.settings.name;
     if (!force && this.#held.has(name)) return;
     const iface = state.settings.interface;
-    const dir = netDir(this.#o.home, name);
     const status = state.settings.revoked ? "revoked" : state.set.status.get(selfId);
     if (status !== "live" || !state.set.members.has(selfId)) {
       // Revoked, left, or an admit that turned out void (a used-up invite
@@ -84,15 +91,7 @@ export class NetReconciler {
       return;
     }
     this.#removed.delete(name);
-    const pskFiles = state.set.net.psk ? await this.#o.psk.files(state) : new Map<string, string>();
-    const spec = renderInterface(state.set, {
-      selfId,
-      interface: iface,
-      listenPort: state.settings.listenPort,
-      privateKeyFile: `${dir}/wg.key`,
-      pskFiles,
-      endpointOf: (m) => memberReach(state, m).endpoint,
-    })!;
+    const spec = (await this.#render(state))!;
     const key = JSON.stringify(spec);
     const last = this.#applied.get(name);
     if (!force && last && last.key === key && Date.now() - last.at < REAPPLY_MS) return;
@@ -106,6 +105,27 @@ export class NetReconciler {
       });
     }
     this.#applied.set(name, { key, at: Date.now(), iface });
+  }
+
+  /** The desired interface of `state`'s net (undefined when this node is not a live member). */
+  async #render(state: NetState): Promise<WgInterfaceSpec | undefined> {
+    const pskFiles = state.set.net.psk ? await this.#o.psk.files(state) : new Map<string, string>();
+    const endpointOf = this.#o.endpointOf ??
+      ((s: NetState, m: Member) => memberReach(s, m).endpoint);
+    return renderInterface(state.set, {
+      selfId: this.#o.selfId,
+      interface: state.settings.interface,
+      listenPort: state.settings.listenPort,
+      privateKeyFile: `${netDir(this.#o.home, state.settings.name)}/wg.key`,
+      pskFiles,
+      endpointOf: (m) => endpointOf(state, m),
+    });
+  }
+
+  /** Member `id`'s peer as the interface should hold it (undefined: not a peer, e.g. no PSK yet). */
+  async peerSpec(state: NetState, id: string): Promise<WgPeerSpec | undefined> {
+    const m = state.set.members.get(id);
+    return (await this.#render(state))?.peers.find((p) => p.publicKey === m?.wg);
   }
 
   /** Undoes a failed create or join: removes the interface (and its wireguard-go). */

@@ -37,6 +37,7 @@ export {
   type MeshOps,
   type NetStatus,
   type PeerStatus,
+  type RelayStatus,
   type RevokeRequest,
   type RevokeResult,
   type SelfStatus,

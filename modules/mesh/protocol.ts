@@ -349,6 +349,30 @@ export interface PeerStatus {
   lastHeard: number | null;
   /** Whether it held the same records as this node at their last exchange. */
   records: "same" | "differ" | "unknown";
+  /**
+   * How WireGuard reaches it: `direct`, `punched` (through NATs, at the
+   * public endpoint its NAT gave it), `relay` (through member `via`, which
+   * sees only ciphertext), `connecting`, or `unreachable` (see `why`).
+   */
+  path: "direct" | "punched" | "relay" | "connecting" | "unreachable";
+  /** The relay's node id (the peer's own id: over the pair's own grid link), else null. */
+  via: string | null;
+  /** Why it is unreachable, or what is being tried, else null. */
+  why: string | null;
+}
+
+/** What this node relays for others. */
+export interface RelayStatus {
+  /** False with `--no-relay`. */
+  enabled: boolean;
+  /** Circuits it carries now (one per pair it relays for). */
+  circuits: number;
+  /** The most it carries. */
+  maxCircuits: number;
+  /** Bytes it forwarded since the agent started. */
+  bytes: number;
+  /** Datagrams it dropped (over its rate, no circuit, a congested link). */
+  dropped: number;
 }
 
 /** A member that left or was revoked. */
@@ -416,6 +440,8 @@ export interface StatusReport {
   agent: boolean;
   /** Connected grid peers. */
   gridPeers: GridPeerStatus[];
+  /** What this node relays for others (null without an agent). */
+  relay: RelayStatus | null;
   /** The nets. */
   nets: NetStatus[];
 }
@@ -430,6 +456,13 @@ export const STATUS_REPORT: Shape<StatusReport> = record({
     record({ id: ID, url: nullable(text(512)), direction: oneOf(["in", "out"] as const) }),
     MANY,
   ),
+  relay: nullable(record({
+    enabled: bool,
+    circuits: whole(),
+    maxCircuits: whole(),
+    bytes: whole(),
+    dropped: whole(),
+  })),
   nets: list(
     record({
       name: NAME,
@@ -463,6 +496,9 @@ export const STATUS_REPORT: Shape<StatusReport> = record({
           link: oneOf(["up", "down"] as const),
           lastHeard: nullable(whole()),
           records: oneOf(["same", "differ", "unknown"] as const),
+          path: oneOf(["direct", "punched", "relay", "connecting", "unreachable"] as const),
+          via: nullable(ID),
+          why: nullable(text(300)),
         }),
         MANY,
       ),

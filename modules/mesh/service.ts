@@ -14,6 +14,7 @@
  * @module
  */
 import {
+  ConfigError,
   type GridHome,
   type Identity,
   type Kernel,
@@ -47,6 +48,10 @@ import type {
   StatusRequest,
 } from "./protocol.ts";
 import { netStatus } from "./status.ts";
+import { PathService } from "./_paths.ts";
+import { PATH_PROMISE } from "./paths_protocol.ts";
+import { PATH_TIMERS, type PathTimers } from "./peer_path.ts";
+import { RELAY_DEFAULTS, type RelayLimits } from "./relay.ts";
 import { SYSTEM_WG, type WgDriver, type WgDump } from "../wireguard/mod.ts";
 import type { MeshContext } from "./_context.ts";
 import { NetReconciler } from "./_reconciler.ts";
@@ -83,6 +88,7 @@ export const NO_PEERS: PeerNetwork = {
   request: () => Promise.resolve(reject("peer", "No agent is running: no peers")),
   dial: () => {},
   forget: () => {},
+  redial: () => {},
   dropLinksFrom: () => {},
   lastHeard: () => undefined,
   onChange: () => () => {},
@@ -115,6 +121,10 @@ export interface MeshOptions {
   reconcileMs?: number;
   /** Anti-entropy period. */
   syncMs?: number;
+  /** What this node relays for others (default: up to 32 circuits, 100 Mbit/s). */
+  relay?: RelayLimits;
+  /** Path timers (tests shorten them). */
+  pathTimers?: PathTimers;
 }
 
 /** The mesh engine of one node: every operation, typed, in this process. */
@@ -130,8 +140,12 @@ export class Mesh implements MeshOps {
   /** Problems logged at warn and not yet over, by `net/peer/kind`: each is logged once. */
   readonly #problems = new Map<string, number>();
   readonly #startedAt = Date.now();
+  readonly #paths: PathService;
   #reconciling: Promise<void> | undefined;
   #again = false;
+  #announcing: Promise<void> | undefined;
+  #announceAgain = false;
+  #announceFresh = false;
 
   private constructor(options: MeshOptions) {
     this.#o = options;
@@ -174,8 +188,27 @@ export class Mesh implements MeshOps {
       log,
       nets: this.nets,
       sync,
-      reconciler: new NetReconciler({ home: options.home, selfId, wg, psk, log }),
+      reconciler: new NetReconciler({
+        home: options.home,
+        selfId,
+        wg,
+        psk,
+        log,
+        endpointOf: (state, m) => this.#paths.endpointFor(state, m),
+      }),
     };
+    this.#paths = new PathService({
+      selfId,
+      nets: this.nets,
+      peers,
+      wg,
+      peerSpec: (state, id) => this.#ctx.reconciler.peerSpec(state, id),
+      onObserved: () => this.#announceSoon(),
+      onMoved: () => this.reconcileSoon(),
+      relay: options.relay,
+      timers: options.pathTimers,
+      log,
+    });
   }
 
   /** Opens the mesh on a node's on-disk state. */
@@ -190,18 +223,23 @@ export class Mesh implements MeshOps {
     return this.#ctx.selfId;
   }
 
-  /** The membership modules and the control module, for the kernel. */
+  /** The membership modules, the path module and the control module, for the kernel. */
   modules(): Module[] {
-    return [...this.#ctx.sync.modules(), this.controlModule()];
+    return [...this.#ctx.sync.modules(), this.#paths.module(), this.controlModule()];
   }
 
   /** Registers modules and promises, then replicates and reconciles until `signal` aborts. */
   start(kernel: Kernel, signal: AbortSignal): void {
-    for (const p of [...MEMBERSHIP_PROMISES, ...LEGACY_PROMISES, MESH_CONTROL_PROMISE]) {
-      kernel.acceptPromise(p);
-    }
+    const promises = [
+      ...MEMBERSHIP_PROMISES,
+      ...LEGACY_PROMISES,
+      PATH_PROMISE,
+      MESH_CONTROL_PROMISE,
+    ];
+    for (const p of promises) kernel.acceptPromise(p);
     for (const m of this.modules()) kernel.register(m);
     this.#ctx.sync.start(signal);
+    if (this.#ctx.online) this.#paths.start(signal);
     const offChange = this.nets.onChange(() => this.reconcileSoon());
     const offPeers = this.#ctx.peers.onChange((e) => {
       if (e.type === "up") this.reconcileSoon();
@@ -221,7 +259,7 @@ export class Mesh implements MeshOps {
     }, { once: true });
     void (async () => {
       await this.#watchUnderlay();
-      await this.#announce();
+      this.#announceSoon(true);
       this.reconcileSoon();
     })();
   }
@@ -282,7 +320,7 @@ export class Mesh implements MeshOps {
     this.#advertise = url;
     this.#o.onAdvertise?.(url);
     this.#ctx.log("info", "address-changed", { old, new: url });
-    if (old !== undefined) await this.#announce();
+    if (old !== undefined) this.#announceSoon();
   }
 
   /**
@@ -302,11 +340,15 @@ export class Mesh implements MeshOps {
         if (m.status !== "live" || m.id === this.selfId) continue;
         const heard = this.#ctx.peers.lastHeard(m.id) ?? this.#startedAt;
         const agreement = this.#ctx.sync.agreement(state, m.id);
+        // Members behind NATs have no grid link to each other, only a WireGuard path:
+        // unreachable means neither.
+        const path = this.#paths.describe(state.settings.net, m.id);
+        const noPath = path.path === "unreachable" || path.path === "connecting";
         const checks: [string, boolean, Record<string, unknown>][] = [
           [
             "unreachable",
-            !connected.has(m.id) && now - heard > UNREACHABLE_AFTER_MS,
-            { silentS: Math.round((now - heard) / 1000) },
+            !connected.has(m.id) && now - heard > UNREACHABLE_AFTER_MS && noPath,
+            { silentS: Math.round((now - heard) / 1000), why: path.why ?? undefined },
           ],
           [
             "records-differ",
@@ -372,8 +414,30 @@ export class Mesh implements MeshOps {
     return undefined;
   }
 
-  /** Publishes this node's current grid URL and endpoint where its records are out of date. */
-  async #announce(): Promise<void> {
+  /** Runs {@link #announce} soon (coalesced); `fresh`: even if nothing changed (the agent started). */
+  #announceSoon(fresh = false): void {
+    if (fresh) this.#announceFresh = true;
+    if (this.#announcing) {
+      this.#announceAgain = true;
+      return;
+    }
+    this.#announcing = (async () => {
+      do {
+        this.#announceAgain = false;
+        const force = this.#announceFresh;
+        this.#announceFresh = false;
+        await this.#announce(force);
+      } while (this.#announceAgain);
+    })().finally(() => (this.#announcing = undefined));
+  }
+
+  /**
+   * Publishes this node's current grid URL, endpoint and observations of its
+   * peers (where it sees them: their NATs' public sides) wherever its latest
+   * announcement says otherwise; with `force`, in every net (an agent that
+   * starts says it is back, so members waiting to redial it dial at once).
+   */
+  async #announce(force = false): Promise<void> {
     for (const name of this.nets.names()) {
       const state = this.nets.get(name)!;
       const self = state.set.members.get(this.selfId);
@@ -382,18 +446,24 @@ export class Mesh implements MeshOps {
       const url = this.#advertise ?? held.url;
       const endpoint = state.settings.endpoint ?? endpointFrom(url, state.settings.listenPort) ??
         held.endpoint;
-      if (url === held.url && endpoint === held.endpoint) continue;
+      const observed = this.#paths.observed(state.settings.net);
+      const last = state.announcements.get(this.selfId);
+      const sameObserved = JSON.stringify(last?.observed ?? []) === JSON.stringify(observed);
+      if (!force && url === held.url && endpoint === held.endpoint && sameObserved) continue;
       try {
-        const last = state.announcements.get(this.selfId)?.seq ?? 0;
         const a = await signAnnouncement(
           this.#o.identity,
           state.settings.net,
-          Math.max(Date.now(), last + 1),
-          { endpoint, url },
+          Math.max(Date.now(), (last?.seq ?? 0) + 1),
+          { endpoint, url, observed },
         );
         this.nets.offerAnnouncement(name, a);
         const told = await this.#ctx.sync.announce(state, a);
-        this.#ctx.log("info", "endpoint-announced", { net: name, endpoint, url, told });
+        if (url !== held.url || endpoint !== held.endpoint) {
+          this.#ctx.log("info", "endpoint-announced", { net: name, endpoint, url, told });
+        } else {
+          this.#ctx.log("debug", "observations-announced", { net: name, count: observed.length });
+        }
       } catch (err) {
         this.#ctx.log("warn", "endpoint-announce-failed", { net: name, why: oneLine(err) });
       }
@@ -544,7 +614,8 @@ export class Mesh implements MeshOps {
       url: p.url ?? p.advertise ?? null,
       direction: p.direction,
     }));
-    return { node: this.selfId, agent: this.#ctx.online, gridPeers, nets };
+    const relay = this.#ctx.online ? this.#paths.relayStatus() : null;
+    return { node: this.selfId, agent: this.#ctx.online, gridPeers, relay, nets };
   }
 
   async #netStatus(state: NetState): Promise<NetStatus> {
@@ -568,6 +639,7 @@ export class Mesh implements MeshOps {
       connected: new Set(this.#ctx.peers.connected().map((p) => p.id)),
       lastHeard: (id) => this.#ctx.peers.lastHeard(id),
       records: (id) => sync.agreement(state, id)?.records,
+      path: this.#ctx.online ? (id) => this.#paths.describe(state.settings.net, id) : undefined,
     });
   }
 }
@@ -589,6 +661,27 @@ export interface MeshServiceOptions {
   joinPromise?: string;
   /** The WireGuard layer (default: the real one). */
   wg?: WgDriver;
+  /** Path timers (default: {@link pathTimersFromEnv}). */
+  pathTimers?: PathTimers;
+}
+
+/**
+ * Path timers from `GRID_PATH_TIMERS` (e.g. `upgradeMs=10000,staleMs=20000`,
+ * names as in {@link PathTimers}), for tests that cannot wait minutes; the
+ * defaults otherwise. A bad value is an error, not ignored.
+ */
+export function pathTimersFromEnv(text = Deno.env.get("GRID_PATH_TIMERS")): PathTimers {
+  const timers: PathTimers = { ...PATH_TIMERS };
+  if (!text) return timers;
+  for (const part of text.split(",")) {
+    const [key, value] = part.split("=");
+    const ms = Number(value);
+    if (!(key in timers) || !Number.isInteger(ms) || ms < 0 || ms > 3_600_000) {
+      throw new ConfigError(`GRID_PATH_TIMERS: "${part}" is not NAME=MS with a known timer`);
+    }
+    timers[key as keyof PathTimers] = ms;
+  }
+  return timers;
 }
 
 /** The mesh as a service of the agent. */
@@ -606,6 +699,8 @@ export function meshService(options: MeshServiceOptions = {}): Service & { mesh?
         onAdvertise: ctx.setAdvertise,
         log: ctx.log,
         wg: options.wg,
+        relay: { ...RELAY_DEFAULTS, ...ctx.relay },
+        pathTimers: options.pathTimers ?? pathTimersFromEnv(),
       });
       mesh.start(ctx.kernel, ctx.signal);
       service.mesh = mesh;

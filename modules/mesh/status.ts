@@ -22,6 +22,8 @@ export interface InterfaceFacts {
   lastHeard?: (id: string) => number | undefined;
   /** Whether a peer held the same records at the last exchange. */
   records?: (id: string) => "same" | "differ" | undefined;
+  /** How WireGuard reaches a peer (none: read from disk, no agent). */
+  path?: (id: string) => Pick<PeerStatus, "path" | "via" | "why">;
 }
 
 function seconds(ms: number | undefined): number | null {
@@ -53,6 +55,7 @@ export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts
         link: facts.connected?.has(m.id) ? "up" : "down",
         lastHeard: seconds(facts.lastHeard?.(m.id)),
         records: facts.records?.(m.id) ?? "unknown",
+        ...(facts.path?.(m.id) ?? offlinePath(wg?.latestHandshake)),
       };
     });
   const gone: FormerMember[] = [];
@@ -89,4 +92,14 @@ export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts
     peers,
     former: gone,
   };
+}
+
+/** Without an agent nothing arranges paths: a fresh handshake says direct, else unknown. */
+function offlinePath(
+  latestHandshake: number | undefined,
+): Pick<PeerStatus, "path" | "via" | "why"> {
+  const fresh = latestHandshake !== undefined && Date.now() / 1000 - latestHandshake < 180;
+  return fresh
+    ? { path: "direct", via: null, why: null }
+    : { path: "unreachable", via: null, why: "no agent is running to find a path" };
 }

@@ -7,6 +7,7 @@
  */
 import { WireGuardError } from "./wg_error.ts";
 import type { WgAction, WgLinkState } from "./wg_plan.ts";
+import type { WgPeerSpec } from "./wg_state.ts";
 
 /** The `wg set IF ...` arguments of one action (none for `ip` actions). */
 export function wgSetArgs(action: WgAction): string[] {
@@ -47,6 +48,36 @@ export function wgSetArgs(action: WgAction): string[] {
     default:
       return [];
   }
+}
+
+/**
+ * `wg set` arguments that remove peer `peer` and add it back at once: a new
+ * peer with an endpoint and keepalive sends a handshake initiation right
+ * away, where an endpoint set on an existing peer waits for WireGuard's next
+ * retry (up to 5 s, or 25 s in its pause).
+ */
+export function restartPeerArgs(peer: WgPeerSpec): string[] {
+  return ["peer", peer.publicKey, "remove", ...wgSetArgs({ kind: "add-peer", peer })];
+}
+
+/**
+ * `wg set` arguments that point peer `publicKey` at `endpoint` and make it
+ * send a keepalive now (keepalive off, then on again): an existing session
+ * moves to the new path without a handshake.
+ */
+export function kickPeerArgs(publicKey: string, endpoint: string, keepalive: number): string[] {
+  return [
+    "peer",
+    publicKey,
+    "endpoint",
+    endpoint,
+    "persistent-keepalive",
+    "0",
+    "peer",
+    publicKey,
+    "persistent-keepalive",
+    String(keepalive),
+  ];
 }
 
 /** The `ip ...` arguments of one action (none for `wg` actions). */

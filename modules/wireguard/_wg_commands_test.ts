@@ -1,5 +1,12 @@
 import { assertEquals, assertThrows } from "../../kernel/_testing_assert.ts";
-import { describe, ipArgs, parseIpAddr, wgSetArgs } from "./_wg_commands.ts";
+import {
+  describe,
+  ipArgs,
+  kickPeerArgs,
+  parseIpAddr,
+  restartPeerArgs,
+  wgSetArgs,
+} from "./_wg_commands.ts";
 import type { WgAction } from "./wg_plan.ts";
 import { WireGuardError } from "./wg_error.ts";
 
@@ -69,4 +76,44 @@ Deno.test("parseIpAddr() keeps IPv4 and global IPv6 addresses, and the link flag
     mtu: 1420,
   });
   assertThrows(() => parseIpAddr("not json", "g1"), WireGuardError, '"g1"');
+});
+
+Deno.test("restartPeerArgs() removes and re-adds the peer in one wg set; kickPeerArgs() toggles keepalive", () => {
+  const K = "x".repeat(43) + "=";
+  assertEquals(
+    restartPeerArgs({
+      publicKey: K,
+      allowedIps: ["10.77.0.2/32"],
+      endpoint: "127.0.0.1:4000",
+      persistentKeepalive: 25,
+      presharedKeyFile: "/psk",
+    }),
+    [
+      "peer",
+      K,
+      "remove",
+      "peer",
+      K,
+      "preshared-key",
+      "/psk",
+      "endpoint",
+      "127.0.0.1:4000",
+      "persistent-keepalive",
+      "25",
+      "allowed-ips",
+      "10.77.0.2/32",
+    ],
+  );
+  assertEquals(kickPeerArgs(K, "198.51.100.2:51820", 25), [
+    "peer",
+    K,
+    "endpoint",
+    "198.51.100.2:51820",
+    "persistent-keepalive",
+    "0",
+    "peer",
+    K,
+    "persistent-keepalive",
+    "25",
+  ]);
 });

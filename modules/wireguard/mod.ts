@@ -20,17 +20,24 @@ export type { WgInterfaceSpec, WgPeerSpec } from "./wg_state.ts";
 export { WIREGUARD_ERROR_CODE, WireGuardError } from "./wg_error.ts";
 export { parseWgDump, type WgDump, type WgDumpDevice, type WgDumpPeer } from "./wg_dump.ts";
 export { isEndpoint, isInterfaceName, isIpv4, isIpv6, validateSpec } from "./wg_validate.ts";
-export { planInterface, type WgAction, type WgCurrentState } from "./wg_plan.ts";
+export {
+  isLoopbackEndpoint,
+  planInterface,
+  type WgAction,
+  type WgCurrentState,
+} from "./wg_plan.ts";
 export { generateKeyPair, generatePresharedKey, publicKeyOf, type WgKeyPair } from "./wg_keys.ts";
 export {
   applyInterface,
   type ApplyOptions,
   type ApplyResult,
   backendOf,
+  kickPeer,
   readInterfaceState,
   readStatus,
   removeInterface,
   resetEndpoints,
+  restartPeer,
   type WgBackend,
   type WgOptions,
 } from "./wg_apply.ts";

@@ -13,8 +13,16 @@ import { keyFingerprint, parseWgDump, type WgDump } from "./wg_dump.ts";
 import { WireGuardError } from "./wg_error.ts";
 import { publicKeyOf } from "./wg_keys.ts";
 import { planInterface, type WgAction, type WgCurrentState } from "./wg_plan.ts";
-import { describe, ipArgs, parseIpAddr, wgSetArgs } from "./_wg_commands.ts";
-import type { WgInterfaceSpec } from "./wg_state.ts";
+import {
+  describe,
+  ipArgs,
+  kickPeerArgs,
+  parseIpAddr,
+  restartPeerArgs,
+  wgSetArgs,
+} from "./_wg_commands.ts";
+import type { WgInterfaceSpec, WgPeerSpec } from "./wg_state.ts";
+import { isEndpoint } from "./wg_validate.ts";
 import { isInterfaceName, validateSpec } from "./wg_validate.ts";
 
 /** How the interface is implemented. */
@@ -188,6 +196,59 @@ export async function resetEndpoints(name: string, options: WgOptions = {}): Pro
   await serialized(
     `${options.netns ?? ""}/${name}`,
     () => runToolOrThrow(`reset the endpoints of "${name}"`, "wg", ["set", name, ...args], options),
+  );
+}
+
+/**
+ * Removes peer `peer.publicKey` and adds it back as `peer` in one `wg set`,
+ * so it sends a handshake initiation at once (a punch, a new relay path).
+ * Its session, if any, is lost: only for peers without a working one.
+ */
+export async function restartPeer(
+  name: string,
+  peer: WgPeerSpec,
+  options: WgOptions = {},
+): Promise<void> {
+  checkName(name);
+  if (peer.endpoint !== undefined && !isEndpoint(peer.endpoint)) {
+    throw new WireGuardError(`Cannot restart a peer at "${peer.endpoint}": not HOST:PORT`);
+  }
+  await serialized(
+    `${options.netns ?? ""}/${name}`,
+    () =>
+      runToolOrThrow(
+        `restart a peer of "${name}"`,
+        "wg",
+        ["set", name, ...restartPeerArgs(peer)],
+        options,
+      ),
+  );
+}
+
+/**
+ * Points peer `publicKey` at `endpoint` and makes it send a keepalive at
+ * once, keeping its session: traffic moves to the new path in a round trip.
+ */
+export async function kickPeer(
+  name: string,
+  publicKey: string,
+  endpoint: string,
+  keepalive: number,
+  options: WgOptions = {},
+): Promise<void> {
+  checkName(name);
+  if (!isEndpoint(endpoint)) {
+    throw new WireGuardError(`Cannot point a peer at "${endpoint}": not HOST:PORT`);
+  }
+  await serialized(
+    `${options.netns ?? ""}/${name}`,
+    () =>
+      runToolOrThrow(
+        `move a peer of "${name}" to ${endpoint}`,
+        "wg",
+        ["set", name, ...kickPeerArgs(publicKey, endpoint, keepalive)],
+        options,
+      ),
   );
 }
 

@@ -7,7 +7,15 @@
  */
 import type { WgInterfaceSpec } from "./wg_state.ts";
 import type { WgDump } from "./wg_dump.ts";
-import { applyInterface, readStatus, removeInterface, resetEndpoints } from "./wg_apply.ts";
+import {
+  applyInterface,
+  kickPeer,
+  readStatus,
+  removeInterface,
+  resetEndpoints,
+  restartPeer,
+} from "./wg_apply.ts";
+import type { WgPeerSpec } from "./wg_state.ts";
 import { generateKeyPair } from "./wg_keys.ts";
 import { type LinkState, readLinkState } from "./wg_link.ts";
 import { globalAddresses, routeSource } from "./wg_route.ts";
@@ -33,6 +41,10 @@ export interface WgDriver {
   resetEndpoints(name: string): Promise<void>;
   /** Makes WireGuard handshake with the peers at these tunnel addresses now. */
   nudge(addresses: readonly string[]): Promise<void>;
+  /** Removes and re-adds a peer in one step, so it sends a handshake initiation at once. */
+  restartPeer(name: string, peer: WgPeerSpec): Promise<void>;
+  /** Points a peer at `endpoint` and makes it send a keepalive at once (its session stays). */
+  kickPeer(name: string, publicKey: string, endpoint: string, keepalive: number): Promise<void>;
 }
 
 /** The real WireGuard layer. */
@@ -46,4 +58,7 @@ export const SYSTEM_WG: WgDriver = {
   globalAddresses: () => globalAddresses(),
   nudge: (addresses) => nudgePeers(addresses),
   resetEndpoints: (name) => resetEndpoints(name),
+  restartPeer: (name, peer) => restartPeer(name, peer),
+  kickPeer: (name, publicKey, endpoint, keepalive) =>
+    kickPeer(name, publicKey, endpoint, keepalive),
 };

@@ -116,8 +116,10 @@ export function planInterface(
       continue;
     }
     const changes: WgPeerChanges = {};
+    // A loopback endpoint is a relay's local end, valid only while its agent holds it: never kept.
     const roaming = spec.followRoamingSeconds !== undefined && now.endpoint !== undefined &&
-      now.latestHandshake !== undefined && now.latestHandshake > 0 &&
+      !isLoopbackEndpoint(now.endpoint) && now.latestHandshake !== undefined &&
+      now.latestHandshake > 0 &&
       (options.nowSeconds ?? Date.now() / 1000) - now.latestHandshake <=
         spec.followRoamingSeconds;
     if (peer.endpoint !== undefined && !roaming && !sameEndpoint(peer.endpoint, now.endpoint)) {
@@ -178,6 +180,11 @@ function sameEndpoint(want: string, have: string | undefined): boolean {
   if (host.startsWith("[")) return `[${canonicalIpv6(host.slice(1, -1))}]:${port}` === have;
   if (isIpv4(host)) return want === have;
   return true;
+}
+
+/** Whether `endpoint` (`host:port` as `wg` prints it) is on 127.0.0.0/8 or ::1. */
+export function isLoopbackEndpoint(endpoint: string): boolean {
+  return endpoint.startsWith("127.") || endpoint.startsWith("[::1]:");
 }
 
 function sameSet(a: string[], b: string[]): boolean {

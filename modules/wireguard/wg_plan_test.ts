@@ -195,4 +195,16 @@ Deno.test("planInterface() follows roaming while a session is fresh, and sets th
       { kind: "update-peer", publicKey: A, changes: { endpoint: "192.168.77.2:51820" } },
     ]);
   });
+  await t.step(
+    "a loopback endpoint (a relay's local end, gone with its agent) is never kept",
+    () => {
+      for (const endpoint of ["127.0.0.1:40000", "[::1]:40000"]) {
+        const relayed = applied();
+        relayed.dump!.peers[0].endpoint = endpoint;
+        assertEquals(planInterface(spec, relayed, { ...opts, nowSeconds: 1795000000 + 100 }), [
+          { kind: "update-peer", publicKey: A, changes: { endpoint: "192.168.77.2:51820" } },
+        ]);
+      }
+    },
+  );
 });

@@ -16,6 +16,7 @@ import {
   type LabNode,
   type LabOutput,
   type LabProcess,
+  type NatKind,
   waitFor,
 } from "./netns.ts";
 
@@ -51,6 +52,8 @@ export interface MeshLabOptions {
    * node works out (and follows) its own address, as a laptop would.
    */
   auto?: boolean;
+  /** Nodes (by 1-based index) behind a NAT router of their own (see {@link NatKind}). */
+  nat?: Record<number, NatKind>;
 }
 
 /** Flags for `grid create-wireguard-net` / `join-wireguard-net`. */
@@ -94,7 +97,7 @@ export class MeshLab {
   /** Builds `count` namespaces with a fresh GRID_HOME each (no agent started yet). */
   static async create(count: number, options: MeshLabOptions = {}): Promise<MeshLab> {
     const flags = await releaseFlags();
-    const lab = await createLab(count);
+    const lab = await createLab(count, { nat: options.nat });
     const nodes = lab.nodes.map((n): MeshNode => ({
       ...n,
       home: `${lab.logDir}/home${n.index}`,
@@ -147,8 +150,8 @@ export class MeshLab {
     return out.stdout;
   }
 
-  /** Starts `grid serve` on `node` and waits until it listens. */
-  async startAgent(node: MeshNode, timeoutMs = 60_000): Promise<void> {
+  /** Starts `grid serve [extra...]` on `node` and waits until it listens. */
+  async startAgent(node: MeshNode, timeoutMs = 60_000, extra: string[] = []): Promise<void> {
     const agent = this.lab.spawn(
       node,
       `agent${node.index}-${++this.#starts}`,
@@ -164,6 +167,7 @@ export class MeshLab {
         this.#auto ? "auto" : node.url,
         "--log-level",
         this.#logLevel,
+        ...extra,
       ]),
       { env: { ...this.#env, GRID_HOME: node.home }, cwd: this.#cwd },
     );

@@ -2,7 +2,10 @@
  * A reusable network-namespace lab for end-to-end tests, the demo and the
  * benchmarks: N node namespaces, each with `eth0` on 192.168.77.0/24,
  * joined by veth pairs to a bridge that lives in its own hub namespace, so
- * no address or route is ever added to the host. Names carry a random
+ * no address or route is ever added to the host. A node may sit behind a NAT
+ * router of its own instead (a namespace with iptables MASQUERADE between
+ * the bridge and the node's private 10.N.0.0/24), as home and office
+ * machines do: see {@link NatKind}. Names carry a random
  * suffix so parallel runs never collide; {@link NetnsLab.destroy} kills
  * every process in the lab's namespaces (wireguard-go included), removes
  * the namespaces and any stale wireguard-go sockets. Needs root.
@@ -10,16 +13,33 @@
  * @module
  */
 
+/**
+ * The NAT router a node sits behind. Each router masquerades its node's
+ * private network behind its own address on the bridge (192.168.77.(100+N)):
+ *
+ * - `cone`: `MASQUERADE`, which keeps the source port (endpoint-independent
+ *   mapping), with a home router's firewall: new connections from outside
+ *   are dropped before they leave any state (INPUT and FORWARD);
+ * - `symmetric`: `MASQUERADE --random-fully`, a new random port per
+ *   destination (endpoint-dependent mapping, "hard" NAT), same firewall;
+ * - `open`: `MASQUERADE` with no firewall: an early packet from outside
+ *   leaves conntrack state that makes the router remap the node's own flow
+ *   later (the pathological case for punching).
+ */
+export type NatKind = "cone" | "symmetric" | "open";
+
 /** One node of the lab. */
 export interface LabNode {
   /** 1-based index. */
   readonly index: number;
   /** Network namespace name. */
   readonly ns: string;
-  /** Its address on the bridge, e.g. `192.168.77.3`. */
+  /** Its own address: on the bridge, e.g. `192.168.77.3`, or behind its NAT `10.N.0.2`. */
   readonly address: string;
   /** A WireGuard interface name unique on this machine (wireguard-go sockets are shared). */
   readonly ifname: string;
+  /** Its NAT router, if it sits behind one. */
+  readonly nat?: { kind: NatKind; ns: string; publicAddress: string };
 }
 
 /** Output of a finished command. */
@@ -58,6 +78,8 @@ export interface LabRunOptions {
 export interface CreateLabOptions {
   /** Directory for process logs; default a fresh temp directory. */
   logDir?: string;
+  /** Nodes (by 1-based index, at most 99 of them) behind a NAT router of their own. */
+  nat?: Record<number, NatKind>;
 }
 
 /** A running capture of all bridge traffic. */
@@ -84,8 +106,8 @@ export interface LabNet {
   spawn(node: LabNode, name: string, cmd: string[], options?: LabRunOptions): LabProcess;
   /** True when `from` can ping `to` (retried `tries` times, waiting `waitSec` (default 1) each). */
   ping(from: LabNode, to: string, tries?: number, waitSec?: number): Promise<boolean>;
-  /** Starts tcpdump on the bridge writing to `path`; resolves once it listens. */
-  capture(path: string): Promise<LabCapture>;
+  /** Starts tcpdump writing to `path` (on the bridge, or on every interface of `node`). */
+  capture(path: string, node?: LabNode): Promise<LabCapture>;
   /** Tears everything down, logs too unless GRID_KEEP_LAB is set; safe to call twice. */
   destroy(): Promise<void>;
 }
@@ -111,12 +133,23 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
   }
   const id = crypto.getRandomValues(new Uint8Array(3)).toHex();
   const hub = `grid-${id}-hub`;
-  const nodes: LabNode[] = Array.from({ length: count }, (_, i) => ({
-    index: i + 1,
-    ns: `grid-${id}-${i + 1}`,
-    address: `192.168.77.${i + 1}`,
-    ifname: `wg${id}n${i + 1}`,
-  }));
+  const nat = options.nat ?? {};
+  for (const index of Object.keys(nat).map(Number)) {
+    if (!(index >= 1 && index <= Math.min(count, 99))) throw new Error(`Bad NAT node ${index}`);
+  }
+  const nodes: LabNode[] = Array.from({ length: count }, (_, i) => {
+    const index = i + 1;
+    const kind = nat[index];
+    return {
+      index,
+      ns: `grid-${id}-${index}`,
+      address: kind ? `10.${index}.0.2` : `192.168.77.${index}`,
+      ifname: `wg${id}n${index}`,
+      ...(kind
+        ? { nat: { kind, ns: `grid-${id}-r${index}`, publicAddress: `192.168.77.${100 + index}` } }
+        : {}),
+    };
+  });
   const logDir = options.logDir ?? await Deno.makeTempDir({ prefix: `grid-lab-${id}-` });
   const lab = new Lab(id, hub, nodes, logDir, options.logDir === undefined);
   track(lab);
@@ -127,6 +160,11 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
     await sh(["ip", "-n", hub, "link", "set", "br0", "up"]);
     for (const node of nodes) {
       await sh(["ip", "netns", "add", node.ns]);
+      await sh(["ip", "-n", node.ns, "link", "set", "lo", "up"]);
+      if (node.nat) {
+        await addNatRouter(hub, node, node.nat);
+        continue;
+      }
       await sh([
         "ip",
         "-n",
@@ -143,7 +181,6 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
         node.ns,
       ]);
       await sh(["ip", "-n", hub, "link", "set", `v${node.index}`, "master", "br0", "up"]);
-      await sh(["ip", "-n", node.ns, "link", "set", "lo", "up"]);
       await sh(["ip", "-n", node.ns, "address", "add", `${node.address}/24`, "dev", "eth0"]);
       await sh(["ip", "-n", node.ns, "link", "set", "eth0", "up"]);
     }
@@ -152,6 +189,91 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
     throw err;
   }
   return lab;
+}
+
+/**
+ * Puts `node` behind a router namespace: `wan` on the bridge at the router's
+ * public address, `lan` 10.N.0.1/24 towards the node's `eth0` (10.N.0.2,
+ * default route via the router), forwarding on, masquerading out of `wan`.
+ */
+async function addNatRouter(
+  hub: string,
+  node: LabNode,
+  nat: { kind: NatKind; ns: string; publicAddress: string },
+): Promise<void> {
+  const r = nat.ns;
+  const lan = `10.${node.index}.0`;
+  await sh(["ip", "netns", "add", r]);
+  await sh(["ip", "-n", r, "link", "set", "lo", "up"]);
+  await sh([
+    "ip",
+    "-n",
+    hub,
+    "link",
+    "add",
+    `r${node.index}`,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    "wan",
+    "netns",
+    r,
+  ]);
+  await sh(["ip", "-n", hub, "link", "set", `r${node.index}`, "master", "br0", "up"]);
+  await sh(["ip", "-n", r, "address", "add", `${nat.publicAddress}/24`, "dev", "wan"]);
+  await sh(["ip", "-n", r, "link", "set", "wan", "up"]);
+  await sh([
+    "ip",
+    "-n",
+    r,
+    "link",
+    "add",
+    "lan",
+    "type",
+    "veth",
+    "peer",
+    "name",
+    "eth0",
+    "netns",
+    node.ns,
+  ]);
+  await sh(["ip", "-n", r, "address", "add", `${lan}.1/24`, "dev", "lan"]);
+  await sh(["ip", "-n", r, "link", "set", "lan", "up"]);
+  await sh(["ip", "-n", node.ns, "address", "add", `${node.address}/24`, "dev", "eth0"]);
+  await sh(["ip", "-n", node.ns, "link", "set", "eth0", "up"]);
+  await sh(["ip", "-n", node.ns, "route", "add", "default", "via", `${lan}.1`]);
+  const inR = (cmd: string[]) => sh(["ip", "netns", "exec", r, ...cmd]);
+  await inR(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+  await inR([
+    "iptables",
+    "-t",
+    "nat",
+    "-A",
+    "POSTROUTING",
+    "-o",
+    "wan",
+    "-j",
+    "MASQUERADE",
+    ...(nat.kind === "symmetric" ? ["--random-fully"] : []),
+  ]);
+  if (nat.kind !== "open") {
+    for (const chain of ["INPUT", "FORWARD"]) {
+      await inR([
+        "iptables",
+        "-A",
+        chain,
+        "-i",
+        "wan",
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "NEW",
+        "-j",
+        "DROP",
+      ]);
+    }
+  }
 }
 
 const liveLabs = new Set<Lab>();
@@ -273,16 +395,16 @@ class Lab implements LabNet {
     return false;
   }
 
-  async capture(path: string): Promise<LabCapture> {
+  async capture(path: string, node?: LabNode): Promise<LabCapture> {
     const child = new Deno.Command("ip", {
       args: [
         "netns",
         "exec",
-        this.hub,
+        node ? node.ns : this.hub,
         "tcpdump",
         "--immediate-mode",
         "-i",
-        "br0",
+        node ? "any" : "br0",
         "-U",
         "-s",
         "0",
@@ -343,7 +465,7 @@ class Lab implements LabNet {
       }
     }
     await Promise.allSettled(this.#processes.map((p) => p.done));
-    for (const ns of [...this.nodes.map((n) => n.ns), this.hub]) {
+    for (const ns of [...this.#namespaces(), this.hub]) {
       await new Deno.Command("ip", { args: ["netns", "del", ns], stdout: "null", stderr: "null" })
         .output();
     }
@@ -365,9 +487,14 @@ class Lab implements LabNet {
     }
   }
 
+  /** Every node and router namespace. */
+  #namespaces(): string[] {
+    return this.nodes.flatMap((n) => (n.nat ? [n.ns, n.nat.ns] : [n.ns]));
+  }
+
   async #labPids(): Promise<number[]> {
     const pids: number[] = [];
-    for (const ns of [this.hub, ...this.nodes.map((n) => n.ns)]) {
+    for (const ns of [this.hub, ...this.#namespaces()]) {
       const out = await new Deno.Command("ip", {
         args: ["netns", "pids", ns],
         stdout: "piped",

@@ -1,0 +1,81 @@
+/**
+ * The path protocol (version 1): how members help each other reach one
+ * another across NATs, with no server. Messages are CBOR parms through the
+ * kernel, `[PATH_PROMISE, PATHS_MODULE, op, netId, ...]`, answered with
+ * `[ACCEPT, "ok", ...]` or a refusal; only live members of the net are
+ * answered, about live members.
+ *
+ * - `["punch", net, peer, attempt, upgrade]` (arranger → helper) →
+ *   `ok, candidates-of-peer`: the helper tells `peer` at the same moment with
+ *   `["punch-go", net, arranger, attempt, upgrade, candidates-of-arranger]`.
+ * - `["verdict", net, peer, attempt, ok]` (arranger → helper → peer as
+ *   `["verdict", net, arranger, attempt, ok]`): whether a try to go direct
+ *   while relayed worked.
+ * - `["relay-open", net, peer, circuit]` (arranger → relay) → `ok`: the
+ *   relay offers the circuit to `peer` with `["relay-offer", net, arranger,
+ *   circuit]` first; a relay that is `peer` itself ends the circuit there.
+ * - `["relay-close", net, peer, circuit]` (an end → relay), and
+ *   `["relay-closed", net, peer, circuit]` (relay → the other end).
+ *
+ * Then WireGuard's packets travel as link datagrams on the circuit number.
+ * A node that predates this protocol refuses every message (no such
+ * module), so it is never asked to relay and never sent a datagram.
+ *
+ * @module
+ */
+import {
+  bool,
+  type CID,
+  definePromise,
+  hashText,
+  type KnownPromise,
+  list,
+  type Parm,
+  type Parms,
+  type Shape,
+  text,
+  whole,
+} from "../../kernel/mod.ts";
+
+/** The path module's text; its hash is the module id peers address. */
+export const PATHS_TEXT =
+  "grid/module/mesh-paths/v1: I help the members of the nets this node belongs to reach each other. I tell two of them at the same moment where to punch through their NATs, and when no direct path works I carry their WireGuard packets, which I cannot read, without altering them.";
+/** The path module's id. */
+export const PATHS_MODULE: CID = hashText(PATHS_TEXT);
+
+/** The promise every path message leads with. */
+export const PATH_PROMISE: KnownPromise = definePromise({
+  text:
+    "grid/mesh/path/v1: I am a member of this net. I ask you to help me reach another member, or tell you how it will reach you; on a relay circuit I send only WireGuard's own encrypted packets, never more than the relay agreed to carry.",
+});
+
+/** The operations. */
+export type PathOp =
+  | "punch"
+  | "punch-go"
+  | "verdict"
+  | "relay-open"
+  | "relay-offer"
+  | "relay-close"
+  | "relay-closed";
+
+const ID = text(120);
+const CANDIDATES = list(text(64), 8);
+const ATTEMPT = whole(0, 0xffff_ffff);
+const CIRCUIT = whole(1, 0xffff_ffff);
+
+/** What each operation carries after `op, net`. */
+export const PATH_ARGS = {
+  "punch": [ID, ATTEMPT, bool],
+  "punch-go": [ID, ATTEMPT, bool, CANDIDATES],
+  "verdict": [ID, ATTEMPT, bool],
+  "relay-open": [ID, CIRCUIT],
+  "relay-offer": [ID, CIRCUIT],
+  "relay-close": [ID, CIRCUIT],
+  "relay-closed": [ID, CIRCUIT],
+} as const satisfies Record<PathOp, readonly Shape<unknown>[]>;
+
+/** A path message. */
+export function pathMessage(op: PathOp, net: string, ...args: Parm[]): Parms {
+  return [PATH_PROMISE.cid, PATHS_MODULE, op, net, ...args];
+}
