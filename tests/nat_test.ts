@@ -15,7 +15,10 @@
  * other through a relay that sees no plaintext of their traffic, that
  * killing the relay moves them to the other one within
  * {@link RELAY_MOVE_BOUND_MS}, that with no relay left they are reported
- * unreachable with the reason, and that restarting heals everything.
+ * unreachable with the reason, and that restarting heals everything. Two
+ * more: a pair whose routers drop UDP between them is relayed and moves to a
+ * direct path once UDP passes again; two reachable members whose UDP is
+ * blocked reach each other over their own grid link.
  *
  * Needs root, wg, wireguard-go, ip, ping, iptables and tcpdump; skipped with
  * a printed reason otherwise.
@@ -267,6 +270,77 @@ Deno.test(
       assertEquals([xy.path, xy.via], ["relay", await nodeId(mesh, y)]);
       const text = await mesh.gridOk(x, ["status", NET]);
       assert(/relay over grid link/.test(text), text);
+    } finally {
+      await mesh.destroy();
+    }
+  },
+);
+
+Deno.test(
+  "a relayed pair moves to a direct path when one appears, and stays relayed while none does",
+  LAB_TEST,
+  async () => {
+    // Short timers so the test need not wait minutes: a try to go direct every 3-6 s while relayed.
+    const mesh = await MeshLab.create(3, {
+      auto: true,
+      nat: { 2: "cone", 3: "cone" },
+      env: { GRID_PATH_TIMERS: "upgradeMs=3000,upgradeMaxMs=6000" },
+    });
+    const [r, a, b] = mesh.nodes;
+    const block = async (on: boolean) => {
+      for (const [x, y] of [[a, b], [b, a]]) {
+        for (const flag of ["-d", "-s"]) {
+          await mesh.router(x, [
+            "iptables",
+            on ? "-I" : "-D",
+            "FORWARD",
+            "-p",
+            "udp",
+            flag,
+            y.nat!.publicAddress,
+            "-j",
+            "DROP",
+          ]);
+        }
+      }
+    };
+    try {
+      await block(true);
+      await mesh.startAgents();
+      await mesh.createNet(r, NET);
+      for (const n of [a, b]) {
+        const out = await mesh.join(n, NET, await mesh.invite(r, NET));
+        assertEquals(out.code, 0, out.stderr);
+      }
+      assert((await mesh.waitForMesh(mesh.nodes, WHOLE_BOUND_MS)) !== undefined, "whole, relayed");
+      await waitFor(async () => (await pathTo(mesh, a, b)).path === "relay", 5_000, 200);
+      assertEquals((await pathTo(mesh, a, b)).path, "relay");
+      // Tries to go direct fail while UDP is blocked; each goes back to the relay, which keeps working.
+      const tried = await waitFor(
+        () => [a, b].some((n) => /path-stays-relayed/.test(n.agent!.output())),
+        30_000,
+        500,
+      );
+      assert(tried, "a try to go direct was made and undone");
+      await pings(mesh, a, b, 10_000);
+      await block(false);
+      const start = performance.now();
+      const moved = await waitFor(
+        async () => (await pathTo(mesh, a, b)).path === "punched",
+        40_000,
+        500,
+      );
+      assert(moved, JSON.stringify(await pathTo(mesh, a, b)));
+      console.log(
+        `nat_test: direct ${Math.round(performance.now() - start)} ms after UDP passed again`,
+      );
+      const keyB = await mesh.publicKey(b);
+      const endpoint = (await mesh.wgDump(a))!.peers.find((p) => p.publicKey === keyB)?.endpoint;
+      assertEquals(endpoint, `${b.nat!.publicAddress}:${WG_PORT}`);
+      await pings(mesh, a, b, 5_000);
+      await pings(mesh, b, a, 5_000);
+      await waitFor(async () => (await pathTo(mesh, b, a)).path === "punched", 10_000, 500);
+      assertEquals((await pathTo(mesh, b, a)).path, "punched");
     } finally {
       await mesh.destroy();
     }

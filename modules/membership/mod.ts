@@ -71,6 +71,7 @@ export {
 } from "./member_set.ts";
 export {
   type Announcement,
+  AnnouncementBook,
   type AnnouncementFields,
   type Observation,
   signAnnouncement,

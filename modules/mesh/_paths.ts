@@ -630,6 +630,8 @@ export class PathService {
           return await this.#told(state, from, args as [string, number, boolean, string[]]);
         case "verdict":
           return await this.#verdict(state, from, peer, args[1] as number, args[2] as boolean);
+        case "verdict-go":
+          return await this.#takeVerdict(state, peer, args[1] as number, args[2] as boolean);
         case "relay-open":
           return await this.#relayOpen(state, from, peer, args[1] as number);
         case "relay-offer":
@@ -726,7 +728,7 @@ export class PathService {
     return answer();
   }
 
-  /** The verdict on a try to go direct: as helper pass it on; as follower take it. */
+  /** The verdict on a try to go direct, from arranger `from`: as helper pass it on to `peer`. */
   async #verdict(
     state: NetState,
     from: string,
@@ -734,20 +736,29 @@ export class PathService {
     attempt: number,
     ok: boolean,
   ): Promise<Parms> {
-    if (peer !== this.#o.selfId) {
-      if (!this.#o.peers.connected().some((c) => c.id === peer)) {
-        return refusal("not-linked", `This node has no grid link to "${peer}"`);
-      }
-      return await this.#o.peers.request(
-        peer,
-        pathMessage("verdict", state.settings.net, from, attempt, ok),
-        { timeoutMs: REQUEST_MS },
-      );
+    // Asked directly (the arranger used this node, its peer, as the helper): take it.
+    if (peer === this.#o.selfId) return await this.#takeVerdict(state, from, attempt, ok);
+    if (!this.#o.peers.connected().some((c) => c.id === peer)) {
+      return refusal("not-linked", `This node has no grid link to "${peer}"`);
     }
-    const p = this.#peers.get(state.settings.net)?.get(from);
-    if (!p || p.path.punch?.attempt !== attempt) return answer(false);
+    return await this.#o.peers.request(
+      peer,
+      pathMessage("verdict-go", state.settings.net, from, attempt, ok),
+      { timeoutMs: REQUEST_MS },
+    );
+  }
+
+  /** As follower: arranger `arranger` says whether the try to go direct worked. */
+  async #takeVerdict(
+    state: NetState,
+    arranger: string,
+    attempt: number,
+    ok: boolean,
+  ): Promise<Parms> {
+    const p = this.#peers.get(state.settings.net)?.get(arranger);
+    if (!p || p.path.role !== "follower" || p.path.punch?.attempt !== attempt) return answer(false);
     p.path.verdict(ok, Date.now());
-    const m = state.set.members.get(from)!;
+    const m = state.set.members.get(arranger)!;
     if (!ok) await this.#revert(state, m, p, false);
     this.#o.onMoved?.();
     return answer(true);

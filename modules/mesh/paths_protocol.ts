@@ -8,8 +8,8 @@
  * - `["punch", net, peer, attempt, upgrade]` (arranger → helper) →
  *   `ok, candidates-of-peer`: the helper tells `peer` at the same moment with
  *   `["punch-go", net, arranger, attempt, upgrade, candidates-of-arranger]`.
- * - `["verdict", net, peer, attempt, ok]` (arranger → helper → peer as
- *   `["verdict", net, arranger, attempt, ok]`): whether a try to go direct
+ * - `["verdict", net, peer, attempt, ok]` (arranger → helper), passed on as
+ *   `["verdict-go", net, arranger, attempt, ok]`: whether a try to go direct
  *   while relayed worked.
  * - `["relay-open", net, peer, circuit]` (arranger → relay) → `ok`: the
  *   relay offers the circuit to `peer` with `["relay-offer", net, arranger,
@@ -54,6 +54,7 @@ export type PathOp =
   | "punch"
   | "punch-go"
   | "verdict"
+  | "verdict-go"
   | "relay-open"
   | "relay-offer"
   | "relay-close"
@@ -69,6 +70,7 @@ export const PATH_ARGS = {
   "punch": [ID, ATTEMPT, bool],
   "punch-go": [ID, ATTEMPT, bool, CANDIDATES],
   "verdict": [ID, ATTEMPT, bool],
+  "verdict-go": [ID, ATTEMPT, bool],
   "relay-open": [ID, CIRCUIT],
   "relay-offer": [ID, CIRCUIT],
   "relay-close": [ID, CIRCUIT],

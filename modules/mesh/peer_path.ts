@@ -165,6 +165,8 @@ export class PeerPath {
   #downSince: number;
   /** True while starting over after the path was unreachable. */
   #retrying = false;
+  /** True until the first stage change: a session WireGuard already had counts as a path. */
+  #startup = true;
 
   /** A path that starts `direct` at `now`. */
   constructor(role: PathRole, now: number, timers: PathTimers = PATH_TIMERS) {
@@ -247,7 +249,8 @@ export class PeerPath {
     const stale = now - Math.max(f.heardAt, this.since) > t.staleMs;
     switch (this.stage) {
       case "direct": {
-        const session = f.handshakeAt > 0 && now - f.handshakeAt < FRESH_SESSION_MS &&
+        const session = this.#startup && f.handshakeAt > 0 &&
+          now - f.handshakeAt < FRESH_SESSION_MS &&
           !(f.endpoint !== undefined && isLoopbackEndpoint(f.endpoint));
         if (!this.established && (heardSince || session)) this.established = true;
         if (this.established) return stale ? this.#restart(now) : undefined;
@@ -310,7 +313,7 @@ export class PeerPath {
   }
 
   #follow(f: PathFacts, now: number): PathAction | undefined {
-    const session = this.stage === "direct" && f.handshakeAt > 0 &&
+    const session = this.#startup && this.stage === "direct" && f.handshakeAt > 0 &&
       now - f.handshakeAt < FRESH_SESSION_MS &&
       !(f.endpoint !== undefined && isLoopbackEndpoint(f.endpoint));
     // Packets since the path last went quiet (not merely since the stage began: a lost relay).
@@ -352,6 +355,7 @@ export class PeerPath {
   }
 
   #enter(stage: PathStage, now: number, established: boolean): void {
+    this.#startup = false;
     this.stage = stage;
     this.since = now;
     if (this.established !== established || !established) this.#downSince = now;
@@ -367,7 +371,8 @@ export class PeerPath {
   punching(punch: Omit<Punch, "kicked">, now: number, upgrade: boolean): void {
     this.#busySince = 0;
     this.punch = { ...punch, kicked: false };
-    this.#enter(upgrade ? "upgrade" : "punch", now, false);
+    // While it tries to go direct, the relay still carries the traffic.
+    this.#enter(upgrade ? "upgrade" : "punch", now, upgrade);
   }
 
   /** No helper could start a punch: relay instead (while relayed: try again later). */
@@ -403,10 +408,10 @@ export class PeerPath {
   }
 
   /** The relay circuit through `via` is gone (its link went down, it closed the circuit). */
-  relayLost(via: string): void {
+  relayLost(via: string, now = Date.now()): void {
     if (this.relay?.via !== via) return;
     if (this.role === "follower") {
-      if (this.established) this.#downSince = Date.now();
+      if (this.established) this.#downSince = now;
       this.established = false; // the arranger opens another circuit and offers it
       return;
     }
@@ -419,7 +424,7 @@ export class PeerPath {
   /** The follower was told to punch (or, `upgrade`, to try the direct path while relayed). */
   told(punch: Omit<Punch, "kicked">, now: number, upgrade: boolean): void {
     this.punch = { ...punch, kicked: true };
-    this.#enter(upgrade ? "upgrade" : "punch", now, false);
+    this.#enter(upgrade ? "upgrade" : "punch", now, upgrade);
   }
 
   /** The follower heard the verdict on a try to go direct. */

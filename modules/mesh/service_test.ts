@@ -1,108 +1,17 @@
 import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
-import { hashText, homeAt, Kernel, loadIdentity } from "../../kernel/mod.ts";
-import { FakeWire } from "../membership/_testing_peers.ts";
+import { homeAt, Kernel, loadIdentity } from "../../kernel/mod.ts";
 import { Mesh } from "./service.ts";
-import type { CreateRequest } from "./protocol.ts";
 import { FakeWg } from "./_testing_wg.ts";
+import {
+  clusterTest,
+  JOIN_PROMISE,
+  meshOf,
+  opts,
+  peerCount,
+  type TestNode,
+  waitFor,
+} from "./_testing_cluster.ts";
 import { liveMembers, MembershipError, netDir, parseInviteToken } from "../membership/mod.ts";
-
-const JOIN_PROMISE = hashText("test join promise").toString();
-
-interface TestNode {
-  name: string;
-  root: string;
-  url: string;
-  mesh: Mesh;
-  wg: FakeWg;
-  stop: AbortController;
-}
-
-class Cluster {
-  readonly wire = new FakeWire();
-  readonly nodes: TestNode[] = [];
-  async add(name: string): Promise<TestNode> {
-    const root = await Deno.makeTempDir({ prefix: `grid-mesh-${name}-` });
-    return await this.open(name, root);
-  }
-  async open(name: string, root: string): Promise<TestNode> {
-    const home = homeAt(root);
-    const identity = await loadIdentity(`${home.state}/identity`);
-    const kernel = new Kernel();
-    const url = `ws://${name}.test:7340/`;
-    const peers = this.wire.add(identity.id, url, kernel);
-    const wg = new FakeWg();
-    const mesh = await Mesh.open({
-      home,
-      identity,
-      joinPromise: JOIN_PROMISE,
-      peers,
-      advertise: url,
-      wg,
-      reconcileMs: 150,
-      syncMs: 150,
-    });
-    const stop = new AbortController();
-    mesh.start(kernel, stop.signal);
-    const node = { name, root, url, mesh, wg, stop };
-    this.nodes.push(node);
-    return node;
-  }
-  async close(): Promise<void> {
-    for (const n of this.nodes) n.stop.abort();
-    await new Promise((r) => setTimeout(r, 300));
-    for (const n of new Set(this.nodes.map((n) => n.root))) {
-      await Deno.remove(n, { recursive: true }).catch(() => {}); // best effort: a temp dir left is harmless
-    }
-  }
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<number> {
-  const start = performance.now();
-  while (!cond()) {
-    if (performance.now() - start > ms) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return performance.now() - start;
-}
-
-function peerCount(n: TestNode, iface: string): number {
-  return n.wg.specs.get(iface)?.peers.length ?? -1;
-}
-
-async function meshOf(
-  c: Cluster,
-  count: number,
-  create: Partial<CreateRequest> = {},
-): Promise<TestNode[]> {
-  const nodes = [await c.add("n0")];
-  await nodes[0].mesh.create({ name: "foo", interface: "gt0", listenPort: 51820, ...create });
-  for (let i = 1; i < count; i++) {
-    const inviter = nodes[(i - 1) % nodes.length]; // different inviters
-    const { token } = await inviter.mesh.invite({ name: "foo" });
-    const n = await c.add(`n${i}`);
-    await n.mesh.join({ name: "foo", invite: token, interface: `gt${i}` });
-    nodes.push(n);
-  }
-  return nodes;
-}
-
-const opts = { sanitizeOps: false, sanitizeResources: false }; // agents' timers end after abort
-
-/** A test on a fresh {@link Cluster}, closed afterwards whatever happens. */
-function clusterTest(name: string, fn: (c: Cluster) => Promise<void>): void {
-  Deno.test({
-    name,
-    ...opts,
-    async fn() {
-      const c = new Cluster();
-      try {
-        await fn(c);
-      } finally {
-        await c.close();
-      }
-    },
-  });
-}
 
 clusterTest(
   "create, invite and join through different inviters: every interface lists the others",

@@ -279,6 +279,15 @@ export class MeshLab {
   }
   #lossP = 0;
 
+  /** Runs `cmd` in the namespace of `node`'s NAT router; throws with its stderr on failure. */
+  async router(node: MeshNode, cmd: string[]): Promise<void> {
+    if (!node.nat) throw new Error(`node ${node.index} has no NAT router`);
+    const out = await this.lab.run({ ...node, ns: node.nat.ns }, cmd);
+    if (out.code !== 0) {
+      throw new Error(`${cmd.join(" ")} on router ${node.index}: ${out.stderr.trim()}`);
+    }
+  }
+
   async #sh(node: MeshNode, cmd: string[]): Promise<void> {
     const out = await this.lab.run(node, cmd);
     if (out.code !== 0) {
