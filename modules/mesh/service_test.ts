@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
-import { homeAt, Kernel, loadIdentity } from "../../kernel/mod.ts";
+import { homeAt, loadIdentity } from "../../kernel/mod.ts";
 import { Mesh } from "./service.ts";
 import { FakeWg } from "./_testing_wg.ts";
 import {
