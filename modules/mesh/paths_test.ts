@@ -1,5 +1,12 @@
 import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
-import { homeAt, isReject, Kernel, loadIdentity, readAnswer } from "../../kernel/mod.ts";
+import {
+  homeAt,
+  isReject,
+  Kernel,
+  loadIdentity,
+  type Parms,
+  readAnswer,
+} from "../../kernel/mod.ts";
 import { FakeWire } from "../membership/_testing_peers.ts";
 import { clusterTest, meshOf, peerCount, waitFor } from "./_testing_cluster.ts";
 import { pathMessage } from "./paths_protocol.ts";
@@ -92,8 +99,8 @@ clusterTest(
     const stranger = await loadIdentity(`${homeAt(await Deno.makeTempDir()).state}/identity`);
     const call = (from: string, ...parms: Parameters<typeof pathMessage>) =>
       n0.kernel.call(pathMessage(...parms), { origin: `peer:${from}`, hops: 0 });
-    const refused = async (reply: Promise<unknown>, code: string, pattern: RegExp) => {
-      const r = readAnswer(await reply as never);
+    const refused = async (reply: Promise<Parms>, code: string, pattern: RegExp) => {
+      const r = readAnswer(await reply);
       assert(!r.ok && r.code === code && pattern.test(r.reason), JSON.stringify(r));
     };
     await refused(
