@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { hashText, homeAt, Kernel, loadIdentity } from "../../kernel/mod.ts";
+import { hashText, homeAt, type Identity, Kernel, loadIdentity } from "../../kernel/mod.ts";
 import { FakeWire } from "../membership/_testing_peers.ts";
 import { Mesh, type MeshOptions } from "./service.ts";
 import type { CreateRequest } from "./protocol.ts";
@@ -22,6 +22,7 @@ export interface TestNode {
   wg: FakeWg;
   stop: AbortController;
   kernel: Kernel;
+  identity: Identity;
 }
 
 /** Mesh engines on one fake wire, each with a fake WireGuard layer. */
@@ -56,7 +57,7 @@ export class Cluster {
     });
     const stop = new AbortController();
     mesh.start(kernel, stop.signal);
-    const node = { name, root, url, mesh, wg, stop, kernel };
+    const node = { name, root, url, mesh, wg, stop, kernel, identity };
     this.nodes.push(node);
     return node;
   }

@@ -47,19 +47,33 @@ export function splitEndpoint(endpoint: string): { host: string; port: number } 
 
 /**
  * Whether a peer could send WireGuard packets to `endpoint`: an IP literal
- * with a port, not loopback, unspecified, multicast or broadcast (so a
- * member cannot make others aim handshakes at themselves or a whole subnet).
+ * with a port, not loopback, unspecified, multicast, broadcast or link-local
+ * (169.254/16 holds cloud metadata services), however it is written (IPv6
+ * is read in its canonical form, and an IPv4-mapped one by the IPv4 rules),
+ * so a member cannot make others aim handshakes at themselves, a subnet or
+ * a local service.
  */
 export function isReachableEndpoint(endpoint: string): boolean {
   const parts = splitEndpoint(endpoint);
   if (!parts) return false;
-  const { host } = parts;
+  let host = parts.host;
   if (host.includes(":")) {
-    const h = host.toLowerCase();
-    return h !== "::" && h !== "::1" && !h.startsWith("ff") && !h.startsWith("::ffff:127.");
+    let canonical: string;
+    try {
+      canonical = new URL(`http://[${host}]/`).hostname.slice(1, -1).toLowerCase();
+    } catch {
+      return false;
+    }
+    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+    if (!mapped) {
+      if (canonical === "::" || canonical === "::1") return false;
+      return !/^ff/.test(canonical) && !/^fe[89ab]/.test(canonical);
+    }
+    const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
+    host = [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
   }
-  const [a] = host.split(".").map(Number);
-  return a !== 0 && a !== 127 && a < 224 && host !== "255.255.255.255";
+  const [a, b] = host.split(".").map(Number);
+  return a !== 0 && a !== 127 && a < 224 && !(a === 169 && b === 254);
 }
 
 /**

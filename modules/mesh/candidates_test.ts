@@ -41,7 +41,9 @@ async function announce(
 }
 
 Deno.test("isReachableEndpoint() takes IP literals a peer could send to, nothing that aims back home", () => {
-  for (const ok of ["198.51.100.7:51820", "10.1.0.2:1", "[2001:db8::1]:51820"]) {
+  for (
+    const ok of ["198.51.100.7:51820", "10.1.0.2:1", "[2001:db8::1]:51820", "[::ffff:c633:6407]:1"]
+  ) {
     assert(isReachableEndpoint(ok), ok);
   }
   for (
@@ -58,6 +60,12 @@ Deno.test("isReachableEndpoint() takes IP literals a peer could send to, nothing
       "198.51.100.7:0",
       "198.51.100.7:70000",
       "[2001:db8::1:51820",
+      "[0:0:0:0:0:0:0:1]:51820",
+      "[::0]:51820",
+      "[::ffff:7f00:1]:51820",
+      "[::ffff:127.0.0.1]:51820",
+      "[fe80::1]:51820",
+      "169.254.169.254:80",
     ]
   ) {
     assert(!isReachableEndpoint(bad), bad);

@@ -5,17 +5,23 @@
  * `[ACCEPT, "ok", ...]` or a refusal; only live members of the net are
  * answered, about live members.
  *
- * - `["punch", net, peer, attempt, upgrade]` (arranger → helper) →
- *   `ok, candidates-of-peer`: the helper tells `peer` at the same moment with
- *   `["punch-go", net, arranger, attempt, upgrade, candidates-of-arranger]`.
- * - `["verdict", net, peer, attempt, ok]` (arranger → helper), passed on as
- *   `["verdict-go", net, arranger, attempt, ok]`: whether a try to go direct
+ * - `["punch", net, peer, attempt, upgrade, order]` (arranger → helper) →
+ *   `ok, candidates-of-peer`: the helper passes the order on to `peer` at
+ *   the same moment with `["punch-go", net, arranger, order]`.
+ * - `["verdict", net, peer, order]` (arranger → helper), passed on as
+ *   `["verdict-go", net, arranger, order]`: whether a try to go direct
  *   while relayed worked.
- * - `["relay-open", net, peer, circuit]` (arranger → relay) → `ok`: the
- *   relay offers the circuit to `peer` with `["relay-offer", net, arranger,
- *   circuit]` first; a relay that is `peer` itself ends the circuit there.
- * - `["relay-close", net, peer, circuit]` (an end → relay), and
- *   `["relay-closed", net, peer, circuit]` (relay → the other end).
+ * - `["relay-open", net, peer, circuit, order]` (arranger → relay) → `ok`:
+ *   the relay offers the circuit to `peer` with `["relay-offer", net,
+ *   arranger, order]` first; a relay that is `peer` itself ends the circuit
+ *   there.
+ * - `["relay-close", net, peer, circuit]` (an end → relay; also from an end
+ *   that is no longer a member), and `["relay-closed", net, peer, circuit]`
+ *   (relay → the other end).
+ *
+ * Every `order` is signed by the arranger (path_order.ts): a helper or relay
+ * passes it on and cannot forge or change it, and the follower acts on
+ * nothing else.
  *
  * Then WireGuard's packets travel as link datagrams on the circuit number.
  * A node that predates this protocol refuses every message (no such
@@ -25,17 +31,18 @@
  */
 import {
   bool,
+  bytes,
   type CID,
   definePromise,
   hashText,
   type KnownPromise,
-  list,
   type Parm,
   type Parms,
   type Shape,
   text,
   whole,
 } from "../../kernel/mod.ts";
+import { MAX_ORDER_BYTES } from "./path_order.ts";
 
 /** The path module's text; its hash is the module id peers address. */
 export const PATHS_TEXT =
@@ -61,21 +68,31 @@ export type PathOp =
   | "relay-closed";
 
 const ID = text(120);
-const CANDIDATES = list(text(64), 8);
 const ATTEMPT = whole(0, 0xffff_ffff);
 const CIRCUIT = whole(1, 0xffff_ffff);
+const ORDER = bytes(MAX_ORDER_BYTES);
 
 /** What each operation carries after `op, net`. */
 export const PATH_ARGS = {
-  "punch": [ID, ATTEMPT, bool],
-  "punch-go": [ID, ATTEMPT, bool, CANDIDATES],
-  "verdict": [ID, ATTEMPT, bool],
-  "verdict-go": [ID, ATTEMPT, bool],
-  "relay-open": [ID, CIRCUIT],
-  "relay-offer": [ID, CIRCUIT],
+  "punch": [ID, ATTEMPT, bool, ORDER],
+  "punch-go": [ID, ORDER],
+  "verdict": [ID, ORDER],
+  "verdict-go": [ID, ORDER],
+  "relay-open": [ID, CIRCUIT, ORDER],
+  "relay-offer": [ID, ORDER],
   "relay-close": [ID, CIRCUIT],
   "relay-closed": [ID, CIRCUIT],
 } as const satisfies Record<PathOp, readonly Shape<unknown>[]>;
+
+/** Operations that make a node change WireGuard or its circuits (a smaller budget per peer). */
+export const ACTING_OPS: ReadonlySet<PathOp> = new Set([
+  "punch",
+  "punch-go",
+  "verdict",
+  "verdict-go",
+  "relay-open",
+  "relay-offer",
+]);
 
 /** A path message. */
 export function pathMessage(op: PathOp, net: string, ...args: Parm[]): Parms {

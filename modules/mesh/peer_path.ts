@@ -15,12 +15,15 @@
  * 3. `relay`: WireGuard's own encrypted packets go through a member linked to
  *    both ends (or over the pair's own grid link), which cannot read them.
  * 4. While relayed, a direct path is tried again now and then (`upgrade`,
- *    backing off up to {@link PATH_TIMERS}.upgradeMaxMs), keeping the relay
- *    until traffic is seen on the direct path.
+ *    backing off up to {@link PATH_TIMERS}.upgradeMaxMs, straight to it when
+ *    no punch is possible), keeping the relay until traffic is seen on the
+ *    direct path.
  *
  * A path that has received nothing for {@link PATH_TIMERS}.staleMs (peers send
  * a keepalive every 25 s) is dead and found again; when everything failed,
- * the path is `unreachable`, with the reason, and starts over later.
+ * the path is `unreachable`, with the reason, and starts over later, waiting
+ * twice as long after each failure in a row (up to 5 minutes), unless the
+ * peer reaches us by itself meanwhile.
  *
  * @module
  */
@@ -67,6 +70,10 @@ const FRESH_SESSION_MS = 120_000;
 const ACTION_TIMEOUT_MS = 30_000;
 /** A follower told to go direct reverts to the relay if no verdict comes within this long. */
 const VERDICT_WAIT_MS = 10_000;
+/** The longest wait between tries of an unreachable path. */
+const RETRY_MAX_MS = 300_000;
+/** News that a member came up moves an unreachable path's retry forward at most this often. */
+const RETRY_SOON_MS = 10_000;
 /** On a retry after everything failed, the announced endpoint gets this long. */
 const RETRY_DIRECT_MS = 2_000;
 /** A follower with no packets this long says unreachable (its arranger tries direct, punch, relay). */
@@ -167,6 +174,12 @@ export class PeerPath {
   #retrying = false;
   /** True until the first stage change: a session WireGuard already had counts as a path. */
   #startup = true;
+  /** Whether a punch was possible at the last tick. */
+  #canPunch = false;
+  /** Times in a row no relay took the pair. */
+  #unreachable = 0;
+  /** When {@link retrySoon} last moved the retry forward. */
+  #retriedSoonAt = -Infinity;
 
   /** A path that starts `direct` at `now`. */
   constructor(role: PathRole, now: number, timers: PathTimers = PATH_TIMERS) {
@@ -240,6 +253,7 @@ export class PeerPath {
 
   #arrange(f: PathFacts, now: number): PathAction | undefined {
     const t = this.#timers;
+    this.#canPunch = f.canPunch;
     if (this.#wantRelay) {
       const want = this.#wantRelay;
       this.#wantRelay = undefined;
@@ -286,7 +300,9 @@ export class PeerPath {
           return this.#busy(now, { kind: "relay", failed: this.relay?.via });
         }
         if (stale) return this.#busy(now, { kind: "relay", failed: this.relay?.via });
-        if (f.canPunch && now >= this.nextUpgradeAt) {
+        // Even a pair that cannot punch tries now and then: one end may be reachable after all
+        // (a public node whose NATed peer slept past the direct try), just less often.
+        if (now >= this.nextUpgradeAt) {
           return this.#busy(now, { kind: "punch", upgrade: true });
         }
         return undefined;
@@ -308,6 +324,11 @@ export class PeerPath {
         return { kind: "revert" };
       }
       case "unreachable":
+        if (f.heardAt > this.since) {
+          // A session came up by itself (the peer reached us): keep it, do not restart it.
+          this.#enter("direct", now, true);
+          return undefined;
+        }
         return now >= this.retryAt ? this.#restart(now) : undefined;
     }
   }
@@ -342,10 +363,11 @@ export class PeerPath {
   #punchFailed(now: number, why: string): void {
     this.failures++;
     this.why = why;
-    const wait = Math.min(
-      this.#timers.upgradeMs * 2 ** (this.failures - 1),
-      this.#timers.upgradeMaxMs,
-    );
+    const t = this.#timers;
+    // No punch possible (a NAT known to be symmetric): the longest wait before the next try.
+    const wait = this.#canPunch
+      ? Math.min(t.upgradeMs * 2 ** (this.failures - 1), t.upgradeMaxMs)
+      : t.upgradeMaxMs;
     this.nextUpgradeAt = now + wait;
   }
 
@@ -356,15 +378,21 @@ export class PeerPath {
 
   #enter(stage: PathStage, now: number, established: boolean): void {
     this.#startup = false;
+    if (established) this.#unreachable = 0;
     this.stage = stage;
     this.since = now;
     if (this.established !== established || !established) this.#downSince = now;
     this.established = established;
   }
 
-  /** An unreachable path starts over at the next tick (a member came up: maybe a relay). */
-  retrySoon(): void {
-    if (this.stage === "unreachable") this.retryAt = 0;
+  /**
+   * An unreachable path starts over at the next tick (a member came up:
+   * maybe a relay), at most once per {@link RETRY_SOON_MS}.
+   */
+  retrySoon(now = Date.now()): void {
+    if (this.stage !== "unreachable" || now - this.#retriedSoonAt < RETRY_SOON_MS) return;
+    this.#retriedSoonAt = now;
+    this.retryAt = 0;
   }
 
   /** The service started a punch: this end sends at `kickAt` (`upgrade`: the relay stays meanwhile). */
@@ -404,13 +432,19 @@ export class PeerPath {
     this.why = why;
     this.relay = undefined;
     this.#enter("unreachable", now, false);
-    this.retryAt = now + Math.min(soonMs ?? Infinity, this.#timers.retryMs);
+    // Every failure in a row doubles the wait (a member that is off for the night costs little),
+    // except that the first may come back soon when a relay was only not yet linked to the peer.
+    this.#unreachable++;
+    const backoff = Math.min(this.#timers.retryMs * 2 ** (this.#unreachable - 1), RETRY_MAX_MS);
+    const first = this.#unreachable === 1 && soonMs !== undefined;
+    this.retryAt = now + (first ? Math.min(soonMs, backoff) : backoff);
   }
 
   /** The relay circuit through `via` is gone (its link went down, it closed the circuit). */
   relayLost(via: string, now = Date.now()): void {
     if (this.relay?.via !== via) return;
     if (this.role === "follower") {
+      if (this.stage !== "relay" && this.stage !== "upgrade") return; // moved on (went direct)
       if (this.established) this.#downSince = now;
       this.established = false; // the arranger opens another circuit and offers it
       return;

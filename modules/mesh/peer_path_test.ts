@@ -121,9 +121,12 @@ Deno.test("PeerPath: a try to go direct that sees no traffic reverts to the rela
   const at = T0 + T.upgradeMs;
   p.tick(facts({ heardAt: at - 1, canPunch: true }), at);
   p.punching({ helper: "r", attempt: 2, candidate: "198.51.100.4:51820", kickAt: at }, at, true);
-  p.tick(facts({ heardAt: at - 1 }), at);
+  p.tick(facts({ heardAt: at - 1, canPunch: true }), at);
   // WireGuard was pulled back to the relay: the endpoint is not the candidate.
-  const act = p.tick(facts({ heardAt: at + 2000, endpoint: "127.0.0.1:4000" }), at + T.confirmMs);
+  const act = p.tick(
+    facts({ heardAt: at + 2000, endpoint: "127.0.0.1:4000", canPunch: true }),
+    at + T.confirmMs,
+  );
   assertEquals(act, { kind: "revert" });
   assertEquals([p.stage, p.established, p.failures], ["relay", true, 1]);
   assertEquals(p.nextUpgradeAt, at + T.confirmMs + T.upgradeMs);
@@ -134,8 +137,11 @@ Deno.test("PeerPath: a try to go direct that sees no traffic reverts to the rela
     again,
     true,
   );
-  p.tick(facts({ heardAt: again - 1 }), again);
-  p.tick(facts({ heardAt: again - 1, endpoint: "127.0.0.1:4000" }), again + T.confirmMs);
+  p.tick(facts({ heardAt: again - 1, canPunch: true }), again);
+  p.tick(
+    facts({ heardAt: again - 1, endpoint: "127.0.0.1:4000", canPunch: true }),
+    again + T.confirmMs,
+  );
   assertEquals(p.nextUpgradeAt, again + T.confirmMs + 2 * T.upgradeMs);
 });
 
@@ -240,4 +246,46 @@ Deno.test("PeerPath: a follower told to go direct while relayed reverts if the v
   g.told({ helper: "r", attempt: 4, candidate: "198.51.100.3:51820", kickAt: T0 }, T0, true);
   g.verdict(true, T0 + 3000);
   assertEquals([g.stage, g.endpoint("127.0.0.1:5000")], ["punched", "198.51.100.3:51820"]);
+});
+
+Deno.test("PeerPath: a relayed pair that cannot punch still tries to go direct, at the longest interval after a failure", () => {
+  const p = new PeerPath("arranger", T0);
+  p.relayed({ via: "r", circuit: 1 }, T0);
+  const heard = (now: number) => facts({ heardAt: now - 100 }); // canPunch false
+  assertEquals(run(p, T0 + 1000, T0 + T.upgradeMs - 1000, heard), []);
+  const at = T0 + T.upgradeMs;
+  assertEquals(p.tick(heard(at), at), { kind: "punch", upgrade: true });
+  p.noPunch("no candidates", at);
+  assertEquals([p.stage, p.nextUpgradeAt], ["relay", at + T.upgradeMaxMs]);
+});
+
+Deno.test("PeerPath: an unreachable peer that reaches us by itself is kept, not restarted", () => {
+  const p = new PeerPath("arranger", T0);
+  p.noRelay("nobody relays", T0);
+  assertEquals(p.tick(facts({ heardAt: T0 + 2000, handshakeAt: T0 + 2000 }), T0 + 3000), undefined);
+  assertEquals([p.stage, p.describe(T0 + 3000).path], ["direct", "direct"]);
+  assertEquals(run(p, T0 + 4000, T0 + T.retryMs + 5000, (now) => facts({ heardAt: now })), []);
+});
+
+Deno.test("PeerPath: failures in a row back off (a member off for the night costs little); news is throttled", () => {
+  const p = new PeerPath("arranger", T0);
+  const waits: number[] = [];
+  let now = T0;
+  for (let i = 0; i < 8; i++) {
+    p.noRelay("not linked", now, 3000); // a relay says: not linked to the peer (yet)
+    waits.push(p.retryAt - now);
+    now = p.retryAt;
+    p.tick(facts(), now); // restart
+    now += 2000;
+    p.tick(facts(), now); // the short direct try fails: relay again
+  }
+  assertEquals(waits, [3000, 30_000, 60_000, 120_000, 240_000, 300_000, 300_000, 300_000]);
+  p.noRelay("not linked", now, 3000);
+  p.retrySoon(now);
+  assertEquals(p.retryAt, 0);
+  p.tick(facts(), now); // restart
+  p.tick(facts(), now + 2000);
+  p.noRelay("not linked", now + 2000, 3000);
+  p.retrySoon(now + 5000); // within 10 s of the last: ignored
+  assert(p.retryAt > now + 5000);
 });

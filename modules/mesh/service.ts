@@ -198,7 +198,7 @@ export class Mesh implements MeshOps {
       }),
     };
     this.#paths = new PathService({
-      selfId,
+      identity: options.identity,
       nets: this.nets,
       peers,
       wg,
