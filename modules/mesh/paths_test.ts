@@ -28,8 +28,7 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
 Deno.test("RelaySwitch: forwards only agreed circuits, within its rate, fairly, and drops circuits with their ends", async () => {
   const wire = new FakeWire();
   const k = new Kernel();
-  const [a, r, b] = ["a", "r", "b"].map((id) => wire.add(id, `ws://${id}`, k));
-  wire.add("c", "ws://c", k);
+  const [a, r, b, c] = ["a", "r", "b", "c"].map((id) => wire.add(id, `ws://${id}`, k));
   wire.link("a", "r");
   wire.link("r", "b");
   wire.link("r", "c");
@@ -63,18 +62,23 @@ Deno.test("RelaySwitch: forwards only agreed circuits, within its rate, fairly, 
   endA.send("r", 7, new Uint8Array(1000));
   await tick();
   assertEquals([relay.status().bytes, relay.status().dropped], [3002, 3]);
-  // A second circuit halves each one's share: one pair cannot take the whole rate.
+  // A second circuit: while the budget runs low, each gets only its fair share (half).
   relay.open("n", "c", "b", 9);
+  const endC = new RelaySwitch(c);
   now += 1000;
-  for (let i = 0; i < 3; i++) endA.send("r", 7, new Uint8Array(1000));
+  endA.send("r", 7, new Uint8Array(1000));
+  endA.send("r", 7, new Uint8Array(1000)); // plenty left: a lone burst runs at the full rate
+  endA.send("r", 7, new Uint8Array(1000)); // low now, and a has used its share: dropped
+  endC.send("r", 9, new Uint8Array(500)); // c's share is untouched: passes
   await tick();
-  assertEquals(relay.status().dropped, 5, "a's circuit gets 1500 bytes of the 3000");
+  assertEquals([relay.status().bytes, relay.status().dropped], [5502, 4]);
+  endC.close();
   // One circuit per pair: a new one replaces the old.
   relay.open("n", "b", "a", 11);
   assertEquals(relay.circuits, 2);
   endA.send("r", 7, new Uint8Array(1));
   await tick();
-  assertEquals(relay.status().dropped, 6, "the old circuit is gone");
+  assertEquals(relay.status().dropped, 5, "the old circuit is gone");
   // A member that is revoked or left: its circuits go, the live end is told.
   assertEquals(relay.prune("n", (id) => id !== "c").map((x) => [x.other, x.gone]), [["b", "c"]]);
   assertEquals(relay.dropNode("a").map((x) => x.other), ["b"]);

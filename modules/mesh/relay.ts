@@ -11,7 +11,7 @@
  * UDP proxy WireGuard sends to). Relaying is bounded: one circuit per pair
  * (a new one replaces the old), a number of circuits and a quarter of them
  * per member asking, bytes per second over all of them (a token bucket)
- * shared fairly among the circuits; past any, new circuits are refused and
+ * shared fairly among the circuits when it runs low; past any, new circuits are refused and
  * packets dropped, as a congested path would. Circuits idle for a while, or
  * whose ends are no longer live members, are dropped.
  *
@@ -252,9 +252,11 @@ export class RelaySwitch {
   }
 
   /**
-   * Takes `n` bytes from the relay's rate budget and from the circuit's fair
-   * share of it (the rate divided among the circuits, so one pair cannot
-   * starve the others); both refill continuously, at most a second's worth.
+   * Takes `n` bytes from the relay's rate budget (refilled continuously, at
+   * most a second's worth). While more than half of it is left, any circuit
+   * may use it; below that, each circuit only its fair share (the rate
+   * divided among the circuits), so one busy pair cannot starve the others
+   * but a lone one runs at the full rate.
    */
   #spend(c: Circuit, n: number): boolean {
     const now = this.#now();
@@ -264,9 +266,11 @@ export class RelaySwitch {
     this.#refilled = now;
     c.tokens = Math.min(share, c.tokens + ((now - c.refilled) / 1000) * share);
     c.refilled = now;
-    if (this.#tokens < n || c.tokens < n) return false;
+    if (this.#tokens < n) return false;
+    const contended = this.#tokens < rate / 2;
+    if (contended && c.tokens < n) return false;
     this.#tokens -= n;
-    c.tokens -= n;
+    c.tokens = Math.max(0, c.tokens - n);
     return true;
   }
 
