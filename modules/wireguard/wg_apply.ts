@@ -295,7 +295,17 @@ async function createLink(name: string, options: ApplyOptions): Promise<WgBacken
       throw new WireGuardError(`Cannot create interface "${name}": ${result.stderr}`);
     }
   }
-  await startWireguardGo(name, options);
+  try {
+    await startWireguardGo(name, options);
+  } catch (err) {
+    // wireguard-go sometimes fails to set up its TUN device while the kernel is still
+    // tearing down an earlier one (seen on loaded machines): once more, a moment later.
+    if (!(err instanceof WireGuardError && /exited with code 1\b/.test(err.message))) throw err;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if ((await readInterfaceState(name, options).catch(() => undefined)) === undefined) {
+      await startWireguardGo(name, options);
+    }
+  }
   return "userspace";
 }
 
