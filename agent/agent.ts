@@ -26,6 +26,7 @@ import {
 } from "../kernel/mod.ts";
 import {
   type Backoff,
+  checkReachableHost,
   LookupLedger,
   parsePeerUrl,
   peerAdminModule,
@@ -137,7 +138,10 @@ export async function runAgent(options: AgentOptions): Promise<void> {
   const node = options.node;
   const { hostname, port } = parseListen(options.listen);
   const auto = options.advertise === AUTO;
-  if (options.advertise !== undefined && !auto) parsePeerUrl(options.advertise);
+  if (options.advertise !== undefined && !auto) {
+    const url = new URL(parsePeerUrl(options.advertise));
+    await checkReachableHost(url.hostname, `Invalid --advertise ${options.advertise}`);
+  }
   const identity = await loadIdentity(`${node.home.state}/identity`);
   const socketPath = controlSocketPath(node.home.root);
   const stop = options.signal;

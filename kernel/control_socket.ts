@@ -258,6 +258,19 @@ function closeQuietly(conn: Deno.Conn): void {
 }
 
 async function connect(path: string): Promise<Deno.Conn | undefined> {
+  // Only a socket this user owns is the agent's: another user could plant one in the home.
+  try {
+    const info = await Deno.lstat(path);
+    const uid = Deno.uid();
+    if (!info.isSocket || (uid !== null && info.uid !== null && info.uid !== uid)) {
+      throw new ConfigError(
+        `"${path}" is not a socket of this user's agent: refusing to talk to it (remove it if no agent runs)`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
   try {
     return await Deno.connect({ transport: "unix", path });
   } catch (err) {

@@ -140,3 +140,24 @@ Deno.test("of several agents starting at once on one home, exactly one claims it
     assert(lines.every((l) => l === "claimed" || l.includes("already running")), lines.join("\n"));
   });
 });
+
+Deno.test("the command line talks only to a socket its own user owns", async () => {
+  await withDir(async (dir) => {
+    const path = controlSocketPath(dir);
+    await Deno.writeTextFile(path, "not a socket");
+    await assertRejects(() => agentAnswers(path), GridError, "not a socket of this user's agent");
+    await Deno.remove(path);
+    if (Deno.uid() !== 0) return; // only root can make a socket another user owns
+    const server = await ControlServer.start(path, {
+      handler: () => Promise.resolve(accept("planted")),
+    });
+    try {
+      await Deno.chown(path, 65534, 65534); // planted by "nobody"
+      await assertRejects(() => callAgent(path, [P]), GridError, "refusing to talk to it");
+      await Deno.chown(path, 0, 0);
+      assert(await agentAnswers(path));
+    } finally {
+      await server.close();
+    }
+  });
+});

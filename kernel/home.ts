@@ -1,5 +1,6 @@
 /**
- * The grid home: `$GRID_HOME` or `~/.grid`. It holds `config` (the symbol
+ * The grid home: `$GRID_HOME`, else `/var/lib/grid` for root (the service's)
+ * or `~/.grid`. It holds `config` (the symbol
  * table's hash and node settings), `cache/` (the CAS and cached answers),
  * `peers` (peer URLs), and whatever modules keep under `state/`. Created 0700.
  *
@@ -22,14 +23,76 @@ export interface GridHome {
   readonly state: string;
 }
 
-/** Resolves the home from `GRID_HOME`, else `$HOME/.grid`. */
-export function resolveHome(env: { get(name: string): string | undefined } = Deno.env): GridHome {
+/** Where root's grid home is, as for the grid service (contrib/grid.service). */
+export const SYSTEM_HOME = "/var/lib/grid";
+
+/** What {@link resolveHome} looks at besides the environment. */
+export interface HomeFacts {
+  /** This process's user id (0: root). */
+  uid: number | null;
+  /** Whether a directory exists. */
+  exists(path: string): boolean;
+}
+
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves the home: `GRID_HOME`; else, for root, {@link SYSTEM_HOME} (the
+ * grid service's, so the command line and the service share one identity
+ * and one agent; `~/.grid` only when that exists and the system home does
+ * not, as before); else `$HOME/.grid`.
+ */
+export function resolveHome(
+  env: { get(name: string): string | undefined } = Deno.env,
+  facts: HomeFacts = { uid: Deno.uid(), exists: isDir },
+): GridHome {
   const explicit = env.get("GRID_HOME");
+  if (explicit && explicit.length > 0) return homeAt(explicit);
   const home = env.get("HOME");
-  const root = explicit && explicit.length > 0 ? explicit : home ? `${home}/.grid` : (() => {
-    throw new ConfigError("Cannot find the grid home: set GRID_HOME or HOME");
-  })();
-  return homeAt(root);
+  if (facts.uid === 0) {
+    const legacy = home ? `${home}/.grid` : undefined;
+    const useLegacy = legacy !== undefined && !facts.exists(SYSTEM_HOME) && facts.exists(legacy);
+    return homeAt(useLegacy ? legacy : SYSTEM_HOME);
+  }
+  if (!home) throw new ConfigError("Cannot find the grid home: set GRID_HOME or HOME");
+  return homeAt(`${home}/.grid`);
+}
+
+/**
+ * Throws a one-line {@link ConfigError} when the home at `root` is unsafe
+ * to use: owned by another user, or writable by others (another user could
+ * plant a control socket or swap keys). A missing home is fine (it is made
+ * 0700).
+ */
+export function checkHomeSafe(root: string, uid = Deno.uid()): void {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(root);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw new ConfigError(`Cannot read the grid home "${root}": ${(err as Error).message}`);
+  }
+  if (info.isSymlink) {
+    throw new ConfigError(`The grid home "${root}" is a symbolic link: refusing it`);
+  }
+  if (uid !== null && info.uid !== null && info.uid !== uid) {
+    throw new ConfigError(
+      `The grid home "${root}" belongs to user ${info.uid}, not to you (${uid}): refusing it`,
+    );
+  }
+  if (info.mode !== null && (info.mode & 0o022) !== 0) {
+    throw new ConfigError(
+      `The grid home "${root}" is writable by others (mode ${
+        (info.mode & 0o777).toString(8)
+      }): fix it with chmod 700 ${root}`,
+    );
+  }
 }
 
 /** The layout of a home rooted at `root`. */
@@ -44,8 +107,9 @@ export function homeAt(root: string): GridHome {
   };
 }
 
-/** Creates the home's directories (0700) and an empty peers file if missing. */
+/** Checks an existing home is safe ({@link checkHomeSafe}), then creates what is missing (0700). */
 export async function ensureHome(home: GridHome): Promise<void> {
+  checkHomeSafe(home.root);
   try {
     for (const dir of [home.root, home.cache, home.state]) {
       await Deno.mkdir(dir, { recursive: true, mode: 0o700 });

@@ -16,10 +16,11 @@ function env(vars: Record<string, string>): { get(name: string): string | undefi
 }
 
 Deno.test("resolveHome() uses GRID_HOME, else HOME/.grid, else fails clearly", () => {
-  assertEquals(resolveHome(env({ GRID_HOME: "/srv/g/", HOME: "/root" })).root, "/srv/g");
-  assertEquals(resolveHome(env({ HOME: "/home/ann" })).config, "/home/ann/.grid/config");
-  assertEquals(resolveHome(env({ GRID_HOME: "", HOME: "/h" })).root, "/h/.grid");
-  const err = assertThrows(() => resolveHome(env({})), GridError, "GRID_HOME");
+  const user = { uid: 1000, exists: () => false };
+  assertEquals(resolveHome(env({ GRID_HOME: "/srv/g/", HOME: "/root" }), user).root, "/srv/g");
+  assertEquals(resolveHome(env({ HOME: "/home/ann" }), user).config, "/home/ann/.grid/config");
+  assertEquals(resolveHome(env({ GRID_HOME: "", HOME: "/h" }), user).root, "/h/.grid");
+  const err = assertThrows(() => resolveHome(env({}), user), GridError, "GRID_HOME");
   assertEquals(err.code, "config");
 });
 
@@ -92,4 +93,41 @@ Deno.test("writeConfig() writes atomically with mode 0600 and keeps unknown fiel
     for await (const e of Deno.readDir(home.root)) names.push(e.name);
     assert(!names.some((n) => n.startsWith(".tmp-")), names.join(" "));
   });
+});
+
+Deno.test("resolveHome() gives root the service's home, so the command line and the service agree", () => {
+  const root = (dirs: string[]) => ({ uid: 0, exists: (p: string) => dirs.includes(p) });
+  assertEquals(resolveHome(env({ HOME: "/root" }), root([])).root, "/var/lib/grid");
+  assertEquals(resolveHome(env({ HOME: "/root" }), root(["/var/lib/grid"])).root, "/var/lib/grid");
+  // An older root install in ~/.grid keeps working while there is no system home.
+  assertEquals(resolveHome(env({ HOME: "/root" }), root(["/root/.grid"])).root, "/root/.grid");
+  assertEquals(
+    resolveHome(env({ HOME: "/root" }), root(["/root/.grid", "/var/lib/grid"])).root,
+    "/var/lib/grid",
+  );
+  assertEquals(resolveHome(env({ GRID_HOME: "/x" }), root([])).root, "/x");
+});
+
+Deno.test("ensureHome() refuses a home others may write to, or that is not the user's", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(dir, 0o777);
+    const err = await assertRejects(() => ensureHome(homeAt(dir)), GridError, "writable by others");
+    assertEquals(err.message.includes("chmod 700"), true);
+    await Deno.chmod(dir, 0o700);
+    await ensureHome(homeAt(dir));
+    const link = `${dir}-link`;
+    await Deno.symlink(dir, link);
+    try {
+      await assertRejects(() => ensureHome(homeAt(link)), GridError, "symbolic link");
+    } finally {
+      await Deno.remove(link);
+    }
+    if (Deno.uid() === 0) {
+      await Deno.chown(dir, 65534, 65534);
+      await assertRejects(() => ensureHome(homeAt(dir)), GridError, "belongs to user 65534");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -46,3 +46,4 @@ export {
   readPeerRows,
   readPeerUrls,
 } from "./admin.ts";
+export { checkReachableHost, isLocalOnlyHost } from "./reachable.ts";

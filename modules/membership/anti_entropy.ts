@@ -35,6 +35,7 @@ import {
   reject,
   rejectCodeOf,
 } from "../../kernel/mod.ts";
+import { isLocalOnlyHost } from "../../kernel/peers/mod.ts";
 import { isAdmin, isLive } from "./member_set.ts";
 import { memberReach, type Nets, type NetState } from "./nets.ts";
 import type { MemberRecord } from "./records.ts";
@@ -437,6 +438,8 @@ export class AntiEntropy {
       const url = memberReach(state, m).url;
       const before = this.#dialled.get(m.id);
       if (!url || before === url) continue;
+      // A member that says it is at a loopback address cannot be reached there: never dialled.
+      if (isLocalOnlyHost(urlHost(url))) continue;
       // A member that moved: stop redialling where it was.
       if (before !== undefined) this.#o.peers.forget(before);
       if (connected.has(m.id)) continue;
@@ -642,4 +645,13 @@ function readDigest(value: unknown): Map<string, number> | undefined {
     out.set(pair[0], pair[1] as number);
   }
   return out;
+}
+
+/** The host of a URL ("" when it is not one). */
+function urlHost(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return "";
+  }
 }

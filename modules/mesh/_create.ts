@@ -11,10 +11,12 @@ import {
   parseCidr,
   readSettings,
 } from "../membership/mod.ts";
+import { checkReachableHost } from "../../kernel/peers/mod.ts";
 import { defaultInterfaceName } from "./render.ts";
 import type { CreateRequest, CreateResult } from "./protocol.ts";
 import type { MeshContext } from "./_context.ts";
 import {
+  checkCanMake,
   checkInterface,
   checkNoOverlap,
   endpointFrom,
@@ -40,6 +42,11 @@ export async function createNet(ctx: MeshContext, req: CreateRequest): Promise<C
     throw new MembershipError(`A net called "${name}" already exists on this node`);
   }
   checkNoOverlap(ctx.nets, name, cidr);
+  await checkCanMake(ctx, name, iface);
+  if (req.endpoint) {
+    const host = req.endpoint.slice(0, req.endpoint.lastIndexOf(":"));
+    await checkReachableHost(host, `Invalid --endpoint ${req.endpoint}`);
+  }
   const listenPort = await listenPortFor(ctx.nets, name, req.listenPort);
   return await ctx.reconciler.holding(name, async () => {
     const existed = ctx.online && (await ctx.wg.readLinkState(iface)).exists;

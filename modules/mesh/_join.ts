@@ -16,11 +16,13 @@ import {
   type NetState,
   requestAdmission,
 } from "../membership/mod.ts";
+import { checkReachableHost } from "../../kernel/peers/mod.ts";
 import { defaultInterfaceName } from "./render.ts";
 import type { JoinRequest, JoinResult } from "./protocol.ts";
 import type { MeshContext } from "./_context.ts";
 import { withdraw } from "./_leave.ts";
 import {
+  checkCanMake,
   checkInterface,
   checkNoOverlap,
   endpointFrom,
@@ -71,17 +73,32 @@ export async function joinNet(
   const { urls, net, invite } = await joinTarget(name, req);
   const existing = ctx.nets.get(name);
   if (existing) {
-    if (isLive(existing.set, ctx.selfId)) {
+    const revoked = existing.settings.revoked?.by ??
+      existing.set.members.get(ctx.selfId)?.revokedBy;
+    if (isLive(existing.set, ctx.selfId) && !existing.settings.revoked) {
       await ctx.reconciler.reconcileNet(existing, true);
       return { ...joined(ctx, existing, ""), already: true };
     }
+    if (revoked !== undefined) {
+      const by = existing.set.members.get(revoked)?.name ?? revoked;
+      throw new MembershipError(
+        `This node was revoked from net "${name}" by ${by}; this identity cannot rejoin it. ` +
+          `To start over as a new node: grid leave-wireguard-net ${name}, then use a new grid home (GRID_HOME=/new/path) for a new identity`,
+      );
+    }
     throw new MembershipError(
-      `This node was in net "${name}" and is no longer a live member; leave it first`,
+      `This node was in net "${name}" and is no longer a live member; leave it first (grid leave-wireguard-net ${name})`,
     );
   }
   if (!ctx.online) throw new MembershipError("Joining needs a running agent");
   const iface = req.interface ?? defaultInterfaceName(name);
   checkInterface(ctx.nets, name, iface);
+  // Before the invite is spent or any record written: can this node make the interface?
+  await checkCanMake(ctx, name, iface);
+  if (req.endpoint) {
+    const host = req.endpoint.slice(0, req.endpoint.lastIndexOf(":"));
+    await checkReachableHost(host, `Invalid --endpoint ${req.endpoint}`);
+  }
   const given = req.endpoint;
   if (given) checkEndpoint(given);
   const listenPort = await listenPortFor(ctx.nets, name, req.listenPort);

@@ -15,9 +15,19 @@ const PUSH_WAIT_MS = 3000;
 export async function leaveNet(ctx: MeshContext, req: LeaveRequest): Promise<LeaveResult> {
   const name = req.name;
   const state = ctx.nets.require(name);
-  if (isLive(state.set, ctx.selfId)) await ctx.nets.append(name, { kind: "left" });
-  await ctx.wg.removeInterface(state.settings.interface);
+  const live = isLive(state.set, ctx.selfId) && !state.settings.revoked;
+  if (live) await ctx.nets.append(name, { kind: "left" });
+  await ctx.reconciler.removeInterface(name, state.settings.interface);
   ctx.reconciler.removed(name);
+  if (!live) {
+    // Revoked (or never admitted): nobody needs to hear; the net goes from this node now.
+    await ctx.nets.forget(name);
+    ctx.log("info", "net-left", {
+      net: name,
+      why: state.settings.revoked ? "revoked" : "not a member",
+    });
+    return { name, left: true, told: true };
+  }
   const told = await finishLeave(ctx, state);
   return { name, left: true, told };
 }

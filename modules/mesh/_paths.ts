@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { isLocalOnlyHost } from "../../kernel/peers/mod.ts";
 import {
   answer,
   type CallContext,
@@ -235,7 +236,13 @@ export class PathService {
   /** The endpoint WireGuard should hold for member `m` (its announced one unless a path says). */
   endpointFor(state: NetState, m: Member): string | undefined {
     const p = this.#peers.get(state.settings.net)?.get(m.id);
-    return p?.path.endpoint(p.proxy?.endpoint) ?? memberReach(state, m).endpoint;
+    const chosen = p?.path.endpoint(p.proxy?.endpoint);
+    if (chosen !== undefined) return chosen;
+    // A member that says it is at a loopback address cannot be reached there: not configured so.
+    const announced = memberReach(state, m).endpoint;
+    return announced && !isLocalOnlyHost(announced.slice(0, announced.lastIndexOf(":")))
+      ? announced
+      : undefined;
   }
 
   /** What `grid status` says of the path to `peer` in net `net`. */

@@ -8,6 +8,7 @@
  */
 import type { GridHome, Logger } from "../../kernel/mod.ts";
 import { renderInterface } from "./render.ts";
+import { OwnedInterfaces } from "./_interfaces.ts";
 import type { WgDriver, WgInterfaceSpec, WgPeerSpec } from "../wireguard/mod.ts";
 import {
   type Member,
@@ -42,10 +43,35 @@ export class NetReconciler {
   readonly #applied = new Map<string, { key: string; at: number; iface: string }>();
   readonly #removed = new Set<string>();
   readonly #held = new Set<string>();
+  /** The interfaces grid made on this machine. */
+  readonly owned: OwnedInterfaces;
 
   /** A reconciler that has applied nothing yet. */
   constructor(options: NetReconcilerOptions) {
     this.#o = options;
+    this.owned = new OwnedInterfaces(options.home);
+  }
+
+  /**
+   * Deletes interface `iface` of net `name` if grid made it (or it is a
+   * WireGuard interface of a net from before grid kept that record); any
+   * other link (`eth0`, `lo`) is never touched, and a warning says so.
+   */
+  async removeInterface(name: string, iface: string): Promise<boolean> {
+    const { wg, log } = this.#o;
+    const ours = await this.owned.has(iface) ||
+      !(await wg.readLinkState(iface)).exists || await wg.isWireGuard(iface);
+    if (!ours) {
+      log("warn", "interface-kept", {
+        net: name,
+        interface: iface,
+        why: "not a WireGuard interface grid made: left alone",
+      });
+      return false;
+    }
+    await wg.removeInterface(iface);
+    await this.owned.set(iface, false);
+    return true;
   }
 
   /** Records that net `name`'s interface was taken down outside a pass (a leave). */
@@ -80,7 +106,7 @@ export class NetReconciler {
       // raced at two inviters): take down what this node brought up.
       const gone = status === "revoked" || status === "left" || this.#applied.has(name);
       if (gone && !this.#removed.has(name)) {
-        await wg.removeInterface(iface);
+        await this.removeInterface(name, iface);
         this.removed(name);
         log("info", "interface-removed", {
           net: name,
@@ -95,7 +121,8 @@ export class NetReconciler {
     const key = JSON.stringify(spec);
     const last = this.#applied.get(name);
     if (!force && last && last.key === key && Date.now() - last.at < REAPPLY_MS) return;
-    await wg.applyInterface(spec);
+    const result = await wg.applyInterface(spec);
+    if (result.created !== undefined) await this.owned.set(iface, true);
     if (!last || last.key !== key) {
       log("info", "interface-applied", {
         net: name,
@@ -131,7 +158,7 @@ export class NetReconciler {
   /** Undoes a failed create or join: removes the interface (and its wireguard-go). */
   async undo(name: string, iface: string): Promise<void> {
     try {
-      await this.#o.wg.removeInterface(iface);
+      await this.removeInterface(name, iface);
     } catch (err) {
       this.#o.log("warn", "interface-remove-failed", {
         net: name,

@@ -6,8 +6,9 @@
  * @module
  */
 import { CID } from "../../kernel/mod.ts";
-import { signWithWgKeyFile } from "../wireguard/mod.ts";
+import { signWithWgKeyFile, WireGuardError } from "../wireguard/mod.ts";
 import type { MeshContext } from "./_context.ts";
+import { checkLinkFree } from "./_interfaces.ts";
 
 export { DEFAULT_LISTEN_PORT } from "./_listen_port.ts";
 import { freeListenPort } from "./_listen_port.ts";
@@ -179,4 +180,15 @@ export function selfRequest(
     signWithWgKey: (message) => signWithWgKeyFile(wgKeyFile, message),
     invite: options.invite,
   });
+}
+
+/**
+ * Throws (one line, nothing written) unless this node can make net `name`'s
+ * interface `iface`: WireGuard can be managed here (privilege, tools,
+ * backend), and the link does not exist or grid made it.
+ */
+export async function checkCanMake(ctx: MeshContext, name: string, iface: string): Promise<void> {
+  const why = await ctx.wg.preflight();
+  if (why) throw new WireGuardError(why);
+  await checkLinkFree(ctx.wg, ctx.reconciler.owned, name, iface);
 }

@@ -37,16 +37,18 @@ export class FakeWg implements WgDriver {
     // A real X25519 key pair, as `wg genkey`/`wg pubkey` make: join requests prove it.
     return { publicKey: wgPublicKeyOf(secret), privateKeyFile };
   }
-  applyInterface(spec: WgInterfaceSpec): Promise<unknown> {
+  applyInterface(spec: WgInterfaceSpec): Promise<{ created?: string }> {
+    const created = this.specs.has(spec.name) ? {} : { created: "userspace" };
     if (this.failApply) {
       this.specs.set(spec.name, { ...structuredClone(spec), peers: [] }); // made, never configured
       return Promise.reject(new Error(this.failApply));
     }
     this.specs.set(spec.name, structuredClone(spec));
-    return Promise.resolve({});
+    return Promise.resolve(created);
   }
   removeInterface(name: string): Promise<void> {
     this.specs.delete(name);
+    this.otherLinks.delete(name);
     this.removed.push(name);
     return Promise.resolve();
   }
@@ -68,6 +70,16 @@ export class FakeWg implements WgDriver {
   }
   /** Every restartPeer and kickPeer, in order, as `restart KEY ENDPOINT` / `kick KEY ENDPOINT`. */
   readonly moves: string[] = [];
+  /** What {@link preflight} answers (undefined: all is well). */
+  cannot: string | undefined = undefined;
+  preflight(): Promise<string | undefined> {
+    return Promise.resolve(this.cannot);
+  }
+  /** Links that exist on the "machine" but are not WireGuard (eth0, lo). */
+  readonly otherLinks = new Set<string>(["eth0", "lo"]);
+  isWireGuard(name: string): Promise<boolean> {
+    return Promise.resolve(this.specs.has(name));
+  }
   restartPeer(name: string, peer: WgPeerSpec): Promise<void> {
     this.moves.push(`restart ${peer.publicKey} ${peer.endpoint ?? "-"}`);
     this.#setEndpoint(name, peer.publicKey, peer.endpoint);
@@ -83,6 +95,7 @@ export class FakeWg implements WgDriver {
     if (peer) peer.endpoint = endpoint;
   }
   readLinkState(name: string): Promise<LinkState> {
+    if (this.otherLinks.has(name)) return Promise.resolve({ exists: true, up: true });
     const exists = this.specs.has(name);
     return Promise.resolve({ exists, up: exists && !this.down.has(name) });
   }

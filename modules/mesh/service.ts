@@ -146,6 +146,8 @@ export class Mesh implements MeshOps {
   #announcing: Promise<void> | undefined;
   #announceAgain = false;
   #announceFresh = false;
+  /** The last reconcile failure per net, logged at warn once. */
+  readonly #failing = new Map<string, string>();
 
   private constructor(options: MeshOptions) {
     this.#o = options;
@@ -258,6 +260,10 @@ export class Mesh implements MeshOps {
       offPeers();
     }, { once: true });
     void (async () => {
+      if (this.nets.names().length > 0) {
+        const why = await this.#ctx.wg.preflight().catch((err) => oneLine(err));
+        if (why) this.#ctx.log("error", "wireguard-unavailable", { why });
+      }
       await this.#watchUnderlay();
       this.#announceSoon(true);
       this.reconcileSoon();
@@ -495,8 +501,13 @@ export class Mesh implements MeshOps {
           continue;
         }
         await this.reconcileNet(state);
+        this.#failing.delete(name);
       } catch (err) {
-        this.#ctx.log("warn", "reconcile-failed", { net: name, why: oneLine(err) });
+        // Once per reason: a node that cannot manage WireGuard says so, not every 3 s.
+        const why = oneLine(err);
+        const again = this.#failing.get(name) === why;
+        this.#failing.set(name, why);
+        this.#ctx.log(again ? "debug" : "warn", "reconcile-failed", { net: name, why });
       }
     }
   }

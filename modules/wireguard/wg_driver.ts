@@ -20,13 +20,14 @@ import { generateKeyPair } from "./wg_keys.ts";
 import { type LinkState, readLinkState } from "./wg_link.ts";
 import { globalAddresses, routeSource } from "./wg_route.ts";
 import { nudgePeers } from "./wg_nudge.ts";
+import { isWireGuardLink, wireGuardPreflight } from "./wg_preflight.ts";
 
 /** The WireGuard operations the mesh needs (the real ones, or fakes in tests). */
 export interface WgDriver {
   /** Makes (or reuses) `DIR/wg.key` with `wg genkey`; returns its public key. */
   generateKeyPair(dir: string): Promise<{ publicKey: string; privateKeyFile: string }>;
-  /** Makes the interface match the spec, changing only what differs. */
-  applyInterface(spec: WgInterfaceSpec): Promise<unknown>;
+  /** Makes the interface match the spec, changing only what differs; says when it made the link. */
+  applyInterface(spec: WgInterfaceSpec): Promise<{ created?: string }>;
   /** Deletes the interface (gone already is fine). */
   removeInterface(name: string): Promise<void>;
   /** The interface's `wg show dump`, without secrets. */
@@ -45,6 +46,10 @@ export interface WgDriver {
   restartPeer(name: string, peer: WgPeerSpec): Promise<void>;
   /** Points a peer at `endpoint` and makes it send a keepalive at once (its session stays). */
   kickPeer(name: string, publicKey: string, endpoint: string, keepalive: number): Promise<void>;
+  /** Why WireGuard cannot be managed here (no privilege, no tools, no backend), or undefined. */
+  preflight(): Promise<string | undefined>;
+  /** Whether link `name` exists and is a WireGuard interface. */
+  isWireGuard(name: string): Promise<boolean>;
 }
 
 /** The real WireGuard layer. */
@@ -61,4 +66,6 @@ export const SYSTEM_WG: WgDriver = {
   restartPeer: (name, peer) => restartPeer(name, peer),
   kickPeer: (name, publicKey, endpoint, keepalive) =>
     kickPeer(name, publicKey, endpoint, keepalive),
+  preflight: () => wireGuardPreflight(),
+  isWireGuard: (name) => isWireGuardLink(name),
 };

@@ -1,0 +1,61 @@
+/**
+ * Addresses other machines can use. A node must never tell its peers to
+ * reach it at a loopback or unspecified address (a host name that resolves
+ * to 127.0.0.1, as Debian's `/etc/hosts` makes the machine's own name), and
+ * must never dial or configure a peer at one: that address means "this
+ * machine" wherever it is read.
+ *
+ * @module
+ */
+import { lookup } from "node:dns/promises";
+import { ConfigError } from "../errors.ts";
+
+/** Whether `host` (a name or an IP literal, IPv6 with or without brackets) only means "this machine". */
+export function isLocalOnlyHost(host: string): boolean {
+  let h = host.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
+  if (h === "localhost" || h.endsWith(".localhost")) return true;
+  if (h.includes(":")) {
+    try {
+      h = new URL(`http://[${h}]/`).hostname.slice(1, -1);
+    } catch {
+      return false; // not an address: a name, resolved elsewhere
+    }
+    if (h === "::" || h === "::1") return true;
+    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h);
+    if (!mapped) return false;
+    const hi = parseInt(mapped[1], 16);
+    h = `${hi >> 8}.${hi & 255}.0.0`;
+  }
+  const m = /^(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(h);
+  if (!m) return false;
+  return m[1] === "127" || h === "0.0.0.0";
+}
+
+/**
+ * Throws a one-line {@link ConfigError} unless `host` can be reached from
+ * other machines as far as this one can tell: not a loopback or unspecified
+ * address, and a name that resolves to at least one address that is
+ * neither. `what` names the setting in the message (`--advertise ws://...`).
+ */
+export async function checkReachableHost(host: string, what: string): Promise<void> {
+  const bare = host.replace(/^\[|\]$/g, "");
+  if (isLocalOnlyHost(bare)) {
+    throw new ConfigError(
+      `${what}: ${bare} only means this machine; give an address other nodes can reach (or --advertise auto)`,
+    );
+  }
+  if (/^[\d.]+$/.test(bare) || bare.includes(":")) return; // an IP literal
+  let addresses: { address: string }[];
+  try {
+    addresses = await lookup(bare, { all: true });
+  } catch {
+    throw new ConfigError(`${what}: host "${bare}" does not resolve here`);
+  }
+  if (addresses.length > 0 && addresses.every((a) => isLocalOnlyHost(a.address))) {
+    throw new ConfigError(
+      `${what}: "${bare}" resolves to ${
+        addresses[0].address
+      }, which only means this machine (see /etc/hosts); give an address other nodes can reach (or --advertise auto)`,
+    );
+  }
+}
