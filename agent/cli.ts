@@ -14,15 +14,15 @@ import {
   rejectReason,
   UsageError,
 } from "../kernel/mod.ts";
-import type { Builtins } from "../builtins/mod.ts";
+import type { Builtins, Command } from "../builtins/mod.ts";
 import { prepareModuleRun } from "../modules/exec/mod.ts";
 import { type GridNode, openNode } from "./node.ts";
 import { runAgent } from "./agent.ts";
 import { forwardToAgent } from "./control.ts";
 import { exitCodeForCode, exitCodeOf } from "./exit_codes.ts";
 
-/** grid's version, printed by `grid --version`. */
-export const VERSION = "0.1.0";
+/** grid's version, printed by `grid version`. */
+export const VERSION = "0.2.0";
 
 /** The process's terminal as an {@link Io}. */
 export function terminalIo(): Io {
@@ -70,12 +70,26 @@ function open(builtins: Builtins): Promise<GridNode> {
 async function dispatch(argv: string[], io: Io, builtins: Builtins): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
-    await io.stdout(await helpText(builtins));
+    const about = first === "help" && rest.length > 0
+      ? await findBuiltin(builtins, rest[0])
+      : undefined;
+    if (first === "help" && rest.length > 0 && !about) {
+      throw new UsageError(`No command "${rest[0]}"; try grid --help`);
+    }
+    await io.stdout(about ? commandHelp(about) : await helpText(builtins));
     return first === undefined ? 2 : 0;
   }
-  if (first === "--version" || first === "-V") {
-    await io.stdout(`grid ${VERSION}\n`);
+  if (first === "--version" || first === "-V" || first === "version") {
+    await io.stdout(`grid ${VERSION} (deno ${Deno.version.deno})\n`);
     return 0;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    // Help on a command, before anything runs (or is sent to the agent).
+    const about = await findBuiltin(builtins, first);
+    if (about) {
+      await io.stdout(commandHelp(about));
+      return 0;
+    }
   }
   if (first === "--show") {
     if (rest.length !== 1) throw new UsageError("Usage: grid --show SUBCOMMAND");
@@ -89,6 +103,9 @@ async function dispatch(argv: string[], io: Io, builtins: Builtins): Promise<num
 
   const node = await open(builtins);
   const entry = lookup(node.symbols, first);
+  if (entry.kind === "builtin" && (await findBuiltin(builtins, first))?.inputArgs) {
+    rest.splice(0, rest.length, ...(await Promise.all(rest.map(readInputArg))));
+  }
   if (entry.kind !== "builtin") {
     // A module by hash: fetched through the kernel, verified, run sandboxed here (#5).
     prepareModuleRun(node, first, entry);
@@ -114,19 +131,144 @@ async function dispatch(argv: string[], io: Io, builtins: Builtins): Promise<num
   }
 }
 
+/** `-` → standard input's content, `@FILE` → the file's, trimmed; other arguments as they are. */
+async function readInputArg(arg: string): Promise<string> {
+  if (arg === "-") return (await new Response(Deno.stdin.readable).text()).trim();
+  if (arg.startsWith("@") && arg.length > 1) {
+    try {
+      return (await Deno.readTextFile(arg.slice(1))).trim();
+    } catch (err) {
+      throw new UsageError(`Cannot read "${arg.slice(1)}": ${oneLine(err)}`);
+    }
+  }
+  return arg;
+}
+
+/** The builtin command called `name`, if any. */
+async function findBuiltin(registry: Builtins, name: string): Promise<Command | undefined> {
+  return (await registry.load()).find((b) => b.command.name === name)?.command;
+}
+
+/** Help lines fit in this many columns. */
+const HELP_WIDTH = 100;
+
+/** Words of `text`; a bracketed option (`[--advertise URL|auto]`) is one word. */
+function words(text: string): string[] {
+  const out: string[] = [];
+  let word = "";
+  let depth = 0;
+  for (const ch of text) {
+    if (ch === "[") depth++;
+    if (ch === "]") depth = Math.max(0, depth - 1);
+    if (ch === " " && depth === 0) {
+      if (word) out.push(word);
+      word = "";
+    } else {
+      word += ch;
+    }
+  }
+  if (word) out.push(word);
+  return out;
+}
+
+/** `text` broken into lines of at most `width` columns between words (a longer word stays whole). */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of words(text)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** `grid COMMAND --help`: its usage, what it does, each option, and where its promise is. */
+export function commandHelp(c: Command): string {
+  const out = [...wrap(c.usage, HELP_WIDTH).map((l, i) => (i === 0 ? l : `    ${l}`)), ""];
+  out.push(...wrap(c.summary, HELP_WIDTH), "");
+  const options = c.options ?? [];
+  if (options.length > 0) {
+    const width = Math.min(28, Math.max(...options.map(([o]) => o.length)));
+    const indent = " ".repeat(width + 4);
+    for (const [option, text] of options) {
+      const body = wrap(text, HELP_WIDTH - indent.length);
+      if (option.length > width) {
+        out.push(`  ${option}`, ...body.map((l) => indent + l));
+      } else {
+        const lead = `  ${option.padEnd(width)}  `;
+        out.push(...body.map((l, i) => (i === 0 ? lead : indent) + l));
+      }
+    }
+    out.push("");
+  }
+  out.push(`grid --show ${c.name} prints the promise it makes.`, "");
+  return out.join("\n");
+}
+
+/** The order `grid --help` lists commands in (others after). */
+const HELP_ORDER = [
+  "serve",
+  "create-wireguard-net",
+  "invite",
+  "join-wireguard-net",
+  "status",
+  "admins",
+  "revoke",
+  "leave-wireguard-net",
+  "wait",
+  "down",
+];
+
+const GROUPS: readonly [Command["group"], string][] = [
+  ["mesh", "WireGuard nets"],
+  ["peers", "Grid peers"],
+  ["content", "Content and modules"],
+];
+
 async function helpText(registry: Builtins): Promise<string> {
-  const builtins = await registry.load();
-  const width = Math.max(...builtins.map((b) => b.command.usage.length));
-  const lines = builtins.map((b) => `  ${b.command.usage.padEnd(width)}  ${b.command.summary}`);
-  return [
+  const rank = (c: Command) => {
+    const i = HELP_ORDER.indexOf(c.name);
+    return i === -1 ? HELP_ORDER.length : i;
+  };
+  const commands = (await registry.load()).map((b) => b.command).sort((a, b) => rank(a) - rank(b));
+  const name = Math.max(...commands.map((c) => c.name.length));
+  const out = [
     "grid: a promise-based network agent; deploys and manages a WireGuard mesh with no central server",
     "",
-    "Usage: grid {promise} [arg ...]",
+    "Usage: grid COMMAND [ARG...]        grid COMMAND --help for its options",
     "",
-    ...lines,
-    `  ${"grid --show SUBCOMMAND".padEnd(width)}  print the promise a subcommand makes`,
+  ];
+  for (const [group, title] of GROUPS) {
+    out.push(`${title}:`);
+    for (const c of commands.filter((x) => x.group === group)) {
+      const lead = `  ${c.name.padEnd(name)}  `;
+      out.push(
+        ...wrap(c.summary, HELP_WIDTH - lead.length).map((l, i) =>
+          (i === 0 ? lead : " ".repeat(lead.length)) + l
+        ),
+      );
+      // Every option, in the usage line (without the leading "grid NAME").
+      const rest = c.usage.replace(/^grid \S+\s*/, "");
+      if (rest) {
+        out.push(...wrap(rest, HELP_WIDTH - lead.length).map((l) => " ".repeat(lead.length) + l));
+      }
+    }
+    out.push("");
+  }
+  out.push(
+    "Other:",
+    `  ${"version".padEnd(name)}  print grid's version`,
+    `  ${"help [COMMAND]".padEnd(name)}  this text, or one command's`,
+    `  ${"--show COMMAND".padEnd(name)}  print the promise a command makes`,
+    `  ${"NAME [ARG...]".padEnd(name)}  run any module the symbol table names`,
     "",
-    "GRID_HOME overrides ~/.grid.",
+    "GRID_HOME overrides the home (default: /var/lib/grid for root, like the service; else ~/.grid).",
     "",
-  ].join("\n");
+  );
+  return out.join("\n");
 }

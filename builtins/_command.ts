@@ -18,10 +18,20 @@ export interface Command {
   readonly usage: string;
   /** One line saying what it does. */
   readonly summary: string;
+  /** Where `grid --help` lists it. */
+  readonly group: "mesh" | "peers" | "content";
+  /** Its arguments and options, each with one line of help (`grid NAME --help`). */
+  readonly options?: readonly (readonly [string, string])[];
   /** Runs in the caller's own process, never forwarded to a running agent (e.g. `serve`). */
   readonly foreground?: boolean;
   /** Its arguments may name local files: made absolute before it is forwarded to an agent. */
   readonly fileArgs?: boolean;
+  /**
+   * An argument `-` stands for standard input and `@FILE` for a file's
+   * content (trimmed), read by the command line before the command runs or is
+   * forwarded: a secret such as an invite need not appear in the process list.
+   */
+  readonly inputArgs?: boolean;
   /** Runs it; returns the exit code. Throws GridError for clear failures. */
   run(args: string[], ctx: CommandContext): Promise<number>;
 }

@@ -24,6 +24,8 @@ import { command as leaveWireguardNet } from "./leave_wireguard_net.ts";
 import { command as revoke } from "./revoke.ts";
 import { command as status } from "./status.ts";
 import { command as admins } from "./admins.ts";
+import { command as wait } from "./wait.ts";
+import { command as down } from "./down.ts";
 
 /** File name and command, in the order the kernel consults them. */
 export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
@@ -41,6 +43,8 @@ export const BUILTIN_FILES: ReadonlyArray<readonly [string, Command]> = [
   ["revoke.ts", revoke],
   ["admins.ts", admins],
   ["status.ts", status],
+  ["wait.ts", wait],
+  ["down.ts", down],
 ];
 
 /** The builtin commands, as the command line takes them (see {@link loadBuiltins}). */

@@ -20,6 +20,16 @@ export const command: Command = {
     "I ask to see who may admit and revoke in this net; as its founder I may name an admin, whom I trust to admit only under the net's rules and to revoke only for cause, or take that trust back.",
   usage: USAGE,
   summary: "list a net's admins, or (founder) add or remove one",
+  group: "mesh",
+  options: [
+    ["NAME", "the net"],
+    ["add NODE", "(founder) make a live member an admin; NODE: node id, name or tunnel address"],
+    [
+      "--slice CIDR",
+      "the block the new admin allocates addresses from (default: the next free one)",
+    ],
+    ["remove NODE", "(founder) take a member's admin rights away"],
+  ],
   async run(args, ctx) {
     const flags = parseFlags(args, { slice: { type: "string" } }, USAGE, { min: 1, max: 3 });
     const [name, action = "list", node] = flags.positionals;

@@ -17,6 +17,10 @@ export const command: Command = {
     "I am this node's operator and I allow it to run the native module with this hash, with my user's authority; I promise I have checked that code and take responsibility for running it.",
   usage: "grid allow HASH",
   summary: "allow this node to run the native module with this hash",
+  group: "content",
+  options: [
+    ["HASH", "the native module's hash, as `grid symbols` shows it"],
+  ],
   async run(args, ctx) {
     const [hash] = parseFlags(args, {}, "grid allow HASH", { min: 1, max: 1 }).positionals;
     const cid = parseHash(hash);

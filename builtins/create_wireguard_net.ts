@@ -18,8 +18,26 @@ export const command: Command = {
   name: "create-wireguard-net",
   promise:
     "I promise to found this WireGuard net as its first member: to sign only true membership records, to admit newcomers only under the net's rules (an invite, or the join promise alone for an open net), and to give each member a tunnel address no other live member holds. I generate my own keys on this machine and never send a private key anywhere.",
-  usage: "grid create-wireguard-net NAME [--cidr CIDR] [--open] [--psk]",
+  usage: USAGE,
   summary: "create a WireGuard net with this node as its first member",
+  group: "mesh",
+  options: [
+    ["NAME", "the net's name on this node (letters, digits, _ . -)"],
+    ["--cidr CIDR", "the net's address block (default 10.77.0.0/16)"],
+    ["--open", "anyone who makes the join promise may join (default: invite only)"],
+    ["--psk", "a post-quantum pre-shared key per pair of members"],
+    ["--invite-by admins|members", "who may sign invites (default members)"],
+    [
+      "--interface IF",
+      "the WireGuard interface to make (default grid-NAME); never an existing link",
+    ],
+    ["--listen-port N", "WireGuard's UDP port (default the first free one from 51820)"],
+    [
+      "--endpoint HOST:PORT",
+      "where others reach this node's WireGuard (default from the agent's address)",
+    ],
+    ["--name NODE-NAME", "this node's name in the net (default the host name)"],
+  ],
   async run(args, ctx) {
     const flags = parseFlags(
       args,

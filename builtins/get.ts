@@ -15,6 +15,10 @@ export const command: Command = {
     "I ask for the content with this hash, and I promise to verify it against the hash before I use it and to share what I verify with my peers.",
   usage: "grid get HASH",
   summary: "write the content with this hash to standard output",
+  group: "content",
+  options: [
+    ["HASH", "the content's hash; fetched from peers (and verified) when not stored here"],
+  ],
   async run(args, ctx) {
     const [hash] = parseFlags(args, {}, "grid get HASH", { min: 1, max: 1 }).positionals;
     const cid = parseHash(hash);

@@ -22,8 +22,16 @@ export const command: Command = {
   name: "invite",
   promise:
     "I promise to vouch for whoever presents this invite: to admit them to the net while it is unexpired and unused, under the net's rules, and to answer for the invites I hand out.",
-  usage: "grid invite NAME [--ttl DURATION] [--uses N]",
+  usage: USAGE,
   summary: "print a one-line invite token for a WireGuard net",
+  group: "mesh",
+  options: [
+    ["NAME", "the net"],
+    ["--ttl DURATION", "how long it is valid: 30m, 1h, 7d (default 1h)"],
+    ["--uses N", "how many nodes may join with it (default 1)"],
+    ["--url ws://HOST:PORT", "the URL joiners dial (default this agent's)"],
+    ["--admin NODE", "the admin that admits its holders (default: this node if it is one)"],
+  ],
   async run(args, ctx) {
     const flags = parseFlags(
       args,

@@ -20,10 +20,10 @@ import {
   RELAY_USAGE,
 } from "./_flags.ts";
 import { openOfflineMesh } from "./_mesh_command.ts";
-import { checkInviteFor, isLive } from "../modules/membership/mod.ts";
+import { checkInviteFor, isLive, parseInviteToken } from "../modules/membership/mod.ts";
 
 const USAGE =
-  `grid join-wireguard-net NAME [INVITE | --via ws://HOST:PORT] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL|auto] ${RELAY_USAGE}`;
+  `grid join-wireguard-net [NAME] [INVITE | - | @FILE | --via ws://HOST:PORT] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL|auto] ${RELAY_USAGE}`;
 
 /** How long the foreground join waits for its own agent's mesh service. */
 const AGENT_START_MS = 15_000;
@@ -42,8 +42,34 @@ interface Joined {
 export const command: Command = {
   name: "join-wireguard-net",
   promise: JOIN_PROMISE_TEXT,
-  usage: "grid join-wireguard-net NAME [INVITE] [--endpoint HOST:PORT]",
+  usage: USAGE,
   summary: "join a WireGuard net (with an invite, or on the promise alone for an open net)",
+  group: "mesh",
+  inputArgs: true,
+  options: [
+    ["NAME", "the net (may be left out: taken from the invite)"],
+    [
+      "INVITE",
+      "the invite token, - to read it from standard input, or @FILE to read it from a file",
+    ],
+    ["--via ws://HOST:PORT", "join an open net through this member"],
+    [
+      "--interface IF",
+      "the WireGuard interface to make (default grid-NAME); never an existing link",
+    ],
+    ["--listen-port N", "WireGuard's UDP port (default the first free one from 51820)"],
+    [
+      "--endpoint HOST:PORT",
+      "where others reach this node's WireGuard (default from the agent's address)",
+    ],
+    ["--name NODE-NAME", "this node's name in the net (default the host name)"],
+    ["--listen HOST:PORT", "(no agent running) the agent this command becomes listens here"],
+    ["--advertise URL|auto", "(no agent running) the URL peers dial it at"],
+    [
+      "--no-relay, --relay-circuits N, --relay-mbps N",
+      "(no agent running) what it relays for others",
+    ],
+  ],
   async run(args, ctx) {
     const flags = parseFlags(
       args,
@@ -60,7 +86,13 @@ export const command: Command = {
       USAGE,
       { min: 1, max: 2 },
     );
-    const [name, second] = flags.positionals;
+    // NAME INVITE, or INVITE alone (the net's name is in it), or NAME alone (an open net).
+    const looksLikeInvite = (text: string) => /^grid\d+\./.test(text);
+    let [name, second] = flags.positionals;
+    if (second === undefined && looksLikeInvite(name)) {
+      second = name;
+      name = (await parseInviteToken(second)).invite.netName;
+    }
     let via = flagText(flags, "via");
     let invite: string | undefined = second;
     if (second && /^wss?:\/\//.test(second)) {

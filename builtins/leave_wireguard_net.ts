@@ -17,6 +17,10 @@ export const command: Command = {
     "I promise to stop using this net's keys and addresses once I leave, and I ask its members to drop me as a peer and keep my leave in their records.",
   usage: USAGE,
   summary: "leave a WireGuard net; every member drops this node",
+  group: "mesh",
+  options: [
+    ["NAME", "the net; also removes a net this node was revoked from"],
+  ],
   async run(args, ctx) {
     const [name] = parseFlags(args, {}, USAGE, { min: 1, max: 1 }).positionals;
     const r = await (await meshFor(ctx)).leave({ name });

@@ -26,6 +26,11 @@ export const command: Command = {
     "I promise that the peer URLs I add are ones I chose to trust with this node's lookups, and I ask this node to remember them and keep a connection to each.",
   usage: USAGE,
   summary: "add a peer URL to dial, or list peers and their state",
+  group: "peers",
+  options: [
+    ["add URL", "dial this ws:// URL and keep it in the peers file"],
+    ["list [--json]", "every peer and its state"],
+  ],
   async run(args, ctx) {
     const [sub, ...rest] = args;
     if (sub === "add") {

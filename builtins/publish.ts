@@ -90,8 +90,20 @@ export const command: Command = {
   name: "publish",
   promise:
     "I promise that the module I publish is mine to share and does what its promise says, and I ask this node to keep it under its hash and name it in a new symbol table.",
-  usage: "grid publish FILE --name NAME [--promise TEXT] [--kind KIND] [--grant CAP]...",
+  usage: USAGE,
   summary: "store a module by hash and name it in a new symbol table; prints both hashes",
+  group: "content",
+  options: [
+    ["FILE", "the module: .js, .wasm, or a native executable"],
+    ["--name NAME", "the name to run it by: grid NAME"],
+    ["--promise TEXT", "the promise it makes (default a generic one)"],
+    ["--kind js|wasm|native", "what it is (default from the file name)"],
+    [
+      "--grant CAP",
+      "what it may ask the kernel for: get, put, or PROMISE[/MODULE[/ARG]...] (repeatable)",
+    ],
+    ["--accepts HASH", "a promise it accepts from callers (repeatable)"],
+  ],
   async run(args, ctx) {
     const flags = parseFlags(
       args,

@@ -24,8 +24,12 @@ export const command: Command = {
   name: "put",
   promise:
     "I promise that the file I store is mine to share, and I ask this node to keep it under its hash and give that hash back to me.",
-  usage: "grid put FILE",
+  usage: USAGE,
   summary: "store a file in the content-addressed store; prints its hash",
+  group: "content",
+  options: [
+    ["FILE", "the file to store, or - for standard input"],
+  ],
   fileArgs: true,
   async run(args, ctx) {
     const [file] = parseFlags(args, {}, USAGE, { min: 1, max: 1 }).positionals;

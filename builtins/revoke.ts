@@ -17,6 +17,12 @@ export const command: Command = {
     "I promise, as an admin of this net, that I revoke this member for cause, and I ask every member to drop it as a peer and never admit it again.",
   usage: USAGE,
   summary: "revoke a member of a WireGuard net (node id, name or tunnel address)",
+  group: "mesh",
+  options: [
+    ["NAME", "the net"],
+    ["NODE", "node id, name or tunnel address"],
+    ["--lineage", "also revoke every member it invited, and theirs"],
+  ],
   async run(args, ctx) {
     const flags = parseFlags(args, { lineage: { type: "boolean" } }, USAGE, { min: 2, max: 2 });
     const [name, node] = flags.positionals;

@@ -28,6 +28,18 @@ export const command: Command = {
     "I promise to run this node's agent for as long as I choose: to answer my peers' requests by the promises this node accepts, to pass on only content I verified against its hash, and never to send a private key anywhere.",
   usage: USAGE,
   summary: "run the agent: listen for peers, dial known peers, serve lookups",
+  group: "mesh",
+  options: [
+    ["--listen HOST:PORT", "where peers connect (default 0.0.0.0:7340)"],
+    [
+      "--advertise URL|auto",
+      "the URL peers dial this node at; auto: this host's address towards its peers",
+    ],
+    ["--log-level LEVEL", "debug, info, warn or error (default info)"],
+    ["--no-relay", "carry no traffic between two other members"],
+    ["--relay-circuits N", "relay at most N pairs (default 32)"],
+    ["--relay-mbps N", "relay at most N Mbit/s in all (default 100)"],
+  ],
   foreground: true,
   async run(args, ctx) {
     const flags = parseFlags(

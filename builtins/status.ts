@@ -21,6 +21,15 @@ export const command: Command = {
     "I ask for this node's view of its WireGuard nets and peers, and I promise to use it only to watch and repair the nets I belong to.",
   usage: USAGE,
   summary: "show this node, its nets and peers (aligned table, or --json)",
+  group: "mesh",
+  options: [
+    ["NAME", "only this net"],
+    ["--json", "the report as JSON (schema in docs/membership.md)"],
+    [
+      "exit code",
+      "0 when all is well; 1 when the agent is not running, an interface is missing or down, or a peer is unreachable",
+    ],
+  ],
   async run(args, ctx) {
     const flags = parseFlags(args, { json: { type: "boolean" } }, USAGE, { min: 0, max: 1 });
     const report = await (await meshFor(ctx)).status({ name: flags.positionals[0] });
@@ -29,9 +38,27 @@ export const command: Command = {
         ? JSON.stringify(report, null, 2) + "\n"
         : formatStatus(report, Date.now()),
     );
-    return 0;
+    return healthy(report) ? 0 : 1;
   },
 };
+
+/**
+ * Whether all is well, for the exit code (a health check): the agent runs,
+ * and every net this node is live in has its interface up and no peer
+ * unreachable.
+ */
+export function healthy(report: StatusReport): boolean {
+  if (!report.agent) return false;
+  return report.nets.every((n) =>
+    n.status !== "live" ||
+    (n.interfaceState === "up" && n.peers.every((p) => p.path !== "unreachable"))
+  );
+}
+
+/** An id cut to its first 12 characters for tables (`--json` has it whole). */
+function short(id: string): string {
+  return id.length > 13 ? `${id.slice(0, 12)}…` : id;
+}
 
 function ago(unixSeconds: number | null, now: number): string {
   if (unixSeconds === null || unixSeconds <= 0) return "never";
@@ -67,7 +94,7 @@ export function formatStatus(report: StatusReport, now: number): string {
       ? `agent  running, ${grid.length} grid peer${grid.length === 1 ? "" : "s"} connected`
       : "agent  not running (state from disk)",
   );
-  for (const p of grid) lines.push(`  peer ${p.id} ${p.direction} ${p.url ?? ""}`.trimEnd());
+  for (const p of grid) lines.push(`  peer ${short(p.id)} ${p.direction} ${p.url ?? ""}`.trimEnd());
   const relay = report.relay;
   if (relay) {
     lines.push(
@@ -85,13 +112,18 @@ export function formatStatus(report: StatusReport, now: number): string {
     lines.push(
       "",
       `net ${n.name}  ${n.status}${
-        n.revokedBy ? ` (by ${n.revokedBy})` : ""
-      }  ${n.role}  ${n.cidr}  ${n.policy === "open" ? "open" : "invite only"}${
-        n.psk ? "  psk" : ""
-      }`,
-      `  interface ${n.interface} ${n.interfaceUp ? "up" : "down"}  address ${n.address ?? "-"}` +
+        n.revokedBy ? ` (by ${nameOf(report, n.revokedBy)})` : ""
+      }  ${n.role}${n.self ? ` ${n.self}` : ""}  ${n.cidr}  ${
+        n.policy === "open" ? "open" : "invite only"
+      }${n.psk ? "  psk" : ""}`,
+      `  interface ${n.interface} ${n.interfaceState}  address ${n.address ?? "-"}` +
         `  port ${n.listenPort}  endpoint ${n.endpoint ?? "-"}  members ${n.members}`,
     );
+    if (n.status === "revoked") {
+      lines.push(
+        `  this node was revoked: grid leave-wireguard-net ${n.name} removes the net here; this identity cannot rejoin`,
+      );
+    }
     const peers = n.peers;
     const former = n.former.map((f) =>
       `${f.name} (${f.status === "revoked" ? `revoked by ${nameOf(report, f.revokedBy)}` : "left"})`
@@ -128,7 +160,7 @@ export function formatStatus(report: StatusReport, now: number): string {
         p.records === "unknown" ? "-" : p.records,
         bytes(p.rxBytes),
         bytes(p.txBytes),
-        p.id,
+        short(p.id),
       ]);
     }
     lines.push(...alignRows(rows));
@@ -168,5 +200,5 @@ function nameOf(report: StatusReport, id: string | null): string {
     const known = n.peers.find((p) => p.id === id) ?? n.former.find((f) => f.id === id);
     if (known) return known.name;
   }
-  return id;
+  return short(id);
 }

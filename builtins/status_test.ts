@@ -9,6 +9,7 @@ Deno.test("alignRows() pads every column to its widest cell", () => {
 
 Deno.test("formatStatus() prints an aligned peer table per net", () => {
   const text = formatStatus({
+    schema: 1,
     node: "bahwqceranode",
     agent: true,
     gridPeers: [{ id: "bahwqcerapeer", url: "ws://10.0.0.2:7340", direction: "out" }],
@@ -21,6 +22,8 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
       revokedBy: null,
       interface: "grid-foo",
       interfaceUp: true,
+      interfaceState: "up",
+      self: "a",
       address: "10.77.0.1",
       cidr: "10.77.0.0/16",
       policy: "invite",
@@ -87,12 +90,20 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
 });
 
 Deno.test("formatStatus() says when there is no agent and no net", () => {
-  const text = formatStatus({ node: "n", agent: false, gridPeers: [], relay: null, nets: [] }, NOW);
+  const text = formatStatus({
+    schema: 1,
+    node: "n",
+    agent: false,
+    gridPeers: [],
+    relay: null,
+    nets: [],
+  }, NOW);
   assert(text.includes("not running") && text.includes("no nets"));
 });
 
 Deno.test("formatStatus() shows this node's role, each peer's, and who revoked former members", () => {
   const text = formatStatus({
+    schema: 1,
     node: "bahwqceranode",
     agent: true,
     gridPeers: [],
@@ -105,6 +116,8 @@ Deno.test("formatStatus() shows this node's role, each peer's, and who revoked f
       revokedBy: null,
       interface: "grid-foo",
       interfaceUp: true,
+      interfaceState: "up",
+      self: "a",
       address: "10.77.0.1",
       cidr: "10.77.0.0/16",
       policy: "invite",
@@ -144,7 +157,7 @@ Deno.test("formatStatus() shows this node's role, each peer's, and who revoked f
       ],
     }],
   }, NOW);
-  assert(text.includes("net foo  live  admin  10.77.0.0/16"), text);
+  assert(text.includes("net foo  live  admin a  10.77.0.0/16"), text);
   assert(text.includes("former: c (revoked by b), d (left)"), text);
   assert(
     / b\s+founder\s+10\.77\.0\.2\s+-\s+unreachable\s+never\s+down \(40s ago\)\s+differ/.test(text),

@@ -92,6 +92,11 @@ export const command: Command = {
     "I ask this node to show me the names it resolves and the hashes they name, or to adopt names from a symbol table I chose by its hash; I promise to run what I adopt only as its grant allows.",
   usage: USAGE,
   summary: "list the symbol table, or adopt names from another table by its hash",
+  group: "content",
+  options: [
+    ["--json", "the table as JSON"],
+    ["use HASH [NAME...]", "adopt names (all, or these) from another table by its hash"],
+  ],
   async run(args, ctx) {
     if (args[0] === "use") {
       const [hash, ...names] = parseFlags(args.slice(1), {}, USAGE, { min: 1, max: Infinity })

@@ -16,7 +16,7 @@ export const RELEASE_PERMISSIONS = [
   "--allow-write",
   "--allow-net",
   "--allow-env",
-  "--allow-sys=hostname,loadavg,osRelease",
+  "--allow-sys=hostname,loadavg,osRelease,uid",
   "--allow-run=wg,ip,wireguard-go",
   "--unstable-worker-options",
 ];

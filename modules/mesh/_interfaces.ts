@@ -35,6 +35,11 @@ export class OwnedInterfaces {
     return this.#names;
   }
 
+  /** Every link grid made. */
+  async list(): Promise<string[]> {
+    return [...(await this.#load())].sort();
+  }
+
   /** Whether grid made link `name`. */
   async has(name: string): Promise<boolean> {
     return (await this.#load()).has(name);

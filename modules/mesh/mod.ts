@@ -41,6 +41,7 @@ export {
   type RevokeRequest,
   type RevokeResult,
   type SelfStatus,
+  STATUS_SCHEMA,
   type StatusReport,
   type StatusRequest,
 } from "./protocol.ts";

@@ -408,6 +408,10 @@ export interface NetStatus {
   interface: string;
   /** True when the interface exists, is up and is WireGuard. */
   interfaceUp: boolean;
+  /** `up`, `down` (exists, not up or not WireGuard), or `missing`. */
+  interfaceState: "up" | "down" | "missing";
+  /** This node's name in the net, or null when it is not a member. */
+  self: string | null;
   /** This node's tunnel address. */
   address: string | null;
   /** The address block. */
@@ -432,8 +436,13 @@ export interface NetStatus {
   former: FormerMember[];
 }
 
+/** The version of the {@link StatusReport} shape (`grid status --json`'s `schema`). */
+export const STATUS_SCHEMA = 1;
+
 /** This node, its grid peers and its nets. */
 export interface StatusReport {
+  /** The report's shape version ({@link STATUS_SCHEMA}): a change that breaks readers bumps it. */
+  schema: number;
   /** This node's id. */
   node: string;
   /** True when an agent answered (false: read from disk). */
@@ -450,6 +459,7 @@ const MANY = 100_000;
 
 /** Reads a {@link StatusReport}. */
 export const STATUS_REPORT: Shape<StatusReport> = record({
+  schema: whole(),
   node: text(120),
   agent: bool,
   gridPeers: list(
@@ -472,6 +482,8 @@ export const STATUS_REPORT: Shape<StatusReport> = record({
       revokedBy: nullable(ID),
       interface: text(64),
       interfaceUp: bool,
+      interfaceState: oneOf(["up", "down", "missing"] as const),
+      self: nullable(text(64)),
       address: nullable(text(64)),
       cidr: text(64),
       policy: oneOf(["open", "invite"] as const),

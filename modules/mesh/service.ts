@@ -27,7 +27,7 @@ import {
   type ServiceContext,
 } from "../../kernel/mod.ts";
 import { MESH_CONTROL_PROMISE, meshControlModule } from "./control.ts";
-import { JOIN_PROMISE_HASH } from "./protocol.ts";
+import { JOIN_PROMISE_HASH, STATUS_SCHEMA } from "./protocol.ts";
 import type {
   AdminsRequest,
   AdminsResult,
@@ -611,6 +611,26 @@ export class Mesh implements MeshOps {
     return revokeMember(this.#ctx, request);
   }
 
+  /**
+   * `down`: removes every interface grid made here (nets' and leftovers),
+   * and with them their wireguard-go; the nets stay. Returns their names.
+   */
+  async down(): Promise<string[]> {
+    const removed: string[] = [];
+    const reconciler = this.#ctx.reconciler;
+    const names = new Set<string>();
+    for (const name of this.nets.names()) names.add(this.nets.get(name)!.settings.interface);
+    for (const iface of await reconciler.owned.list()) names.add(iface);
+    for (const iface of [...names].sort()) {
+      if (!(await this.#ctx.wg.readLinkState(iface)).exists) {
+        await reconciler.owned.set(iface, false);
+        continue;
+      }
+      if (await reconciler.removeInterface("-", iface)) removed.push(iface);
+    }
+    return removed;
+  }
+
   /** `status`: this node, its grid peers, and per net its interface and peers. */
   async status(request: StatusRequest): Promise<StatusReport> {
     const only = request.name;
@@ -626,7 +646,14 @@ export class Mesh implements MeshOps {
       direction: p.direction,
     }));
     const relay = this.#ctx.online ? this.#paths.relayStatus() : null;
-    return { node: this.selfId, agent: this.#ctx.online, gridPeers, relay, nets };
+    return {
+      schema: STATUS_SCHEMA,
+      node: this.selfId,
+      agent: this.#ctx.online,
+      gridPeers,
+      relay,
+      nets,
+    };
   }
 
   async #netStatus(state: NetState): Promise<NetStatus> {
@@ -638,8 +665,11 @@ export class Mesh implements MeshOps {
       dump = undefined; // the interface is missing (or not ours): status shows it as down
     }
     let up = false;
+    let exists = false;
     try {
-      up = (await this.#ctx.wg.readLinkState(iface)).up;
+      const link = await this.#ctx.wg.readLinkState(iface);
+      up = link.up;
+      exists = link.exists;
     } catch (err) {
       this.#ctx.log("warn", "link-state-unreadable", { interface: iface, why: oneLine(err) });
     }
@@ -647,6 +677,7 @@ export class Mesh implements MeshOps {
     return netStatus(state, this.selfId, {
       dump,
       up,
+      exists,
       connected: new Set(this.#ctx.peers.connected().map((p) => p.id)),
       lastHeard: (id) => this.#ctx.peers.lastHeard(id),
       records: (id) => sync.agreement(state, id)?.records,

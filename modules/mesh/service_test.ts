@@ -53,6 +53,74 @@ clusterTest(
   },
 );
 
+clusterTest(
+  "a revoked node is told it cannot rejoin, and leaving removes the net here",
+  async (c) => {
+    const nodes = await meshOf(c, 3);
+    await waitFor("full mesh", () => nodes.every((n, i) => peerCount(n, `gt${i}`) === 2));
+    await nodes[0].mesh.revoke({ name: "foo", node: nodes[2].mesh.selfId });
+    await waitFor("revoked", () => nodes[2].wg.removed.includes("gt2"));
+    const { token } = await nodes[0].mesh.invite({ name: "foo" });
+    const err = await assertRejects(
+      () => nodes[2].mesh.join({ name: "foo", invite: token, interface: "gt2" }),
+      MembershipError,
+      "cannot rejoin",
+    );
+    assert(err.message.includes("grid leave-wireguard-net foo") && !err.message.includes("\n"));
+    const left = await nodes[2].mesh.leave({ name: "foo" });
+    assertEquals(left.left, true);
+    assertEquals(nodes[2].mesh.nets.get("foo"), undefined, "the net is gone from this node");
+    assertEquals((await nodes[2].mesh.status({})).nets, []);
+  },
+);
+
+clusterTest("grid never takes over or deletes a link it did not make", async (c) => {
+  const n0 = await c.add("n0");
+  for (const iface of ["eth0", "lo"]) {
+    await assertRejects(
+      () => n0.mesh.create({ name: `x${iface}`, interface: iface }),
+      MembershipError,
+      "is not a WireGuard interface",
+    );
+  }
+  assertEquals(n0.mesh.nets.names(), [], "nothing written");
+  // A net from before grid kept its record, configured on eth0: leaving keeps eth0.
+  await n0.mesh.create({ name: "foo", interface: "gt0" });
+  n0.mesh.nets.get("foo")!.settings.interface = "eth0";
+  await n0.mesh.leave({ name: "foo" });
+  assert(!n0.wg.removed.includes("eth0"), "eth0 is never deleted");
+  assert(n0.wg.otherLinks.has("eth0"));
+});
+
+clusterTest(
+  "a node that cannot manage WireGuard refuses create and join before anything is written or spent",
+  async (c) => {
+    const [n0] = await meshOf(c, 1);
+    const n1 = await c.add("n1");
+    n1.wg.cannot = "Cannot manage WireGuard on this machine: it needs root or CAP_NET_ADMIN";
+    await assertRejects(
+      () => n1.mesh.create({ name: "bar" }),
+      Error,
+      "needs root or CAP_NET_ADMIN",
+    );
+    const { token } = await n0.mesh.invite({ name: "foo" });
+    const records = n0.mesh.nets.get("foo")!.records.size;
+    await assertRejects(
+      () => n1.mesh.join({ name: "foo", invite: token, interface: "gt1" }),
+      Error,
+      "needs root or CAP_NET_ADMIN",
+    );
+    assertEquals(n1.mesh.nets.names(), []);
+    assertEquals(
+      n0.mesh.nets.get("foo")!.records.size,
+      records,
+      "no record: the invite is unspent",
+    );
+    n1.wg.cannot = undefined;
+    await n1.mesh.join({ name: "foo", invite: token, interface: "gt1" }); // the same invite works
+  },
+);
+
 clusterTest("a node that leaves is dropped everywhere and forgets the net", async (c) => {
   const nodes = await meshOf(c, 3);
   await waitFor("full mesh", () => nodes.every((n, i) => peerCount(n, `gt${i}`) === 2));

@@ -16,6 +16,8 @@ export interface InterfaceFacts {
   dump: WgDump | undefined;
   /** True when the link exists and carries the UP flag (`ip -j link`). */
   up: boolean;
+  /** True when a link of the interface's name exists (default: when it is up or readable). */
+  exists?: boolean;
   /** Peers with a grid link up now. */
   connected?: ReadonlySet<string>;
   /** When a peer last gave a sign of life on the grid (ms since the epoch). */
@@ -80,6 +82,12 @@ export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts
     revokedBy: notice?.by ?? self?.revokedBy ?? null,
     interface: state.settings.interface,
     interfaceUp: facts.up && dump !== undefined,
+    interfaceState: facts.up && dump !== undefined
+      ? "up"
+      : (facts.exists ?? (facts.up || dump !== undefined))
+      ? "down"
+      : "missing",
+    self: self?.name ?? null,
     address: self?.address ?? null,
     cidr: set.net.cidr.text,
     policy: set.net.policy,

@@ -49,7 +49,7 @@ export {
   routeSource,
 } from "./wg_route.ts";
 export { nudgePeers } from "./wg_nudge.ts";
-export { hasNetAdmin, isWireGuardLink, wireGuardPreflight } from "./wg_preflight.ts";
+export { isWireGuardLink, wireGuardPreflight } from "./wg_preflight.ts";
 export { SYSTEM_WG, type WgDriver } from "./wg_driver.ts";
 export {
   newWgPrivateKey,

@@ -2,24 +2,13 @@
  * Can this process manage WireGuard here? Checked before a net is created or
  * joined (so no invite is spent and no record written when it cannot) and
  * when the agent starts: the privilege (root or CAP_NET_ADMIN), `wg` and
- * `ip`, and a backend (the kernel's WireGuard, or `wireguard-go` with
- * `/dev/net/tun`). Also: whether an existing link is a WireGuard interface,
+ * `ip`, and a backend (`wireguard-go`, or the kernel's WireGuard). Also: whether an existing link is a WireGuard interface,
  * so grid never takes over, or deletes, a network card it did not make.
  *
  * @module
  */
 import { runTool } from "./_run.ts";
 import type { WgOptions } from "./wg_apply.ts";
-
-/** CAP_NET_ADMIN's bit in the capability sets of /proc/PID/status. */
-const CAP_NET_ADMIN = 12n;
-
-/** Whether the effective capabilities in a `/proc/self/status` text hold CAP_NET_ADMIN (pure). */
-export function hasNetAdmin(status: string): boolean {
-  const m = /^CapEff:\s*([0-9a-fA-F]+)$/m.exec(status);
-  if (!m) return false;
-  return ((BigInt(`0x${m[1]}`) >> CAP_NET_ADMIN) & 1n) === 1n;
-}
 
 async function works(tool: "wg" | "ip" | "wireguard-go", args: string[]): Promise<boolean> {
   try {
@@ -29,13 +18,31 @@ async function works(tool: "wg" | "ip" | "wireguard-go", args: string[]): Promis
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * Whether this process may change links: sets loopback's MTU to what it is
+ * (a change that changes nothing, refused without CAP_NET_ADMIN). Deno does
+ * not let a program that may run subprocesses read /proc or /sys, so the
+ * capability is asked of the kernel by trying.
+ */
+async function mayChangeLinks(): Promise<boolean> {
+  const shown = await runTool("ip", ["-j", "link", "show", "dev", "lo"], { timeoutMs: 5000 });
+  const mtu = shown.code === 0 ? JSON.parse(shown.stdout)?.[0]?.mtu : undefined;
+  if (typeof mtu !== "number") return true; // cannot tell: let the real work say
+  const set = await runTool("ip", ["link", "set", "dev", "lo", "mtu", String(mtu)], {
+    timeoutMs: 5000,
+  });
+  return !(set.code !== 0 && /not permitted|denied/i.test(set.stderr));
+}
+
+/** Whether the kernel makes WireGuard links (a probe link is made and deleted at once). */
+async function kernelWireGuard(): Promise<boolean> {
+  const probe = `gridprobe${Deno.pid % 100000}`;
+  const made = await runTool("ip", ["link", "add", "dev", probe, "type", "wireguard"], {
+    timeoutMs: 5000,
+  });
+  if (made.code !== 0) return false;
+  await runTool("ip", ["link", "del", "dev", probe], { timeoutMs: 5000 });
+  return true;
 }
 
 /**
@@ -44,27 +51,16 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function wireGuardPreflight(): Promise<string | undefined> {
   const lead = "Cannot manage WireGuard on this machine:";
-  let status = "";
-  try {
-    status = await Deno.readTextFile("/proc/self/status");
-  } catch {
-    // No /proc (not Linux): the tools below say what is missing.
-  }
-  if (status && !hasNetAdmin(status)) {
+  if (!(await works("ip", ["-V"]))) return `${lead} ip is not installed (apt install iproute2)`;
+  if (!(await mayChangeLinks())) {
     return `${lead} it needs root or CAP_NET_ADMIN (run it as root, or talk to the grid service)`;
   }
   if (!(await works("wg", ["--version"]))) {
     return `${lead} wg is not installed (apt install wireguard-tools)`;
   }
-  if (!(await works("ip", ["-V"]))) return `${lead} ip is not installed (apt install iproute2)`;
-  if (await exists("/sys/module/wireguard")) return undefined;
-  if (!(await works("wireguard-go", ["--version"]))) {
-    return `${lead} the kernel has no WireGuard module and wireguard-go is not installed (apt install wireguard-go)`;
-  }
-  if (!(await exists("/dev/net/tun"))) {
-    return `${lead} wireguard-go needs /dev/net/tun, which is missing`;
-  }
-  return undefined;
+  if (await works("wireguard-go", ["--version"])) return undefined;
+  if (await kernelWireGuard()) return undefined;
+  return `${lead} the kernel has no WireGuard and wireguard-go is not installed (apt install wireguard-go)`;
 }
 
 /** Whether link `name` exists and is a WireGuard interface (kernel or wireguard-go). */

@@ -109,11 +109,19 @@ export class MeshLab {
     return new MeshLab(lab, nodes, flags, options);
   }
 
-  /** Runs `grid ARGS` on `node` and waits for it. */
-  grid(node: MeshNode, args: string[], timeoutMs = 60_000): Promise<LabOutput> {
+  /**
+   * Runs `grid ARGS` on `node` and waits for it; `prefix` runs it through
+   * another program first (e.g. `setpriv --bounding-set=-net_admin`).
+   */
+  grid(
+    node: MeshNode,
+    args: string[],
+    timeoutMs = 60_000,
+    prefix: string[] = [],
+  ): Promise<LabOutput> {
     return this.lab.run(
       node,
-      asHost(node, [Deno.execPath(), "run", ...this.#flags, `${ROOT}/main.ts`, ...args]),
+      asHost(node, [...prefix, Deno.execPath(), "run", ...this.#flags, `${ROOT}/main.ts`, ...args]),
       {
         env: { ...this.#env, GRID_HOME: node.home },
         cwd: this.#cwd,
