@@ -5,8 +5,8 @@
  * @module
  */
 import { UsageError } from "../kernel/mod.ts";
-import type { Command } from "./_command.ts";
-import { flagText, parseFlags } from "./_flags.ts";
+import type { Command, CommandContext } from "./_command.ts";
+import { flagSet, flagText, parseFlags } from "./_flags.ts";
 import { meshFor } from "./_mesh_command.ts";
 import {
   MAX_INVITE_TTL_MS,
@@ -15,7 +15,8 @@ import {
   parseDuration,
 } from "../modules/membership/mod.ts";
 
-const USAGE = "grid invite NAME [--ttl DURATION] [--uses N] [--url ws://HOST:PORT] [--admin NODE]";
+const USAGE =
+  "grid invite NAME [--ttl DURATION] [--uses N] [--url ws://HOST:PORT] [--admin NODE] | grid invite list [NAME] [--json] | grid invite revoke NAME ID";
 
 /** The invite command. */
 export const command: Command = {
@@ -31,8 +32,11 @@ export const command: Command = {
     ["--uses N", "how many nodes may join with it (default 1)"],
     ["--url ws://HOST:PORT", "the URL joiners dial (default this agent's)"],
     ["--admin NODE", "the admin that admits its holders (default: this node if it is one)"],
+    ["list [NAME] [--json]", "the invites this node made: state, uses, expiry"],
+    ["revoke NAME ID", "refuse an invite from now on (ID: its id, or the start of it)"],
   ],
   async run(args, ctx) {
+    if (args[0] === "list" || args[0] === "revoke") return await manage(args, ctx);
     const flags = parseFlags(
       args,
       {
@@ -86,4 +90,49 @@ function parseTtl(text: string): number {
     );
   }
   return ms;
+}
+
+/** `grid invite list [NAME] [--json]` and `grid invite revoke NAME ID`. */
+async function manage(args: string[], ctx: CommandContext): Promise<number> {
+  const [verb, ...rest] = args;
+  const flags = parseFlags(rest, { json: { type: "boolean" } }, USAGE, {
+    min: verb === "revoke" ? 2 : 0,
+    max: verb === "revoke" ? 2 : 1,
+  });
+  const [name, id] = flags.positionals;
+  const mesh = await meshFor(ctx);
+  if (verb === "revoke") {
+    const r = await mesh.invites({ name, revoke: id });
+    const gone = r.invites.find((i) => i.id.startsWith(id!))!;
+    await ctx.io.stdout(
+      `Revoked invite ${gone.id.slice(0, 16)} of net "${name}"; admins refuse it from now on\n`,
+    );
+    return 0;
+  }
+  const r = await mesh.invites({ name });
+  if (flagSet(flags, "json")) {
+    await ctx.io.stdout(JSON.stringify(r, null, 2) + "\n");
+    return 0;
+  }
+  if (r.invites.length === 0) {
+    await ctx.io.stdout("No invites made by this node\n");
+    return 0;
+  }
+  const rows = [["NET", "ID", "STATE", "USED", "EXPIRES", "ADMIN"]];
+  for (const i of r.invites) {
+    rows.push([
+      i.net,
+      i.id.slice(0, 16),
+      i.state,
+      `${i.used}/${i.uses}`,
+      i.expires,
+      i.admin.slice(0, 12) + "…",
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  await ctx.io.stdout(
+    rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n") +
+      "\n",
+  );
+  return 0;
 }

@@ -20,6 +20,8 @@ export interface PlanAdmissionOptions {
   selfId: string;
   /** The time now, in ms since the epoch (invite expiry). */
   now: number;
+  /** Whether invite `id`, made by `inviter`, was revoked (by its inviter, or here). */
+  revokedInvite?: (id: string, inviter: string) => boolean;
 }
 
 /** What an admission comes to: a new admit at `address`, or a retry of one made already. */
@@ -78,6 +80,9 @@ export function planAdmission(
       usesOf: (key) => set.inviteUses.get(key) ?? 0,
       now: options.now,
     });
+    if (options.revokedInvite?.(req.invite.id, req.invite.by)) {
+      throw new MembershipError("The invite was revoked by the member who made it");
+    }
     if (!isAdmin(set, req.invite.by)) sponsor = set.members.get(req.invite.by)?.sponsor ?? sponsor;
   }
   const live = [...set.members.values()].filter((m) => m.status === "live");
@@ -90,8 +95,11 @@ export function planAdmission(
     );
   }
   const former = [...set.members.values()].filter((m) => m.status !== "live");
+  // A node that comes back keeps its tunnel address when it is free (inside this admin's block).
+  const own = former.filter((m) => m.id === req.id).map((m) => m.address);
   const address = allocateAddress(set.net.cidr, req.wg, new Set(live.map((m) => m.address)), {
-    avoid: new Set(former.map((m) => m.address)),
+    avoid: new Set(former.filter((m) => m.id !== req.id).map((m) => m.address)),
+    prefer: own,
     ...allocationBlock(set, options.selfId),
   });
   return { again: false, address };

@@ -39,6 +39,8 @@ export const MAX_ANNOUNCEMENT_BYTES = 4096;
 export const MAX_CANDIDATES = 8;
 /** Most observations (peer → endpoint it was seen at) one announcement carries. */
 export const MAX_OBSERVED = 64;
+/** Most revoked invites one announcement lists. */
+export const MAX_REVOKED_INVITES = 64;
 /** How far in the future a sequence number (the author's clock, ms) may be. */
 export const MAX_FUTURE_MS = 5 * 60_000;
 
@@ -68,6 +70,8 @@ export interface AnnouncementFields {
   candidates?: string[];
   /** Where the author sees its peers. */
   observed?: Observation[];
+  /** Ids of invites the author made and revoked (unexpired ones): admins refuse them. */
+  revokedInvites?: string[];
 }
 
 /** A verified announcement. */
@@ -99,6 +103,7 @@ export async function signAnnouncement(
   if (fields.endpoint !== undefined) body.endpoint = fields.endpoint;
   if (fields.url !== undefined) body.url = fields.url;
   if (fields.candidates?.length) body.candidates = fields.candidates;
+  if (fields.revokedInvites?.length) body.revokedInvites = fields.revokedInvites;
   if (fields.observed?.length) {
     body.observed = fields.observed.map((o): { [key: string]: Parm } =>
       o.via === "link"
@@ -114,7 +119,18 @@ export async function parseAnnouncement(bytes: Uint8Array, net?: string): Promis
   const envelope = openEnvelope(bytes, "Announcement", MAX_ANNOUNCEMENT_BYTES);
   checkVersion(envelope.body.v, "The announcement");
   const f = new Fields(envelope.body, "Announcement");
-  f.only(["v", "net", "author", "key", "seq", "endpoint", "url", "candidates", "observed"]);
+  f.only([
+    "v",
+    "net",
+    "author",
+    "key",
+    "seq",
+    "endpoint",
+    "url",
+    "candidates",
+    "observed",
+    "revokedInvites",
+  ]);
   const key = f.bytes("key", 32, 32);
   const author = f.string("author", 120);
   if (nodeIdOf(key) !== author) {
@@ -124,6 +140,9 @@ export async function parseAnnouncement(bytes: Uint8Array, net?: string): Promis
     throw new MembershipError(`Announcement by "${author}" has a bad signature`);
   }
   const candidates = f.has("candidates") ? f.strings("candidates", MAX_CANDIDATES, 260) : [];
+  const revokedInvites = f.has("revokedInvites")
+    ? f.strings("revokedInvites", MAX_REVOKED_INVITES, 120)
+    : [];
   if (!candidates.every((c) => ENDPOINT.test(c))) {
     throw new MembershipError("Announcement is malformed: a candidate is not HOST:PORT");
   }
@@ -155,6 +174,7 @@ export async function parseAnnouncement(bytes: Uint8Array, net?: string): Promis
     url: f.optionalString("url", 460, GRID_URL),
     candidates,
     observed,
+    revokedInvites,
     bytes,
   };
   if (net !== undefined && announcement.net !== net) {

@@ -107,6 +107,8 @@ export interface AllocateOptions {
   within?: Cidr;
   /** Never allocate inside these blocks (other admins' slices, for the founder). */
   exclude?: readonly Cidr[];
+  /** Addresses to take first when free and allowed (a returning node's former address). */
+  prefer?: readonly string[];
 }
 
 /**
@@ -129,6 +131,13 @@ export function allocateAddress(
   const usable = (value: number) =>
     value > cidr.base && value < cidr.base + cidr.size - 1 &&
     !exclude.some((c) => value >= c.base && value < c.base + c.size);
+  const inBlock = (value: number) => value >= first && value < first + count;
+  for (const address of options.prefer ?? []) {
+    const value = parseIpv4(address);
+    if (value !== null && inBlock(value) && usable(value) && !taken.has(address)) {
+      return address;
+    }
+  }
   let fallback: string | undefined;
   for (let i = 0; i < count; i++) {
     const value = first + (start + i) % count;

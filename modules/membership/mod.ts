@@ -88,3 +88,4 @@ export { decapsulatePsk, encapsulatePsk, kemKeyPair } from "./psk.ts";
 export { PskExchange, type PskExchangeOptions } from "./psk_exchange.ts";
 export { type Admission, requestAdmission } from "./join_client.ts";
 export { AntiEntropy, type AntiEntropyOptions, SYNC_INTERVAL_MS } from "./anti_entropy.ts";
+export { type BookedInvite, InviteBook } from "./invite_book.ts";

@@ -37,6 +37,7 @@ import {
   type MemberSet,
 } from "./member_set.ts";
 import { allocateAddress, defaultSlicePrefix, parseCidr, pickSlice } from "./ipam.ts";
+import { InviteBook } from "./invite_book.ts";
 import { createInvite, type InviteToken } from "./invite.ts";
 import { planAdmission } from "./admission.ts";
 import { parentsFirst } from "./_record_order.ts";
@@ -138,6 +139,7 @@ export class Nets {
   #admitTimes: number[] = [];
   readonly #listeners = new Set<(net: NetState, added: MemberRecord[]) => void>();
   readonly #saving = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #books = new Map<string, InviteBook>();
 
   /** The nets of the node `options.identity`; call {@link Nets.load} to read them. */
   constructor(options: NetsOptions) {
@@ -472,7 +474,7 @@ export class Nets {
     if (!isAdmin(set, admin)) {
       throw new MembershipError(`Node "${admin}" is not an admin of net "${name}"`);
     }
-    return await createInvite(this.#identity, {
+    const token = await createInvite(this.#identity, {
       net: state.settings.net,
       netName: name,
       urls: options.urls,
@@ -481,6 +483,19 @@ export class Nets {
       admin,
       now: this.#now(),
     });
+    await this.inviteBook(name).add(token.invite, this.#now());
+    return token;
+  }
+
+  /** The invites this node made for net `name` (`grid invite list`, `revoke`). */
+  inviteBook(name: string): InviteBook {
+    this.require(name);
+    let book = this.#books.get(name);
+    if (!book) {
+      book = new InviteBook(this.#home, name);
+      this.#books.set(name, book);
+    }
+    return book;
   }
 
   /** The admin an invite of this node's names: itself if it is one, else the founder, else any. */
@@ -559,7 +574,13 @@ export class Nets {
       const state = this.netOf(req);
       const set = state.set;
       const name = set.net.name;
-      const { again, address } = planAdmission(set, req, { selfId: this.selfId, now });
+      const mine = new Set(await this.inviteBook(name).revoked(now));
+      const { again, address } = planAdmission(set, req, {
+        selfId: this.selfId,
+        now,
+        revokedInvite: (id, inviter) =>
+          mine.has(id) || (state.announcements.get(inviter)?.revokedInvites ?? []).includes(id),
+      });
       if (again) return { state, records: this.recordsInOrder(name), address };
       const record = await signRecord(this.#identity, { kind: "admit", request: req, address }, {
         net: set.net.id,

@@ -34,6 +34,8 @@ import {
   type CreateResult,
   type InviteRequest,
   type InviteResult,
+  type InvitesRequest,
+  type InvitesResult,
   type JoinRequest,
   type JoinResult,
   type LeaveRequest,
@@ -90,6 +92,8 @@ function dispatch(ops: MeshOps, op: MeshOp, request: unknown, signal?: AbortSign
       return ops.status(read(MESH_OPS.status.request));
     case "admins":
       return ops.admins(read(MESH_OPS.admins.request));
+    case "invites":
+      return ops.invites(read(MESH_OPS.invites.request));
   }
 }
 
@@ -188,5 +192,9 @@ export class MeshClient implements MeshOps {
   /** {@link MeshOps.admins} in the agent. */
   admins(request: AdminsRequest): Promise<AdminsResult> {
     return this.#run("admins", request, MESH_OPS.admins.result);
+  }
+  /** {@link MeshOps.invites} in the agent. */
+  invites(request: InvitesRequest): Promise<InvitesResult> {
+    return this.#run("invites", request, MESH_OPS.invites.result);
   }
 }

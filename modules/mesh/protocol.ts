@@ -267,6 +267,59 @@ export const ADMINS_REQUEST: Shape<AdminsRequest> = record({
   slice: optional(text(64)),
 });
 
+/** `invites`: the invites this node made (one net, or all), or revoke one. */
+export interface InvitesRequest {
+  /** Net name (all nets when listing without one). */
+  name?: string;
+  /** The invite to revoke: its id or the start of it (needs `name`). */
+  revoke?: string;
+}
+/** Reads an {@link InvitesRequest}. */
+export const INVITES_REQUEST: Shape<InvitesRequest> = record({
+  name: optional(NAME),
+  revoke: optional(text(120)),
+});
+
+/** One invite this node made. */
+export interface InviteInfo {
+  /** The net's name. */
+  net: string;
+  /** The invite's id (hash of its signed bytes). */
+  id: string;
+  /** When it was made and expires (ISO 8601). */
+  made: string;
+  expires: string;
+  /** Joins it allows, and joins it has admitted. */
+  uses: number;
+  used: number;
+  /** The admin that redeems it. */
+  admin: string;
+  /** Where it stands. */
+  state: "valid" | "used up" | "expired" | "revoked";
+}
+
+/** What `invites` answers: the invites, newest first. */
+export interface InvitesResult {
+  /** The invites. */
+  invites: InviteInfo[];
+}
+/** Reads an {@link InvitesResult}. */
+export const INVITES_RESULT: Shape<InvitesResult> = record({
+  invites: list(
+    record({
+      net: NAME,
+      id: ID,
+      made: text(40),
+      expires: text(40),
+      uses: whole(),
+      used: whole(),
+      admin: ID,
+      state: oneOf(["valid", "used up", "expired", "revoked"] as const),
+    }),
+    100_000,
+  ),
+});
+
 /** One admin of a net. */
 export interface AdminStatus {
   /** Node id. */
@@ -545,6 +598,8 @@ export interface MeshOps {
   status(request: StatusRequest): Promise<StatusReport>;
   /** List, grant or remove admins. */
   admins(request: AdminsRequest): Promise<AdminsResult>;
+  /** List this node's invites, or revoke one. */
+  invites(request: InvitesRequest): Promise<InvitesResult>;
 }
 
 /** The operation names, and for each the shapes of its request and result. */
@@ -556,6 +611,7 @@ export const MESH_OPS = {
   revoke: { request: REVOKE_REQUEST, result: REVOKE_RESULT },
   status: { request: STATUS_REQUEST, result: STATUS_REPORT },
   admins: { request: ADMINS_REQUEST, result: ADMINS_RESULT },
+  invites: { request: INVITES_REQUEST, result: INVITES_RESULT },
 } as const;
 
 /** An operation's name. */

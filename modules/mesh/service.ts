@@ -34,8 +34,11 @@ import type {
   AdminStatus,
   CreateRequest,
   CreateResult,
+  InviteInfo,
   InviteRequest,
   InviteResult,
+  InvitesRequest,
+  InvitesResult,
   JoinRequest,
   JoinResult,
   LeaveRequest,
@@ -453,15 +456,17 @@ export class Mesh implements MeshOps {
       const endpoint = state.settings.endpoint ?? endpointFrom(url, state.settings.listenPort) ??
         held.endpoint;
       const observed = this.#paths.observed(state.settings.net);
+      const revokedInvites = await this.nets.inviteBook(name).revoked(Date.now());
       const last = state.announcements.get(this.selfId);
-      const sameObserved = JSON.stringify(last?.observed ?? []) === JSON.stringify(observed);
-      if (!force && url === held.url && endpoint === held.endpoint && sameObserved) continue;
+      const same = JSON.stringify([last?.observed ?? [], last?.revokedInvites ?? []]) ===
+        JSON.stringify([observed, revokedInvites]);
+      if (!force && url === held.url && endpoint === held.endpoint && same) continue;
       try {
         const a = await signAnnouncement(
           this.#o.identity,
           state.settings.net,
           Math.max(Date.now(), (last?.seq ?? 0) + 1),
-          { endpoint, url, observed },
+          { endpoint, url, observed, revokedInvites },
         );
         this.nets.offerAnnouncement(name, a);
         const told = await this.#ctx.sync.announce(state, a);
@@ -594,6 +599,44 @@ export class Mesh implements MeshOps {
         slice: m.id === set.net.founder ? null : set.admins.get(m.id)?.slice.text ?? null,
       }));
     return { name: request.name, admins };
+  }
+
+  /** `invites`: the invites this node made (one net or all), newest first; or revoke one. */
+  async invites(request: InvitesRequest): Promise<InvitesResult> {
+    const now = Date.now();
+    if (request.revoke !== undefined) {
+      if (request.name === undefined) {
+        throw new MembershipError("Name the net of the invite to revoke");
+      }
+      await this.nets.inviteBook(request.name).revoke(request.revoke, now);
+      this.#announceSoon(); // the admins it names hear it with this node's announcement
+    }
+    const out: InviteInfo[] = [];
+    for (const name of this.nets.names()) {
+      if (request.name !== undefined && name !== request.name) continue;
+      const set = this.nets.get(name)!.set;
+      for (const i of await this.nets.inviteBook(name).list()) {
+        const used = set.inviteUses.get(i.id) ?? 0;
+        out.push({
+          net: name,
+          id: i.id,
+          made: isoSeconds(i.made),
+          expires: isoSeconds(i.exp),
+          uses: i.uses,
+          used,
+          admin: i.admin,
+          state: i.revoked !== undefined
+            ? "revoked"
+            : i.exp <= now
+            ? "expired"
+            : used >= i.uses
+            ? "used up"
+            : "valid",
+        });
+      }
+    }
+    if (request.name !== undefined) this.nets.require(request.name);
+    return { invites: out };
   }
 
   /** `join`: asks a member to admit this node, then brings the interface up. */

@@ -498,3 +498,50 @@ clusterTest("join refuses a net whose CIDR overlaps another net of this node", a
     () => n0.mesh.nets.get("foo")!.set.status.get(id) === "left",
   );
 });
+
+clusterTest(
+  "invites: listed with their state; a revoked one is refused by the admin it names",
+  async (c) => {
+    const [n0, n1] = await meshOf(c, 2);
+    await waitFor("mesh", () => peerCount(n0, "gt0") === 1 && peerCount(n1, "gt1") === 1);
+    const mine = await n0.mesh.invite({ name: "foo", uses: 2 });
+    const theirs = await n1.mesh.invite({ name: "foo" }); // a plain member's, redeemed by n0
+    let list = (await n1.mesh.invites({})).invites;
+    assertEquals(list.map((i) => [i.state, i.used, i.uses]), [["valid", 0, 1]]);
+    const id = parseInviteToken(theirs.token).then((t) => t.invite.id);
+    await n1.mesh.invites({ name: "foo", revoke: (await id).slice(0, 10) });
+    list = (await n1.mesh.invites({ name: "foo" })).invites;
+    assertEquals(list[0].state, "revoked");
+    // n1's announcement tells n0, the admin the invite names.
+    await waitFor(
+      "announced",
+      () =>
+        (n0.mesh.nets.get("foo")!.announcements.get(n1.mesh.selfId)?.revokedInvites ?? [])
+          .length ===
+          1,
+    );
+    const n2 = await c.add("n2");
+    await assertRejects(
+      () => n2.mesh.join({ name: "foo", invite: theirs.token, interface: "gt2" }),
+      MembershipError,
+      "revoked",
+    );
+    await n2.mesh.join({ name: "foo", invite: mine.token, interface: "gt2" });
+    const used = (await n0.mesh.invites({ name: "foo" })).invites.find((i) => i.state === "valid");
+    assertEquals([used?.used, used?.uses], [1, 2]);
+  },
+);
+
+clusterTest(
+  "a node that leaves and joins again gets its old tunnel address back when free",
+  async (c) => {
+    const nodes = await meshOf(c, 3);
+    await waitFor("full mesh", () => nodes.every((n, i) => peerCount(n, `gt${i}`) === 2));
+    const before = nodes[2].mesh.nets.get("foo")!.set.members.get(nodes[2].mesh.selfId)!.address;
+    await nodes[2].mesh.leave({ name: "foo" });
+    const { token } = await nodes[0].mesh.invite({ name: "foo" });
+    await nodes[2].mesh.join({ name: "foo", invite: token, interface: "gt2" });
+    const after = nodes[2].mesh.nets.get("foo")!.set.members.get(nodes[2].mesh.selfId)!.address;
+    assertEquals(after, before);
+  },
+);
