@@ -95,12 +95,20 @@ function formatValue(value: unknown): string {
   return /^[\w.:/@%+-]*$/.test(text) && text.length > 0 ? text : JSON.stringify(text);
 }
 
-/** One line per event: `TIME LEVEL event key=value ...`, at or above `level`. */
-export function createLogger(level: LogLevel, sink: (line: string) => void): Logger {
+/**
+ * One line per event: `TIME LEVEL event key=value ...`, at or above
+ * `level`; without TIME under journald (`JOURNAL_STREAM` set: it stamps
+ * every line itself).
+ */
+export function createLogger(
+  level: LogLevel,
+  sink: (line: string) => void,
+  stamp = !Deno.env.get("JOURNAL_STREAM"),
+): Logger {
   const min = LOG_LEVELS.indexOf(level);
   return (lvl, event, fields = {}) => {
     if (LOG_LEVELS.indexOf(lvl) < min) return;
-    const parts = [new Date().toISOString(), lvl, event];
+    const parts = stamp ? [new Date().toISOString(), lvl, event] : [lvl, event];
     for (const [k, v] of Object.entries(fields)) {
       if (v !== undefined) parts.push(`${k}=${formatValue(v)}`);
     }

@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../kernel/_testing_assert.ts";
+import { assert, assertEquals, assertThrows } from "../kernel/_testing_assert.ts";
 import { GridError } from "../kernel/mod.ts";
 import { parseLogLevel } from "../builtins/_flags.ts";
 import { createLogger, parseListen } from "./agent.ts";
@@ -31,4 +31,14 @@ Deno.test("createLogger() writes one line per event at or above its level", () =
   );
   assertEquals(lines[1].split(" ").slice(1).join(" "), "error boom");
   assertThrows(() => parseLogLevel("loud"), GridError, "Invalid log level");
+});
+
+Deno.test("createLogger() leaves the time out under journald, which stamps every line itself", () => {
+  const lines: string[] = [];
+  createLogger(parseLogLevel("info"), (l) => lines.push(l), false)("info", "peer-up", {
+    peer: "x",
+  });
+  createLogger(parseLogLevel("info"), (l) => lines.push(l), true)("info", "peer-up", { peer: "x" });
+  assertEquals(lines[0], "info peer-up peer=x");
+  assert(/^\d{4}-\d\d-\d\dT[\d:.]+Z info peer-up peer=x$/.test(lines[1]), lines[1]);
 });

@@ -37,6 +37,9 @@ async function absolutize(arg: string): Promise<string> {
   return `${Deno.cwd()}/${arg}`;
 }
 
+/** A forwarded command still running after this long says so. */
+const SLOW_MS = 2000;
+
 /**
  * Runs the command through the running agent and returns its exit code, or
  * undefined when it should run in this process (no agent, or not forwardable).
@@ -52,7 +55,20 @@ export async function forwardToAgent(
   if (Deno.env.get("GRID_NO_AGENT")) return undefined;
   const forwarded = builtin.command.fileArgs ? await Promise.all(args.map(absolutize)) : args;
   const parms: Parms = [entry.promise, entry.module, ...forwarded];
-  const reply = await callAgent(controlSocketPath(node.home.root), parms);
+  // A slow step (a join waiting for its admission) says so on a terminal, once, after a moment.
+  const slow = setTimeout(() => {
+    if (Deno.stderr.isTerminal()) {
+      io.stderr(
+        `grid: the agent is working on ${builtin.command.name} (Ctrl-C leaves it to finish)…`,
+      );
+    }
+  }, SLOW_MS);
+  let reply: Parms | undefined;
+  try {
+    reply = await callAgent(controlSocketPath(node.home.root), parms);
+  } finally {
+    clearTimeout(slow);
+  }
   if (!reply) return undefined;
   if (!isAccept(reply)) {
     const { code, reason } = rejectReason(reply);

@@ -36,6 +36,7 @@ interface Joined {
   admittedBy?: string;
   promise?: string;
   already?: boolean;
+  warnings?: string[];
 }
 
 /** The join command. */
@@ -134,6 +135,9 @@ export const command: Command = {
 };
 
 async function report(ctx: CommandContext, result: Joined): Promise<void> {
+  for (const warning of result.warnings ?? []) {
+    ctx.io.stderr(`grid: warning: ${warning}`);
+  }
   if (result.already === true) {
     await ctx.io.stdout(
       `Already a member of net "${result.name}" as ${result.address} on ${result.interface}\n`,

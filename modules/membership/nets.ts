@@ -410,11 +410,13 @@ export class Nets {
       if (was?.status === m.status && was.admit === m.admit && was.role === m.role) continue;
       const fields = { net, node: m.id, name: m.name, address: m.address };
       if (m.status === "revoked" && was?.status !== "revoked") {
-        this.#log("info", "member-revoked", { ...fields, by: m.revokedBy });
+        const by = m.revokedBy ? state.set.members.get(m.revokedBy)?.name : undefined;
+        this.#log("info", "member-revoked", { ...fields, by: m.revokedBy, byName: by });
       } else if (m.status === "left" && was?.status !== "left") {
         this.#log("info", "member-left", fields);
       } else if (m.status === "live" && (was?.status !== "live" || was.admit !== m.admit)) {
-        this.#log("info", "member-added", { ...fields, by: m.admittedBy });
+        const by = state.set.members.get(m.admittedBy)?.name;
+        this.#log("info", "member-added", { ...fields, by: m.admittedBy, byName: by });
       }
       if (was && was.role !== m.role && m.status === "live") {
         this.#log("info", m.role === "admin" ? "admin-granted" : "admin-removed", {

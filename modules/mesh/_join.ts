@@ -177,7 +177,14 @@ async function connectedPeers(
 
 function joined(ctx: MeshContext, state: NetState, by: string): JoinResult {
   const self = state.set.members.get(ctx.selfId)!;
+  const twins = [...state.set.members.values()].filter((m) =>
+    m.status === "live" && m.id !== self.id && m.name === self.name
+  );
+  const warnings = twins.length === 0 ? [] : [
+    `another member of net "${state.settings.name}" is also called "${self.name}": commands that name it are ambiguous (join with --name to pick another)`,
+  ];
   return {
+    ...(warnings.length > 0 ? { warnings } : {}),
     name: state.settings.name,
     net: state.settings.net,
     address: self.address,

@@ -374,6 +374,7 @@ export class PathService {
           this.#log("info", "path-direct", {
             net: name,
             peer: m.id,
+            name: m.name,
             endpoint: p.path.punch?.candidate,
           });
           await this.#tellVerdict(state, m, p, true);
@@ -404,6 +405,7 @@ export class PathService {
       this.#log("warn", "path-action-failed", {
         net: name,
         peer: m.id,
+        name: m.name,
         action: action.kind,
         why: oneLine(err),
       });
@@ -481,6 +483,7 @@ export class PathService {
       this.#log("info", "path-punch", {
         net: state.settings.name,
         peer: m.id,
+        name: m.name,
         helper,
         candidate,
         upgrade: upgrade || undefined,
@@ -556,7 +559,7 @@ export class PathService {
       }
       p.path.relayed({ via, circuit }, Date.now());
       proxy.paused = false;
-      this.#log("info", "path-relay", { net: name, peer: m.id, via, circuit });
+      this.#log("info", "path-relay", { net: name, peer: m.id, name: m.name, via, circuit });
       const iface = state.settings.interface;
       if (keepSession) {
         await this.#o.wg.kickPeer(iface, m.wg, proxy.endpoint, KEEPALIVE_SECONDS);
@@ -577,7 +580,9 @@ export class PathService {
       : "no direct path, and no member linked to this node could relay";
     // A relay that is up but not yet linked to the peer (it is redialling) may take it soon.
     p.path.noRelay(why, Date.now(), notLinked ? NOT_LINKED_RETRY_MS : undefined);
-    if (p.loggedWhy !== why) this.#log("warn", "path-unreachable", { net: name, peer: m.id, why });
+    if (p.loggedWhy !== why) {
+      this.#log("warn", "path-unreachable", { net: name, peer: m.id, name: m.name, why });
+    }
     p.loggedWhy = why;
   }
 
@@ -614,6 +619,7 @@ export class PathService {
     this.#log("info", "path-stays-relayed", {
       net: state.settings.name,
       peer: m.id,
+      name: m.name,
       why: p.path.why,
     });
     this.#o.onMoved?.();
@@ -864,6 +870,7 @@ export class PathService {
     this.#log("info", "path-punch", {
       net: state.settings.name,
       peer: arranger,
+      name: nameOf(state, arranger),
       candidate,
       told: true,
     });
@@ -961,6 +968,7 @@ export class PathService {
     this.#log("info", "path-relay", {
       net: state.settings.name,
       peer: arranger,
+      name: nameOf(state, arranger),
       via,
       circuit,
       told: true,

@@ -178,6 +178,8 @@ export interface JoinResult {
   promise: string;
   /** True when this node was a live member already. */
   already?: boolean;
+  /** Things the joiner should know (another member has the same name...). */
+  warnings?: string[];
 }
 /** Reads a {@link JoinResult}. */
 export const JOIN_RESULT: Shape<JoinResult> = record({
@@ -188,6 +190,7 @@ export const JOIN_RESULT: Shape<JoinResult> = record({
   admittedBy: text(120),
   promise: text(4096),
   already: optional(bool),
+  warnings: optional(list(text(300), 16)),
 });
 
 /** `leave`: leave a net. */

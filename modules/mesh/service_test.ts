@@ -545,3 +545,25 @@ clusterTest(
     assertEquals(after, before);
   },
 );
+
+clusterTest(
+  "a joiner whose name another member already has is warned, once, with what to do",
+  async (c) => {
+    const n0 = await c.add("n0");
+    await n0.mesh.create({ name: "foo", interface: "gt0", nodeName: "web" });
+    const n1 = await c.add("n1");
+    const { token } = await n0.mesh.invite({ name: "foo" });
+    const r = await n1.mesh.join({ name: "foo", invite: token, interface: "gt1", nodeName: "web" });
+    assertEquals(r.warnings?.length, 1);
+    assert(/also called "web".*--name/.test(r.warnings![0]), r.warnings![0]);
+    const n2 = await c.add("n2");
+    const other = await n0.mesh.invite({ name: "foo" });
+    const ok = await n2.mesh.join({
+      name: "foo",
+      invite: other.token,
+      interface: "gt2",
+      nodeName: "db",
+    });
+    assertEquals(ok.warnings, undefined);
+  },
+);
