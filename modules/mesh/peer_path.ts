@@ -174,6 +174,8 @@ export class PeerPath {
   #retrying = false;
   /** True until the first stage change: a session WireGuard already had counts as a path. */
   #startup = true;
+  /** Set when the follower's relay went away, until it is told of a new path. */
+  #lost = false;
   /** Whether a punch was possible at the last tick. */
   #canPunch = false;
   /** Times in a row no relay took the pair. */
@@ -337,8 +339,10 @@ export class PeerPath {
     const session = this.#startup && this.stage === "direct" && f.handshakeAt > 0 &&
       now - f.handshakeAt < FRESH_SESSION_MS &&
       !(f.endpoint !== undefined && isLoopbackEndpoint(f.endpoint));
-    // Packets since the path last went quiet (not merely since the stage began: a lost relay).
-    if (!this.established && (f.heardAt > this.#downSince || session)) this.established = true;
+    // Packets since the path last went quiet (not merely since the stage began). After its relay
+    // was lost, only a new handshake counts: a late count of packets from before the loss does not.
+    const heard = this.#lost ? f.handshakeAt > this.#downSince : f.heardAt > this.#downSince;
+    if (!this.established && (heard || session)) this.established = true;
     if (this.established && now - Math.max(f.heardAt, this.since) > this.#timers.staleMs) {
       this.established = false; // the arranger finds a new path; status says so meanwhile
       this.#downSince = now;
@@ -378,6 +382,7 @@ export class PeerPath {
 
   #enter(stage: PathStage, now: number, established: boolean): void {
     this.#startup = false;
+    this.#lost = false;
     if (established) this.#unreachable = 0;
     this.stage = stage;
     this.since = now;
@@ -447,6 +452,7 @@ export class PeerPath {
       if (this.stage !== "relay" && this.stage !== "upgrade") return; // moved on (went direct)
       if (this.established) this.#downSince = now;
       this.established = false; // the arranger opens another circuit and offers it
+      this.#lost = true;
       return;
     }
     if (this.stage === "relay" || this.stage === "upgrade") {
