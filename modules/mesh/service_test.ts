@@ -11,7 +11,13 @@ import {
   type TestNode,
   waitFor,
 } from "./_testing_cluster.ts";
-import { liveMembers, MembershipError, netDir, parseInviteToken } from "../membership/mod.ts";
+import {
+  liveMembers,
+  MembershipError,
+  netDir,
+  parseInviteToken,
+  signAnnouncement,
+} from "../membership/mod.ts";
 
 clusterTest(
   "create, invite and join through different inviters: every interface lists the others",
@@ -566,5 +572,24 @@ clusterTest(
       nodeName: "db",
     });
     assertEquals(ok.warnings, undefined);
+  },
+);
+
+clusterTest(
+  "a member that announces a loopback endpoint or URL is never configured or dialled there",
+  async (c) => {
+    const [n0, n1] = await meshOf(c, 2);
+    await waitFor("mesh", () => peerCount(n0, "gt0") === 1);
+    const state = n0.mesh.nets.get("foo")!;
+    const a = await signAnnouncement(n1.identity, state.settings.net, Date.now() + 1000, {
+      endpoint: "127.0.0.1:51820",
+      url: "ws://127.0.0.1:7340",
+    });
+    assertEquals(n0.mesh.nets.offerAnnouncement("foo", a), "kept");
+    await n0.mesh.reconcileNet(state, true);
+    const peer = n0.wg.specs.get("gt0")!.peers.find((p) =>
+      p.publicKey === state.set.members.get(n1.mesh.selfId)!.wg
+    )!;
+    assertEquals(peer.endpoint, undefined, "not configured at 127.0.0.1");
   },
 );
