@@ -67,6 +67,7 @@ import {
   findMember,
   isAdmin,
   isoSeconds,
+  kemKeyPair,
   LEGACY_PROMISES,
   memberReach,
   MEMBERSHIP_PROMISES,
@@ -262,6 +263,11 @@ export class Mesh implements MeshOps {
       offChange();
       offPeers();
     }, { once: true });
+    // The first ML-KEM key pair of a process costs tens of ms (compiling); pay it now, idle,
+    // rather than inside a join.
+    const warm = setTimeout(() => kemKeyPair(new Uint8Array(32)), 1000);
+    Deno.unrefTimer(warm);
+    signal.addEventListener("abort", () => clearTimeout(warm), { once: true });
     void (async () => {
       if (this.nets.names().length > 0) {
         const why = await this.#ctx.wg.preflight().catch((err) => oneLine(err));
