@@ -33,6 +33,8 @@ interface Row {
   lastJoinMs: number;
   lastJoinPackets: number;
   lastJoinKb: number;
+  quietPacketsPerS: number;
+  quietKbPerS: number;
   wgGoRssMb: number;
   idleCpuPct: number;
 }
@@ -66,7 +68,8 @@ if (import.meta.main) {
       "agent RSS mean / max (MB)",
       "agent PSS / private mean (MB)",
       "last join (ms)",
-      "last join: packets / KB on grid links",
+      "last join: packets / KB on grid links (beyond quiet)",
+      "quiet grid traffic: packets / KB per s",
       "wireguard-go RSS (MB)",
       "agent idle CPU (% of one core)",
     ],
@@ -79,6 +82,7 @@ if (import.meta.main) {
       `${r.pssMeanMb.toFixed(1)} / ${r.privateMeanMb.toFixed(1)}`,
       `${Math.round(r.lastJoinMs)}`,
       `${r.lastJoinPackets} / ${r.lastJoinKb.toFixed(0)}`,
+      `${r.quietPacketsPerS} / ${r.quietKbPerS.toFixed(1)}`,
       r.wgGoRssMb.toFixed(1),
       r.idleCpuPct.toFixed(2),
     ]),
@@ -95,11 +99,27 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
     const joinsStart = performance.now();
     let lastJoinMs = 0;
     let lastJoinTraffic = { packets: 0, bytes: 0 };
+    let quietTraffic = { packetsPerS: 0, bytesPerS: 0 };
     for (let i = 1; i < n; i++) {
       const inviter = mesh.nodes[Math.floor((i - 1) / 2)];
       const token = await mesh.invite(inviter, net);
       const last = i === n - 1;
-      if (last) await new Promise((r) => setTimeout(r, 3000)); // the net settled: count one join alone
+      let quiet = { packets: 0, bytes: 0, ms: 1 };
+      if (last) {
+        // The net settled: first its quiet traffic (liveness pings, anti-entropy rounds) for a
+        // while, so that what the join adds can be told from it.
+        await new Promise((r) => setTimeout(r, 3000));
+        const q0 = await gridTraffic(mesh);
+        const t0 = performance.now();
+        await new Promise((r) => setTimeout(r, 6000));
+        const q1 = await gridTraffic(mesh);
+        const ms = performance.now() - t0;
+        quiet = { packets: q1.packets - q0.packets, bytes: q1.bytes - q0.bytes, ms };
+        quietTraffic = {
+          packetsPerS: (quiet.packets / ms) * 1000,
+          bytesPerS: (quiet.bytes / ms) * 1000,
+        };
+      }
       const before = last ? await gridTraffic(mesh) : undefined;
       const started = performance.now();
       const out = await mesh.join(mesh.nodes[i], net, token);
@@ -108,9 +128,10 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
         lastJoinMs = performance.now() - started;
         await new Promise((r) => setTimeout(r, 3000)); // the join's records and dials spread
         const after = await gridTraffic(mesh);
+        const share = (performance.now() - started) / quiet.ms; // what would have flowed anyway
         lastJoinTraffic = {
-          packets: after.packets - before!.packets,
-          bytes: after.bytes - before!.bytes,
+          packets: Math.max(0, after.packets - before!.packets - quiet.packets * share),
+          bytes: Math.max(0, after.bytes - before!.bytes - quiet.bytes * share),
         };
       }
     }
@@ -157,8 +178,10 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
       pssMeanMb: smaps.reduce((a, b) => a + b.pss, 0) / smaps.length,
       privateMeanMb: smaps.reduce((a, b) => a + b.private, 0) / smaps.length,
       lastJoinMs,
-      lastJoinPackets: lastJoinTraffic.packets,
+      lastJoinPackets: Math.round(lastJoinTraffic.packets),
       lastJoinKb: lastJoinTraffic.bytes / 1024,
+      quietPacketsPerS: Math.round(quietTraffic.packetsPerS),
+      quietKbPerS: quietTraffic.bytesPerS / 1024,
       wgGoRssMb: wgGoRss,
       idleCpuPct,
     };
