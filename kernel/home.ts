@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { writeTextFileAtomic } from "./fs_storage.ts";
+import { writeTextFileAtomic } from "./atomic_file.ts";
 import { ConfigError } from "./errors.ts";
 
 /** Paths inside one grid home. */
