@@ -4,15 +4,17 @@
  * 42(module), "arg", ...])`), the reply it reads (CIDs, a number, bytes,
  * text), and the symbol table it looks the command up in (maps of text).
  *
- * Purpose-built, not a codec: the writer knows unsigned integers, bytes,
- * text, arrays, maps with text keys and CIDs, and writes them exactly as
- * `kernel/codec.ts` does (shortest heads, map keys sorted by length then
- * bytes); the reader takes the same forms plus false, true and null, and
+ * Purpose-built, not a codec: it knows unsigned integers below 2^32 (and
+ * writes any safe one), bytes, text, arrays, maps with text keys, CIDs,
+ * false, true and null. The writer writes them exactly as `kernel/codec.ts`
+ * does (shortest heads, map keys sorted by length then bytes); the reader
  * returns `undefined` for anything else (a float, a negative number, an
  * indefinite length, a longer head than needed, a repeated key, bad UTF-8,
  * too deep a nesting, bytes left over), so the caller hands those bytes to
- * the real codec, which reads them or says exactly what is wrong. Checked
- * against cborg byte for byte in `cbor_subset_test.ts`.
+ * the real codec, which reads them or says exactly what is wrong.
+ * `cbor_subset_test.ts` checks the writer against cborg byte for byte, and
+ * that the reader never reads a value other than cborg's, damaged input
+ * included.
  *
  * @module
  */
@@ -96,6 +98,8 @@ function write(w: Writer, value: SubsetValue): void {
     w.push(value.bytes);
   } else if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) {
     w.head(0, value);
+  } else if (typeof value === "boolean" || value === null) {
+    w.push(Uint8Array.of(value === null ? 0xf6 : value ? 0xf5 : 0xf4));
   } else if (Array.isArray(value)) {
     w.head(4, value.length);
     for (const item of value) write(w, item);
