@@ -137,8 +137,8 @@ async function dispatch(argv: string[], io: Io, builtins: Builtins): Promise<num
   const found = !Deno.env.get("GRID_NO_AGENT") && await socketPresent(home)
     ? await findSymbol(home, first, builtins)
     : undefined;
-  if (found?.builtin) {
-    const { command } = found.builtin;
+  if (found?.command) {
+    const { command } = found;
     const args = command.inputArgs ? await Promise.all(rest.map(readInputArg)) : rest;
     const target = { promise: found.entry.promise, module: found.entry.module, command };
     const forwarded = await forwardToAgent(home.root, target, args, io);
@@ -216,7 +216,7 @@ async function readInputArg(arg: string): Promise<string> {
 
 /** The builtin command called `name`, if any. */
 async function findBuiltin(registry: Builtins, name: string): Promise<Command | undefined> {
-  return (await registry.sources()).find((b) => b.command.name === name)?.command;
+  return (await registry.commands()).find((c) => c.name === name);
 }
 
 /** Help lines fit in this many columns. */
@@ -305,9 +305,7 @@ async function helpText(registry: Builtins): Promise<string> {
     const i = HELP_ORDER.indexOf(c.name);
     return i === -1 ? HELP_ORDER.length : i;
   };
-  const commands = (await registry.sources()).map((b) => b.command).sort((a, b) =>
-    rank(a) - rank(b)
-  );
+  const commands = (await registry.commands()).sort((a, b) => rank(a) - rank(b));
   const name = Math.max(...commands.map((c) => c.name.length));
   const out = [
     "grid: a promise-based network agent; deploys and manages a WireGuard mesh with no central server",

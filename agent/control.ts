@@ -72,16 +72,20 @@ export async function forwardToAgent(
   const forwarded = command.fileArgs ? await Promise.all(args.map(absolutize)) : args;
   const parms: SubsetValue[] = [target.promise, target.module, ...forwarded];
   // A slow step (a join waiting for its admission) says so on a terminal, once, after a moment.
-  const slow = setTimeout(() => {
+  // AbortSignal.timeout, not setTimeout: Deno's setTimeout is node:timers, whose first use loads
+  // a part of its Node layer (about 4 ms; docs/bench-cli.md). Its timer does not hold the process.
+  const slow = AbortSignal.timeout(SLOW_MS);
+  const notice = () => {
     if (Deno.stderr.isTerminal()) {
       io.stderr(`grid: the agent is working on ${command.name} (Ctrl-C leaves it to finish)…`);
     }
-  }, SLOW_MS);
+  };
+  slow.addEventListener("abort", notice, { once: true });
   let reply: SubsetValue[] | undefined;
   try {
     reply = await callAgentPlain(controlSocketPath(root), parms);
   } finally {
-    clearTimeout(slow);
+    slow.removeEventListener("abort", notice);
   }
   if (!reply) return undefined;
   acceptPromise ??= textCid(ACCEPT_TEXT);

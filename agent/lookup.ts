@@ -1,11 +1,13 @@
 /**
  * What a name runs, found without loading the kernel. `openNode` (node.ts)
- * reads the symbol table that `config` names as it is when that table was
- * made for this binary's builtins (`config.builtins` is the hash of their
- * table) and otherwise writes a new one. This does the same first step with
- * the kernel's base only: it hashes the builtin files and their promises
- * with Web Crypto, compares the hash of their table with `config.builtins`,
- * and reads the stored table's entry for the name. When anything is not
+ * uses the symbol table that `config` names as it is when `config.builtins`
+ * is the hash of this binary's builtin table, and otherwise writes a new one.
+ * This makes the same check with the kernel's base only, and without
+ * importing the builtin commands: the stored table's builtin entries must
+ * name exactly this binary's builtin files, each with its file's hash as its
+ * module (a command's name and promise are written out in its file, so the
+ * same bytes make the same entry), and hash to `config.builtins`. Then the
+ * entry for the name is the one `openNode` would give. When anything is not
  * exactly so (no config yet, builtins changed, table missing, corrupt or
  * outside the CBOR subset, name unknown) it finds nothing, and the caller
  * opens the node, which writes, repairs or says what is wrong as before.
@@ -20,16 +22,15 @@ import {
   sha256Cid,
   type StoredSymbol,
   symbolTableHash,
-  textCid,
 } from "../kernel/base/mod.ts";
-import type { Builtins, BuiltinSource } from "../builtins/mod.ts";
+import type { Builtins, Command } from "../builtins/mod.ts";
 
-/** A name's entry in the current symbol table, and the builtin it names (if it names one). */
+/** A name's entry in the current symbol table, and the builtin command it names (if any). */
 export interface FoundSymbol {
   /** The entry, as the table stores it. */
   readonly entry: StoredSymbol;
   /** The builtin command whose file hashes to the entry's module (builtin entries only). */
-  readonly builtin?: BuiltinSource;
+  readonly command?: Command;
 }
 
 /**
@@ -50,25 +51,23 @@ export async function findSymbol(
     throw err;
   }
   if (typeof symbols !== "string" || typeof builtinHash !== "string") return undefined;
-  const sources = await builtins.sources();
-  const current = new Map<string, StoredSymbol>();
-  const byModule = new Map<string, BuiltinSource>();
-  await Promise.all(sources.map(async (source) => {
-    const [module, promise] = await Promise.all([
-      sha256Cid(source.bytes),
-      textCid(source.command.promise),
-    ]);
-    current.set(source.command.name, {
-      module,
-      promise,
-      promiseText: source.command.promise,
-      kind: "builtin",
-    });
-    byModule.set(module.bytes.toHex(), source);
-  }));
-  if (await symbolTableHash(current) !== builtinHash) return undefined;
-  const entry = (await readStoredSymbols(home, symbols))?.get(name);
+  const [table, files] = await Promise.all([
+    readStoredSymbols(home, symbols),
+    builtins.files(),
+  ]);
+  if (!table) return undefined;
+  const stored = new Map([...table].filter(([, e]) => e.kind === "builtin"));
+  if (stored.size !== files.length) return undefined;
+  const modules = await Promise.all(files.map((f) => sha256Cid(f.bytes)));
+  for (const [i, file] of files.entries()) {
+    if (!stored.get(file.name)?.module.equals(modules[i])) return undefined;
+  }
+  // A table of builtins alone was just read under config.builtins itself: no need to hash it again.
+  const builtinsAlone = stored.size === table.size && symbols === builtinHash;
+  if (!builtinsAlone && await symbolTableHash(stored) !== builtinHash) return undefined;
+  const entry = table.get(name);
   if (!entry) return undefined;
-  const builtin = entry.kind === "builtin" ? byModule.get(entry.module.bytes.toHex()) : undefined;
-  return { entry, builtin };
+  if (entry.kind !== "builtin") return { entry };
+  const file = files[modules.findIndex((m) => m.equals(entry.module))];
+  return { entry, command: await file.command() };
 }

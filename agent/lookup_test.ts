@@ -33,12 +33,12 @@ Deno.test("findSymbol() finds what openNode's table gives every name, without th
   await withHome(async (home) => {
     assertEquals(await findSymbol(home, "status", BUILTINS), undefined, "no config yet");
     let node = await open(home);
-    for (const { command } of await BUILTINS.sources()) {
+    for (const command of await BUILTINS.commands()) {
       await t.step(command.name, async () => {
         const found = await findSymbol(home, command.name, BUILTINS);
         assert(found, "found");
         assertEquals(parts(found.entry), parts(lookup(node.symbols, command.name)));
-        assertEquals(found.builtin?.command, command);
+        assertEquals(found.command, command);
       });
     }
     await t.step("a published module, with its grant", async () => {
@@ -55,8 +55,8 @@ Deno.test("findSymbol() finds what openNode's table gives every name, without th
       const found = await findSymbol(home, "tool", BUILTINS);
       assert(found, "found");
       assertEquals(parts(found.entry), parts(lookup(node.symbols, "tool")));
-      assertEquals(found.builtin, undefined);
-      assertEquals((await findSymbol(home, "status", BUILTINS))?.builtin?.command.name, "status");
+      assertEquals(found.command, undefined);
+      assertEquals((await findSymbol(home, "status", BUILTINS))?.command?.name, "status");
     });
     await t.step("a name the table lacks", async () => {
       assertEquals(await findSymbol(home, "no-such-command", BUILTINS), undefined);

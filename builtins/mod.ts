@@ -18,10 +18,12 @@
 export {
   BUILTIN_FILES,
   type BuiltinCommand,
+  type BuiltinFile,
   BUILTINS,
   type Builtins,
-  type BuiltinSource,
+  commandNameOf,
   loadBuiltins,
-  loadSources,
+  loadCommands,
+  loadFiles,
 } from "./_registry.ts";
 export type { AgentRun, Command, CommandContext, NodeHandle } from "./_command.ts";

@@ -111,9 +111,9 @@ Deno.test("grid --show join-wireguard-net prints the promise text the module car
   await withHome(async (home) => {
     const run = await grid(home, ["--show", "join-wireguard-net"]);
     assertEquals(run.code, 0, run.stderr);
-    const join = (await BUILTINS.sources()).find((b) => b.command.name === "join-wireguard-net");
+    const join = (await BUILTINS.commands()).find((c) => c.name === "join-wireguard-net");
     assert(join, "join-wireguard-net is a builtin");
-    assertEquals(text(run.stdout), join.command.promise + "\n");
+    assertEquals(text(run.stdout), join.promise + "\n");
     assertEquals(run.stderr, "");
   });
 });

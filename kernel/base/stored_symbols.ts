@@ -80,7 +80,9 @@ export async function readStoredSymbols(
   if (!HASH_TEXT.test(hash)) return undefined;
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(`${home.cache}/cas/${hash}`);
+    // Synchronously: a small file, read at a command line's start, where the thread pool that
+    // asynchronous reads go through costs more than the read.
+    bytes = Deno.readFileSync(`${home.cache}/cas/${hash}`);
   } catch {
     return undefined; // missing or unreadable: the kernel's own read says which, and how
   }
