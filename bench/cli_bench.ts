@@ -16,8 +16,13 @@
  * agent first creates a net, so `status` has an interface to report on.
  * Exit codes must agree between the sides; the run fails otherwise.
  *
+ * Beside each wall-time median it prints the median CPU time (user + system)
+ * of a second run of the same command in the same round, read from bash's
+ * `times`: a busy machine stretches wall time far more than CPU time
+ * (`--no-cpu` leaves these runs out).
+ *
  * Usage:
- *   deno run --allow-all bench/cli_bench.ts [--rounds 21] [--base REF] [--net]
+ *   deno run --allow-all bench/cli_bench.ts [--rounds 21] [--base REF] [--net] [--no-cpu]
  *
  * @module
  */
@@ -160,9 +165,11 @@ if (import.meta.main) {
       rounds: { type: "string", default: "21" },
       base: { type: "string" },
       net: { type: "boolean", default: false },
+      "no-cpu": { type: "boolean", default: false },
     },
   });
   const rounds = Number(values.rounds);
+  const withCpu = !values["no-cpu"];
   const flags = await releaseFlags();
   const tmp = await Deno.makeTempDir({ prefix: "grid-cli-bench-" });
   const empty = `${tmp}/empty.ts`;
@@ -219,23 +226,32 @@ if (import.meta.main) {
       }
     }
 
+    /** The command line a case runs (empty for serve, which is timed to its listening line). */
+    const commandOf = (side: Side, c: Case): { cmd: string[]; env: Record<string, string> } =>
+      c.home === "none" ? { cmd: [Deno.execPath(), "run", ...flags, empty], env: {} } : {
+        cmd: [Deno.execPath(), "run", ...flags, `${side.dir}/main.ts`, ...c.args(side)],
+        env: { GRID_HOME: side.homes[c.home as "agent" | "idle"], NO_COLOR: "1" },
+      };
     const time = async (side: Side, c: Case): Promise<{ ms: number; code: number }> => {
-      if (c.home === "none") {
-        const start = performance.now();
-        const r = await run([Deno.execPath(), "run", ...flags, empty], {});
-        return { ms: performance.now() - start, code: r.code };
-      }
       if (c.home === "serve") {
         const { child, ms } = await startServe(flags, side.dir, side.homes.serve);
         await stop(child);
         return { ms, code: 0 };
       }
+      const { cmd, env } = commandOf(side, c);
       const start = performance.now();
-      const r = await run(
-        [Deno.execPath(), "run", ...flags, `${side.dir}/main.ts`, ...c.args(side)],
-        { GRID_HOME: side.homes[c.home], NO_COLOR: "1" },
-      );
+      const r = await run(cmd, env);
       return { ms: performance.now() - start, code: r.code };
+    };
+    /** CPU time (user + system) of one more run, from bash's `times` (millisecond resolution). */
+    const cpu = async (side: Side, c: Case): Promise<number | undefined> => {
+      if (c.home === "serve") return undefined;
+      const { cmd, env } = commandOf(side, c);
+      const script = '"$@" >/dev/null 2>&1; times';
+      const r = await run(["bash", "-c", script, "bash", ...cmd], env);
+      const m = r.stdout.trim().split("\n").at(-1)?.match(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/);
+      if (!m) throw new Error(`no times from bash: ${r.stdout}`);
+      return (Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000;
     };
 
     // One untimed pass: Deno's caches, the homes' config and symbol tables, as in daily use.
@@ -251,6 +267,7 @@ if (import.meta.main) {
       }
     }
     const times = new Map<string, number[]>();
+    const cpuTimes = new Map<string, number[]>();
     for (let round = 0; round < rounds; round++) {
       console.error(`cli_bench: round ${round + 1} of ${rounds}`);
       const tasks = sides.flatMap((side) => cases.map((c) => [side, c] as const));
@@ -259,6 +276,8 @@ if (import.meta.main) {
         if (code !== codes.get(c.name)) throw new Error(`"${c.name}" exited ${code} this time`);
         const key = `${side.label}\0${c.name}`;
         times.set(key, [...(times.get(key) ?? []), ms]);
+        const cpuMs = withCpu ? await cpu(side, c) : undefined;
+        if (cpuMs !== undefined) cpuTimes.set(key, [...(cpuTimes.get(key) ?? []), cpuMs]);
       }
     }
 
@@ -269,13 +288,22 @@ if (import.meta.main) {
     );
     const goalText = { answered: "≤ 2x", other: "≤ 3x", baseline: "1x" } as const;
     const header = ["command", "goal"];
-    for (const s of sides) header.push(`${s.label} ms`, `${s.label} ratio`);
+    for (const s of sides) {
+      header.push(`${s.label} ms`, `${s.label} ratio`);
+      if (withCpu) header.push(`${s.label} CPU ms`, `${s.label} CPU ratio`);
+    }
     const rows = cases.map((c) => {
       const row = [c.name, goalText[c.goal]];
       for (const s of sides) {
         const base = median(times.get(`${s.label}\0${cases[0].name}`)!);
         const m = median(times.get(`${s.label}\0${c.name}`)!);
         row.push(m.toFixed(1), `${(m / base).toFixed(2)}x`);
+        if (withCpu) {
+          const cpuBase = median(cpuTimes.get(`${s.label}\0${cases[0].name}`)!);
+          const samples = cpuTimes.get(`${s.label}\0${c.name}`);
+          const m = samples ? median(samples) : undefined;
+          row.push(m?.toFixed(1) ?? "-", m === undefined ? "-" : `${(m / cpuBase).toFixed(2)}x`);
+        }
       }
       return row;
     });
