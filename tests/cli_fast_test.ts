@@ -191,3 +191,45 @@ Deno.test("a socket left by a killed agent: the short way runs the command here 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** script(1) runs a command on a terminal of its own (util-linux). */
+const hasScript = (await new Deno.Command("sh", { args: ["-c", "command -v script"] }).output())
+  .success;
+
+Deno.test({
+  name: "a forwarded command still working after 2 s says so on a terminal",
+  ignore: !hasScript,
+}, async () => {
+  const { ControlServer, controlSocketPath, accept } = await import("../kernel/mod.ts");
+  const dir = await Deno.makeTempDir({ prefix: "grid-cli-fast-" });
+  const home = `${dir}/home`;
+  try {
+    await Deno.mkdir(home, { mode: 0o700 });
+    assertEquals((await grid(home, ["status"])).code, 1, "no agent yet: the home is made");
+    // An "agent" that takes 2.5 s to answer, so the notice is due while the command waits.
+    const slow = await ControlServer.start(controlSocketPath(home), {
+      handler: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        return accept(0, new TextEncoder().encode("answered\n"), "");
+      },
+    });
+    try {
+      const line = ["run", ...flags, "--no-npm", MAIN, "status"].map((w) => `'${w}'`).join(" ");
+      const out = await new Deno.Command("script", {
+        args: ["-qec", `'${Deno.execPath()}' ${line}`, "/dev/null"],
+        env: { GRID_HOME: home, NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assertEquals(out.code, 0, text);
+      assert(text.includes("grid: the agent is working on status"), text);
+      assert(text.indexOf("working on") < text.indexOf("answered"), text);
+    } finally {
+      await slow.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
