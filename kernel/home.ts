@@ -110,8 +110,9 @@ export function homeAt(root: string): GridHome {
  * Checks an existing home is safe ({@link checkHomeSafe}), then creates what
  * is missing (0700). Every command line starts here, so it works
  * synchronously (a few system calls cost less than the thread pool that
- * asynchronous ones go through) and throws nothing when all is there (the
- * first error a Deno process throws costs it milliseconds; docs/bench-cli.md).
+ * asynchronous ones go through) and writes nothing when all is there
+ * (`Deno.writeTextFile` loads Deno's web streams on first use, about 2 ms;
+ * docs/bench-cli.md).
  */
 export async function ensureHome(home: GridHome): Promise<void> {
   checkHomeSafe(home.root);
