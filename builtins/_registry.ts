@@ -19,14 +19,10 @@
 import type { CID, KnownPromise } from "../kernel/mod.ts";
 import type { Command } from "./_command.ts";
 
-/** What a command file exports. */
-interface CommandFile {
-  /** The command it holds. */
-  readonly command: Command;
-}
-
 /** File name and loader of each command, in the order the kernel consults them. */
-export const BUILTIN_FILES: ReadonlyArray<readonly [string, () => Promise<CommandFile>]> = [
+export const BUILTIN_FILES: ReadonlyArray<
+  readonly [string, () => Promise<{ readonly command: Command }>]
+> = [
   ["put.ts", () => import("./put.ts")],
   ["get.ts", () => import("./get.ts")],
   ["join_wireguard_net.ts", () => import("./join_wireguard_net.ts")],

@@ -31,10 +31,11 @@ export {
   type GridConfig,
   type GridHome,
   homeAt,
+  type HomeFacts,
   readConfig,
   resolveHome,
 } from "../home.ts";
-export { LOG_LEVELS } from "../service.ts";
+export { LOG_LEVELS, type LogLevel } from "../service.ts";
 export { ACCEPT_TEXT, MAX_MESSAGE_BYTES, REJECT_TEXT } from "./wire.ts";
 export { CidBytes, cidText, DAG_CBOR, RAW, sha256Cid, textCid } from "./web_hash.ts";
 export {
