@@ -42,7 +42,7 @@ export const command: Command = {
   ],
   foreground: true,
   async run(args, ctx) {
-    const flags = parseFlags(
+    const flags = await parseFlags(
       args,
       {
         listen: { type: "string" },

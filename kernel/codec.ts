@@ -12,15 +12,9 @@ import { decode, encode, Tagged, Token, Tokenizer, Type } from "cborg";
 import type { TagDecodeControl } from "cborg";
 import { asHash, CID } from "./hash.ts";
 import { CodecError } from "./errors.ts";
+import { CID_TAG, GRID_TAG, MAX_DEPTH, MAX_MESSAGE_BYTES } from "./base/wire.ts";
 
-/** CBOR tag number of the grid envelope: the bytes 0x67726964 spell "grid". */
-export const GRID_TAG = 1735551332;
-/** CBOR tag number for a CID (IPLD). */
-export const CID_TAG = 42;
-/** Default largest message accepted by {@link decodeMessage}: 16 MiB. */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-/** Default deepest nesting of arrays, maps and tags accepted. */
-export const MAX_DEPTH = 32;
+export { CID_TAG, GRID_TAG, MAX_DEPTH, MAX_MESSAGE_BYTES };
 
 /** One parameter of a message. Plain CBOR data plus CIDs; no undefined, no floats NaN. */
 export type Parm =
