@@ -108,6 +108,7 @@ export {
   homeAt,
   readConfig,
   resolveHome,
+  SYSTEM_HOME,
   writeConfig,
 } from "./home.ts";
 export {
