@@ -7,8 +7,9 @@
  * two share an address, and every pair pings through WireGuard. Then every
  * agent, the founder's too, is stopped and started again (a reboot of the
  * whole fleet): the same ids, the same addresses, no new membership and no
- * new records beyond endpoint refreshes, every pair pings again, and the
- * joiners log that they hold the net already instead of joining.
+ * new records (endpoints are refreshed as announcements), every pair pings again, and the
+ * joiners log that they hold the net already instead of joining. A node that
+ * leaves while its nets.d file is still there is warned that it would rejoin.
  *
  * `GRID_FLEET_NODES` sets how many nodes boot besides the founder (default 4).
  * Needs root, wg, wireguard-go, ip and ping; skipped with a printed reason otherwise.
@@ -52,16 +53,21 @@ async function standing(mesh: MeshLab, node: MeshNode): Promise<Standing | undef
 /** Waits until every node is a live member holding all `count` members; their standings. */
 async function allMembers(mesh: MeshLab, count: number): Promise<Standing[]> {
   let last: (Standing | undefined)[] = [];
-  const ok = await waitFor(async () => {
-    last = await Promise.all(mesh.nodes.map((n) => standing(mesh, n)));
-    return last.every((s) => s?.members === count);
-  }, BOUND_MS, 250);
+  const ok = await waitFor(
+    async () => {
+      last = await Promise.all(mesh.nodes.map((n) => standing(mesh, n)));
+      return last.every((s) => s?.members === count);
+    },
+    BOUND_MS,
+    250,
+  );
   assert(ok, `not every node became a member of ${count}: ${JSON.stringify(last)}`);
   return last as Standing[];
 }
 
 Deno.test({
-  name: `fleet boot: ${JOINERS} agents start at once with one invite in nets.d, all join, and a reboot of all changes nothing`,
+  name:
+    `fleet boot: ${JOINERS} agents start at once with one invite in nets.d, all join, and a reboot of all changes nothing`,
   ...LAB_TEST,
   async fn() {
     const mesh = await MeshLab.create(JOINERS + 1);
@@ -109,15 +115,16 @@ Deno.test({
       );
       const after = await waitSettled(mesh);
       console.log(`fleet_test: records ${records} before the reboot, ${after} after`);
-      // At most one endpoint refresh per node; no admits, no leaves.
-      assert(
-        after - records <= mesh.nodes.length,
-        `records went from ${records} to ${after} on a reboot`,
-      );
+      // No admit, no leave: endpoints travel as announcements, not records.
+      assertEquals(after, records, `records went from ${records} to ${after} on a reboot`);
       for (const node of fleet) {
         const log = node.agent!.output();
         assert(!/boot-join(-retry)? /.test(log), `node ${node.index} joined again: ${log}`);
       }
+      // Leaving while nets.d still lists the net: done, with a warning that the next start rejoins.
+      const left = await mesh.grid(fleet[0], ["leave-wireguard-net", NET]);
+      assertEquals(left.code, 0, left.stderr);
+      assert(/nets\.d\/fleet\.invite still lists net "fleet"/.test(left.stderr), left.stderr);
     } finally {
       await mesh.destroy();
     }
@@ -127,12 +134,16 @@ Deno.test({
 /** Waits until every node holds the same number of records; that number. */
 async function waitSettled(mesh: MeshLab): Promise<number> {
   let counts: number[] = [];
-  const ok = await waitFor(async () => {
-    counts = (await Promise.all(mesh.nodes.map((n) => standing(mesh, n)))).map((s) =>
-      s?.records ?? -1
-    );
-    return counts.every((c) => c === counts[0] && c > 0);
-  }, BOUND_MS, 250);
+  const ok = await waitFor(
+    async () => {
+      counts = (await Promise.all(mesh.nodes.map((n) => standing(mesh, n)))).map((s) =>
+        s?.records ?? -1
+      );
+      return counts.every((c) => c === counts[0] && c > 0);
+    },
+    BOUND_MS,
+    250,
+  );
   assert(ok, `records never agreed: ${counts}`);
   return counts[0];
 }
