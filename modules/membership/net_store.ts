@@ -133,10 +133,27 @@ export async function writeRecordFiles(
   );
 }
 
-/** Removes a net's folder (after leaving, or when a join failed); gone already is fine. */
-export async function removeNetDir(home: GridHome, name: string): Promise<void> {
+/** The files of a net's folder that hold this node's own keys in it (WireGuard, PSK seed). */
+export const NET_KEY_FILES = ["wg.key", "kem.seed"] as const;
+
+/**
+ * Removes a net's folder (after leaving, or when a join failed); gone
+ * already is fine. With `keepKeys`, this node's own key files stay (see
+ * {@link NET_KEY_FILES}): a join whose answer never came may have been
+ * admitted, and its retry must present the same keys to be answered again.
+ */
+export async function removeNetDir(
+  home: GridHome,
+  name: string,
+  options: { keepKeys?: boolean } = {},
+): Promise<void> {
+  const dir = netDir(home, name);
   try {
-    await Deno.remove(netDir(home, name), { recursive: true });
+    if (!options.keepKeys) return await Deno.remove(dir, { recursive: true });
+    for await (const entry of Deno.readDir(dir)) {
+      if ((NET_KEY_FILES as readonly string[]).includes(entry.name) && entry.isFile) continue;
+      await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+    }
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }

@@ -330,12 +330,12 @@ export class Nets {
   }
 
   /** Forgets a net here (after leaving or being revoked): its folder is removed. */
-  async forget(name: string): Promise<void> {
+  async forget(name: string, options: { keepKeys?: boolean } = {}): Promise<void> {
     this.#nets.delete(name);
     const timer = this.#saving.get(name);
     if (timer !== undefined) clearTimeout(timer);
     this.#saving.delete(name);
-    await removeNetDir(this.#home, name);
+    await removeNetDir(this.#home, name, options);
   }
 
   /**

@@ -5,7 +5,7 @@ import { Nets } from "./nets.ts";
 import { signMemberRequest } from "./member_request.ts";
 import { admitRecord, leftRecord, memberRequest, type TestNode, testNode } from "./_testing_net.ts";
 import { MembershipError } from "./errors.ts";
-import { readSettings } from "./net_store.ts";
+import { netDir, readSettings, removeNetDir } from "./net_store.ts";
 
 const JOIN = hashText("join");
 
@@ -112,6 +112,29 @@ Deno.test("create() refuses a second net of the same name and a bad CIDR", async
       MembershipError,
       "network address",
     );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("removeNetDir keeps only this node's key files when asked (a join whose answer never came)", async () => {
+  const root = await Deno.makeTempDir({ prefix: "grid-netdir-" });
+  try {
+    const home = homeAt(root);
+    const dir = netDir(home, "office");
+    await Deno.mkdir(`${dir}/records`, { recursive: true });
+    for (const f of ["wg.key", "kem.seed", "settings.json", "records/bafy1"]) {
+      await Deno.writeTextFile(`${dir}/${f}`, f, { mode: 0o600 });
+    }
+    await removeNetDir(home, "office", { keepKeys: true });
+    const left = [];
+    for await (const e of Deno.readDir(dir)) left.push(e.name);
+    assertEquals(left.sort(), ["kem.seed", "wg.key"]);
+    assertEquals(await Deno.readTextFile(`${dir}/wg.key`), "wg.key");
+    assertEquals(await readSettings(home, "office"), undefined);
+    await removeNetDir(home, "office");
+    await assertRejects(() => Deno.stat(dir), Deno.errors.NotFound);
+    await removeNetDir(home, "office", { keepKeys: true }); // gone already: fine
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -12,6 +12,7 @@ import {
   checkInviteFor,
   checkNetName,
   isLive,
+  JoinUnreachable,
   MembershipError,
   type NetState,
   requestAdmission,
@@ -156,7 +157,10 @@ export async function joinNet(
       // so no member keeps a peer that never comes.
       const adopted = ctx.nets.get(name);
       if (adopted && isLive(adopted.set, ctx.selfId)) await withdraw(ctx, adopted);
-      await undoNet(ctx, name, existed ? undefined : iface);
+      // No answer came: the admin may have admitted this node all the same. The keys stay,
+      // so a retry presents the same ones and is answered with that admission.
+      const keepKeys = err instanceof JoinUnreachable;
+      await undoNet(ctx, name, existed ? undefined : iface, { keepKeys });
       throw err;
     }
   });

@@ -105,10 +105,11 @@ export async function undoNet(
   ctx: MeshContext,
   name: string,
   iface: string | undefined,
+  options: { keepKeys?: boolean } = {},
 ): Promise<void> {
   if (iface !== undefined && ctx.online) await ctx.reconciler.undo(name, iface);
   try {
-    await ctx.nets.forget(name);
+    await ctx.nets.forget(name, options);
   } catch (err) {
     ctx.log("warn", "net-undo-failed", { net: name, why: String(err) });
   }
