@@ -74,23 +74,24 @@ function track(net, peer, atS) {
   rates.set(key, list);
 }
 
-function sparkline(net, peer) {
+/** A small line of the last rates in one direction (`rx` or `tx`), newest on the right. */
+function sparkline(net, peer, dir) {
   const list = rates.get(`${net}/${peer.id}`) ?? [];
   const box = svg("svg", { class: "spark", viewBox: "0 0 70 18", role: "img" });
-  box.append(svg("title", { text: "rx (blue) and tx (green), bytes per second" }));
+  box.append(svg("title", { text: `${dir} bytes per second, last ${list.length} updates` }));
   if (list.length < 2) return box;
-  const max = Math.max(1, ...list.map((r) => Math.max(r.rx, r.tx)));
-  for (const dir of ["rx", "tx"]) {
-    const pts = list.map((r, i) =>
-      `${(i * 70 / (SPARK_POINTS - 1)).toFixed(1)},${(17 - (r[dir] / max) * 16).toFixed(1)}`
-    );
-    box.append(svg("polyline", { class: dir, points: pts.join(" ") }));
-  }
+  const max = Math.max(1, ...list.map((r) => r[dir]));
+  const step = 70 / (Math.max(list.length, 10) - 1);
+  const x0 = 70 - step * (list.length - 1);
+  const pts = list.map((r, i) =>
+    `${(x0 + i * step).toFixed(1)},${(17 - (r[dir] / max) * 16).toFixed(1)}`
+  );
+  box.append(svg("polyline", { class: dir, points: pts.join(" ") }));
   return box;
 }
 
 function graph(net, nowS) {
-  const W = 320, H = 260, cx = W / 2, cy = H / 2, R = 95;
+  const W = 340, H = 280, cx = W / 2, cy = 125, R = 110;
   const box = svg("svg", {
     class: "graph",
     viewBox: `0 0 ${W} ${H}`,
@@ -100,8 +101,9 @@ function graph(net, nowS) {
   box.append(svg("title", { text: `Net ${net.name}: this node and its peers` }));
   const peers = net.peers;
   const spots = peers.map((p, i) => {
-    const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, peers.length);
-    return { p, x: cx + R * Math.cos(a), y: cy + R * Math.sin(a) };
+    // From the right, clockwise: two peers sit left and right, labels clear of the edges.
+    const a = (2 * Math.PI * i) / Math.max(1, peers.length);
+    return { p, x: cx + R * Math.cos(a), y: cy + R * 0.8 * Math.sin(a) };
   });
   for (const { p, x, y } of spots) {
     const f = freshness(handshakeAge(p, nowS));
@@ -172,7 +174,8 @@ function peerTable(net, nowS) {
     const path = p.path + (p.path === "relay" && p.via ? ` via ${p.via.slice(0, 10)}…` : "");
     const rx = el("td", { text: bytes(p.rxBytes) });
     const tx = el("td", { text: bytes(p.txBytes) });
-    rx.append(sparkline(net.name, p));
+    rx.append(sparkline(net.name, p, "rx"));
+    tx.append(sparkline(net.name, p, "tx"));
     body.append(
       el(
         "tr",
@@ -294,6 +297,7 @@ function render(snap) {
     ...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]),
   );
 
+  document.getElementById("promise-count").textContent = `(${snap.promises.length})`;
   const promises = document.getElementById("promises");
   promises.replaceChildren(
     ...snap.promises.map((p) =>
