@@ -143,7 +143,13 @@ Deno.test({
           `document.querySelectorAll("#promises li").length`,
         );
         assert(promises > 0, "the accepted promises are listed");
-        // A few pushes later the sparklines have points to draw.
+        // Some traffic through the tunnels, and a few pushes later the sparklines have a shape.
+        const peers = await Promise.all(mesh.nodes.slice(1).map((n) => mesh.tunnelAddress(n)));
+        await Promise.all(
+          peers.map((address) =>
+            mesh.lab.run(a, ["ping", "-q", "-c", "12", "-i", "0.25", "-s", "1200", address!])
+          ),
+        );
         await page.waitFor<boolean>(
           `document.querySelectorAll("svg.spark polyline").length >= 4`,
           6_000,
