@@ -22,7 +22,7 @@ import {
 } from "./_flags.ts";
 
 const USAGE =
-  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] [--nets-dir DIR] ${RELAY_USAGE} [--dashboard [HOST:]PORT] [--metrics [HOST:]PORT]`;
+  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] [--nets-dir DIR] ${RELAY_USAGE} [--dashboard ADDR] [--metrics ADDR]`;
 
 /** `--dashboard 7341` is `127.0.0.1:7341`: loopback unless an address is given. */
 export function viewAddress(value: string | undefined): string | undefined {
