@@ -230,8 +230,10 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       await service.start(ctx);
       log("info", "service-up", { service: service.name });
     }
+    const { clearViews, startViews } = await import("./dashboard.ts");
+    // A file left by an agent that was killed would name servers that are gone.
+    await clearViews(node.home.state);
     if ((options.dashboard ?? options.metrics) !== undefined && MESH_SERVICE.mesh) {
-      const { startViews } = await import("./dashboard.ts");
       await startViews({
         dashboard: options.dashboard,
         metrics: options.metrics,

@@ -68,11 +68,14 @@ export async function startViews(options: ViewsOptions): Promise<void> {
   const file = `${options.stateDir}/${VIEWS_FILE}`;
   await Deno.writeTextFile(file, JSON.stringify(urls) + "\n", { mode: 0o600 });
   await Deno.chmod(file, 0o600); // mode applies only when the file is new
-  options.signal.addEventListener("abort", () => {
-    try {
-      Deno.removeSync(file);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
-  }, { once: true });
+  options.signal.addEventListener("abort", () => void clearViews(options.stateDir), { once: true });
+}
+
+/** Removes the view URLs file from `stateDir`; already gone counts as done. */
+export async function clearViews(stateDir: string): Promise<void> {
+  try {
+    await Deno.remove(`${stateDir}/${VIEWS_FILE}`);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
 }
