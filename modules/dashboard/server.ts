@@ -3,7 +3,8 @@
  * --dashboard ADDR` and `--metrics ADDR`. Read-only: GET and HEAD only, no
  * route changes anything. The page follows the node live over server-sent
  * events (`/events`): the server takes one snapshot a second while someone
- * watches and pushes it when it changed; a browser never polls.
+ * watches and pushes it (the history and promises only when they changed);
+ * a browser never polls.
  *
  * Access: on a loopback address anyone on this host may look, and the Host
  * header must name a loopback host (so a web page cannot reach it by DNS
@@ -225,7 +226,8 @@ class SnapshotHub {
   readonly #signal: AbortSignal;
   readonly #streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
   #timer: ReturnType<typeof setInterval> | undefined;
-  #last = "";
+  /** The history and promises last pushed, as JSON. */
+  #lastSlow = "";
   #taking: Promise<DashboardSnapshot> | undefined;
 
   constructor(source: DashboardSource, intervalMs: number, signal: AbortSignal) {
@@ -262,15 +264,23 @@ class SnapshotHub {
     return respond(200, body, "text/event-stream; charset=utf-8", { connection: "keep-alive" });
   }
 
+  /**
+   * Pushes the snapshot to every stream. The history and the promises change
+   * rarely: they go only when they changed since the last push (a new stream
+   * gets them at once); the page keeps the ones it has.
+   */
   async #tick(): Promise<void> {
-    let json: string;
+    let snap: DashboardSnapshot;
     try {
-      json = JSON.stringify(await this.fresh());
+      snap = await this.fresh();
     } catch {
       return; // e.g. the mesh is busy: the next tick tries again
     }
-    if (json === this.#last) return;
-    this.#last = json;
+    const slow = JSON.stringify([snap.history, snap.promises]);
+    const json = JSON.stringify(
+      slow === this.#lastSlow ? { ...snap, history: undefined, promises: undefined } : snap,
+    );
+    this.#lastSlow = slow;
     for (const c of this.#streams) this.#send(c, json);
   }
 
@@ -292,7 +302,7 @@ class SnapshotHub {
     if (this.#streams.size === 0 && this.#timer !== undefined) {
       clearInterval(this.#timer);
       this.#timer = undefined;
-      this.#last = "";
+      this.#lastSlow = "";
     }
   }
 

@@ -88,9 +88,14 @@ Deno.test("a loopback dashboard serves the page, the state and live events, read
     assert((await page.text()).includes("bahwqceraself"));
     const state = await (await fetch(`${server.url}api/state`)).json();
     assertEquals(state.report.nets[0].peers.length, 2);
-    const events = await readEvents(await fetch(`${server.url}events`), 3);
+    const events = (await readEvents(await fetch(`${server.url}events`), 3)).map((e) =>
+      JSON.parse(e)
+    );
     assertEquals(events.length, 3);
-    assertEquals(JSON.parse(events[2]).report.node, "bahwqceraself");
+    assertEquals(events[2].report.node, "bahwqceraself");
+    assertEquals(events[0].history[0].entries.length, 2, "a new page gets the history at once");
+    assertEquals(events[2].history, undefined, "and then only when it changed");
+    assertEquals(events[2].promises, undefined);
     const post = await fetch(server.url, { method: "POST", body: "x" });
     await post.body?.cancel();
     assertEquals(post.status, 405);

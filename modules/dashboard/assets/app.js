@@ -262,7 +262,13 @@ function renderNet(net, history, nowS) {
   return section;
 }
 
-function render(snap) {
+function render(update) {
+  // The history and the promises come only when they changed: keep the last ones.
+  const snap = {
+    ...update,
+    history: update.history ?? lastSnapshot?.history ?? [],
+    promises: update.promises ?? lastSnapshot?.promises ?? [],
+  };
   const nowS = snap.at / 1000;
   for (const net of snap.report.nets) for (const p of net.peers) track(net.name, p, nowS);
   const nets = document.getElementById("nets");
