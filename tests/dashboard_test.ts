@@ -15,6 +15,7 @@
  */
 import { assert, assertEquals } from "../kernel/_testing_assert.ts";
 import { metricValue, parseExposition } from "../modules/dashboard/_testing_metrics.ts";
+import { testSnapshot } from "../modules/dashboard/_testing_snapshot.ts";
 import { Browser, browserMissing } from "./lab/browser.ts";
 import { forwardToSocket } from "./lab/forward.ts";
 import { MeshLab, type MeshNode } from "./lab/mesh_lab.ts";
@@ -179,6 +180,28 @@ Deno.test({
           await page.screenshot(`${tmp}/dashboard-revoked.png`);
         },
       );
+
+      await t.step("a hostile member name is shown as text, never run as HTML", async () => {
+        const snap = testSnapshot();
+        const evil = `<img src=x onerror="window.gridXss=1"><script>window.gridXss=2</script>`;
+        snap.report.nets[0].peers[1].name = evil;
+        snap.history[0].entries[1].member = evil;
+        // The page's script is a classic one: its render() is the one the stream calls. Render
+        // and look in one synchronous evaluation, so no push from the stream comes between.
+        const seen = await page.evaluate<{ imgs: number; scripts: number; text: string }>(
+          `(() => {
+            render(${JSON.stringify(snap)});
+            return {
+              imgs: document.querySelectorAll("main img").length,
+              scripts: document.querySelectorAll("main script").length,
+              text: document.querySelector('tr.peer[data-id="bahwqcerac"] td').textContent,
+            };
+          })()`,
+        );
+        assertEquals(seen, { imgs: 0, scripts: 0, text: evil });
+        await new Promise((r) => setTimeout(r, 300)); // an injected handler would have run by now
+        assertEquals(await page.evaluate(`window.gridXss ?? null`), null);
+      });
 
       await t.step("/metrics parses and agrees with grid status --json", async () => {
         const text = await (await fetch(`http://127.0.0.1:${metrics.port}/metrics`)).text();
