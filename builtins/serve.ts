@@ -73,6 +73,14 @@ export const command: Command = {
       USAGE,
       { min: 0, max: 0 },
     );
+    const dashboard = viewAddress(flagText(flags, "dashboard"));
+    const metrics = viewAddress(flagText(flags, "metrics"));
+    if (dashboard !== undefined || metrics !== undefined) {
+      // A mistyped address is a usage error now, before the agent starts.
+      const { parseServerAddress } = await import("../modules/dashboard/mod.ts");
+      if (dashboard !== undefined) parseServerAddress(dashboard, "--dashboard");
+      if (metrics !== undefined) parseServerAddress(metrics, "--metrics");
+    }
     await ctx.runAgent({
       io: ctx.io,
       signal: ctx.signal,
@@ -81,8 +89,8 @@ export const command: Command = {
       logLevel: parseLogLevel(flagText(flags, "log-level") ?? "info"),
       relay: parseRelayFlags(flags),
       netsDir: flagText(flags, "nets-dir"),
-      dashboard: viewAddress(flagText(flags, "dashboard")),
-      metrics: viewAddress(flagText(flags, "metrics")),
+      dashboard,
+      metrics,
     });
     return 0;
   },

@@ -5,7 +5,8 @@
  * live graph shows the three nodes by name with fresh handshakes; after a
  * revoke the page shows the node gone within seconds, without a reload. Also:
  * no request without the token gets in, no private key or PSK is ever
- * served, and /metrics agrees with `grid status --json`.
+ * served, a hostile member name stays text in the real page, and /metrics
+ * agrees with `grid status --json`.
  *
  * The browser runs on the host; the namespace's ports reach it through a
  * Unix socket (tests/lab/forward.ts). The screenshot is saved in the test's
