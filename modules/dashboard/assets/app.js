@@ -91,7 +91,9 @@ function sparkline(net, peer, dir) {
 }
 
 function graph(net, nowS) {
-  const W = 340, H = 280, cx = W / 2, cy = 125, R = 110;
+  // Up to two peers sit in one row beside this node: a shorter picture.
+  const flat = net.peers.length <= 2;
+  const W = 340, H = flat ? 170 : 280, cx = W / 2, cy = flat ? 75 : 125, R = 110;
   const box = svg("svg", {
     class: "graph",
     viewBox: `0 0 ${W} ${H}`,
