@@ -40,7 +40,7 @@ import {
   readPeerUrls,
 } from "../kernel/peers/mod.ts";
 import type { GridNode } from "./node.ts";
-import { SERVICES } from "./services.ts";
+import { MESH_SERVICE, SERVICES } from "./services.ts";
 import { SYSTEM_NETS_DIR } from "../modules/mesh/mod.ts";
 
 /** `--advertise auto`: the agent works out its URL from the route to its peers, and follows it. */
@@ -82,6 +82,10 @@ export interface AgentOptions {
   relay?: Partial<RelayPolicy>;
   /** Where the nets to join at start are; "" for none (see {@link AgentRun}). */
   netsDir?: string;
+  /** `HOST:PORT` to serve the dashboard on (none: no dashboard). */
+  dashboard?: string;
+  /** `HOST:PORT` to serve Prometheus metrics on (none: no metrics). */
+  metrics?: string;
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:PORT`). */
@@ -225,6 +229,22 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     for (const service of SERVICES) {
       await service.start(ctx);
       log("info", "service-up", { service: service.name });
+    }
+    const { clearViews, startViews } = await import("./dashboard.ts");
+    // A file left by an agent that was killed would name servers that are gone.
+    await clearViews(node.home.state);
+    if ((options.dashboard ?? options.metrics) !== undefined && MESH_SERVICE.mesh) {
+      await startViews({
+        dashboard: options.dashboard,
+        metrics: options.metrics,
+        mesh: MESH_SERVICE.mesh,
+        kernel,
+        nodeId: identity.id,
+        stateDir: node.home.state,
+        io: options.io,
+        log,
+        signal: stop,
+      });
     }
     if (!stop.aborted) {
       await new Promise<void>((resolve) => stop.addEventListener("abort", () => resolve()));

@@ -5,7 +5,10 @@
  * @module
  */
 import type { Service } from "../kernel/mod.ts";
-import { meshService } from "../modules/mesh/mod.ts";
+import { type Mesh, meshService } from "../modules/mesh/mod.ts";
+
+/** The mesh service; its `mesh` is set once it started (the dashboard reads it). */
+export const MESH_SERVICE: Service & { mesh?: Mesh } = meshService();
 
 /** Services started by the agent. */
-export const SERVICES: readonly Service[] = [meshService()];
+export const SERVICES: readonly Service[] = [MESH_SERVICE];

@@ -65,6 +65,10 @@ export interface AgentRun {
    * Default: /etc/grid/nets.d for the system home (/var/lib/grid), else `$GRID_HOME/nets.d`.
    */
   netsDir?: string;
+  /** `HOST:PORT` to serve the read-only dashboard on (none: no dashboard). */
+  dashboard?: string;
+  /** `HOST:PORT` to serve Prometheus metrics on (none: no metrics). */
+  metrics?: string;
 }
 
 /** What a running command may use. */

@@ -39,6 +39,7 @@ export const BUILTIN_FILES: ReadonlyArray<
   ["status.ts", () => import("./status.ts")],
   ["wait.ts", () => import("./wait.ts")],
   ["down.ts", () => import("./down.ts")],
+  ["dashboard.ts", () => import("./dashboard.ts")],
 ];
 
 /** A builtin command's file, read but not imported. */

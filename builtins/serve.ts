@@ -1,6 +1,7 @@
 /**
  * `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL]
- * [--nets-dir DIR] [--no-relay] [--relay-circuits N] [--relay-mbps N]`: runs
+ * [--nets-dir DIR] [--no-relay] [--relay-circuits N] [--relay-mbps N]
+ * [--dashboard ADDR] [--metrics ADDR]`: runs
  * the agent in the foreground until Ctrl-C or SIGTERM. Never started as a side
  * effect of another command. At start it joins the nets whose invite files
  * are in the nets directory (fleet provisioning; see docs/fleet.md). By
@@ -21,7 +22,12 @@ import {
 } from "./_flags.ts";
 
 const USAGE =
-  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] [--nets-dir DIR] ${RELAY_USAGE}`;
+  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] [--nets-dir DIR] ${RELAY_USAGE} [--dashboard ADDR] [--metrics ADDR]`;
+
+/** `--dashboard 7341` is `127.0.0.1:7341`: loopback unless an address is given. */
+export function viewAddress(value: string | undefined): string | undefined {
+  return value !== undefined && /^\d{1,5}$/.test(value) ? `127.0.0.1:${value}` : value;
+}
 
 /** The serve command. */
 export const command: Command = {
@@ -45,6 +51,11 @@ export const command: Command = {
     ["--no-relay", "carry no traffic between two other members"],
     ["--relay-circuits N", "relay at most N pairs (default 32)"],
     ["--relay-mbps N", "relay at most N Mbit/s in all (default 100)"],
+    [
+      "--dashboard [HOST:]PORT",
+      "serve a read-only live dashboard (e.g. 127.0.0.1:7341; not loopback: a token is printed)",
+    ],
+    ["--metrics [HOST:]PORT", "serve Prometheus metrics at /metrics (same access rule)"],
   ],
   foreground: true,
   async run(args, ctx) {
@@ -55,11 +66,21 @@ export const command: Command = {
         advertise: { type: "string" },
         "log-level": { type: "string" },
         "nets-dir": { type: "string" },
+        dashboard: { type: "string" },
+        metrics: { type: "string" },
         ...RELAY_FLAGS,
       },
       USAGE,
       { min: 0, max: 0 },
     );
+    const dashboard = viewAddress(flagText(flags, "dashboard"));
+    const metrics = viewAddress(flagText(flags, "metrics"));
+    if (dashboard !== undefined || metrics !== undefined) {
+      // A mistyped address is a usage error now, before the agent starts.
+      const { parseServerAddress } = await import("../modules/dashboard/mod.ts");
+      if (dashboard !== undefined) parseServerAddress(dashboard, "--dashboard");
+      if (metrics !== undefined) parseServerAddress(metrics, "--metrics");
+    }
     await ctx.runAgent({
       io: ctx.io,
       signal: ctx.signal,
@@ -68,6 +89,8 @@ export const command: Command = {
       logLevel: parseLogLevel(flagText(flags, "log-level") ?? "info"),
       relay: parseRelayFlags(flags),
       netsDir: flagText(flags, "nets-dir"),
+      dashboard,
+      metrics,
     });
     return 0;
   },

@@ -98,6 +98,11 @@ export class Kernel {
     this.#promises.delete(hashToText(cid));
   }
 
+  /** Every promise the node accepts now, in the order it accepted them. */
+  acceptedPromises(): KnownPromise[] {
+    return [...this.#promises.values()];
+  }
+
   /** The known promise with this hash, if the node accepts it. */
   promise(cid: CID): KnownPromise | undefined {
     return this.#promises.get(hashToText(cid));

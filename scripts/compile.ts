@@ -1,5 +1,6 @@
 /**
- * Builds the single grid executable: `deno compile` with `builtins/` embedded
+ * Builds the single grid executable: `deno compile` with `builtins/` and the
+ * dashboard's page (`modules/dashboard/assets/`) embedded
  * and the release permission set baked in. `deno compile` needs `denort`; it
  * downloads it unless `DENORT_BIN` names a local copy. Machines without
  * internet must set `DENORT_BIN`, and this script says so when that is the cause.
@@ -32,6 +33,8 @@ if (import.meta.main) {
     ...RELEASE_PERMISSIONS,
     "--include",
     "builtins",
+    "--include",
+    "modules/dashboard/assets",
     "--output",
     output,
     ...(values.target ? ["--target", values.target] : []),

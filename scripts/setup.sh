@@ -2,7 +2,8 @@
 # Installs what grid needs on a fresh Debian/Ubuntu machine, as root:
 # Deno from the npm registry when missing (with nodejs and npm from apt first
 # when npm is missing too), WireGuard tools, iproute2, ping, tcpdump, iptables
-# and conntrack (the fault and NAT labs) from apt when missing, and fills
+# and conntrack (the fault and NAT labs) and chromium (the dashboard's
+# browser test) from apt when missing, and fills
 # Deno's caches (agents started in network namespaces cannot reach the
 # registry). Safe to run again: it installs only what is missing.
 # Sourced by .ci/run and scripts/demo.sh; can be run on its own.
@@ -28,7 +29,7 @@ grid_setup() {
     command -v node >/dev/null 2>&1 || need+=(nodejs)
     need+=(npm)
   fi
-  for pair in wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping tcpdump:tcpdump iptables:iptables conntrack:conntrack; do
+  for pair in wg:wireguard-tools wireguard-go:wireguard-go ip:iproute2 ping:iputils-ping tcpdump:tcpdump iptables:iptables conntrack:conntrack chromium:chromium; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
   done
   if [ "${#need[@]}" -gt 0 ]; then

@@ -159,6 +159,7 @@ export class AntiEntropy {
   #busyLogged = 0;
   /** Per net id, per peer: whether the last exchange ended with the same records on both sides. */
   readonly #agreement = new Map<string, Map<string, PeerAgreement>>();
+  #rounds = 0;
 
   /** Replication over `options.peers`; call {@link AntiEntropy.start} to run it. */
   constructor(options: AntiEntropyOptions) {
@@ -459,8 +460,14 @@ export class AntiEntropy {
     this.#batches.set(key, { state, records: [...added], timer });
   }
 
+  /** Summary rounds started since this node began replicating. */
+  get rounds(): number {
+    return this.#rounds;
+  }
+
   /** One summary round: every net, a few connected live members. */
   async round(): Promise<void> {
+    this.#rounds++;
     const connected = new Set(this.#o.peers.connected().map((p) => p.id));
     await Promise.all(
       this.#o.nets.names().map((name) => {

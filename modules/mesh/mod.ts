@@ -56,6 +56,7 @@ export {
 } from "./control.ts";
 export {
   Mesh,
+  type MeshCounters,
   type MeshOptions,
   meshService,
   type MeshServiceOptions,

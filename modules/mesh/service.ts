@@ -102,6 +102,16 @@ export const NO_PEERS: PeerNetwork = {
   remoteAddress: () => undefined,
 };
 
+/** Running totals of a {@link Mesh}, since it opened. */
+export interface MeshCounters {
+  /** Reconcile passes over every net. */
+  reconciles: number;
+  /** Nets whose reconcile failed, summed over the passes. */
+  reconcileErrors: number;
+  /** Anti-entropy summary rounds. */
+  antiEntropyRounds: number;
+}
+
 /** Options for {@link Mesh.open}. */
 export interface MeshOptions {
   /** The grid home holding `state/nets/`. */
@@ -153,6 +163,8 @@ export class Mesh implements MeshOps {
   #announceFresh = false;
   /** The last reconcile failure per net, logged at warn once. */
   readonly #failing = new Map<string, string>();
+  #reconciles = 0;
+  #reconcileErrors = 0;
 
   private constructor(options: MeshOptions) {
     this.#o = options;
@@ -504,6 +516,7 @@ export class Mesh implements MeshOps {
 
   /** One reconcile pass over every net; errors are logged, never thrown. */
   async reconcile(): Promise<void> {
+    this.#reconciles++;
     for (const name of this.nets.names()) {
       const state = this.nets.get(name);
       if (!state) continue;
@@ -517,11 +530,21 @@ export class Mesh implements MeshOps {
       } catch (err) {
         // Once per reason: a node that cannot manage WireGuard says so, not every 3 s.
         const why = oneLine(err);
+        this.#reconcileErrors++;
         const again = this.#failing.get(name) === why;
         this.#failing.set(name, why);
         this.#ctx.log(again ? "debug" : "warn", "reconcile-failed", { net: name, why });
       }
     }
+  }
+
+  /** How much work the engine has done since it opened (for metrics). */
+  counters(): MeshCounters {
+    return {
+      reconciles: this.#reconciles,
+      reconcileErrors: this.#reconcileErrors,
+      antiEntropyRounds: this.#ctx.sync.rounds,
+    };
   }
 
   /** Makes one net's interface match its member set (`force`: apply even if unchanged). */
