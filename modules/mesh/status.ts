@@ -10,6 +10,21 @@ import { memberReach, type NetState } from "../membership/mod.ts";
 import type { WgDump } from "../wireguard/mod.ts";
 import type { FormerMember, NetStatus, PeerStatus, SelfStatus } from "./protocol.ts";
 
+/** The most characters of a peer's `why` in a report (the status shape's bound). */
+export const MAX_WHY_CHARS = 300;
+
+/**
+ * A path with its reason cut to {@link MAX_WHY_CHARS}: reasons name peers and
+ * quote their refusals, so a chain of them can run past the report's bound,
+ * which a reader would then refuse whole.
+ */
+export function boundedWhy(
+  p: Pick<PeerStatus, "path" | "via" | "why">,
+): Pick<PeerStatus, "path" | "via" | "why"> {
+  if (p.why === null || p.why.length <= MAX_WHY_CHARS) return p;
+  return { ...p, why: `${p.why.slice(0, MAX_WHY_CHARS - 1)}…` };
+}
+
 /** What {@link netStatus} knows beyond the records: the interface, and the grid links. */
 export interface InterfaceFacts {
   /** Its parsed `wg show IF dump`; undefined when it cannot be read (missing, or not WireGuard). */
@@ -57,7 +72,7 @@ export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts
         link: facts.connected?.has(m.id) ? "up" : "down",
         lastHeard: seconds(facts.lastHeard?.(m.id)),
         records: facts.records?.(m.id) ?? "unknown",
-        ...(facts.path?.(m.id) ?? offlinePath(wg?.latestHandshake)),
+        ...boundedWhy(facts.path?.(m.id) ?? offlinePath(wg?.latestHandshake)),
       };
     });
   const gone: FormerMember[] = [];
