@@ -109,6 +109,11 @@ export interface PathServiceOptions {
   onObserved?: (name: string) => void;
   /** Asks for a reconcile pass (a path's endpoint changed). */
   onMoved?: () => void;
+  /**
+   * Whether member `id` holds this node's admit (see {@link PathFacts}.knowsUs);
+   * undefined when it cannot be told.
+   */
+  knowsUs?: (state: NetState, id: string) => boolean | undefined;
   /** What this node relays for others. */
   relay?: RelayLimits;
   /** Path timers (tests shorten them). */
@@ -327,6 +332,7 @@ export class PathService {
         heardAt: Math.max(p.heardAt, handshakeAt),
         endpoint: wg?.endpoint,
         canPunch: this.#canPunch(state, m.id),
+        knowsUs: this.#o.knowsUs?.(state, m.id),
       };
       const action = p.path.tick(facts, now);
       if (action) void this.#act(state, m, p, action);

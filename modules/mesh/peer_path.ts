@@ -76,6 +76,12 @@ const RETRY_MAX_MS = 300_000;
 const RETRY_SOON_MS = 10_000;
 /** On a retry after everything failed, the announced endpoint gets this long. */
 const RETRY_DIRECT_MS = 2_000;
+/**
+ * The longest a direct try waits for the peer to hold this node's admit
+ * before its own {@link PathTimers}.directMs start anyway (a peer with no
+ * grid link to this node never says).
+ */
+export const UNKNOWN_PEER_WAIT_MS = 20_000;
 /** A follower with no packets this long says unreachable (its arranger tries direct, punch, relay). */
 const FOLLOWER_PATIENCE_MS = 25_000;
 
@@ -98,6 +104,14 @@ export interface PathFacts {
   endpoint?: string;
   /** Whether a punch is worth trying: both ends have observed endpoints, neither NAT is symmetric. */
   canPunch: boolean;
+  /**
+   * Whether the peer is known to hold this node's admit (it had the same
+   * records at an exchange). Until it does, it drops this node's handshakes
+   * whatever the path, so the direct try waits for it (up to
+   * {@link UNKNOWN_PEER_WAIT_MS}) instead of punching and relaying for
+   * nothing. Undefined: not known either way (counts as known).
+   */
+  knowsUs?: boolean;
 }
 
 /** What the service must do; it reports back through the event methods. */
@@ -172,6 +186,9 @@ export class PeerPath {
   #downSince: number;
   /** True while starting over after the path was unreachable. */
   #retrying = false;
+  /** Whether the peer was seen not to hold this node's admit yet, and when it first did. */
+  #unknownSeen = false;
+  #knownAt = 0;
   /** True until the first stage change: a session WireGuard already had counts as a path. */
   #startup = true;
   /** Set when the follower's relay went away, until it is told of a new path. */
@@ -272,7 +289,15 @@ export class PeerPath {
         if (this.established) return stale ? this.#restart(now) : undefined;
         // A retry after all failed gives the announced endpoint less time: it failed before.
         const wait = this.#retrying ? Math.min(t.directMs, RETRY_DIRECT_MS) : t.directMs;
-        if (now - this.since < wait) return undefined;
+        // The wait counts from when the peer holds this node's admit (a burst of joins).
+        if (f.knowsUs === false) {
+          this.#unknownSeen = true;
+          if (now - this.since < UNKNOWN_PEER_WAIT_MS) return undefined;
+        } else if (this.#unknownSeen && this.#knownAt === 0) {
+          this.#knownAt = now;
+        }
+        const from = Math.max(this.since, this.#knownAt);
+        if (now - from < wait) return undefined;
         this.why = "no handshake at its announced endpoint";
         return this.#busy(now, f.canPunch ? { kind: "punch", upgrade: false } : { kind: "relay" });
       }

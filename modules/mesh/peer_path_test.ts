@@ -1,5 +1,11 @@
 import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
-import { PATH_TIMERS, type PathAction, type PathFacts, PeerPath } from "./peer_path.ts";
+import {
+  PATH_TIMERS,
+  type PathAction,
+  type PathFacts,
+  PeerPath,
+  UNKNOWN_PEER_WAIT_MS,
+} from "./peer_path.ts";
 
 const T0 = 1_800_000_000_000;
 const T = PATH_TIMERS;
@@ -289,4 +295,29 @@ Deno.test("PeerPath: failures in a row back off (a member off for the night cost
   p.noRelay("not linked", now + 2000, 3000);
   p.retrySoon(now + 5000); // within 10 s of the last: ignored
   assert(p.retryAt > now + 5000);
+});
+
+Deno.test("PeerPath: the direct try waits for the peer to hold this node's admit (a burst of joins), at most UNKNOWN_PEER_WAIT_MS", () => {
+  // The peer learns of this node 8 s in: the direct try gets its whole time from then on.
+  const late = new PeerPath("arranger", T0);
+  const knownAt = T0 + 8000;
+  const f = (now: number) => facts({ canPunch: true, knowsUs: now >= knownAt });
+  assertEquals(run(late, T0, knownAt + T.directMs - 1000, f), []);
+  assertEquals(run(late, knownAt + T.directMs, knownAt + T.directMs, f), [{
+    kind: "punch",
+    upgrade: false,
+  }]);
+  // A peer that never says it holds the admit: direct, then the punch, once the cap is over.
+  const never = new PeerPath("arranger", T0);
+  const unknown = () => facts({ knowsUs: false });
+  assertEquals(run(never, T0, T0 + UNKNOWN_PEER_WAIT_MS - 1000, unknown), []);
+  assertEquals(run(never, T0 + UNKNOWN_PEER_WAIT_MS, T0 + UNKNOWN_PEER_WAIT_MS, unknown), [{
+    kind: "relay",
+  }]);
+  // Nothing known either way (no grid link to ask over): the usual direct time.
+  const unsaid = new PeerPath("arranger", T0);
+  assertEquals(run(unsaid, T0, T0 + T.directMs, () => facts({ canPunch: true })), [{
+    kind: "punch",
+    upgrade: false,
+  }]);
 });

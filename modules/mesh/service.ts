@@ -224,6 +224,12 @@ export class Mesh implements MeshOps {
       peerSpec: (state, id) => this.#ctx.reconciler.peerSpec(state, id),
       onObserved: () => this.#announceSoon(),
       onMoved: () => this.reconcileSoon(),
+      // A member that held the same records at the last exchange holds this node's admit; one
+      // that held others may not yet; with no exchange (no grid link) it cannot be told.
+      knowsUs: (state, id) => {
+        const agreed = this.#ctx.sync.agreement(state, id);
+        return agreed === undefined ? undefined : agreed.records === "same";
+      },
       relay: options.relay,
       timers: options.pathTimers,
       log,
