@@ -1,10 +1,11 @@
 /**
  * One authenticated WebSocket link to one peer (npm:ws): the mutual
  * challenge-response handshake, then requests and replies in both
- * directions, many in flight at once, each frame one binary grid message
- * sealed with a sequence number and a MAC (see peer_protocol.ts). Bad frames,
- * bad MACs and out-of-order sequence numbers close the link, never the
- * process.
+ * directions, many in flight at once, each frame one binary grid message;
+ * after the handshake the frames travel in sealed records, a sequence number
+ * and a MAC per record (_record.ts), the frames of one turn of the event loop
+ * sharing one record. Bad frames, bad MACs and out-of-order sequence numbers
+ * close the link, never the process.
  *
  * Liveness: once up, the link pings the peer (a WebSocket ping) every
  * {@link LINK_DEFAULTS}.pingIntervalMs; anything from the peer (a frame or a
@@ -24,25 +25,33 @@ import { reject } from "../promises.ts";
 import type { RawData, WebSocket } from "ws";
 import {
   checkHello,
+  datagramFrame,
   decodeFrame,
   deriveLinkKeys,
-  encodeDatagram,
   encodeHello,
   encodeProof,
-  encodeReply,
-  encodeRequest,
   type Ephemeral,
+  type FrameSource,
   generateEphemeral,
   handshakeTranscript,
   type Hello,
+  LINK_VERSION,
   type LinkFrame,
   type LinkKeys,
   type LinkRole,
+  LinkVersionError,
   NONCE_BYTES,
-  openFrame,
   PeerError,
-  sealFrame,
+  replyFrame,
+  requestFrame,
 } from "./_protocol.ts";
+import {
+  frameBounds,
+  openRecord,
+  RECORD_BATCH_BYTES,
+  RECORD_OVERHEAD,
+  RecordWriter,
+} from "./_record.ts";
 
 /** Close codes a link uses (4000-4999 is the application range). */
 export const CLOSE_CODES = {
@@ -55,6 +64,14 @@ export const CLOSE_CODES = {
   protocol: 4002,
   self: 4003,
 } as const;
+
+/**
+ * The largest WebSocket message a link reads when its frames may be
+ * `maxFrameBytes` long: a record of one such frame, or a batch of smaller ones.
+ */
+export function maxRecordBytes(maxFrameBytes: number): number {
+  return Math.max(maxFrameBytes + RECORD_OVERHEAD, RECORD_BATCH_BYTES);
+}
 
 /** Frames held while waiting for the peer's hello. */
 const MAX_EARLY_FRAMES = 8;
@@ -185,8 +202,11 @@ export class WsLink {
   #peerHello?: Hello;
   /** Per-direction frame keys, set once the peer's hello is in. */
   #keys?: LinkKeys;
-  /** Sequence number of the next frame we seal, and of the next we expect. */
-  #sendSeq = 0;
+  /** Gathers the frames we send into sealed records (set with the keys). */
+  #writer?: RecordWriter;
+  /** Set while a flush of #writer is scheduled. */
+  #flushing = false;
+  /** Sequence number of the next record we expect. */
   #receiveSeq = 0;
   /** Set when the peer's proof has been read: every frame after it is sealed. */
   #peerSealed = false;
@@ -203,7 +223,6 @@ export class WsLink {
   #refused = 0;
   #refusedLoggedAt = 0;
   #isClosed = false;
-  #corked = false;
   #sweepTimer?: ReturnType<typeof setTimeout>;
   #sweepAt = Infinity;
   #resolveReady!: (peer: PeerInfo) => void;
@@ -311,28 +330,28 @@ export class WsLink {
     if (this.#isClosed || !this.#peer) {
       return Promise.resolve(reject("peer", "Link is not up"));
     }
-    const id = this.#nextId++;
-    let frame: Uint8Array;
-    try {
-      frame = encodeRequest(id, options.hops ?? 0, parms);
-    } catch (err) {
-      return Promise.resolve(reject(rejectCodeOf(err), oneLine(err)));
-    }
-    const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs ??
-      LINK_DEFAULTS.requestTimeoutMs;
     const signal = options.signal;
     if (signal?.aborted) return Promise.resolve(reject("peer", "Request aborted"));
+    const id = this.#nextId++;
+    const frame = requestFrame(id, options.hops ?? 0, parms);
+    const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs ??
+      LINK_DEFAULTS.requestTimeoutMs;
     return new Promise((resolve) => {
       const deadline = performance.now() + timeoutMs;
       const entry: Pending = { resolve, deadline, timeoutMs, signal, onAbort: undefined };
+      this.#pending.set(id, entry);
+      try {
+        this.#send(frame);
+      } catch (err) {
+        this.#pending.delete(id);
+        return resolve(reject(rejectCodeOf(err), oneLine(err)));
+      }
       this.#armSweep(deadline);
       if (signal) {
         entry.onAbort = () => this.#settle(id, reject("peer", "Request aborted"));
         signal.addEventListener("abort", entry.onAbort, { once: true });
       }
-      this.#pending.set(id, entry);
       this.#lastActive = performance.now();
-      this.#send(frame);
     });
   }
 
@@ -344,8 +363,8 @@ export class WsLink {
   sendDatagram(channel: number, bytes: Uint8Array): boolean {
     if (this.#isClosed || !this.#verified || this.#ws.readyState !== this.#ws.OPEN) return false;
     const limit = this.#opts.maxDatagramQueueBytes ?? LINK_DEFAULTS.maxDatagramQueueBytes;
-    if (this.#ws.bufferedAmount > limit) return false;
-    this.#send(encodeDatagram(channel, bytes));
+    if (this.#ws.bufferedAmount + (this.#writer?.pendingBytes ?? 0) > limit) return false;
+    this.#send(datagramFrame(channel, bytes));
     return true;
   }
 
@@ -391,6 +410,7 @@ export class WsLink {
   /** Closes the link with a code and a short reason. */
   close(code: number = CLOSE_CODES.normal, reason = ""): void {
     if (this.#isClosed) return;
+    this.#flush(); // what was sent before the close goes out before it
     try {
       this.#ws.close(code, reason.slice(0, 120));
     } catch {
@@ -402,18 +422,43 @@ export class WsLink {
     }
   }
 
-  /** Seals `frame` with the next sequence number and our send key, then sends it. */
-  #send(frame: Uint8Array): void {
-    if (this.#ws.readyState !== this.#ws.OPEN || !this.#keys) return;
-    this.#sendRaw(sealFrame(this.#keys.send, this.#sendSeq++, frame));
+  /**
+   * Adds `frame` to the record being gathered and makes sure it is flushed.
+   * Throws CodecError for a frame the codec refuses (nothing is sent then).
+   *
+   * The frames sent in one turn share a record, so they share one MAC and
+   * one socket write. A lone request or reply (nothing else outstanding)
+   * flushes at the end of the microtask queue, so a single round trip pays no
+   * extra latency; while other replies are still being computed, it flushes
+   * after this turn of the event loop, so a burst goes out as one record.
+   */
+  #send(frame: FrameSource): void {
+    if (this.#ws.readyState !== this.#ws.OPEN || !this.#writer) return;
+    this.#writer.add(frame);
+    if (this.#flushing) return;
+    this.#flushing = true;
+    if (this.#inFlight > 0 || this.#pending.size > 1) setImmediate(this.#flush);
+    else queueMicrotask(this.#flush);
   }
 
-  /** Sends one frame as it is (the handshake's hello and proof). */
-  #sendRaw(frame: Uint8Array): void {
+  /** Seals what was gathered and sends it, one WebSocket message per record. */
+  #flush = (): void => {
+    this.#flushing = false;
+    const records = this.#writer?.take();
+    if (!records || records.length === 0) return;
+    if (records.length === 1) return this.#sendRaw(records[0]);
+    const socket = (this.#ws as unknown as { _socket?: CorkableSocket })._socket;
+    const corked = typeof socket?.cork === "function";
+    if (corked) socket!.cork(); // many records: one socket write
+    for (const record of records) this.#sendRaw(record);
+    if (corked) socket!.uncork();
+  };
+
+  /** Sends one WebSocket message as it is (a record, or the handshake's hello and proof). */
+  #sendRaw(bytes: Uint8Array): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
-    this.#cork();
     // No per-send callback: a failed write surfaces as the socket's error and close events.
-    this.#ws.send(frame, { binary: true });
+    this.#ws.send(bytes, { binary: true });
     const queued = this.#ws.bufferedAmount;
     const limit = this.#opts.maxQueuedBytes ?? LINK_DEFAULTS.maxQueuedBytes;
     if (queued > limit) {
@@ -421,28 +466,6 @@ export class WsLink {
       this.#fail(CLOSE_CODES.tryAgain, `Peer is not reading (${queued} bytes queued)`);
       this.#ws.terminate();
     }
-  }
-
-  /**
-   * Batches the frames sent in one turn into one socket write: the first send
-   * corks the socket, and it is uncorked once the current work is done. A lone
-   * request or reply (nothing else outstanding) flushes at the end of the
-   * microtask queue, so a single round trip pays no extra latency; while other
-   * replies are still being computed, it flushes after this turn of the event
-   * loop, so a burst goes out as one writev instead of one write per frame.
-   */
-  #cork(): void {
-    if (this.#corked) return;
-    const socket = (this.#ws as unknown as { _socket?: CorkableSocket })._socket;
-    if (!socket || typeof socket.cork !== "function") return;
-    this.#corked = true;
-    socket.cork();
-    const flush = () => {
-      this.#corked = false;
-      socket.uncork();
-    };
-    if (this.#inFlight > 0 || this.#pending.size > 1) setImmediate(flush);
-    else queueMicrotask(flush);
   }
 
   #sendHello(): void {
@@ -473,9 +496,9 @@ export class WsLink {
     if (!isBinary) return this.#fail(CLOSE_CODES.unsupported, "Binary frames only");
     const bytes = toBytes(data);
     if (this.#peerSealed) {
-      if (this.#verified && this.#queued === 0) return this.#onSealed(bytes);
-      // Sealed frames that arrive while the peer's proof is still being checked wait their turn.
-      this.#enqueue(() => this.#onSealed(bytes));
+      if (this.#verified && this.#queued === 0) return this.#onRecord(bytes);
+      // Records that arrive while the peer's proof is still being checked wait their turn.
+      this.#enqueue(() => this.#onRecord(bytes));
       return;
     }
     let frame: LinkFrame;
@@ -484,7 +507,9 @@ export class WsLink {
         maxBytes: this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes,
       });
     } catch (err) {
-      return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
+      // A node of another link version is told so in one line naming both versions.
+      const why = err instanceof LinkVersionError ? err.message : `Bad frame: ${oneLine(err)}`;
+      return this.#fail(CLOSE_CODES.protocol, why);
     }
     // Everything the peer sends after its proof is sealed.
     if (frame.kind === "proof") this.#peerSealed = true;
@@ -501,23 +526,32 @@ export class WsLink {
     });
   }
 
-  /** Checks a sealed frame's MAC and sequence number, then handles the grid message in it. */
-  #onSealed(bytes: Uint8Array): void {
+  /** Checks a record's MAC and sequence number, then handles the frames in it, in order. */
+  #onRecord(bytes: Uint8Array): void {
     if (this.#isClosed) return;
     if (!this.#verified || !this.#keys) {
       return this.#fail(CLOSE_CODES.handshake, "Frame before the handshake finished");
     }
-    let frame: LinkFrame;
+    const maxBytes = this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes;
+    let bounds: number[];
     try {
-      const length = openFrame(this.#keys.receive, this.#receiveSeq, bytes);
+      const length = openRecord(this.#keys.receive, this.#receiveSeq, bytes);
       this.#receiveSeq++;
-      frame = decodeFrame(new FrameBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, length), {
-        maxBytes: this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes,
-      });
+      bounds = frameBounds(bytes, length, maxBytes);
     } catch (err) {
-      return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
+      return this.#fail(CLOSE_CODES.protocol, `Bad record: ${oneLine(err)}`);
     }
-    this.#onFrame(frame);
+    const buffer = bytes.buffer as ArrayBuffer;
+    for (let i = 0; i < bounds.length && !this.#isClosed; i += 2) {
+      let frame: LinkFrame;
+      try {
+        const at = bytes.byteOffset + bounds[i];
+        frame = decodeFrame(new FrameBytes(buffer, at, bounds[i + 1] - bounds[i]), { maxBytes });
+      } catch (err) {
+        return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
+      }
+      this.#onFrame(frame);
+    }
   }
 
   async #onHandshakeFrame(frame: LinkFrame): Promise<void> {
@@ -539,6 +573,7 @@ export class WsLink {
       const dialer = this.#opts.role === "dialer" ? this.#myHello : frame.hello;
       const listener = this.#opts.role === "dialer" ? frame.hello : this.#myHello;
       this.#keys = deriveLinkKeys(this.#opts.role, this.#ephemeral, dialer, listener);
+      this.#writer = new RecordWriter(this.#keys.send);
       if (this.#opts.role === "listener") this.#sendHello();
       const transcript = this.#transcript(this.#opts.role);
       this.#sendRaw(encodeProof(await this.#opts.identity.sign(transcript)));
@@ -643,7 +678,7 @@ export class WsLink {
         this.#refusedLoggedAt = now;
         this.#refused = 0;
       }
-      this.#send(encodeReply(id, reject("peer", `Too many requests in flight (limit ${limit})`)));
+      this.#send(replyFrame(id, reject("peer", `Too many requests in flight (limit ${limit})`)));
       return;
     }
     this.#inFlight++;
@@ -651,13 +686,13 @@ export class WsLink {
       .catch((err) => reject(rejectCodeOf(err), oneLine(err)))
       .then((reply) => {
         this.#inFlight--;
-        let frame: Uint8Array;
         try {
-          frame = encodeReply(id, reply);
+          this.#send(replyFrame(id, reply));
         } catch (err) {
-          frame = encodeReply(id, reject(rejectCodeOf(err), `Cannot send reply: ${oneLine(err)}`));
+          this.#send(
+            replyFrame(id, reject(rejectCodeOf(err), `Cannot send reply: ${oneLine(err)}`)),
+          );
         }
-        this.#send(frame);
       });
   }
 
@@ -670,7 +705,15 @@ export class WsLink {
     this.#sweepTimer = undefined;
     clearInterval(this.#pingTimer);
     if (!this.#verified) {
-      this.#rejectReady(new PeerError(`Link closed during the handshake (${code} ${reason})`));
+      // A node of an older link version (2 or before) refuses our hello this way.
+      const older = /Unsupported hello \(link version \d+\)/.test(reason);
+      this.#rejectReady(
+        new PeerError(
+          older
+            ? `Peer refused our grid link version ${LINK_VERSION} hello: it speaks an older version (2 or before), upgrade it (${code} ${reason})`
+            : `Link closed during the handshake (${code} ${reason})`,
+        ),
+      );
     }
     const why = `Link to "${this.#peer?.id ?? this.#opts.url}" closed (${code}${
       reason ? ` ${reason}` : ""

@@ -14,10 +14,14 @@ import {
   generateEphemeral,
   handshakeTranscript,
   type Hello,
+  HELLO_PROMISE,
+  LINK_VERSION,
   NONCE_BYTES,
+  PEER_LINK_MODULE,
   PeerError,
-  TRAILER_BYTES,
 } from "./_protocol.ts";
+import { LENGTH_BYTES, TRAILER_BYTES } from "./_record.ts";
+import { decodeMessage, encodeMessage } from "../codec.ts";
 
 const ECHO = hashText("echo");
 
@@ -296,13 +300,62 @@ for (
       },
       /MAC/,
     ],
+    [
+      "a frame slipped into a record in front of its frames",
+      (record: Uint8Array, raw: (b: Uint8Array) => void) => {
+        const extra = encodeRequest(99, 0, [ECHO, 2]);
+        const out = new Uint8Array(LENGTH_BYTES + extra.length + record.length);
+        new DataView(out.buffer).setUint32(0, extra.length);
+        out.set(extra, LENGTH_BYTES);
+        out.set(record, LENGTH_BYTES + extra.length);
+        raw(out);
+      },
+      /MAC/,
+    ],
+    [
+      "a dropped record (the next one arrives)",
+      (() => {
+        let seen = 0;
+        return (record: Uint8Array, raw: (b: Uint8Array) => void) => {
+          if (seen++ > 0) raw(record); // the first record after arming never arrives
+        };
+      })(),
+      /sequence/,
+    ],
+    [
+      "two records swapped",
+      (() => {
+        let held: Uint8Array | undefined;
+        return (record: Uint8Array, raw: (b: Uint8Array) => void) => {
+          if (!held) {
+            held = record;
+            return;
+          }
+          raw(record);
+          raw(held);
+        };
+      })(),
+      /sequence/,
+    ],
+    [
+      "a record cut short",
+      (record: Uint8Array, raw: (b: Uint8Array) => void) => {
+        raw(record.subarray(0, record.length - 1));
+      },
+      /MAC/,
+    ],
   ] as const
 ) {
   Deno.test(`${name} closes the link with a logged reason`, async () => {
     const { server, link, events } = await tamperedLink(tamper);
     try {
-      const reply = await link.request([ECHO, 3], { timeoutMs: 5_000 });
-      assertEquals(rejectReason(reply).code, "peer");
+      // Two requests in two turns: two records (the drop and swap cases need a second).
+      const first = link.request([ECHO, 3], { timeoutMs: 5_000 });
+      await new Promise((r) => setTimeout(r, 20));
+      const second = link.request([ECHO, 4], { timeoutMs: 5_000 });
+      for (const reply of await Promise.all([first, second])) {
+        assertEquals(rejectReason(reply).code, "peer");
+      }
       const closed = await link.closed;
       assertEquals(closed.code, 4002, closed.reason);
       assert(why.test(closed.reason), closed.reason);
@@ -367,5 +420,121 @@ Deno.test("a listener whose hello's X25519 key differs from the one it signed fa
     assertEquals((await link.closed).code, 4001);
   } finally {
     await close();
+  }
+});
+
+Deno.test("the requests of one turn go out as one record, and so do their replies", async () => {
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1])),
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const link = new WsLink(ws, {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    await link.ready;
+    let sent = 0;
+    let received = 0;
+    const send = ws.send.bind(ws) as (data: Uint8Array, opts?: unknown) => void;
+    (ws as unknown as { send: unknown }).send = (data: Uint8Array, opts?: unknown) => {
+      sent++;
+      send(data, opts);
+    };
+    ws.on("message", () => received++);
+    const replies = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => link.request([ECHO, i, new Uint8Array(1024)])),
+    );
+    replies.forEach((reply, i) => assertEquals(reply[1], i));
+    assertEquals(sent, 1, "64 requests in one record");
+    assertEquals(received, 1, "64 replies in one record");
+    link.close();
+    await link.closed;
+  } finally {
+    await server.close();
+  }
+});
+
+/** A hello as a node of link `version` sends it (version 2's has the same slots as 3's). */
+async function helloOfVersion(version: number): Promise<Uint8Array> {
+  const old = await generateIdentity();
+  return encodeMessage([
+    HELLO_PROMISE.cid,
+    PEER_LINK_MODULE,
+    version,
+    old.id,
+    old.publicKey,
+    crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+    generateEphemeral().publicKey,
+    null,
+  ]);
+}
+
+Deno.test("a node of the previous link version is refused with one line naming both versions", async () => {
+  const events: string[] = [];
+  const log: Logger = (_l, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: () => Promise.resolve(accept()),
+    log,
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise((r) => ws.once("open", r));
+    const closed = new Promise<[number, string]>((resolve) =>
+      ws.once(
+        "close",
+        (code: number, reason: Uint8Array) => resolve([code, new TextDecoder().decode(reason)]),
+      )
+    );
+    ws.send(await helloOfVersion(LINK_VERSION - 1));
+    const want = `Peer speaks grid link version ${
+      LINK_VERSION - 1
+    }, this node speaks version ${LINK_VERSION}: upgrade the older node`;
+    assertEquals(await closed, [4002, want]);
+    const lines = events.filter((e) => e.includes("link version"));
+    assertEquals(lines.length, 1, events.join("\n"));
+    assert(lines[0].startsWith("peer-handshake-failed") && lines[0].includes(want), lines[0]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a dialer refused by a node of the previous link version says which version it speaks", async () => {
+  // What a version 2 listener does with a hello of another version.
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+  wss.on("connection", (ws) => {
+    ws.once("message", (data: Uint8Array) => {
+      const version = decodeMessage(new Uint8Array(data))[2];
+      ws.close(4002, `Bad frame: Unsupported hello (link version ${version})`);
+    });
+  });
+  try {
+    const { port } = wss.address() as { port: number };
+    const url = `ws://127.0.0.1:${port}`;
+    const dialer = new WsLink(new WebSocket(url, { perMessageDeflate: false }), {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    const err = await dialer.ready.then(() => undefined, (e: unknown) => e);
+    assert(err instanceof PeerError, String(err));
+    assert(
+      err.message.startsWith(
+        `Peer refused our grid link version ${LINK_VERSION} hello: it speaks an older version (2 or before)`,
+      ),
+      err.message,
+    );
+    await dialer.closed;
+  } finally {
+    for (const client of wss.clients) client.terminate();
+    await new Promise((resolve) => wss.close(resolve));
   }
 });

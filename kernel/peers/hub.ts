@@ -22,8 +22,14 @@ import type {
 } from "../peer_network.ts";
 import { reject } from "../promises.ts";
 import { WebSocket, WebSocketServer } from "ws";
-import { CLOSE_CODES, LINK_DEFAULTS, type LinkHandler, WsLink } from "./_ws_link.ts";
-import { PeerError, TRAILER_BYTES } from "./_protocol.ts";
+import {
+  CLOSE_CODES,
+  LINK_DEFAULTS,
+  type LinkHandler,
+  maxRecordBytes,
+  WsLink,
+} from "./_ws_link.ts";
+import { PeerError } from "./_protocol.ts";
 
 /** Backoff between redials. */
 export interface Backoff {
@@ -83,7 +89,7 @@ export interface PeerHubOptions {
   advertise?: string;
   /** Event log. */
   log?: Logger;
-  /** Largest grid message in a frame, in bytes (codec maxBytes; ws maxPayload adds the MAC trailer). */
+  /** Largest grid message in a frame, in bytes (codec maxBytes; ws maxPayload adds the record's framing). */
   maxFrameBytes?: number;
   /** Most requests in flight from one peer. */
   maxInFlight?: number;
@@ -200,7 +206,7 @@ export class PeerHub implements PeerNetwork {
       const server = new WebSocketServer({
         host: hostname,
         port,
-        maxPayload: this.#maxFrame() + TRAILER_BYTES,
+        maxPayload: maxRecordBytes(this.#maxFrame()),
         perMessageDeflate: false,
       });
       server.once(
@@ -551,7 +557,7 @@ export class PeerHub implements PeerNetwork {
       }
       target.state = "connecting";
       const ws = new WebSocket(target.url, {
-        maxPayload: this.#maxFrame() + TRAILER_BYTES,
+        maxPayload: maxRecordBytes(this.#maxFrame()),
         perMessageDeflate: false,
         handshakeTimeout: this.#opts.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs,
       });
