@@ -142,19 +142,49 @@ interface Pending {
 
 /** Byte strings at least this long may be decoded as views of the frame (see {@link FrameBytes}). */
 export const VIEW_MIN_BYTES = 1024;
+/** Byte strings from this long up to {@link POOLED_MAX_BYTES} are copied into a shared pool. */
+export const POOLED_MIN_BYTES = 512;
+/** See {@link POOLED_MIN_BYTES}. */
+export const POOLED_MAX_BYTES = 4 * 1024;
+/** Bytes of one pool: a kept pooled string holds at most this much memory (node:buffer's pool size). */
+export const POOL_BYTES = 8 * 1024;
+
+let pool = new ArrayBuffer(0);
+let poolAt = 0;
 
 /**
- * A received frame whose large byte strings decode as views instead of
- * copies. cborg cuts each byte string out of its input with `slice`; for a
- * long string that fills at least half of the buffer under the frame, this
- * class hands back a plain Uint8Array view of those bytes, saving an
- * allocation and a copy per payload. Shorter ones (hashes, ids) are copied
- * as before, and so are strings that would pin a much larger buffer, so a
- * kept view never holds more than twice its own length in memory. Safe
- * because the buffer is this link's alone: npm:ws hands each message over
- * once, in a buffer the socket read or the fragment join allocated for it,
- * and nothing writes to it afterwards. Should cborg stop calling `slice`, it
- * only copies again.
+ * A copy of `length` bytes of `source` from `start`, cut from a shared pool
+ * instead of an allocation of its own, as node:buffer's allocUnsafe does for
+ * small buffers: one allocation serves several strings (64 replies in one
+ * record carry 64 payloads). Each piece is handed out once and never
+ * written again; a piece that is kept holds its pool, at most
+ * {@link POOL_BYTES}, so only strings of at least {@link POOLED_MIN_BYTES}
+ * are pooled (a kept string then holds at most 16 times its length).
+ */
+function pooledCopy(source: Uint8Array, start: number, length: number): Uint8Array<ArrayBuffer> {
+  if (poolAt + length > pool.byteLength) {
+    pool = new ArrayBuffer(POOL_BYTES);
+    poolAt = 0;
+  }
+  const out = new Uint8Array(pool, poolAt, length);
+  out.set(source.subarray(start, start + length));
+  poolAt += (length + 7) & ~7;
+  return out;
+}
+
+/**
+ * A received frame whose byte strings decode without an allocation each.
+ * The codec cuts each byte string out of its input with `slice`; for a long
+ * string that fills at least half of the buffer under the frame, this class
+ * hands back a plain Uint8Array view of those bytes, saving an allocation
+ * and a copy per payload. Strings that would pin a much larger buffer are
+ * copied: from {@link POOLED_MIN_BYTES} to {@link POOLED_MAX_BYTES} into a
+ * shared pool ({@link pooledCopy}), others (hashes, ids, keys, and large
+ * strings) into arrays of their own. So a kept string never holds more than
+ * twice its own length in memory, or one pool. Safe because the buffer is
+ * this link's alone: npm:ws hands each message over once, in a buffer the
+ * socket read or the fragment join allocated for it, and nothing writes to
+ * it afterwards. Should the codec stop calling `slice`, it only copies again.
  */
 class FrameBytes extends Uint8Array {
   static get [Symbol.species](): Uint8ArrayConstructor {
@@ -163,12 +193,16 @@ class FrameBytes extends Uint8Array {
   override slice(start = 0, end = this.length): Uint8Array<ArrayBuffer> {
     const length = end - start;
     if (!(start >= 0 && length >= 0 && end <= this.length)) {
-      return super.slice(start, end) as Uint8Array<ArrayBuffer>; // not how cborg calls it
+      return super.slice(start, end) as Uint8Array<ArrayBuffer>; // not how the codec calls it
     }
-    // A plain view first: plain Uint8Array methods stay on V8's fast paths.
-    const view = new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, length);
-    if (length >= VIEW_MIN_BYTES && 2 * length >= this.buffer.byteLength) return view;
-    return view.slice();
+    if (length >= VIEW_MIN_BYTES && 2 * length >= this.buffer.byteLength) {
+      // A plain view: plain Uint8Array methods stay on V8's fast paths.
+      return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, length);
+    }
+    if (length >= POOLED_MIN_BYTES && length <= POOLED_MAX_BYTES) {
+      return pooledCopy(this, start, length);
+    }
+    return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, length).slice();
   }
 }
 

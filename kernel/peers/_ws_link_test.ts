@@ -5,7 +5,7 @@ import { hashText } from "../hash.ts";
 import type { Logger } from "../service.ts";
 import { assert, assertEquals } from "../_testing_assert.ts";
 import { PeerHub } from "./hub.ts";
-import { WsLink } from "./_ws_link.ts";
+import { POOL_BYTES, WsLink } from "./_ws_link.ts";
 import {
   decodeFrame,
   encodeHello,
@@ -121,6 +121,15 @@ Deno.test("payloads of every size come back exact, also many at once in one read
     for (let i = 0; i < sizes.length; i++) {
       assertEquals(replies[i][1], payloads[i], `echo of ${sizes[i]} bytes`);
       assertEquals(replies[i][2], payloads[i], `copy of ${sizes[i]} bytes`);
+    }
+    // A kept payload holds little memory besides its own: twice its length at
+    // most, or one pool of copies (small payloads share one allocation).
+    for (const bytes of seen) {
+      const held = bytes.buffer.byteLength;
+      assert(
+        held <= Math.max(2 * bytes.length, POOL_BYTES, 64),
+        `${bytes.length} bytes hold ${held}`,
+      );
     }
     // What the handler was given stays intact after more traffic, and a copy
     // made with slice() is independent of it.
