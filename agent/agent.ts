@@ -22,6 +22,7 @@ import {
   rejectReason,
   type RelayPolicy,
   type ServiceContext,
+  SYSTEM_HOME,
   UsageError,
 } from "../kernel/mod.ts";
 import {
@@ -40,6 +41,7 @@ import {
 } from "../kernel/peers/mod.ts";
 import type { GridNode } from "./node.ts";
 import { SERVICES } from "./services.ts";
+import { SYSTEM_NETS_DIR } from "../modules/mesh/mod.ts";
 
 /** `--advertise auto`: the agent works out its URL from the route to its peers, and follows it. */
 export const AUTO = "auto";
@@ -78,6 +80,8 @@ export interface AgentOptions {
   requestTimeoutMs?: number;
   /** What this agent relays between other nodes (default: 32 circuits, 100 Mbit/s). */
   relay?: Partial<RelayPolicy>;
+  /** Where the nets to join at start are; "" for none (see {@link AgentRun}). */
+  netsDir?: string;
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:PORT`). */
@@ -214,6 +218,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       listenPort: bound.port,
       setAdvertise: (url) => peers.setAdvertise(url),
       relay: options.relay,
+      netsDir: options.netsDir ?? defaultNetsDir(node.home.root),
       log,
       signal: stop,
     };
@@ -229,6 +234,15 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     await peers.close();
     await control.close();
   }
+}
+
+/**
+ * Where an agent looks for nets to join at start when not told: the system
+ * directory for the system home (the grid service's), the home's `nets.d`
+ * for any other home (so a test or a second agent never joins the system's nets).
+ */
+export function defaultNetsDir(homeRoot: string): string {
+  return homeRoot === SYSTEM_HOME ? SYSTEM_NETS_DIR : `${homeRoot}/nets.d`;
 }
 
 /** True when an agent answers on this home's control socket. */

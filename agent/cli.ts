@@ -6,20 +6,21 @@
  * @module
  */
 import {
+  CidBytes,
+  controlSocketPath,
+  ensureHome,
   GridError,
-  type Io,
-  isAccept,
-  lookup,
+  type GridHome,
   oneLine,
-  rejectReason,
+  resolveHome,
   UsageError,
-} from "../kernel/mod.ts";
+} from "../kernel/base/mod.ts";
+import type { Io, SymbolEntry } from "../kernel/mod.ts";
 import type { Builtins, Command } from "../builtins/mod.ts";
-import { prepareModuleRun } from "../modules/exec/mod.ts";
-import { type GridNode, openNode } from "./node.ts";
-import { runAgent } from "./agent.ts";
+import type { GridNode } from "./node.ts";
 import { forwardToAgent } from "./control.ts";
 import { exitCodeForCode, exitCodeOf } from "./exit_codes.ts";
+import { findSymbol } from "./lookup.ts";
 
 /** grid's version, printed by `grid version`. */
 export const VERSION = "0.2.0";
@@ -59,12 +60,32 @@ export async function runCli(argv: string[], options: CliOptions): Promise<numbe
   }
 }
 
-/** Opens this process's node, able to run the agent for `serve` and a foreground join. */
-function open(builtins: Builtins): Promise<GridNode> {
-  return openNode({
+/**
+ * Opens this process's node in `home`, able to run the agent for `serve` and
+ * a foreground join. The kernel (and the agent) load here, not before: a
+ * command the running agent answers, help and version never get this far.
+ */
+async function open(builtins: Builtins, home: GridHome): Promise<GridNode> {
+  const { openNode } = await import("./node.ts");
+  return await openNode({
     builtins,
-    runAgent: (node, run) => runAgent({ ...run, node, io: run.io }),
+    home,
+    runAgent: async (node, run) => {
+      const { runAgent } = await import("./agent.ts");
+      await runAgent({ ...run, node, io: run.io });
+    },
   });
+}
+
+/** True when something is at the agent's socket path: an agent may answer. */
+async function socketPresent(home: GridHome): Promise<boolean> {
+  try {
+    await Deno.lstat(controlSocketPath(home.root));
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
 }
 
 async function dispatch(argv: string[], io: Io, builtins: Builtins): Promise<number> {
@@ -93,7 +114,15 @@ async function dispatch(argv: string[], io: Io, builtins: Builtins): Promise<num
   }
   if (first === "--show") {
     if (rest.length !== 1) throw new UsageError("Usage: grid --show SUBCOMMAND");
-    const node = await open(builtins);
+    const home = resolveHome();
+    await ensureHome(home);
+    const found = await findSymbol(home, rest[0], builtins);
+    if (found) {
+      await io.stdout(found.entry.promiseText + "\n");
+      return 0;
+    }
+    const node = await open(builtins, home);
+    const { lookup } = await import("../kernel/mod.ts");
     await io.stdout(lookup(node.symbols, rest[0]).promiseText + "\n");
     return 0;
   }
@@ -101,23 +130,64 @@ async function dispatch(argv: string[], io: Io, builtins: Builtins): Promise<num
     throw new UsageError(`Unknown option "${first}"; try grid --help`);
   }
 
-  const node = await open(builtins);
+  const home = resolveHome();
+  await ensureHome(home);
+  // With an agent to answer, a builtin found in the current symbol table is sent to it at
+  // once: the kernel stays unloaded (openNode would find the same entry and write nothing).
+  const found = !Deno.env.get("GRID_NO_AGENT") && await socketPresent(home)
+    ? await findSymbol(home, first, builtins)
+    : undefined;
+  if (found?.command) {
+    const { command } = found;
+    const args = command.inputArgs ? await Promise.all(rest.map(readInputArg)) : rest;
+    const target = { promise: found.entry.promise, module: found.entry.module, command };
+    const forwarded = await forwardToAgent(home.root, target, args, io);
+    if (forwarded !== undefined) return forwarded;
+    // The agent was gone after all (or the command runs here): run it in this process.
+    const node = await open(builtins, home);
+    const { lookup } = await import("../kernel/mod.ts");
+    return await runHere(node, lookup(node.symbols, first), args, io);
+  }
+
+  const node = await open(builtins, home);
+  const { lookup } = await import("../kernel/mod.ts");
   const entry = lookup(node.symbols, first);
+  let args = rest;
   if (entry.kind === "builtin" && (await findBuiltin(builtins, first))?.inputArgs) {
-    rest.splice(0, rest.length, ...(await Promise.all(rest.map(readInputArg))));
+    args = await Promise.all(rest.map(readInputArg));
   }
   if (entry.kind !== "builtin") {
     // A module by hash: fetched through the kernel, verified, run sandboxed here (#5).
+    const { prepareModuleRun } = await import("../modules/exec/mod.ts");
     prepareModuleRun(node, first, entry);
   }
-  const forwarded = await forwardToAgent(node, entry, rest, io);
-  if (forwarded !== undefined) return forwarded;
+  const builtin = node.builtins.get(entry.module.toString());
+  if (builtin) {
+    const target = {
+      promise: new CidBytes(entry.promise.bytes),
+      module: new CidBytes(entry.module.bytes),
+      command: builtin.command,
+    };
+    const forwarded = await forwardToAgent(home.root, target, args, io);
+    if (forwarded !== undefined) return forwarded;
+  }
+  return await runHere(node, entry, args, io);
+}
+
+/** Runs `entry` with `args` through this process's kernel; returns the exit code. */
+async function runHere(
+  node: GridNode,
+  entry: SymbolEntry,
+  args: string[],
+  io: Io,
+): Promise<number> {
+  const { isAccept, rejectReason } = await import("../kernel/mod.ts");
   const abort = new AbortController();
   const stop = () => abort.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   try {
-    const reply = await node.kernel.call([entry.promise, entry.module, ...rest], {
+    const reply = await node.kernel.call([entry.promise, entry.module, ...args], {
       io,
       signal: abort.signal,
     });
@@ -146,7 +216,7 @@ async function readInputArg(arg: string): Promise<string> {
 
 /** The builtin command called `name`, if any. */
 async function findBuiltin(registry: Builtins, name: string): Promise<Command | undefined> {
-  return (await registry.load()).find((b) => b.command.name === name)?.command;
+  return (await registry.commands()).find((c) => c.name === name);
 }
 
 /** Help lines fit in this many columns. */
@@ -235,7 +305,7 @@ async function helpText(registry: Builtins): Promise<string> {
     const i = HELP_ORDER.indexOf(c.name);
     return i === -1 ? HELP_ORDER.length : i;
   };
-  const commands = (await registry.load()).map((b) => b.command).sort((a, b) => rank(a) - rank(b));
+  const commands = (await registry.commands()).sort((a, b) => rank(a) - rank(b));
   const name = Math.max(...commands.map((c) => c.name.length));
   const out = [
     "grid: a promise-based network agent; deploys and manages a WireGuard mesh with no central server",

@@ -10,18 +10,21 @@
  * agent runs in its own directory; other commands' arguments pass as typed
  * (a net called "bench" stays "bench" even where a folder of that name is).
  *
+ * Built on the kernel's base only (frames in the CBOR subset, hashes by Web
+ * Crypto): a command the agent answers loads neither the kernel nor npm.
+ *
  * @module
  */
 import {
-  callAgent,
+  ACCEPT_TEXT,
+  callAgentPlain,
+  type CidBytes,
   controlSocketPath,
-  type Io,
-  isAccept,
-  type Parms,
-  rejectReason,
-  type SymbolEntry,
-} from "../kernel/mod.ts";
-import type { GridNode } from "./node.ts";
+  type SubsetValue,
+  textCid,
+} from "../kernel/base/mod.ts";
+import type { Io } from "../kernel/mod.ts";
+import type { Command } from "../builtins/mod.ts";
 import { exitCodeForCode } from "./exit_codes.ts";
 
 /** Makes `arg` absolute when it names an existing file relative to the current directory. */
@@ -40,38 +43,56 @@ async function absolutize(arg: string): Promise<string> {
 /** A forwarded command still running after this long says so. */
 const SLOW_MS = 2000;
 
+/** A builtin command as the symbol table names it. */
+export interface ForwardTarget {
+  /** Hash of the command's promise (the message's slot 0). */
+  readonly promise: CidBytes;
+  /** Hash of the command's module (slot 1). */
+  readonly module: CidBytes;
+  /** The command. */
+  readonly command: Command;
+}
+
+let acceptPromise: Promise<CidBytes> | undefined;
+
 /**
- * Runs the command through the running agent and returns its exit code, or
- * undefined when it should run in this process (no agent, or not forwardable).
+ * Runs the command through the agent of the home at `root` and returns its
+ * exit code, or undefined when it should run in this process (no agent, or
+ * not forwardable).
  */
 export async function forwardToAgent(
-  node: GridNode,
-  entry: SymbolEntry,
+  root: string,
+  target: ForwardTarget,
   args: string[],
   io: Io,
 ): Promise<number | undefined> {
-  const builtin = node.builtins.get(entry.module.toString());
-  if (!builtin || builtin.command.foreground || args.includes("-")) return undefined;
+  const { command } = target;
+  if (command.foreground || args.includes("-")) return undefined;
   if (Deno.env.get("GRID_NO_AGENT")) return undefined;
-  const forwarded = builtin.command.fileArgs ? await Promise.all(args.map(absolutize)) : args;
-  const parms: Parms = [entry.promise, entry.module, ...forwarded];
+  const forwarded = command.fileArgs ? await Promise.all(args.map(absolutize)) : args;
+  const parms: SubsetValue[] = [target.promise, target.module, ...forwarded];
   // A slow step (a join waiting for its admission) says so on a terminal, once, after a moment.
-  const slow = setTimeout(() => {
+  // AbortSignal.timeout, not setTimeout: Deno's setTimeout is node:timers, whose first use loads
+  // a part of its Node layer (about 4 ms; docs/bench-cli.md). Its timer does not hold the process.
+  const slow = AbortSignal.timeout(SLOW_MS);
+  const notice = () => {
     if (Deno.stderr.isTerminal()) {
-      io.stderr(
-        `grid: the agent is working on ${builtin.command.name} (Ctrl-C leaves it to finish)…`,
-      );
+      io.stderr(`grid: the agent is working on ${command.name} (Ctrl-C leaves it to finish)…`);
     }
-  }, SLOW_MS);
-  let reply: Parms | undefined;
+  };
+  slow.addEventListener("abort", notice, { once: true });
+  let reply: SubsetValue[] | undefined;
   try {
-    reply = await callAgent(controlSocketPath(node.home.root), parms);
+    reply = await callAgentPlain(controlSocketPath(root), parms);
   } finally {
-    clearTimeout(slow);
+    slow.removeEventListener("abort", notice);
   }
   if (!reply) return undefined;
-  if (!isAccept(reply)) {
-    const { code, reason } = rejectReason(reply);
+  acceptPromise ??= textCid(ACCEPT_TEXT);
+  if (!(await acceptPromise).equals(reply[0])) {
+    // As rejectReason (kernel/promises.ts) reads a reject, a malformed one included.
+    const code = typeof reply[1] === "string" ? reply[1] : "internal";
+    const reason = typeof reply[2] === "string" ? reply[2] : "rejected without a reason";
     io.stderr(`grid: ${reason}`);
     return exitCodeForCode(code);
   }

@@ -5,6 +5,11 @@
  * the WireGuard mesh). It is the one folder that knows every other; nothing
  * imports it but main.ts.
  *
+ * Its face is the command line alone, which loads the node and the agent
+ * (node.ts, agent.ts) only when a command needs them: a command that a
+ * running agent answers, help and version load no more than the kernel's
+ * base (docs/bench-cli.md).
+ *
  * @example
  * ```ts
  * import { runCli } from "./mod.ts";
@@ -15,6 +20,4 @@
  * @module
  */
 export { type CliOptions, runCli, terminalIo, VERSION } from "./cli.ts";
-export { type GridNode, openNode, type OpenNodeOptions } from "./node.ts";
-export { type AgentOptions, agentRunning, runAgent } from "./agent.ts";
 export { exitCodeForCode, exitCodeOf } from "./exit_codes.ts";

@@ -64,7 +64,7 @@ Deno.bench(
   },
 );
 
-const peer = kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
+const peer = await kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
 Deno.bench("one pairwise PSK (ML-KEM-768+X25519 both sides, HKDF)", async () => {
   const sent = await encapsulatePsk(peer.publicKey, { net: "n", self: "a", peer: "b" });
   await decapsulatePsk(sent.cipherText, peer.secretKey, { net: "n", self: "b", peer: "a" });

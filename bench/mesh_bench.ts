@@ -2,10 +2,14 @@
  * Mesh benchmarks with real agents in network namespaces (needs root):
  * convergence time (last join returned → every pair has answered a ping
  * through the tunnel) for several mesh sizes, revoke propagation (revoke
- * issued → no other node has the peer in `wg show`), agent resident memory
- * (VmRSS) and idle CPU (utime+stime over a few seconds, /proc/PID/stat).
+ * issued → no other node has the peer in `wg show`), agent memory (VmRSS;
+ * PSS and private memory from /proc/PID/smaps_rollup, which count the deno
+ * binary's shared pages once), idle CPU (utime+stime over a few seconds,
+ * /proc/PID/stat), and what one join costs on the grid links: TCP packets
+ * and bytes to and from every agent's port (iptables counters in every
+ * namespace), for the last join (the net at its largest).
  *
- * Usage: deno run --allow-all bench/mesh_bench.ts [--sizes 3,10,20] [--idle-seconds 5]
+ * Usage: deno run --allow-all bench/mesh_bench.ts [--sizes 3,10,20,50] [--idle-seconds 5]
  *
  * Prints a Markdown table. Does nothing when imported by `deno bench`.
  *
@@ -24,6 +28,13 @@ interface Row {
   revokeMs?: number;
   rssMeanMb: number;
   rssMaxMb: number;
+  pssMeanMb: number;
+  privateMeanMb: number;
+  lastJoinMs: number;
+  lastJoinPackets: number;
+  lastJoinKb: number;
+  quietPacketsPerS: number;
+  quietKbPerS: number;
   wgGoRssMb: number;
   idleCpuPct: number;
 }
@@ -55,6 +66,10 @@ if (import.meta.main) {
       "converge after last join (ms)",
       "revoke propagation (ms)",
       "agent RSS mean / max (MB)",
+      "agent PSS / private mean (MB)",
+      "last join (ms)",
+      "last join: packets / KB on grid links (beyond quiet)",
+      "quiet grid traffic: packets / KB per s",
       "wireguard-go RSS (MB)",
       "agent idle CPU (% of one core)",
     ],
@@ -64,6 +79,10 @@ if (import.meta.main) {
       ms(r.convergeMs),
       ms(r.revokeMs),
       `${r.rssMeanMb.toFixed(1)} / ${r.rssMaxMb.toFixed(1)}`,
+      `${r.pssMeanMb.toFixed(1)} / ${r.privateMeanMb.toFixed(1)}`,
+      `${Math.round(r.lastJoinMs)}`,
+      `${r.lastJoinPackets} / ${r.lastJoinKb.toFixed(0)}`,
+      `${r.quietPacketsPerS} / ${r.quietKbPerS.toFixed(1)}`,
       r.wgGoRssMb.toFixed(1),
       r.idleCpuPct.toFixed(2),
     ]),
@@ -76,11 +95,45 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
     await mesh.startAgents(mesh.nodes, 3);
     const net = "bench";
     await mesh.createNet(mesh.nodes[0], net, { cidr: "10.90.0.0/24" });
+    for (const node of mesh.nodes) await countGridTraffic(mesh, node);
     const joinsStart = performance.now();
+    let lastJoinMs = 0;
+    let lastJoinTraffic = { packets: 0, bytes: 0 };
+    let quietTraffic = { packetsPerS: 0, bytesPerS: 0 };
     for (let i = 1; i < n; i++) {
       const inviter = mesh.nodes[Math.floor((i - 1) / 2)];
-      const out = await mesh.join(mesh.nodes[i], net, await mesh.invite(inviter, net));
+      const token = await mesh.invite(inviter, net);
+      const last = i === n - 1;
+      let quiet = { packets: 0, bytes: 0, ms: 1 };
+      if (last) {
+        // The net settled: first its quiet traffic (liveness pings, anti-entropy rounds) for a
+        // while, so that what the join adds can be told from it.
+        await new Promise((r) => setTimeout(r, 3000));
+        const q0 = await gridTraffic(mesh);
+        const t0 = performance.now();
+        await new Promise((r) => setTimeout(r, 6000));
+        const q1 = await gridTraffic(mesh);
+        const ms = performance.now() - t0;
+        quiet = { packets: q1.packets - q0.packets, bytes: q1.bytes - q0.bytes, ms };
+        quietTraffic = {
+          packetsPerS: (quiet.packets / ms) * 1000,
+          bytesPerS: (quiet.bytes / ms) * 1000,
+        };
+      }
+      const before = last ? await gridTraffic(mesh) : undefined;
+      const started = performance.now();
+      const out = await mesh.join(mesh.nodes[i], net, token);
       if (out.code !== 0) throw new Error(`join ${i + 1}: ${out.stderr.trim()}`);
+      if (last) {
+        lastJoinMs = performance.now() - started;
+        await new Promise((r) => setTimeout(r, 3000)); // the join's records and dials spread
+        const after = await gridTraffic(mesh);
+        const share = (performance.now() - started) / quiet.ms; // what would have flowed anyway
+        lastJoinTraffic = {
+          packets: Math.max(0, after.packets - before!.packets - quiet.packets * share),
+          bytes: Math.max(0, after.bytes - before!.bytes - quiet.bytes * share),
+        };
+      }
     }
     const lastJoin = performance.now();
     const converged = await allPairsAnswer(mesh, mesh.nodes, 60_000);
@@ -89,6 +142,7 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
     await new Promise((r) => setTimeout(r, 2000)); // settle before idle measurements
     const agents = mesh.nodes.map((node) => node.agent!.pid);
     const rss = await Promise.all(agents.map(rssMb));
+    const smaps = await Promise.all(agents.map(smapsMb));
     const wgGo = await wireguardGoPids(mesh);
     const wgGoRss = wgGo.length
       ? (await Promise.all(wgGo.map(rssMb))).reduce((a, b) => a + b, 0) / wgGo.length
@@ -121,6 +175,13 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
       revokeMs,
       rssMeanMb: rss.reduce((a, b) => a + b, 0) / rss.length,
       rssMaxMb: Math.max(...rss),
+      pssMeanMb: smaps.reduce((a, b) => a + b.pss, 0) / smaps.length,
+      privateMeanMb: smaps.reduce((a, b) => a + b.private, 0) / smaps.length,
+      lastJoinMs,
+      lastJoinPackets: Math.round(lastJoinTraffic.packets),
+      lastJoinKb: lastJoinTraffic.bytes / 1024,
+      quietPacketsPerS: Math.round(quietTraffic.packetsPerS),
+      quietKbPerS: quietTraffic.bytesPerS / 1024,
       wgGoRssMb: wgGoRss,
       idleCpuPct,
     };
@@ -150,6 +211,37 @@ async function allPairsAnswer(
     pending = failed;
   }
   return pending.length === 0;
+}
+
+/** PSS and private (clean + dirty) memory of a process, in MB. */
+async function smapsMb(pid: number): Promise<{ pss: number; private: number }> {
+  const text = await Deno.readTextFile(`/proc/${pid}/smaps_rollup`);
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? 0);
+  return { pss: kb("Pss") / 1024, private: (kb("Private_Clean") + kb("Private_Dirty")) / 1024 };
+}
+
+/** Counts TCP to and from the agent's port in `node`'s namespace (iptables rules that only count). */
+async function countGridTraffic(mesh: MeshLab, node: MeshNode): Promise<void> {
+  for (const port of ["--dport", "--sport"]) {
+    await mesh.lab.run(node, ["iptables", "-I", "INPUT", "-p", "tcp", port, "7340"]);
+  }
+}
+
+/** Packets and bytes received on grid links, summed over every node (each packet counted once). */
+async function gridTraffic(mesh: MeshLab): Promise<{ packets: number; bytes: number }> {
+  let packets = 0;
+  let bytes = 0;
+  for (const node of mesh.nodes) {
+    const out = await mesh.lab.run(node, ["iptables", "-L", "INPUT", "-v", "-x", "-n"]);
+    for (const line of out.stdout.split("\n")) {
+      if (!/tcp [ds]pt:7340/.test(line)) continue;
+      const [p, b] = line.trim().split(/\s+/);
+      packets += Number(p);
+      bytes += Number(b);
+    }
+  }
+  return { packets, bytes };
 }
 
 async function rssMb(pid: number): Promise<number> {

@@ -60,6 +60,11 @@ export interface AgentRun {
   logSink?: (line: string) => void;
   /** What the agent relays for other nodes (unset parts: the defaults). */
   relay?: Partial<RelayPolicy>;
+  /**
+   * Where the nets to join at start are (`NET.invite` files); "" for none.
+   * Default: /etc/grid/nets.d for the system home (/var/lib/grid), else `$GRID_HOME/nets.d`.
+   */
+  netsDir?: string;
 }
 
 /** What a running command may use. */

@@ -5,8 +5,9 @@
  *
  * @module
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { LOG_LEVELS, type LogLevel, type RelayPolicy, UsageError } from "../kernel/mod.ts";
+import type { ParseArgsConfig } from "node:util";
+import type { LogLevel, RelayPolicy } from "../kernel/mod.ts";
+import { LOG_LEVELS, UsageError } from "../kernel/base/mod.ts";
 
 /** The flags a command takes, as `node:util` parseArgs describes them. */
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -27,13 +28,18 @@ export interface PositionalCount {
   max: number;
 }
 
-/** Parses `args` strictly; any mistake is a {@link UsageError} quoting `usage`. */
-export function parseFlags(
+/**
+ * Parses `args` strictly; any mistake is a {@link UsageError} quoting `usage`.
+ * Async because it loads `node:util` on first use: the command descriptions
+ * that import this file load without Deno's Node layer.
+ */
+export async function parseFlags(
   args: string[],
   options: FlagSpec,
   usage: string,
   positionals: PositionalCount,
-): ParsedFlags {
+): Promise<ParsedFlags> {
+  const { parseArgs } = await import("node:util");
   let parsed;
   try {
     parsed = parseArgs({

@@ -5,10 +5,9 @@
  *
  * @module
  */
-import { UsageError } from "../kernel/mod.ts";
+import { UsageError } from "../kernel/base/mod.ts";
 import type { Command } from "./_command.ts";
 import { flagText, parseFlags } from "./_flags.ts";
-import { meshFor } from "./_mesh_command.ts";
 import { alignRows } from "./status.ts";
 
 const USAGE = "grid admins NAME [add NODE [--slice CIDR] | remove NODE]";
@@ -31,7 +30,7 @@ export const command: Command = {
     ["remove NODE", "(founder) take a member's admin rights away"],
   ],
   async run(args, ctx) {
-    const flags = parseFlags(args, { slice: { type: "string" } }, USAGE, { min: 1, max: 3 });
+    const flags = await parseFlags(args, { slice: { type: "string" } }, USAGE, { min: 1, max: 3 });
     const [name, action = "list", node] = flags.positionals;
     if (action !== "list" && action !== "add" && action !== "remove") {
       throw new UsageError(`Usage: ${USAGE}`);
@@ -39,6 +38,7 @@ export const command: Command = {
     if ((action === "list") !== (node === undefined)) throw new UsageError(`Usage: ${USAGE}`);
     const slice = flagText(flags, "slice");
     if (slice !== undefined && action !== "add") throw new UsageError(`Usage: ${USAGE}`);
+    const { meshFor } = await import("./_mesh_command.ts");
     const r = await (await meshFor(ctx)).admins({ name, action, node, slice });
     const rows = [
       ["NAME", "ADDRESS", "ROLE", "SLICE", "NODE"],

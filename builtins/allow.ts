@@ -5,8 +5,6 @@
  *
  * @module
  */
-import { hashToText, parseHash } from "../kernel/mod.ts";
-import { allowHash } from "../modules/exec/mod.ts";
 import type { Command } from "./_command.ts";
 import { parseFlags } from "./_flags.ts";
 
@@ -22,7 +20,11 @@ export const command: Command = {
     ["HASH", "the native module's hash, as `grid symbols` shows it"],
   ],
   async run(args, ctx) {
-    const [hash] = parseFlags(args, {}, "grid allow HASH", { min: 1, max: 1 }).positionals;
+    const [hash] = (await parseFlags(args, {}, "grid allow HASH", { min: 1, max: 1 })).positionals;
+    const [{ hashToText, parseHash }, { allowHash }] = await Promise.all([
+      import("../kernel/mod.ts"),
+      import("../modules/exec/mod.ts"),
+    ]);
     const cid = parseHash(hash);
     const added = await allowHash(ctx.node.home, cid);
     await ctx.io.stdout(`${added ? "allowed" : "already allowed"} ${hashToText(cid)}\n`);

@@ -5,10 +5,9 @@
  *
  * @module
  */
-import { UsageError } from "../kernel/mod.ts";
+import { UsageError } from "../kernel/base/mod.ts";
 import type { Command } from "./_command.ts";
 import { flagSet, flagText, parseFlags, parsePort } from "./_flags.ts";
-import { meshFor } from "./_mesh_command.ts";
 
 const USAGE =
   "grid create-wireguard-net NAME [--cidr CIDR] [--open] [--psk] [--invite-by admins|members] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME]";
@@ -39,7 +38,7 @@ export const command: Command = {
     ["--name NODE-NAME", "this node's name in the net (default the host name)"],
   ],
   async run(args, ctx) {
-    const flags = parseFlags(
+    const flags = await parseFlags(
       args,
       {
         cidr: { type: "string" },
@@ -60,6 +59,7 @@ export const command: Command = {
     if (inviteBy !== undefined && inviteBy !== "admins" && inviteBy !== "members") {
       throw new UsageError(`Invalid --invite-by "${inviteBy.slice(0, 20)}": use admins or members`);
     }
+    const { meshFor } = await import("./_mesh_command.ts");
     const r = await (await meshFor(ctx)).create({
       name: flags.positionals[0],
       cidr: flagText(flags, "cidr"),

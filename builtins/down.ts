@@ -6,11 +6,9 @@
  *
  * @module
  */
-import { ConfigError } from "../kernel/mod.ts";
-import { MeshClient } from "../modules/mesh/mod.ts";
+import { ConfigError } from "../kernel/base/mod.ts";
 import type { Command } from "./_command.ts";
 import { parseFlags } from "./_flags.ts";
-import { openOfflineMesh } from "./_mesh_command.ts";
 
 const USAGE = "grid down";
 
@@ -24,7 +22,11 @@ export const command: Command = {
   group: "mesh",
   foreground: true,
   async run(args, ctx) {
-    parseFlags(args, {}, USAGE, { min: 0, max: 0 });
+    await parseFlags(args, {}, USAGE, { min: 0, max: 0 });
+    const [{ MeshClient }, { openOfflineMesh }] = await Promise.all([
+      import("../modules/mesh/mod.ts"),
+      import("./_mesh_command.ts"),
+    ]);
     if (await new MeshClient(ctx.call).ping().catch(() => false)) {
       throw new ConfigError(
         "The agent is running and would bring the interfaces back: stop it first (systemctl stop grid)",

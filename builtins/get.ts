@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { getMessage, isAccept, parseHash, RejectedError, rejectReason } from "../kernel/mod.ts";
 import type { Command } from "./_command.ts";
 import { parseFlags } from "./_flags.ts";
 
@@ -20,7 +19,10 @@ export const command: Command = {
     ["HASH", "the content's hash; fetched from peers (and verified) when not stored here"],
   ],
   async run(args, ctx) {
-    const [hash] = parseFlags(args, {}, "grid get HASH", { min: 1, max: 1 }).positionals;
+    const [hash] = (await parseFlags(args, {}, "grid get HASH", { min: 1, max: 1 })).positionals;
+    const { getMessage, isAccept, parseHash, RejectedError, rejectReason } = await import(
+      "../kernel/mod.ts"
+    );
     const cid = parseHash(hash);
     const reply = await ctx.call(getMessage(cid));
     if (!isAccept(reply)) {

@@ -4,16 +4,9 @@
  *
  * @module
  */
-import { UsageError } from "../kernel/mod.ts";
+import { UsageError } from "../kernel/base/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
 import { flagSet, flagText, parseFlags } from "./_flags.ts";
-import { meshFor } from "./_mesh_command.ts";
-import {
-  MAX_INVITE_TTL_MS,
-  MAX_INVITE_USES,
-  MembershipError,
-  parseDuration,
-} from "../modules/membership/mod.ts";
 
 const USAGE =
   "grid invite NAME [--ttl DURATION] [--uses N] [--url ws://HOST:PORT] [--admin NODE] | grid invite list [NAME] [--json] | grid invite revoke NAME ID";
@@ -37,7 +30,7 @@ export const command: Command = {
   ],
   async run(args, ctx) {
     if (args[0] === "list" || args[0] === "revoke") return await manage(args, ctx);
-    const flags = parseFlags(
+    const flags = await parseFlags(
       args,
       {
         ttl: { type: "string" },
@@ -48,6 +41,10 @@ export const command: Command = {
       USAGE,
       { min: 1, max: 1 },
     );
+    const [{ MAX_INVITE_USES }, { meshFor }] = await Promise.all([
+      import("../modules/membership/mod.ts"),
+      import("./_mesh_command.ts"),
+    ]);
     const usesText = flagText(flags, "uses");
     const uses = usesText === undefined ? undefined : Number(usesText);
     if (
@@ -63,7 +60,7 @@ export const command: Command = {
     const ttl = flagText(flags, "ttl");
     const r = await (await meshFor(ctx)).invite({
       name: flags.positionals[0],
-      ttlMs: ttl === undefined ? undefined : parseTtl(ttl),
+      ttlMs: ttl === undefined ? undefined : await parseTtl(ttl),
       uses,
       url: flagText(flags, "url"),
       admin: flagText(flags, "admin"),
@@ -74,7 +71,10 @@ export const command: Command = {
 };
 
 /** `--ttl` in milliseconds, or a one-line usage error naming the flag. */
-function parseTtl(text: string): number {
+async function parseTtl(text: string): Promise<number> {
+  const { MAX_INVITE_TTL_MS, MembershipError, parseDuration } = await import(
+    "../modules/membership/mod.ts"
+  );
   let ms: number;
   try {
     ms = parseDuration(text);
@@ -95,11 +95,12 @@ function parseTtl(text: string): number {
 /** `grid invite list [NAME] [--json]` and `grid invite revoke NAME ID`. */
 async function manage(args: string[], ctx: CommandContext): Promise<number> {
   const [verb, ...rest] = args;
-  const flags = parseFlags(rest, { json: { type: "boolean" } }, USAGE, {
+  const flags = await parseFlags(rest, { json: { type: "boolean" } }, USAGE, {
     min: verb === "revoke" ? 2 : 0,
     max: verb === "revoke" ? 2 : 1,
   });
   const [name, id] = flags.positionals;
+  const { meshFor } = await import("./_mesh_command.ts");
   const mesh = await meshFor(ctx);
   if (verb === "revoke") {
     const r = await mesh.invites({ name, revoke: id });

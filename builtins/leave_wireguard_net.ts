@@ -6,7 +6,6 @@
  */
 import type { Command } from "./_command.ts";
 import { parseFlags } from "./_flags.ts";
-import { meshFor } from "./_mesh_command.ts";
 
 const USAGE = "grid leave-wireguard-net NAME";
 
@@ -22,7 +21,8 @@ export const command: Command = {
     ["NAME", "the net; also removes a net this node was revoked from"],
   ],
   async run(args, ctx) {
-    const [name] = parseFlags(args, {}, USAGE, { min: 1, max: 1 }).positionals;
+    const [name] = (await parseFlags(args, {}, USAGE, { min: 1, max: 1 })).positionals;
+    const { meshFor } = await import("./_mesh_command.ts");
     const r = await (await meshFor(ctx)).leave({ name });
     await ctx.io.stdout(
       r.told

@@ -5,15 +5,8 @@
  *
  * @module
  */
-import { isAccept, UsageError, withFileLock, writeTextFileAtomic } from "../kernel/mod.ts";
-import {
-  parsePeerUrl,
-  type PeerRow,
-  peersDialMessage,
-  peersListMessage,
-  readPeerRows,
-  readPeerUrls,
-} from "../kernel/peers/mod.ts";
+import { UsageError } from "../kernel/base/mod.ts";
+import type { PeerRow } from "../kernel/peers/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
 import { flagSet, parseFlags } from "./_flags.ts";
 
@@ -34,24 +27,29 @@ export const command: Command = {
   async run(args, ctx) {
     const [sub, ...rest] = args;
     if (sub === "add") {
-      return await add(parseFlags(rest, {}, USAGE, { min: 1, max: 1 }).positionals[0], ctx);
+      return await add((await parseFlags(rest, {}, USAGE, { min: 1, max: 1 })).positionals[0], ctx);
     }
     if (sub === "list") {
-      return await list(
-        ctx,
-        flagSet(parseFlags(rest, { json: { type: "boolean" } }, USAGE, { min: 0, max: 0 }), "json"),
-      );
+      const flags = await parseFlags(rest, { json: { type: "boolean" } }, USAGE, {
+        min: 0,
+        max: 0,
+      });
+      return await list(ctx, flagSet(flags, "json"));
     }
     throw new UsageError(`Usage: ${USAGE}`);
   },
 };
 
 async function add(text: string, ctx: CommandContext): Promise<number> {
+  const [
+    { isAccept, withFileLock, writeTextFileAtomic },
+    { parsePeerUrl, peersDialMessage, readPeerUrls },
+  ] = await Promise.all([import("../kernel/mod.ts"), import("../kernel/peers/mod.ts")]);
   const url = parsePeerUrl(text);
   const path = ctx.node.home.peers;
   // Under the file's lock: two `peers add` at once both land.
   const added = await withFileLock(path, async () => {
-    const urls = (await readPeerUrls(path)).map(normalise);
+    const urls = (await readPeerUrls(path)).map((line) => normalise(line, parsePeerUrl));
     if (urls.includes(url)) return false;
     const existing = await Deno.readTextFile(path).catch((err) => {
       if (err instanceof Deno.errors.NotFound) return ""; // no peers file yet: start one
@@ -71,16 +69,17 @@ async function add(text: string, ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-/** A listed URL in normal form, so hand-written lines dedupe too. */
-function normalise(line: string): string {
+/** A listed URL in normal form (by `parse`), so hand-written lines dedupe too. */
+function normalise(line: string, parse: (text: string) => string): string {
   try {
-    return parsePeerUrl(line);
+    return parse(line);
   } catch {
     return line; // not a valid URL: compare it as written
   }
 }
 
 async function list(ctx: CommandContext, json: boolean): Promise<number> {
+  const { peersListMessage, readPeerRows, readPeerUrls } = await import("../kernel/peers/mod.ts");
   const fromAgent = readPeerRows(await ctx.call(peersListMessage()));
   const rows: PeerRow[] = fromAgent?.rows ??
     (await readPeerUrls(ctx.node.home.peers)).map((url) => ({

@@ -6,39 +6,13 @@
  *
  * @module
  */
-import {
-  CAS_MODULE,
-  CasError,
-  type CID,
-  GET_PROMISE,
-  hashText,
-  hashToText,
-  isAccept,
-  isSymbolName,
-  MAX_BLOB,
-  type ModuleKind,
-  type Parm,
-  parseHash,
-  PUT_PROMISE,
-  putMessage,
-  RejectedError,
-  rejectReason,
-  type SymbolEntry,
-  UsageError,
-  withFileLock,
-} from "../kernel/mod.ts";
-import { commitSymbols, currentSymbols, withEntry } from "../modules/exec/mod.ts";
+import type { CID, ModuleKind, Parm, SymbolEntry } from "../kernel/mod.ts";
+import { UsageError } from "../kernel/base/mod.ts";
 import type { Command } from "./_command.ts";
 import { flagList, flagText, parseFlags } from "./_flags.ts";
 
 const USAGE =
   "grid publish FILE --name NAME [--promise TEXT] [--kind js|wasm|native] [--grant get|put|HASH[/HASH[/ARG]...]]... [--accepts HASH]...";
-
-/** Named grants: what a module may ask the kernel for. */
-const NAMED_GRANTS: Record<string, Parm[]> = {
-  get: [GET_PROMISE.cid, CAS_MODULE],
-  put: [PUT_PROMISE.cid, CAS_MODULE],
-};
 
 /** Kind from a file name's extension, or undefined when it does not say. */
 export function kindFromName(file: string): ModuleKind | undefined {
@@ -48,8 +22,14 @@ export function kindFromName(file: string): ModuleKind | undefined {
 }
 
 /** Parses one `--grant`: `get`, `put`, or `PROMISE[/MODULE[/ARG]...]` (hashes as text). */
-export function parseGrant(spec: string): Parm[] {
-  const named = NAMED_GRANTS[spec];
+export async function parseGrant(spec: string): Promise<Parm[]> {
+  const { CAS_MODULE, GET_PROMISE, parseHash, PUT_PROMISE } = await import("../kernel/mod.ts");
+  // Named grants: what a module may ask the kernel for.
+  const namedGrants: Record<string, Parm[]> = {
+    get: [GET_PROMISE.cid, CAS_MODULE],
+    put: [PUT_PROMISE.cid, CAS_MODULE],
+  };
+  const named = namedGrants[spec];
   if (named) return named;
   const [promise, module, ...args] = spec.split("/");
   if (!promise) {
@@ -67,6 +47,7 @@ export function defaultPromise(name: string, kind: ModuleKind): string {
 }
 
 async function readModule(path: string): Promise<Uint8Array<ArrayBuffer>> {
+  const { CasError, MAX_BLOB } = await import("../kernel/mod.ts");
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);
@@ -105,7 +86,7 @@ export const command: Command = {
     ["--accepts HASH", "a promise it accepts from callers (repeatable)"],
   ],
   async run(args, ctx) {
-    const flags = parseFlags(
+    const flags = await parseFlags(
       args,
       {
         name: { type: "string" },
@@ -117,6 +98,20 @@ export const command: Command = {
       USAGE,
       { min: 1, max: 1 },
     );
+    const [
+      {
+        hashText,
+        hashToText,
+        isAccept,
+        isSymbolName,
+        parseHash,
+        putMessage,
+        RejectedError,
+        rejectReason,
+        withFileLock,
+      },
+      { commitSymbols, currentSymbols, withEntry },
+    ] = await Promise.all([import("../kernel/mod.ts"), import("../modules/exec/mod.ts")]);
     const file = flags.positionals[0];
     const name = flagText(flags, "name");
     if (!name) throw new UsageError(`Usage: ${USAGE}`);
@@ -158,7 +153,8 @@ export const command: Command = {
     const entry: SymbolEntry = { module, promise, promiseText, kind };
     const accepts = flagList(flags, "accepts").map(parseHash);
     if (accepts.length > 0) entry.accepts = [promise, ...accepts.filter((a) => !a.equals(promise))];
-    const grant = flagList(flags, "grant").map(parseGrant);
+    const grant: Parm[][] = [];
+    for (const spec of flagList(flags, "grant")) grant.push(await parseGrant(spec));
     if (grant.length > 0) entry.grant = grant;
     // Under config's lock: two publishes at once both land in the table.
     const { previous, symbols } = await withFileLock(ctx.node.home.config, async () => {

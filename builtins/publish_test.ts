@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "../kernel/_testing_assert.ts";
+import { assertEquals, assertRejects } from "../kernel/_testing_assert.ts";
 import { CAS_MODULE, GET_PROMISE, HashError, hashText, UsageError } from "../kernel/mod.ts";
 import { kindFromName, parseGrant } from "./publish.ts";
 
@@ -14,12 +14,12 @@ Deno.test("kindFromName() reads the kind from the extension, or says it cannot",
   for (const [file, kind] of rows) await t.step(file, () => assertEquals(kindFromName(file), kind));
 });
 
-Deno.test("parseGrant() knows get and put, and takes hash/hash/arg prefixes", () => {
-  assertEquals(parseGrant("get"), [GET_PROMISE.cid, CAS_MODULE]);
+Deno.test("parseGrant() knows get and put, and takes hash/hash/arg prefixes", async () => {
+  assertEquals(await parseGrant("get"), [GET_PROMISE.cid, CAS_MODULE]);
   const p = hashText("p");
   const m = hashText("m");
-  assertEquals(parseGrant(`${p}/${m}/net%20foo`), [p, m, "net foo"]);
-  assertEquals(parseGrant(`${p}`), [p]);
-  assertThrows(() => parseGrant("everything"), HashError);
-  assertThrows(() => parseGrant(""), UsageError);
+  assertEquals(await parseGrant(`${p}/${m}/net%20foo`), [p, m, "net foo"]);
+  assertEquals(await parseGrant(`${p}`), [p]);
+  await assertRejects(() => parseGrant("everything"), HashError);
+  await assertRejects(() => parseGrant(""), UsageError);
 });

@@ -3,17 +3,8 @@
  *
  * @module
  */
-import {
-  CasError,
-  CID,
-  hashToText,
-  isAccept,
-  MAX_BLOB,
-  putMessage,
-  RejectedError,
-  rejectReason,
-  UsageError,
-} from "../kernel/mod.ts";
+import type { CID } from "../kernel/mod.ts";
+import { UsageError } from "../kernel/base/mod.ts";
 import type { Command } from "./_command.ts";
 import { parseFlags } from "./_flags.ts";
 
@@ -32,7 +23,10 @@ export const command: Command = {
   ],
   fileArgs: true,
   async run(args, ctx) {
-    const [file] = parseFlags(args, {}, USAGE, { min: 1, max: 1 }).positionals;
+    const [file] = (await parseFlags(args, {}, USAGE, { min: 1, max: 1 })).positionals;
+    const { hashToText, isAccept, putMessage, RejectedError, rejectReason } = await import(
+      "../kernel/mod.ts"
+    );
     const bytes = await readInput(file);
     const reply = await ctx.call(putMessage(bytes));
     if (!isAccept(reply)) {
@@ -45,6 +39,7 @@ export const command: Command = {
 };
 
 async function readInput(path: string): Promise<Uint8Array> {
+  const { CasError, MAX_BLOB } = await import("../kernel/mod.ts");
   try {
     if (path === "-") return new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
     const info = await Deno.stat(path);

@@ -6,7 +6,6 @@
  */
 import type { Command } from "./_command.ts";
 import { flagSet, parseFlags } from "./_flags.ts";
-import { meshFor } from "./_mesh_command.ts";
 
 const USAGE = "grid revoke NAME NODE [--lineage]";
 
@@ -24,8 +23,12 @@ export const command: Command = {
     ["--lineage", "also revoke every member it invited, and theirs"],
   ],
   async run(args, ctx) {
-    const flags = parseFlags(args, { lineage: { type: "boolean" } }, USAGE, { min: 2, max: 2 });
+    const flags = await parseFlags(args, { lineage: { type: "boolean" } }, USAGE, {
+      min: 2,
+      max: 2,
+    });
     const [name, node] = flags.positionals;
+    const { meshFor } = await import("./_mesh_command.ts");
     const r = await (await meshFor(ctx)).revoke({
       name,
       node,

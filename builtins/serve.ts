@@ -1,9 +1,11 @@
 /**
  * `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL]
- * [--no-relay] [--relay-circuits N] [--relay-mbps N]`: runs the agent in the
- * foreground until Ctrl-C or SIGTERM. Never started as a side effect of
- * another command. By default the agent relays WireGuard packets (which it
- * cannot read) between members that have no direct path, within its limits.
+ * [--nets-dir DIR] [--no-relay] [--relay-circuits N] [--relay-mbps N]`: runs
+ * the agent in the foreground until Ctrl-C or SIGTERM. Never started as a side
+ * effect of another command. At start it joins the nets whose invite files
+ * are in the nets directory (fleet provisioning; see docs/fleet.md). By
+ * default the agent relays WireGuard packets (which it cannot read) between
+ * members that have no direct path, within its limits.
  *
  * @module
  */
@@ -19,7 +21,7 @@ import {
 } from "./_flags.ts";
 
 const USAGE =
-  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] ${RELAY_USAGE}`;
+  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] [--nets-dir DIR] ${RELAY_USAGE}`;
 
 /** The serve command. */
 export const command: Command = {
@@ -36,18 +38,23 @@ export const command: Command = {
       "the URL peers dial this node at; auto: this host's address towards its peers",
     ],
     ["--log-level LEVEL", "debug, info, warn or error (default info)"],
+    [
+      "--nets-dir DIR",
+      'join the nets whose NET.invite files are here at start (default /etc/grid/nets.d with the system home, else $GRID_HOME/nets.d; "" for none)',
+    ],
     ["--no-relay", "carry no traffic between two other members"],
     ["--relay-circuits N", "relay at most N pairs (default 32)"],
     ["--relay-mbps N", "relay at most N Mbit/s in all (default 100)"],
   ],
   foreground: true,
   async run(args, ctx) {
-    const flags = parseFlags(
+    const flags = await parseFlags(
       args,
       {
         listen: { type: "string" },
         advertise: { type: "string" },
         "log-level": { type: "string" },
+        "nets-dir": { type: "string" },
         ...RELAY_FLAGS,
       },
       USAGE,
@@ -60,6 +67,7 @@ export const command: Command = {
       advertise: flagText(flags, "advertise"),
       logLevel: parseLogLevel(flagText(flags, "log-level") ?? "info"),
       relay: parseRelayFlags(flags),
+      netsDir: flagText(flags, "nets-dir"),
     });
     return 0;
   },

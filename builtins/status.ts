@@ -10,7 +10,6 @@
 import type { PeerStatus, StatusReport } from "../modules/mesh/mod.ts";
 import type { Command } from "./_command.ts";
 import { flagSet, parseFlags } from "./_flags.ts";
-import { meshFor } from "./_mesh_command.ts";
 
 const USAGE = "grid status [NAME] [--json]";
 
@@ -31,7 +30,8 @@ export const command: Command = {
     ],
   ],
   async run(args, ctx) {
-    const flags = parseFlags(args, { json: { type: "boolean" } }, USAGE, { min: 0, max: 1 });
+    const flags = await parseFlags(args, { json: { type: "boolean" } }, USAGE, { min: 0, max: 1 });
+    const { meshFor } = await import("./_mesh_command.ts");
     const report = await (await meshFor(ctx)).status({ name: flags.positionals[0] });
     await ctx.io.stdout(
       flagSet(flags, "json")

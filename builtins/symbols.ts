@@ -7,26 +7,19 @@
  *
  * @module
  */
-import {
-  decodeSymbols,
-  getMessage,
-  hashToText,
-  isAccept,
-  parseHash,
-  RejectedError,
-  rejectReason,
-  type SymbolTable,
-  UsageError,
-} from "../kernel/mod.ts";
-import { adoptEntries, commitSymbols, currentSymbols } from "../modules/exec/mod.ts";
+import type { CID, SymbolTable } from "../kernel/mod.ts";
+import { UsageError } from "../kernel/base/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
 import { flagSet, parseFlags } from "./_flags.ts";
 
 const USAGE = "grid symbols [--json] | grid symbols use HASH [NAME...]";
 const PROMISE_WIDTH = 72;
 
+/** Spells a hash (the kernel's hashToText, loaded when the command runs). */
+type HashToText = (cid: CID) => string;
+
 /** The rows `grid symbols` prints, sorted by name. */
-export function symbolRows(table: SymbolTable): string[][] {
+export function symbolRows(table: SymbolTable, hashToText: HashToText): string[][] {
   return [...table.keys()].sort().map((name) => {
     const e = table.get(name)!;
     return [name, hashToText(e.module), e.kind, e.promiseText];
@@ -34,10 +27,10 @@ export function symbolRows(table: SymbolTable): string[][] {
 }
 
 /** An aligned text table with a header; promises are cut to one short line. */
-export function formatSymbols(table: SymbolTable): string {
+export function formatSymbols(table: SymbolTable, hashToText: HashToText): string {
   const rows = [
     ["NAME", "MODULE", "KIND", "PROMISE"],
-    ...symbolRows(table).map(([n, h, k, p]) => {
+    ...symbolRows(table, hashToText).map(([n, h, k, p]) => {
       const line = p.replace(/\s+/g, " ");
       return [
         n,
@@ -53,9 +46,13 @@ export function formatSymbols(table: SymbolTable): string {
 }
 
 async function list(ctx: CommandContext, json: boolean): Promise<number> {
+  const [{ hashToText }, { currentSymbols }] = await Promise.all([
+    import("../kernel/mod.ts"),
+    import("../modules/exec/mod.ts"),
+  ]);
   const { table, hash } = await currentSymbols(ctx.node.home, ctx.node.cas);
   if (json) {
-    const names = symbolRows(table).map(([name, module, kind, promise]) => ({
+    const names = symbolRows(table, hashToText).map(([name, module, kind, promise]) => ({
       name,
       module,
       kind,
@@ -63,12 +60,16 @@ async function list(ctx: CommandContext, json: boolean): Promise<number> {
     }));
     await ctx.io.stdout(JSON.stringify({ symbols: hash ?? null, names }) + "\n");
   } else {
-    await ctx.io.stdout(formatSymbols(table));
+    await ctx.io.stdout(formatSymbols(table, hashToText));
   }
   return 0;
 }
 
 async function use(ctx: CommandContext, text: string, names: string[]): Promise<number> {
+  const [
+    { decodeSymbols, getMessage, hashToText, isAccept, parseHash, RejectedError, rejectReason },
+    { adoptEntries, commitSymbols, currentSymbols },
+  ] = await Promise.all([import("../kernel/mod.ts"), import("../modules/exec/mod.ts")]);
   const cid = parseHash(text);
   const reply = await ctx.call(getMessage(cid));
   if (!isAccept(reply) || !(reply[1] instanceof Uint8Array)) {
@@ -99,11 +100,13 @@ export const command: Command = {
   ],
   async run(args, ctx) {
     if (args[0] === "use") {
-      const [hash, ...names] = parseFlags(args.slice(1), {}, USAGE, { min: 1, max: Infinity })
-        .positionals;
+      const [hash, ...names] = (await parseFlags(args.slice(1), {}, USAGE, {
+        min: 1,
+        max: Infinity,
+      })).positionals;
       return await use(ctx, hash, names);
     }
-    const flags = parseFlags(args, { json: { type: "boolean" } }, USAGE, { min: 0, max: 0 });
+    const flags = await parseFlags(args, { json: { type: "boolean" } }, USAGE, { min: 0, max: 0 });
     return await list(ctx, flagSet(flags, "json"));
   },
 };

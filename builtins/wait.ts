@@ -6,8 +6,7 @@
  *
  * @module
  */
-import { callAgent, controlSocketPath, NotFoundError, reject, UsageError } from "../kernel/mod.ts";
-import { MeshClient } from "../modules/mesh/mod.ts";
+import { NotFoundError, UsageError } from "../kernel/base/mod.ts";
 import type { Command } from "./_command.ts";
 import { flagText, parseFlags } from "./_flags.ts";
 
@@ -23,12 +22,19 @@ export const command: Command = {
   options: [["--timeout SECONDS", "give up after this long (default 60)"]],
   foreground: true,
   async run(args, ctx) {
-    const flags = parseFlags(args, { timeout: { type: "string" } }, USAGE, { min: 0, max: 0 });
+    const flags = await parseFlags(args, { timeout: { type: "string" } }, USAGE, {
+      min: 0,
+      max: 0,
+    });
     const text = flagText(flags, "timeout") ?? "60";
     const seconds = Number(text);
     if (!/^\d+$/.test(text) || seconds > 86_400) {
       throw new UsageError(`Invalid --timeout "${text}": whole seconds, at most 86400`);
     }
+    const [{ callAgent, controlSocketPath, reject }, { MeshClient }] = await Promise.all([
+      import("../kernel/mod.ts"),
+      import("../modules/mesh/mod.ts"),
+    ]);
     const socket = controlSocketPath(ctx.node.home.root);
     const mesh = new MeshClient(async (parms) =>
       (await callAgent(socket, parms)) ?? reject("route", "No agent runs here")

@@ -13,22 +13,18 @@ import type { TagDecodeControl } from "cborg";
 import { asHash, type CID } from "./hash.ts";
 import { CodecError } from "./errors.ts";
 import {
-  CID_TAG,
   cidPayload,
   Envelope,
   GIVE_UP,
-  GRID_TAG,
   internCid,
-  MAX_DEPTH,
   NO_ROOM,
   NOT_MINE,
   readAll,
   writeValue,
 } from "./_cbor_fast.ts";
+import { CID_TAG, GRID_TAG, MAX_DEPTH, MAX_MESSAGE_BYTES } from "./base/wire.ts";
 
-export { CID_TAG, GRID_TAG, MAX_DEPTH };
-/** Default largest message accepted by {@link decodeMessage}: 16 MiB. */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+export { CID_TAG, GRID_TAG, MAX_DEPTH, MAX_MESSAGE_BYTES };
 
 /** One parameter of a message. Plain CBOR data plus CIDs; no undefined, no floats NaN. */
 export type Parm =

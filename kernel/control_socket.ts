@@ -17,80 +17,36 @@ import type { CID } from "./hash.ts";
 import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES, type Parms } from "./codec.ts";
 import { definePromise, isAccept, type KnownPromise, reject } from "./promises.ts";
 import type { Logger } from "./service.ts";
-import { CodecError, ConfigError, oneLine, rejectCodeOf } from "./errors.ts";
+import { ConfigError, oneLine, rejectCodeOf } from "./errors.ts";
+import {
+  closeQuietly,
+  connectAgent,
+  CONTROL_OUTPUT_TEXT,
+  CONTROL_TEXT,
+  readFrameBytes,
+  removeStale,
+  writeFrame,
+} from "./base/control_client.ts";
 
-/** The control module's text. */
-export const CONTROL_TEXT =
-  "grid/module/control/v1: I carry this node's own user's messages to its running agent and bring back the agent's reply unaltered.";
+export { CONTROL_TEXT, controlSocketPath, writeFrame } from "./base/control_client.ts";
+
 /** Hash of the control module. */
 export const CONTROL_MODULE: CID = hashText(CONTROL_TEXT);
 /** A chunk of a long reply's output. */
-export const CONTROL_OUTPUT_PROMISE: KnownPromise = definePromise({
-  text:
-    "grid/control/output/v1: These bytes are the next part of the output of the reply that follows; I promise to send them in order.",
-});
+export const CONTROL_OUTPUT_PROMISE: KnownPromise = definePromise({ text: CONTROL_OUTPUT_TEXT });
 
 /** Largest output chunk per frame. */
 export const CONTROL_CHUNK_BYTES = 4 * 1024 * 1024;
 /** How long the agent waits for a client's request. */
 export const CONTROL_READ_TIMEOUT_MS = 10_000;
 
-/** The socket path for a grid home root. */
-export function controlSocketPath(root: string): string {
-  return `${root}/agent.sock`;
-}
-
-async function readExact(conn: Deno.Conn, n: number): Promise<Uint8Array | undefined> {
-  const buf = new Uint8Array(n);
-  let at = 0;
-  while (at < n) {
-    const got = await conn.read(buf.subarray(at));
-    if (got === null) return undefined;
-    at += got;
-  }
-  return buf;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-/** Writes one length-prefixed frame. */
-export async function writeFrame(conn: Deno.Conn, message: Uint8Array): Promise<void> {
-  const head = new Uint8Array(4);
-  new DataView(head.buffer).setUint32(0, message.length);
-  await writeAll(conn, head);
-  await writeAll(conn, message);
-}
-
 /** Reads one length-prefixed frame; undefined at a clean end of stream. */
 export async function readFrame(
   conn: Deno.Conn,
   maxBytes: number = MAX_MESSAGE_BYTES,
 ): Promise<Parms | undefined> {
-  const head = await readExact(conn, 4);
-  if (!head) return undefined;
-  const length = new DataView(head.buffer).getUint32(0);
-  if (length > maxBytes) {
-    throw new CodecError(`Control frame of ${length} bytes is over the ${maxBytes}-byte limit`);
-  }
-  const body = await readExact(conn, length);
-  if (!body) throw new CodecError("Control frame cut short");
-  return decodeMessage(body, { maxBytes });
-}
-
-/** Removes a socket file left by an agent that died; true when one was removed. */
-async function removeStale(path: string): Promise<boolean> {
-  try {
-    const info = await Deno.lstat(path);
-    if (!info.isSocket) return false;
-    await Deno.remove(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
+  const body = await readFrameBytes(conn, maxBytes);
+  return body && decodeMessage(body, { maxBytes });
 }
 
 /** How long to wait for the agent lock before concluding another agent holds it. */
@@ -249,43 +205,9 @@ export class ControlServer {
   }
 }
 
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch (err) {
-    if (!(err instanceof Deno.errors.BadResource)) throw err; // already closed is fine
-  }
-}
-
-async function connect(path: string): Promise<Deno.Conn | undefined> {
-  // Only a socket this user owns is the agent's: another user could plant one in the home.
-  try {
-    const info = await Deno.lstat(path);
-    const uid = Deno.uid();
-    if (!info.isSocket || (uid !== null && info.uid !== null && info.uid !== uid)) {
-      throw new ConfigError(
-        `"${path}" is not a socket of this user's agent: refusing to talk to it (remove it if no agent runs)`,
-      );
-    }
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
-  try {
-    return await Deno.connect({ transport: "unix", path });
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.ConnectionRefused) {
-      return undefined;
-    }
-    throw new ConfigError(`Cannot reach the agent at "${path}": ${oneLine(err)}`, {
-      cause: err,
-    });
-  }
-}
-
 /** True when a live agent accepts connections at `path`. */
 export async function agentAnswers(path: string): Promise<boolean> {
-  const conn = await connect(path);
+  const conn = await connectAgent(path);
   if (!conn) return false;
   closeQuietly(conn);
   return true;
@@ -296,7 +218,7 @@ export async function agentAnswers(path: string): Promise<boolean> {
  * when no agent runs there (a stale socket is removed).
  */
 export async function callAgent(path: string, parms: Parms): Promise<Parms | undefined> {
-  const conn = await connect(path);
+  const conn = await connectAgent(path);
   if (!conn) {
     await removeStale(path).catch(() => false); // another CLI may have removed it first
     return undefined;

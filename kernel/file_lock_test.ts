@@ -1,6 +1,6 @@
 import { assertEquals } from "./_testing_assert.ts";
 import { withFileLock } from "./file_lock.ts";
-import { writeTextFileAtomic } from "./fs_storage.ts";
+import { writeTextFileAtomic } from "./atomic_file.ts";
 
 Deno.test("withFileLock() serializes read-modify-write: no concurrent append is lost", async () => {
   const dir = await Deno.makeTempDir({ prefix: "grid-lock-" });

@@ -7,6 +7,7 @@
  */
 import { assertSafePath } from "./cache_key.ts";
 import type { Storage, WriteOptions } from "./storage.ts";
+import { writeFileAtomic } from "./atomic_file.ts";
 
 /** Storage under `root` on disk. */
 export class FsStorage implements Storage {
@@ -56,67 +57,4 @@ export class FsStorage implements Storage {
     }
     return names;
   }
-}
-
-/**
- * Writes `data` to `path` atomically: temp file beside it (created with
- * `mode`, default 0o644), fsync, then rename. Parent directories are created.
- */
-export async function writeFileAtomic(
-  path: string,
-  data: Uint8Array,
-  options: WriteOptions = {},
-): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash > 0 ? path.slice(0, slash) : ".";
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${dir}/.tmp-${crypto.randomUUID()}`;
-  const mode = options.mode ?? 0o644;
-  try {
-    const file = await Deno.open(tmp, { write: true, createNew: true, mode });
-    try {
-      let written = 0;
-      while (written < data.length) written += await file.write(data.subarray(written));
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.chmod(tmp, mode); // umask may have narrowed or widened the create mode
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {}); // best effort: the temp file may not exist
-    throw err;
-  }
-  await syncDir(dir);
-}
-
-/** Flushes a directory's entries (a rename) to disk, so the new name survives a crash. */
-async function syncDir(dir: string): Promise<void> {
-  let handle: Deno.FsFile | undefined;
-  try {
-    handle = await Deno.open(dir, { read: true });
-    await handle.sync();
-  } catch (err) {
-    // Some file systems and platforms cannot open or fsync a directory
-    // (EINVAL, EISDIR, unsupported): the rename is still atomic there, only
-    // not yet durable, which is the best that platform offers.
-    if (
-      !(err instanceof Deno.errors.InvalidData || err instanceof Deno.errors.IsADirectory ||
-        err instanceof Deno.errors.NotSupported || err instanceof Deno.errors.PermissionDenied ||
-        /EINVAL|Invalid argument|not supported/i.test(String(err)))
-    ) {
-      throw err;
-    }
-  } finally {
-    handle?.close();
-  }
-}
-
-/** {@link writeFileAtomic} for text. */
-export function writeTextFileAtomic(
-  path: string,
-  text: string,
-  options: WriteOptions = {},
-): Promise<void> {
-  return writeFileAtomic(path, new TextEncoder().encode(text), options);
 }

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "./_testing_assert.ts";
-import { FsStorage, writeFileAtomic, writeTextFileAtomic } from "./fs_storage.ts";
+import { FsStorage } from "./fs_storage.ts";
+import { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -109,7 +110,7 @@ Deno.test("writeFileAtomic() that fails midway (file size limit) keeps the old c
     // write fails with EFBIG instead of killing it) tries to write 100 KB.
     const script = `
       import { writeFileAtomic } from ${
-      JSON.stringify(new URL("./fs_storage.ts", import.meta.url).href)
+      JSON.stringify(new URL("./atomic_file.ts", import.meta.url).href)
     };
       try {
         await writeFileAtomic(Deno.args[0], new Uint8Array(100_000).fill(1));

@@ -8,15 +8,9 @@ import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
 import { createHash } from "node:crypto";
 import { HashError } from "./errors.ts";
+import { DAG_CBOR, RAW, SHA2_256 } from "./base/web_hash.ts";
 
-export { CID };
-
-/** Multicodec for raw bytes. */
-export const RAW = 0x55;
-/** Multicodec for DAG-CBOR (structured records). */
-export const DAG_CBOR = 0x71;
-/** Multihash code for sha2-256. */
-export const SHA2_256 = 0x12;
+export { CID, DAG_CBOR, RAW, SHA2_256 };
 
 /** Hashes bytes into a CIDv1 (sha2-256), synchronously. */
 export function hashBytes(bytes: Uint8Array, codec: number = RAW): CID {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { writeTextFileAtomic } from "./fs_storage.ts";
+import { writeTextFileAtomic } from "./atomic_file.ts";
 import { ConfigError } from "./errors.ts";
 
 /** Paths inside one grid home. */
@@ -106,17 +106,30 @@ export function homeAt(root: string): GridHome {
   };
 }
 
-/** Checks an existing home is safe ({@link checkHomeSafe}), then creates what is missing (0700). */
+/**
+ * Checks an existing home is safe ({@link checkHomeSafe}), then creates what
+ * is missing (0700). Every command line starts here, so it works
+ * synchronously (a few system calls cost less than the thread pool that
+ * asynchronous ones go through) and writes nothing when all is there
+ * (`Deno.writeTextFile` loads Deno's web streams on first use, about 2 ms;
+ * docs/bench-cli.md).
+ */
 export async function ensureHome(home: GridHome): Promise<void> {
   checkHomeSafe(home.root);
   try {
     for (const dir of [home.root, home.cache, home.state]) {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
     }
+    // Looked at before it is made; createNew still settles a race with another process.
     try {
-      await Deno.writeTextFile(home.peers, "", { createNew: true, mode: 0o600 });
+      Deno.lstatSync(home.peers);
     } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      try {
+        await Deno.writeTextFile(home.peers, "", { createNew: true, mode: 0o600 });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      }
     }
   } catch (err) {
     throw new ConfigError(`Cannot create grid home "${home.root}": ${(err as Error).message}`, {
@@ -135,11 +148,15 @@ export interface GridConfig {
   [field: string]: unknown;
 }
 
-/** Reads `config`; a missing file is an empty config, a corrupt one an error. */
+/**
+ * Reads `config`; a missing file is an empty config, a corrupt one an error.
+ * A small file, read synchronously (see {@link ensureHome}).
+ */
+// deno-lint-ignore require-await -- async so that every failure arrives as a rejection, as before
 export async function readConfig(home: GridHome): Promise<GridConfig> {
   let text: string;
   try {
-    text = await Deno.readTextFile(home.config);
+    text = Deno.readTextFileSync(home.config);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return {};
     throw new ConfigError(`Cannot read "${home.config}": ${(err as Error).message}`, {

@@ -6,7 +6,7 @@
  * @module
  */
 import { CID, hashBytes, hashToText } from "./hash.ts";
-import { writeFileAtomic } from "./fs_storage.ts";
+import { writeFileAtomic } from "./atomic_file.ts";
 import { ConfigError } from "./errors.ts";
 
 /** Multicodec for an Ed25519 public key. */

@@ -71,7 +71,8 @@ export {
 } from "./shape.ts";
 export { keyComponent } from "./cache_key.ts";
 export { MemoryStorage, type Storage, type WriteOptions } from "./storage.ts";
-export { FsStorage, writeFileAtomic, writeTextFileAtomic } from "./fs_storage.ts";
+export { FsStorage } from "./fs_storage.ts";
+export { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
 export { withFileLock } from "./file_lock.ts";
 export { OpfsStorage } from "./opfs_storage.ts";
 export { Cas, type CasOptions, MAX_BLOB } from "./cas.ts";
@@ -107,6 +108,7 @@ export {
   homeAt,
   readConfig,
   resolveHome,
+  SYSTEM_HOME,
   writeConfig,
 } from "./home.ts";
 export {

@@ -7,13 +7,9 @@
  */
 import { CID, hashText } from "./hash.ts";
 import type { Parm, Parms } from "./codec.ts";
+import { ACCEPT_TEXT, REJECT_TEXT } from "./base/wire.ts";
 
-/** The text of the accept promise: a reply whose slot 0 is its hash carries an answer. */
-export const ACCEPT_TEXT =
-  "grid/accept/v1: I accept this message and promise to handle it; the rest of this reply is my answer, and I stand by it.";
-/** The text of the reject promise: a reply whose slot 0 is its hash declines. */
-export const REJECT_TEXT =
-  "grid/reject/v1: I reject this message and will not handle it; the rest of this reply says why: a code, then a reason.";
+export { ACCEPT_TEXT, REJECT_TEXT };
 
 /** Hash of {@link ACCEPT_TEXT}. */
 export const ACCEPT: CID = hashText(ACCEPT_TEXT);

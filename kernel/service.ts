@@ -41,6 +41,8 @@ export interface ServiceContext {
   readonly setAdvertise?: (url: string) => void;
   /** What the agent carries for other nodes (datagram relays); unset parts: the service's defaults. */
   readonly relay?: Partial<RelayPolicy>;
+  /** Where the nets to join at start are (`grid serve --nets-dir`); "" or unset: none. */
+  readonly netsDir?: string;
   /** Where the service logs events. */
   readonly log: Logger;
   /** Aborted when the agent stops. */

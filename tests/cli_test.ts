@@ -4,9 +4,7 @@
  * deno.json (the release binary's set), against a temporary GRID_HOME.
  */
 import { assert, assertEquals } from "../kernel/_testing_assert.ts";
-// Through builtins/mod.ts, as main.ts does: importing a command file first
-// would enter the builtins' import cycle from the wrong end.
-import { BUILTIN_FILES } from "../builtins/mod.ts";
+import { BUILTINS } from "../builtins/mod.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MAIN = new URL("main.ts", ROOT).pathname;
@@ -113,9 +111,9 @@ Deno.test("grid --show join-wireguard-net prints the promise text the module car
   await withHome(async (home) => {
     const run = await grid(home, ["--show", "join-wireguard-net"]);
     assertEquals(run.code, 0, run.stderr);
-    const join = BUILTIN_FILES.find(([, command]) => command.name === "join-wireguard-net");
+    const join = (await BUILTINS.commands()).find((c) => c.name === "join-wireguard-net");
     assert(join, "join-wireguard-net is a builtin");
-    assertEquals(text(run.stdout), join[1].promise + "\n");
+    assertEquals(text(run.stdout), join.promise + "\n");
     assertEquals(run.stderr, "");
   });
 });

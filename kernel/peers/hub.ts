@@ -21,7 +21,7 @@ import type {
   RequestOptions,
 } from "../peer_network.ts";
 import { reject } from "../promises.ts";
-import { WebSocket, WebSocketServer } from "ws";
+import type { WebSocket, WebSocketServer } from "ws";
 import {
   CLOSE_CODES,
   LINK_DEFAULTS,
@@ -172,6 +172,18 @@ export interface Listening {
   url: string;
 }
 
+let wsPackage: Promise<typeof import("ws")> | undefined;
+
+/**
+ * npm:ws, loaded when a hub first listens or dials: a process that only
+ * reads the peer stack's helpers (a command line, an offline command) never
+ * pays for it (docs/bench-cli.md).
+ */
+function loadWs(): Promise<typeof import("ws")> {
+  wsPackage ??= import("ws");
+  return wsPackage;
+}
+
 /** The WebSocket peer network of one agent. */
 export class PeerHub implements PeerNetwork {
   readonly selfId: string;
@@ -201,8 +213,9 @@ export class PeerHub implements PeerNetwork {
   }
 
   /** Starts accepting peers on `hostname:port` (port 0 picks a free one). */
-  listen(hostname: string, port: number): Promise<Listening> {
-    return new Promise((resolve, rejectListen) => {
+  async listen(hostname: string, port: number): Promise<Listening> {
+    const { WebSocketServer } = await loadWs();
+    return await new Promise((resolve, rejectListen) => {
       const server = new WebSocketServer({
         host: hostname,
         port,
@@ -543,6 +556,7 @@ export class PeerHub implements PeerNetwork {
   }
 
   async #dialLoop(target: DialTarget): Promise<void> {
+    const { WebSocket } = await loadWs();
     const signal = AbortSignal.any([this.#stop.signal, target.stop.signal]);
     const backoff = this.#opts.backoff ?? DEFAULT_BACKOFF;
     let attempt = 0;

@@ -46,6 +46,7 @@ import {
   announcementsDigestMessage,
   announceMessage,
   boundRecords,
+  checkMessage,
   inRange,
   joinMessage,
   LEGACY_MEMBERSHIP_MODULE,
@@ -98,6 +99,10 @@ export interface AntiEntropyOptions {
   now?: () => number;
 }
 
+/** A member admitted this recently is a newcomer: it dials first. */
+const NEWCOMER_FRESH_MS = 30_000;
+/** How long members wait, on average, before dialling a newcomer that has not dialled them. */
+const NEWCOMER_WAIT_MS = 2_000;
 /** A member with news is redialled at most this often. */
 const REDIAL_ON_NEWS_MS = 5_000;
 
@@ -135,6 +140,8 @@ export class AntiEntropy {
   readonly #dialled = new Map<string, string>();
   /** When each member was last redialled on news of it. */
   readonly #redialled = new Map<string, number>();
+  /** Members just admitted, and when this node may dial them. */
+  readonly #newcomers = new Map<string, number>();
   /** When a pull from each peer last started. */
   readonly #pulled = new Map<string, number>();
   /** Peers told they are busy, so the log says so once a minute at most. */
@@ -210,6 +217,11 @@ export class AntiEntropy {
           return await this.#answerPush(state, from, parms[4]);
         case "anns":
           return this.#answerDigest(state, parms[4]);
+        case "check":
+          return answer(
+            parms[4] === headsDigest(state),
+            parms[5] === announcementsDigest(state),
+          );
         case "announce":
           return answer(await this.#takeAnnouncements(state, parms[4]));
         case "revoked":
@@ -443,6 +455,7 @@ export class AntiEntropy {
       // A member that moved: stop redialling where it was.
       if (before !== undefined) this.#o.peers.forget(before);
       if (connected.has(m.id)) continue;
+      if (this.#waitForNewcomer(state, m.id, m.admit)) continue;
       this.#dialled.set(m.id, url);
       try {
         this.#o.peers.dial(url);
@@ -450,6 +463,32 @@ export class AntiEntropy {
         this.#log("warn", "member-dial-failed", { url, why: oneLine(err) });
       }
     }
+  }
+
+  /**
+   * True while a member that was just admitted should be left to dial this
+   * node itself: a newcomer dials every member as soon as it is in, and if
+   * every member dialled it back at the same moment, it would do two
+   * handshakes per member (one link of each pair is then closed). Each
+   * member waits a random {@link NEWCOMER_WAIT_MS} first, and dials only if
+   * no link came meanwhile.
+   */
+  #waitForNewcomer(state: NetState, id: string, admit: string): boolean {
+    const now = this.#now();
+    const admitted = state.records.get(admit)?.time ?? 0;
+    if (now - admitted > NEWCOMER_FRESH_MS) return false;
+    // Only members that came after this node wait: the newcomer itself dials everyone at once.
+    const self = state.set.members.get(this.#o.nets.selfId);
+    const mine = self ? state.records.get(self.admit)?.time ?? 0 : Infinity;
+    if (admitted <= mine) return false;
+    const due = this.#newcomers.get(id);
+    if (due !== undefined) return now < due;
+    if (this.#newcomers.size > 4096) this.#newcomers.clear();
+    const wait = NEWCOMER_WAIT_MS * (0.5 + Math.random());
+    this.#newcomers.set(id, now + wait);
+    const timer = setTimeout(() => this.dialMembers(state), wait + 10);
+    Deno.unrefTimer(timer);
+    return true;
   }
 
   /**
@@ -478,6 +517,22 @@ export class AntiEntropy {
    * revoke, included) is compared; then the announcements.
    */
   async syncWith(state: NetState, peer: string): Promise<void> {
+    // First the two digests (a few dozen bytes): most rounds, in a quiet net, end here.
+    const check = readAnswer(
+      await this.#request(
+        peer,
+        checkMessage(state.settings.net, headsDigest(state), announcementsDigest(state)),
+      ),
+    );
+    if (check.ok && check.payload[0] === true && check.payload[1] === true) {
+      this.#agree(state, peer, "same");
+      return;
+    }
+    if (check.ok && check.payload[0] === true) {
+      this.#agree(state, peer, "same");
+      await this.#syncAnnouncements(state, peer);
+      return;
+    }
     const ids = [...state.records.keys()].sort();
     const size = this.#o.pageSize ?? MAX_HASHES_PER_MESSAGE;
     let theirs: string | undefined;
@@ -614,6 +669,12 @@ export interface PeerAgreement {
 /** A short digest of a net's heads: equal digests mean the same records. */
 export function headsDigest(state: NetState): string {
   return `${state.records.size}:${hashText(state.set.heads.join(",")).toString().slice(-16)}`;
+}
+
+/** A short digest of every announcement held (author and sequence number of each). */
+export function announcementsDigest(state: NetState): string {
+  const pairs = [...state.announcements.digest()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  return `${pairs.length}:${hashText(JSON.stringify(pairs)).toString().slice(-16)}`;
 }
 
 /** The ids of a net's records in the order of `order` (its bytes, parents first). */

@@ -293,3 +293,28 @@ Deno.test("a grid 0.1 node's join gets one line naming both protocol versions", 
     await cleanup(a, old);
   }
 });
+
+Deno.test("a round between members that agree is two small messages; one that differs syncs in full", async () => {
+  const wire = new FakeWire();
+  const a = await node(wire, "a");
+  const b = await node(wire, "b");
+  try {
+    const state = await founded(a, "invite");
+    await admitted(a, b, state, "gb");
+    wire.link(a.identity.id, b.identity.id);
+    const bState = b.nets.get("testnet")!;
+    await b.sync.syncWith(bState, a.identity.id); // b catches up on whatever it lacks
+    const before = wire.captured.length;
+    await b.sync.syncWith(bState, a.identity.id);
+    const round = wire.captured.slice(before);
+    assertEquals(round.length, 2, "one check and its answer");
+    assert(round.every((m) => m.length < 300), `small: ${round.map((m) => m.length)}`);
+    assertEquals(b.sync.agreement(bState, a.identity.id)?.records, "same");
+    // a records one more thing: b's next round sees the difference and takes it.
+    await a.nets.append("testnet", { kind: "left" });
+    await b.sync.syncWith(bState, a.identity.id);
+    assertEquals(bState.records.size, state.records.size);
+  } finally {
+    await cleanup(a, b);
+  }
+});

@@ -18,3 +18,15 @@ export class MembershipError extends GridError {
     this.name = "MembershipError";
   }
 }
+
+/**
+ * A join that reached no member able to answer it (none reachable, or none
+ * that handles joins): unlike a member's refusal, trying again later may work.
+ */
+export class JoinUnreachable extends MembershipError {
+  /** Nobody answered the join; `message` says what was tried. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "JoinUnreachable";
+  }
+}

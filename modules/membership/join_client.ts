@@ -14,7 +14,7 @@ import {
   type PeerNetwork,
   readAnswer,
 } from "../../kernel/mod.ts";
-import { MembershipError } from "./errors.ts";
+import { JoinUnreachable, MembershipError } from "./errors.ts";
 import type { MemberRequest } from "./member_request.ts";
 import { joinMessage, MAX_RECORDS_PER_MESSAGE } from "./protocol.ts";
 
@@ -146,5 +146,5 @@ export async function requestAdmission(options: RequestAdmissionOptions): Promis
     }
     return { peer, net, records: records as Uint8Array[], promise, address };
   }
-  throw new MembershipError(`Cannot join: ${problems.join("; ") || "no bootstrap URL"}`);
+  throw new JoinUnreachable(`Cannot join: ${problems.join("; ") || "no bootstrap URL"}`);
 }

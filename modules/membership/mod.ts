@@ -13,7 +13,7 @@
  *
  * @module
  */
-export { MEMBERSHIP_ERROR_CODE, MembershipError } from "./errors.ts";
+export { JoinUnreachable, MEMBERSHIP_ERROR_CODE, MembershipError } from "./errors.ts";
 export {
   checkEndpoint,
   checkGridUrl,

@@ -3,6 +3,9 @@
  * with, the module hash they are addressed to, and builders for each message.
  * All of it is CBOR parms through the kernel, never JSON.
  *
+ * - `[SYNC, MEMBERSHIP, "check", netId, headsDigest, announcementsDigest]` →
+ *   `[ACCEPT, "ok", sameRecords, sameAnnouncements]`: a round in a quiet net
+ *   ends here; only what differs is then exchanged in full.
  * - `[SYNC, MEMBERSHIP, "sync", netId, hashes]` → `[ACCEPT, "ok", records, wanted]`:
  *   the sender's record hashes; the reply carries records the sender lacks
  *   and the hashes the replier lacks (both bounded).
@@ -129,6 +132,11 @@ export function summaryPages(sortedIds: string[], size: number): SummaryRange[] 
     });
   }
   return pages;
+}
+
+/** The cheap first step of a round: both digests. */
+export function checkMessage(netId: string, heads: string, announcements: string): Parms {
+  return [SYNC_PROMISE.cid, MEMBERSHIP_MODULE, "check", netId, heads, announcements];
 }
 
 /** New records for a member. */

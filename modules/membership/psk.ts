@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { ml_kem768_x25519 } from "@noble/post-quantum/hybrid.js";
+import type { ml_kem768_x25519 } from "@noble/post-quantum/hybrid.js";
 import { writeTextFileAtomic } from "../../kernel/mod.ts";
 import { MembershipError } from "./errors.ts";
 
@@ -20,12 +20,26 @@ export const KEM_SEED_BYTES = 32;
 /** Bytes of a KEM ciphertext. */
 export const KEM_CIPHERTEXT_BYTES = 1120;
 
+let kemPackage: Promise<typeof ml_kem768_x25519> | undefined;
+
+/**
+ * The hybrid KEM (npm:@noble/post-quantum), loaded on first use: only nets
+ * made with `--psk` need it, and a command that never touches one (status,
+ * leave, a command line) need not pay for loading it (docs/bench-cli.md).
+ */
+function loadKem(): Promise<typeof ml_kem768_x25519> {
+  kemPackage ??= import("@noble/post-quantum/hybrid.js").then((m) => m.ml_kem768_x25519);
+  return kemPackage;
+}
+
 /** A node's KEM key pair, from its 32-byte seed. */
-export function kemKeyPair(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
+export async function kemKeyPair(
+  seed: Uint8Array,
+): Promise<{ publicKey: Uint8Array; secretKey: Uint8Array }> {
   if (seed.length !== KEM_SEED_BYTES) {
     throw new MembershipError("The PSK key seed must be 32 bytes");
   }
-  return ml_kem768_x25519.keygen(seed);
+  return (await loadKem()).keygen(seed);
 }
 
 /** True when the node `self` encapsulates for the pair (the lower node id does). */
@@ -94,7 +108,7 @@ export async function encapsulatePsk(
   peerPublicKey: Uint8Array,
   binding: PskBinding,
 ): Promise<DerivedPsk & { cipherText: Uint8Array }> {
-  const { cipherText, sharedSecret } = ml_kem768_x25519.encapsulate(peerPublicKey);
+  const { cipherText, sharedSecret } = (await loadKem()).encapsulate(peerPublicKey);
   try {
     return { cipherText, ...(await derive(sharedSecret, cipherText, binding)) };
   } finally {
@@ -111,7 +125,7 @@ export async function decapsulatePsk(
   if (cipherText.length !== KEM_CIPHERTEXT_BYTES) {
     throw new MembershipError(`A PSK ciphertext must be ${KEM_CIPHERTEXT_BYTES} bytes`);
   }
-  const sharedSecret = ml_kem768_x25519.decapsulate(cipherText, secretKey);
+  const sharedSecret = (await loadKem()).decapsulate(cipherText, secretKey);
   try {
     return await derive(sharedSecret, cipherText, binding);
   } finally {

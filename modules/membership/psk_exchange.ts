@@ -80,7 +80,7 @@ export class PskExchange {
       `${netDir(this.#o.home, state.settings.name)}/kem.seed`,
       () => crypto.getRandomValues(new Uint8Array(32)),
     );
-    return kemKeyPair(seed).secretKey;
+    return (await kemKeyPair(seed)).secretKey;
   }
 
   /** Encapsulates to `peer`, sends the ciphertext, and keeps the key once the tags agree. */

@@ -15,7 +15,7 @@ const B = "bafkbbbbbbbbbbbbb2";
 const C = "bafkccccccccccccc3";
 
 Deno.test("both ends of a pair derive the same PSK; only the ciphertext travels", async () => {
-  const b = kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
+  const b = await kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
   const sent = await encapsulatePsk(b.publicKey, { net: "n1", self: A, peer: B });
   const got = await decapsulatePsk(sent.cipherText, b.secretKey, { net: "n1", self: B, peer: A });
   assertEquals(got.key, sent.key);
@@ -27,8 +27,8 @@ Deno.test("both ends of a pair derive the same PSK; only the ciphertext travels"
 });
 
 Deno.test("different pairs and different nets get different PSKs", async () => {
-  const b = kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
-  const c = kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
+  const b = await kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
+  const c = await kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
   const ab = await encapsulatePsk(b.publicKey, { net: "n1", self: A, peer: B });
   const ac = await encapsulatePsk(c.publicKey, { net: "n1", self: A, peer: C });
   assert(ab.key !== ac.key);
@@ -38,8 +38,8 @@ Deno.test("different pairs and different nets get different PSKs", async () => {
 });
 
 Deno.test("a wrong secret key derives a different key and the tags disagree", async () => {
-  const b = kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
-  const mallory = kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
+  const b = await kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
+  const mallory = await kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
   const sent = await encapsulatePsk(b.publicKey, { net: "n1", self: A, peer: B });
   const got = await decapsulatePsk(sent.cipherText, mallory.secretKey, {
     net: "n1",
@@ -50,7 +50,7 @@ Deno.test("a wrong secret key derives a different key and the tags disagree", as
 });
 
 Deno.test("a malformed ciphertext is refused", async () => {
-  const b = kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
+  const b = await kemKeyPair(crypto.getRandomValues(new Uint8Array(32)));
   await assertRejects(
     () => decapsulatePsk(new Uint8Array(10), b.secretKey, { net: "n", self: B, peer: A }),
     MembershipError,

@@ -142,7 +142,7 @@ export async function selfKeys(ctx: MeshContext, name: string): Promise<SelfKeys
     `${dir}/kem.seed`,
     () => crypto.getRandomValues(new Uint8Array(32)),
   );
-  return { wg: publicKey, wgKeyFile: privateKeyFile, kem: kemKeyPair(seed).publicKey };
+  return { wg: publicKey, wgKeyFile: privateKeyFile, kem: (await kemKeyPair(seed)).publicKey };
 }
 
 /** Options for {@link selfRequest}. */

@@ -63,4 +63,11 @@ export {
   RECONCILE_INTERVAL_MS,
 } from "./service.ts";
 export { defaultInterfaceName, renderInterface } from "./render.ts";
+export {
+  joinNetsAtBoot,
+  type NetFile,
+  parseNetFile,
+  readNetsDir,
+  SYSTEM_NETS_DIR,
+} from "./boot_join.ts";
 export { type InterfaceFacts, netStatus } from "./status.ts";

@@ -61,12 +61,14 @@ import { NetReconciler } from "./_reconciler.ts";
 import { endpointFrom } from "./_self.ts";
 import { createNet } from "./_create.ts";
 import { joinNet } from "./_join.ts";
+import { joinNetsAtBoot, readNetsDir } from "./boot_join.ts";
 import { finishLeave, leaveNet, revokeMember, withTimeout } from "./_leave.ts";
 import {
   AntiEntropy,
   findMember,
   isAdmin,
   isoSeconds,
+  kemKeyPair,
   LEGACY_PROMISES,
   memberReach,
   MEMBERSHIP_PROMISES,
@@ -262,6 +264,11 @@ export class Mesh implements MeshOps {
       offChange();
       offPeers();
     }, { once: true });
+    // The first ML-KEM key pair of a process costs tens of ms (compiling); pay it now, idle,
+    // rather than inside a join.
+    const warm = setTimeout(() => kemKeyPair(new Uint8Array(32)), 1000);
+    Deno.unrefTimer(warm);
+    signal.addEventListener("abort", () => clearTimeout(warm), { once: true });
     void (async () => {
       if (this.nets.names().length > 0) {
         const why = await this.#ctx.wg.preflight().catch((err) => oneLine(err));
@@ -789,7 +796,29 @@ export function meshService(options: MeshServiceOptions = {}): Service & { mesh?
       });
       mesh.start(ctx.kernel, ctx.signal);
       service.mesh = mesh;
+      if (ctx.netsDir) void joinListedNets(mesh, ctx.netsDir, ctx);
     },
   };
   return service;
+}
+
+/**
+ * Joins, in the background, the nets listed in `dir` (see boot_join.ts):
+ * refused files and failed joins are logged; the agent runs on regardless.
+ */
+async function joinListedNets(mesh: Mesh, dir: string, ctx: ServiceContext): Promise<void> {
+  const { files, problems } = await readNetsDir(dir, Deno.uid() ?? 0);
+  for (const p of problems) ctx.log("error", "nets-file-refused", { file: p.path, why: p.why });
+  // A net this node holds already (live, left or revoked) is not joined again:
+  // the token may have expired or been used up by this very node since.
+  const held = files.filter((f) => mesh.nets.get(f.request.name) !== undefined);
+  for (const f of held) ctx.log("debug", "boot-join-held", { net: f.request.name, file: f.path });
+  const todo = files.filter((f) => !held.includes(f));
+  if (todo.length === 0) return;
+  ctx.log("info", "boot-join-start", { dir, nets: todo.map((f) => f.request.name).join(",") });
+  await joinNetsAtBoot(todo, {
+    join: (request, signal) => mesh.join(request, signal),
+    log: ctx.log,
+    signal: ctx.signal,
+  }).catch((err) => ctx.log("error", "boot-join-failed", { why: oneLine(err) }));
 }

@@ -283,9 +283,12 @@ export async function backendOf(name: string): Promise<WgBackend> {
   }
 }
 
+/** Set once the kernel said it has no WireGuard: later links go to wireguard-go at once. */
+let kernelLacksWireGuard = false;
+
 async function createLink(name: string, options: ApplyOptions): Promise<WgBackend> {
   const backend = options.backend ?? "auto";
-  if (backend !== "userspace") {
+  if (backend === "kernel" || (backend === "auto" && !kernelLacksWireGuard)) {
     const result = await runTool("ip", ["link", "add", "dev", name, "type", "wireguard"], options);
     if (result.code === 0 || /File exists/i.test(result.stderr)) return "kernel";
     const unsupported = /Unknown device type|not supported|Operation not supported/i.test(
@@ -294,6 +297,7 @@ async function createLink(name: string, options: ApplyOptions): Promise<WgBacken
     if (backend === "kernel" || !unsupported) {
       throw new WireGuardError(`Cannot create interface "${name}": ${result.stderr}`);
     }
+    kernelLacksWireGuard = true;
   }
   try {
     await startWireguardGo(name, options);
@@ -335,6 +339,12 @@ async function startWireguardGo(name: string, options: ApplyOptions): Promise<vo
     if (wireguardGoChildren.get(key) === child) wireguardGoChildren.delete(key);
   });
   const deadline = Date.now() + (options.readyTimeoutMs ?? 5000);
+  // Its control socket appears when it is ready: a cheap stat until then, then one full read.
+  const socket = `/var/run/wireguard/${name}.sock`;
+  while (Date.now() < deadline && !exited) {
+    if (await Deno.lstat(socket).then(() => true, () => false)) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   while (Date.now() < deadline) {
     if (exited) {
       throw new WireGuardError(

@@ -1,14 +1,31 @@
 /**
- * WireGuard keys made on this node with `wg genkey` / `wg genpsk`. A secret
- * goes from `wg` straight into a file created 0600 (never readable by others,
- * not even for a moment) and is handed to `wg` afterwards by path only.
- * Creation is idempotent: an existing key is reused, never replaced.
+ * WireGuard keys made on this node, in this process: a private key is 32
+ * random bytes clamped as X25519 wants (exactly what `wg genkey` prints), its
+ * public key derived with @noble/curves' X25519 (what `wg pubkey` prints), a
+ * pre-shared key 32 random bytes (`wg genpsk`), all from the Web Crypto
+ * random source, with no subprocess. A secret goes straight into a file
+ * created 0600 (never readable by others, not even for a moment) and is
+ * handed to `wg` afterwards by path only. Creation is idempotent: an existing
+ * key is reused, never replaced.
  *
  * @module
  */
-import { runToolOrThrow } from "./_run.ts";
 import { isWgKey, keyFingerprint } from "./wg_dump.ts";
 import { WireGuardError } from "./wg_error.ts";
+import { wgPublicKeyOf } from "./wg_proof.ts";
+
+/** A fresh WireGuard private key, base64: random, clamped like `wg genkey`'s. */
+export function makePrivateKey(): string {
+  const k = crypto.getRandomValues(new Uint8Array(32));
+  k[0] &= 248;
+  k[31] = (k[31] & 127) | 64;
+  return k.toBase64();
+}
+
+/** A fresh pre-shared key, base64 (like `wg genpsk`). */
+function makePresharedKey(): string {
+  return crypto.getRandomValues(new Uint8Array(32)).toBase64();
+}
 
 /** A node's WireGuard identity: the public key and where its private key lives. */
 export interface WgKeyPair {
@@ -38,20 +55,20 @@ export async function generateKeyPair(
   options: GenerateKeyPairOptions = {},
 ): Promise<WgKeyPair> {
   const privateKeyFile = `${dir.replace(/\/+$/, "")}/${options.fileName ?? "wg.key"}`;
-  await ensureSecretFile(privateKeyFile, "private key", ["genkey"]);
+  await ensureSecretFile(privateKeyFile, "private key", makePrivateKey);
   return { publicKey: await publicKeyOf(privateKeyFile), privateKeyFile };
 }
 
 /** Makes (or reuses) a pre-shared key file at `path` with `wg genpsk`; returns `path`. */
 export async function generatePresharedKey(path: string): Promise<string> {
-  await ensureSecretFile(path, "pre-shared key", ["genpsk"]);
+  await ensureSecretFile(path, "pre-shared key", makePresharedKey);
   return path;
 }
 
 /** Public keys already derived, by the SHA-256 fingerprint of their private key (saves a spawn per apply). */
 const publicKeys = new Map<string, string>();
 
-/** The public key of the private key in `privateKeyFile` (`wg pubkey`). */
+/** The public key of the private key in `privateKeyFile` (as `wg pubkey` would print it). */
 export async function publicKeyOf(privateKeyFile: string): Promise<string> {
   const secret = await readKeyFile(privateKeyFile, "private key");
   if (secret === undefined) {
@@ -60,16 +77,7 @@ export async function publicKeyOf(privateKeyFile: string): Promise<string> {
   const fingerprint = keyFingerprint(secret);
   const known = publicKeys.get(fingerprint);
   if (known !== undefined) return known;
-  const out = await runToolOrThrow(
-    `derive the public key of "${privateKeyFile}"`,
-    "wg",
-    ["pubkey"],
-    { stdin: new TextEncoder().encode(`${secret}\n`) },
-  );
-  const publicKey = out.trim();
-  if (!isWgKey(publicKey)) {
-    throw new WireGuardError("Cannot derive a public key: wg printed no key");
-  }
+  const publicKey = wgPublicKeyOf(secret);
   if (publicKeys.size >= 64) publicKeys.clear();
   publicKeys.set(fingerprint, publicKey);
   return publicKey;
@@ -93,11 +101,11 @@ async function readKeyFile(path: string, what: string): Promise<string | undefin
 }
 
 /**
- * Creates `path` from `wg ARGS` output unless it already holds a key: the key
+ * Creates `path` with a key from `make` unless it already holds one: the key
  * is written to a temp file opened 0600, synced, then hard-linked into place
  * (so a concurrent creator never has its key replaced), then the temp is removed.
  */
-async function ensureSecretFile(path: string, what: string, args: string[]): Promise<void> {
+async function ensureSecretFile(path: string, what: string, make: () => string): Promise<void> {
   if (await readKeyFile(path, what) !== undefined) return;
   const slash = path.lastIndexOf("/");
   const dir = slash > 0 ? path.slice(0, slash) : ".";
@@ -106,8 +114,7 @@ async function ensureSecretFile(path: string, what: string, args: string[]): Pro
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
     try {
-      const key = (await runToolOrThrow(`generate a ${what}`, "wg", args)).trim();
-      if (!isWgKey(key)) throw new WireGuardError(`Cannot generate a ${what}: wg printed no key`);
+      const key = make();
       await file.write(new TextEncoder().encode(`${key}\n`));
       await file.sync();
     } finally {

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import { isWgKey } from "./wg_dump.ts";
 import { WireGuardError } from "./wg_error.ts";
-import { generateKeyPair, generatePresharedKey, publicKeyOf } from "./wg_keys.ts";
+import { generateKeyPair, generatePresharedKey, makePrivateKey, publicKeyOf } from "./wg_keys.ts";
 
 const HAVE_WG = await new Deno.Command("wg", {
   args: ["--version"],
@@ -87,6 +87,32 @@ Deno.test({
       assert(!err.message.includes("secret-but-not-a-key"));
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "keys made in process are what wg genkey makes: clamped, with the public key wg pubkey derives",
+  ignore,
+  async fn() {
+    for (let i = 0; i < 20; i++) {
+      const secret = makePrivateKey();
+      const k = Uint8Array.fromBase64(secret);
+      assertEquals([k[0] & 7, k[31] & 128, k[31] & 64], [0, 0, 64], "clamped");
+      const wg = await new Deno.Command("wg", { args: ["pubkey"], stdin: "piped", stdout: "piped" })
+        .spawn();
+      const writer = wg.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(secret + "\n"));
+      await writer.close();
+      const out = new TextDecoder().decode((await wg.output()).stdout).trim();
+      const dir = await Deno.makeTempDir();
+      try {
+        await Deno.writeTextFile(`${dir}/k`, secret + "\n", { mode: 0o600 });
+        assertEquals(await publicKeyOf(`${dir}/k`), out);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
     }
   },
 });

@@ -36,7 +36,7 @@ export function wgPublicKeyOf(privateKey: string): string {
   return x25519.getPublicKey(decodeKey(privateKey, "private key")).toBase64();
 }
 
-/** A fresh WireGuard (X25519) private key, base64 (tests and fakes; nodes use `wg genkey`). */
+/** A fresh WireGuard (X25519) private key, base64 (tests and fakes; nodes use wg_keys.ts). */
 export function newWgPrivateKey(): string {
   return x25519.utils.randomSecretKey().toBase64();
 }

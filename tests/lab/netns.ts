@@ -153,6 +153,9 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
   const logDir = options.logDir ?? await Deno.makeTempDir({ prefix: `grid-lab-${id}-` });
   const lab = new Lab(id, hub, nodes, logDir, options.logDir === undefined);
   track(lab);
+  // Every namespace shares the host's neighbour table: past ~30 nodes on one bridge its default
+  // limits overflow ("neighbor table overflow", sendmsg: No buffer space available).
+  if (count + Object.keys(nat).length > 30) await raiseNeighbourLimits();
   try {
     await sh(["ip", "netns", "add", hub]);
     await sh(["ip", "-n", hub, "link", "set", "lo", "up"]);
@@ -506,6 +509,18 @@ class Lab implements LabNet {
       }
     }
     return pids.filter((pid) => pid !== Deno.pid);
+  }
+}
+
+/** Raises the host's neighbour table limits (never lowers them), for labs of many nodes. */
+async function raiseNeighbourLimits(): Promise<void> {
+  const wanted: Record<string, number> = { gc_thresh1: 4096, gc_thresh2: 8192, gc_thresh3: 16384 };
+  for (const family of ["ipv4", "ipv6"]) {
+    for (const [name, value] of Object.entries(wanted)) {
+      const path = `/proc/sys/net/${family}/neigh/default/${name}`;
+      const now = Number(await Deno.readTextFile(path).catch(() => "0"));
+      if (now < value) await Deno.writeTextFile(path, String(value)).catch(() => {});
+    }
   }
 }
 
