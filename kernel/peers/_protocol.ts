@@ -3,9 +3,10 @@
  * WebSocket. Every frame is one binary grid message (kernel/codec.ts) led by
  * one of the promises below, addressed to {@link PEER_LINK_MODULE}:
  *
- * - `hello`: `[HELLO, LINK, 2, nodeId, publicKey, nonce, ephemeral, advertise|null]`,
+ * - `hello`: `[HELLO, LINK, version, nodeId, publicKey, nonce, ephemeral, advertise|null]`,
  *   sent by the dialer as soon as the socket opens, and by the listener in
- *   answer to it; `ephemeral` is a fresh X25519 public key;
+ *   answer to it; `version` is {@link LINK_VERSION} and `ephemeral` a fresh
+ *   X25519 public key;
  * - `proof`: `[PROOF, LINK, signature]`, an Ed25519 signature over
  *   {@link handshakeTranscript} (both nonces, both ephemeral keys, both node
  *   ids, the signer's role and a context string), so neither side can replay

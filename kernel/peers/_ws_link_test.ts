@@ -5,7 +5,7 @@ import { hashText } from "../hash.ts";
 import type { Logger } from "../service.ts";
 import { assert, assertEquals } from "../_testing_assert.ts";
 import { PeerHub } from "./hub.ts";
-import { POOL_BYTES, WsLink } from "./_ws_link.ts";
+import { maxRecordBytes, POOL_BYTES, WsLink } from "./_ws_link.ts";
 import {
   decodeFrame,
   encodeHello,
@@ -379,6 +379,63 @@ for (
     }
   });
 }
+
+Deno.test("a sealed frame over the receiver's frame limit closes the link with a logged reason", async () => {
+  const events: string[] = [];
+  const log: Logger = (_l, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1])),
+    maxFrameBytes: 4096,
+    log,
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const link = new WsLink(new WebSocket(url, { perMessageDeflate: false }), {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    await link.ready;
+    assert(isAccept(await link.request([ECHO, new Uint8Array(1024)])), "a frame under the limit");
+    // Sealed correctly by an authenticated peer, but larger than the listener reads.
+    const reply = await link.request([ECHO, new Uint8Array(8192)], { timeoutMs: 5_000 });
+    assertEquals(rejectReason(reply).code, "peer");
+    const closed = await link.closed;
+    assertEquals(closed.code, 4002, closed.reason);
+    assert(/frame of \d+ bytes that does not fit/.test(closed.reason), closed.reason);
+    assert(events.some((e) => e.startsWith("peer-protocol-error")), events.join("\n"));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a record over the WebSocket message limit closes the link before it is read (1009)", async () => {
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1])),
+    maxFrameBytes: 4096,
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const link = new WsLink(ws, {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    await link.ready;
+    // The listener's ws reads at most maxRecordBytes(4096) per message; one byte more is refused
+    // by the WebSocket layer as it arrives, before any of it is buffered as a record.
+    ws.send(new Uint8Array(maxRecordBytes(4096) + 1), { binary: true });
+    assertEquals((await link.closed).code, 1009);
+    await until(() => server.connected().length === 0);
+  } finally {
+    await server.close();
+  }
+});
 
 Deno.test("many sealed frames in flight both ways all arrive, authenticated", async () => {
   const server = new PeerHub({
