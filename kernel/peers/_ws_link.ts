@@ -7,12 +7,13 @@
  * sharing one record. Bad frames, bad MACs and out-of-order sequence numbers
  * close the link, never the process.
  *
- * Liveness: once up, the link pings the peer (a WebSocket ping) every
- * {@link LINK_DEFAULTS}.pingIntervalMs; anything from the peer (a frame or a
- * pong) counts as a sign of life, and a link that has heard nothing for
- * `deadAfterMs` is cut, so a peer that vanished (its address changed, its
- * machine froze, the path dropped) is noticed in seconds, not at TCP's
- * retransmission limit.
+ * Liveness: once up, the dialer pings the peer (a WebSocket ping) every
+ * {@link LINK_DEFAULTS}.pingIntervalMs unless records just went both ways,
+ * and the listener answers (_liveness.ts says when each end pings); anything
+ * from the peer (a record, a ping or a pong) counts as a sign of life, and a
+ * link that has heard nothing for `deadAfterMs` is cut, so a peer that
+ * vanished (its address changed, its machine froze, the path dropped) is
+ * noticed in seconds, not at TCP's retransmission limit.
  *
  * @module
  */
@@ -45,6 +46,7 @@ import {
   replyFrame,
   requestFrame,
 } from "./_protocol.ts";
+import { livenessStep } from "./_liveness.ts";
 import {
   frameBounds,
   openRecord,
@@ -113,7 +115,7 @@ export interface WsLinkOptions {
   requestTimeoutMs?: number;
   /** Bytes we may have queued for a peer that does not read; more closes the link. */
   maxQueuedBytes?: number;
-  /** Time between liveness pings once the link is up. */
+  /** Time between liveness ticks (and the dialer's pings on a quiet link) once the link is up. */
   pingIntervalMs?: number;
   /** A link that heard nothing from the peer for this long is cut. */
   deadAfterMs?: number;
@@ -266,6 +268,10 @@ export class WsLink {
   #pingTimer?: ReturnType<typeof setInterval>;
   #lastActive = performance.now();
   #lastHeard = performance.now();
+  /** performance.now() of the last record read from the peer. */
+  #lastRecordIn = -Infinity;
+  /** performance.now() of the last record we sent. */
+  #lastRecordOut = -Infinity;
 
   /** Wraps `ws` and starts the handshake as soon as it is open. */
   constructor(ws: WebSocket, options: WsLinkOptions) {
@@ -296,6 +302,8 @@ export class WsLink {
     });
     ws.on("message", (data: RawData, isBinary: boolean) => this.#onMessage(data, isBinary));
     ws.on("pong", () => (this.#lastHeard = performance.now()));
+    // npm:ws answers a ping with a pong by itself; the ping is a sign of life too.
+    ws.on("ping", () => (this.#lastHeard = performance.now()));
     this.#handshakeTimer = setTimeout(() => {
       this.#fail(CLOSE_CODES.handshake, "Peer did not prove its key in time");
     }, options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs);
@@ -480,6 +488,7 @@ export class WsLink {
     this.#flushing = false;
     const records = this.#writer?.take();
     if (!records || records.length === 0) return;
+    this.#lastRecordOut = performance.now();
     if (records.length === 1) return this.#sendRaw(records[0]);
     const socket = (this.#ws as unknown as { _socket?: CorkableSocket })._socket;
     const corked = typeof socket?.cork === "function";
@@ -571,6 +580,7 @@ export class WsLink {
     try {
       const length = openRecord(this.#keys.receive, this.#receiveSeq, bytes);
       this.#receiveSeq++;
+      this.#lastRecordIn = this.#lastHeard;
       bounds = frameBounds(bytes, length, maxBytes);
     } catch (err) {
       return this.#fail(CLOSE_CODES.protocol, `Bad record: ${oneLine(err)}`);
@@ -644,28 +654,36 @@ export class WsLink {
     throw new PeerError(`Unexpected ${frame.kind} frame before the handshake finished`);
   }
 
-  /** Pings the peer on an idle link, and cuts the link once it has heard nothing for too long. */
+  /** Pings the peer when the link is quiet, and cuts the link once it has heard nothing for too long. */
   #startPings(): void {
-    const every = this.#opts.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs;
-    const deadAfter = this.#opts.deadAfterMs ?? LINK_DEFAULTS.deadAfterMs;
+    const intervalMs = this.#opts.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs;
+    const timing = { intervalMs, deadAfterMs: this.#opts.deadAfterMs ?? LINK_DEFAULTS.deadAfterMs };
     this.#pingTimer = setInterval(() => {
       if (this.#isClosed) return;
-      const silent = performance.now() - this.#lastHeard;
-      if (silent > deadAfter) {
+      const now = performance.now();
+      const state = {
+        role: this.#opts.role,
+        heardMs: now - this.#lastHeard,
+        recordInMs: now - this.#lastRecordIn,
+        recordOutMs: now - this.#lastRecordOut,
+      };
+      const step = livenessStep(state, timing);
+      if (step === "cut") {
         this.#log("info", "peer-silent", {
           peer: this.#peer?.id,
-          silentMs: Math.round(silent),
-          why: `no answer in ${deadAfter} ms: the link is cut`,
+          silentMs: Math.round(state.heardMs),
+          why: `no answer in ${timing.deadAfterMs} ms: the link is cut`,
         });
         this.#ws.terminate();
         return;
       }
+      if (step === "wait") return;
       try {
         this.#ws.ping();
       } catch {
         this.#ws.terminate(); // the socket is gone: close() runs through the close event
       }
-    }, every);
+    }, intervalMs);
     Deno.unrefTimer(this.#pingTimer);
   }
 

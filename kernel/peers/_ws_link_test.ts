@@ -604,3 +604,136 @@ Deno.test("a dialer refused by a node of the previous link version says which ve
     await new Promise((resolve) => wss.close(resolve));
   }
 });
+
+/** Link options for the liveness tests below. */
+interface Liveness {
+  pingIntervalMs: number;
+  deadAfterMs: number;
+}
+
+/**
+ * A dialer and a listener link over loopback with their own liveness
+ * timings, each socket's received pings counted.
+ */
+async function linkPair(dialerTiming: Liveness, listenerTiming: Liveness) {
+  const events: string[] = [];
+  const log: Logger = (_l, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+  const pings = { dialer: 0, listener: 0 };
+  const identity = await generateIdentity(); // made first: the dialer's hello must find the link
+  const listening = new Promise<{ link: WsLink; ws: WebSocket }>((resolve) =>
+    wss.once("connection", (ws: WebSocket) => {
+      ws.on("ping", () => pings.listener++);
+      const link = new WsLink(ws, {
+        role: "listener",
+        identity,
+        handler: (parms) => Promise.resolve(accept(parms[1])),
+        log,
+        ...listenerTiming,
+      });
+      resolve({ link, ws });
+    })
+  );
+  const { port } = wss.address() as { port: number };
+  const url = `ws://127.0.0.1:${port}`;
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  ws.on("ping", () => pings.dialer++);
+  const dialer = new WsLink(ws, {
+    role: "dialer",
+    identity: await generateIdentity(),
+    url,
+    handler: (parms) => Promise.resolve(accept(parms[1])),
+    log,
+    ...dialerTiming,
+  });
+  const listener = await listening;
+  await Promise.all([dialer.ready, listener.link.ready]);
+  const close = async () => {
+    dialer.close();
+    listener.link.close();
+    await Promise.all([dialer.closed, listener.link.closed]);
+    await new Promise((resolve) => wss.close(resolve));
+  };
+  return { dialer, dialerWs: ws, listener: listener.link, pings, events, close };
+}
+
+const FAST = { pingIntervalMs: 100, deadAfterMs: 300 };
+/** Slower ticks for the tests that count pings: a busy machine delays timers. */
+const COUNTED = { pingIntervalMs: 200, deadAfterMs: 600 };
+
+Deno.test("a quiet link is pinged by its dialer alone, and the listener answers", async () => {
+  const pair = await linkPair(COUNTED, COUNTED);
+  try {
+    const start = performance.now();
+    await new Promise((r) => setTimeout(r, 2_000));
+    const ticks = (performance.now() - start) / COUNTED.pingIntervalMs;
+    assert(pair.pings.listener >= ticks / 2, `the dialer pinged ${pair.pings.listener} times`);
+    // Both ends pinged before: as many pings each way. At most a stray one now, when the
+    // dialer's timer ran late.
+    assert(pair.pings.dialer <= 1, `the listener pinged ${pair.pings.dialer} times`);
+    assert(pair.dialer.open && pair.listener.open, "a live quiet link was cut");
+  } finally {
+    await pair.close();
+  }
+});
+
+Deno.test("a dialer skips its ping while records go both ways", async () => {
+  const pair = await linkPair(COUNTED, COUNTED);
+  try {
+    const end = performance.now() + 2_000;
+    while (performance.now() < end) {
+      assert(isAccept(await pair.dialer.request([ECHO, 1])));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Ten ticks of a busy link: at most a few pings, when a tick fell into a lull.
+    assert(pair.pings.listener <= 3, `the dialer pinged ${pair.pings.listener} times`);
+    assert(pair.pings.dialer <= 1, `the listener pinged ${pair.pings.dialer} times`);
+  } finally {
+    await pair.close();
+  }
+});
+
+Deno.test("a listener cuts a dialer that went silent within its dead bound", async () => {
+  // The dialer never pings (an hour's interval) and stops reading: it neither
+  // pings nor answers the listener's last-chance ping.
+  const pair = await linkPair({ pingIntervalMs: 3_600_000, deadAfterMs: 3_600_000 }, FAST);
+  try {
+    const socket = (pair.dialerWs as unknown as { _socket: { pause(): void } })._socket;
+    const start = performance.now();
+    socket.pause();
+    await pair.listener.closed;
+    const ms = performance.now() - start;
+    assert(ms < FAST.deadAfterMs + 2 * FAST.pingIntervalMs + 500, `cut after ${ms} ms`);
+    assert(ms >= FAST.deadAfterMs - FAST.pingIntervalMs, `cut after only ${ms} ms`);
+    assert(pair.events.some((e) => e.startsWith("peer-silent")), pair.events.join("\n"));
+  } finally {
+    await pair.close();
+  }
+});
+
+Deno.test("a dialer cuts a listener it no longer hears within its dead bound", async () => {
+  const pair = await linkPair(FAST, FAST);
+  try {
+    const socket = (pair.dialerWs as unknown as { _socket: { pause(): void } })._socket;
+    const start = performance.now();
+    socket.pause(); // the listener's pongs are no longer read
+    await pair.dialer.closed;
+    const ms = performance.now() - start;
+    assert(ms < FAST.deadAfterMs + 2 * FAST.pingIntervalMs + 500, `cut after ${ms} ms`);
+    assert(pair.events.some((e) => e.startsWith("peer-silent")), pair.events.join("\n"));
+  } finally {
+    await pair.close();
+  }
+});
+
+Deno.test("a listener keeps a dialer that pings less often than it expects, by asking itself", async () => {
+  const pair = await linkPair({ pingIntervalMs: 2_000, deadAfterMs: 6_000 }, COUNTED);
+  try {
+    await new Promise((r) => setTimeout(r, 2_500));
+    assert(pair.dialer.open && pair.listener.open, pair.events.join("\n"));
+    assert(pair.pings.dialer > 0, "the listener never asked");
+  } finally {
+    await pair.close();
+  }
+});

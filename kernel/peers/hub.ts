@@ -488,14 +488,15 @@ export class PeerHub implements PeerNetwork {
     if (!link.open) return;
     const existing = this.#up.get(peer.id);
     if (existing && existing !== link && existing.open) {
-      // A link that has not heard from its peer for a ping interval or more may be dead
-      // (the peer moved, the path dropped): the fresh, proven one takes its place.
+      // A link that has not heard from its peer for two ping intervals may be dead (the
+      // peer moved, the path dropped): the fresh, proven one takes its place. A live link
+      // hears from its peer at least every one and a half intervals (_liveness.ts).
       // So may one from an address the peer no longer uses: a fresh link from another
       // address means the peer moved.
       const interval = this.#opts.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs;
       const [was, now] = [existing.addresses.remote, link.addresses.remote];
       const moved = was !== undefined && now !== undefined && was !== now;
-      const stale = moved || performance.now() - existing.lastHeard > 1.5 * interval;
+      const stale = moved || performance.now() - existing.lastHeard > 2 * interval;
       const keep = stale ? "incoming" : keepLink(this.selfId, peer.id, existing.role, link.role);
       const loser = keep === "existing" ? link : existing;
       this.#log("debug", "peer-duplicate", { peer: peer.id, closing: loser.role });
