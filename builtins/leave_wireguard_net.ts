@@ -24,6 +24,7 @@ export const command: Command = {
     const [name] = (await parseFlags(args, {}, USAGE, { min: 1, max: 1 })).positionals;
     const { meshFor } = await import("./_mesh_command.ts");
     const r = await (await meshFor(ctx)).leave({ name });
+    for (const warning of r.warnings ?? []) ctx.io.stderr(`grid: warning: ${warning}`);
     await ctx.io.stdout(
       r.told
         ? `Left net "${r.name}"\n`

@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "./_testing_assert.ts";
 import { FsStorage } from "./fs_storage.ts";
-import { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
+import { writeFileAtomic, writeFilesAtomic, writeTextFileAtomic } from "./atomic_file.ts";
 import { MemoryStorage, type Storage } from "./storage.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -73,6 +73,32 @@ Deno.test("writeFileAtomic() leaves no temp files and applies the mode", async (
     assertEquals((await Deno.stat(`${dir}/f`)).mode! & 0o777, 0o600);
     await writeTextFileAtomic(`${dir}/g`, "text");
     assertEquals((await Deno.stat(`${dir}/g`)).mode! & 0o777, 0o644);
+  });
+});
+
+Deno.test("writeFilesAtomic() writes a batch whole, each with the mode, no temp files; a failed one leaves none", async () => {
+  await withTempDir(async (dir) => {
+    const files = Array.from(
+      { length: 12 },
+      (_, i) => ({ name: `r${i}`, data: bytes(`record ${i}`) }),
+    );
+    await writeFilesAtomic(`${dir}/records`, files, { mode: 0o640 });
+    assertEquals(await namesIn(`${dir}/records`), files.map((f) => f.name).sort());
+    for (const f of files) {
+      assertEquals(
+        await Deno.readTextFile(`${dir}/records/${f.name}`),
+        new TextDecoder().decode(f.data),
+      );
+      assertEquals((await Deno.stat(`${dir}/records/${f.name}`)).mode! & 0o777, 0o640);
+    }
+    // A name that cannot be renamed to (a directory is there): the batch fails, no temp file stays.
+    await Deno.mkdir(`${dir}/records/taken/inner`, { recursive: true });
+    let failed = false;
+    await writeFilesAtomic(`${dir}/records`, [{ name: "taken", data: bytes("x") }]).catch(() =>
+      failed = true
+    );
+    assert(failed, "renaming over a non-empty directory should fail");
+    assert((await namesIn(`${dir}/records`)).every((n) => !n.startsWith(".tmp-")));
   });
 });
 

@@ -72,7 +72,7 @@ export {
 export { keyComponent } from "./cache_key.ts";
 export { MemoryStorage, type Storage, type WriteOptions } from "./storage.ts";
 export { FsStorage } from "./fs_storage.ts";
-export { writeFileAtomic, writeTextFileAtomic } from "./atomic_file.ts";
+export { writeFileAtomic, writeFilesAtomic, writeTextFileAtomic } from "./atomic_file.ts";
 export { withFileLock } from "./file_lock.ts";
 export { OpfsStorage } from "./opfs_storage.ts";
 export { Cas, type CasOptions, MAX_BLOB } from "./cas.ts";

@@ -72,6 +72,17 @@ export const PEER_REQUESTS_PER_SECOND = 50;
 export const PULL_INTERVAL_MS = 2000;
 /** Most announcements in one message. */
 const MAX_ANNOUNCEMENTS_PER_MESSAGE = 512;
+/**
+ * Members a node passes a record on to that another member signed (gossip
+ * fan-out). The author pushes its own records to every member it is linked
+ * to; a member passes what was new to it on to a few, and the summary rounds
+ * reach the rest. A record then costs about (1 + FORWARD_FANOUT) pushes per
+ * member rather than one per pair of members: a burst of N joins is O(N²)
+ * pushes, not O(N³).
+ */
+export const FORWARD_FANOUT = 2;
+/** New records gathered for this long leave in one push per member (a burst of admits). */
+export const PUSH_BATCH_MS = 25;
 
 /** Options for {@link AntiEntropy}. */
 export interface AntiEntropyOptions {
@@ -403,7 +414,7 @@ export class AntiEntropy {
   /** Starts pushing, dialling and periodic summaries until `signal` aborts. */
   start(signal: AbortSignal): void {
     const offChange = this.#o.nets.onChange((state, added) => {
-      if (added.length > 0) void this.push(state, added);
+      if (added.length > 0) this.#pushSoon(state, added);
       this.dialMembers(state);
     });
     const offPeers = this.#o.peers.onChange((event) => {
@@ -417,9 +428,35 @@ export class AntiEntropy {
     for (const name of this.#o.nets.names()) this.dialMembers(this.#o.nets.get(name)!);
     signal.addEventListener("abort", () => {
       clearInterval(timer);
+      for (const batch of this.#batches.values()) clearTimeout(batch.timer);
+      this.#batches.clear();
       offChange();
       offPeers();
     }, { once: true });
+  }
+
+  readonly #batches = new Map<
+    string,
+    { state: NetState; records: MemberRecord[]; timer: ReturnType<typeof setTimeout> }
+  >();
+
+  /** Gathers new records for {@link PUSH_BATCH_MS}, then pushes them (see {@link FORWARD_FANOUT}). */
+  #pushSoon(state: NetState, added: MemberRecord[]): void {
+    const key = state.settings.net;
+    const batch = this.#batches.get(key);
+    if (batch) {
+      batch.state = state;
+      batch.records.push(...added);
+      return;
+    }
+    const timer = setTimeout(() => {
+      const due = this.#batches.get(key);
+      this.#batches.delete(key);
+      if (!due) return;
+      const own = due.records.some((r) => r.author === this.#o.nets.selfId);
+      void this.push(due.state, due.records, own ? undefined : FORWARD_FANOUT);
+    }, PUSH_BATCH_MS);
+    this.#batches.set(key, { state, records: [...added], timer });
   }
 
   /** One summary round: every net, a few connected live members. */
@@ -612,16 +649,22 @@ export class AntiEntropy {
   }
 
   /**
-   * Pushes new records to every connected live member, and a revoke also to
-   * the member it revokes (that one record only). Resolves, once all
-   * answered, with how many members kept them.
+   * Pushes new records to every connected live member (with `fanout`: to
+   * that many of them at random, none an author of the records), and a
+   * revoke this node signed also to the member it revokes (that one record
+   * only). Resolves, once all answered, with how many members kept them.
    */
-  async push(state: NetState, added: MemberRecord[]): Promise<number> {
+  async push(state: NetState, added: MemberRecord[], fanout?: number): Promise<number> {
     const bytes = boundRecords(added.map((r) => r.bytes));
     const connected = this.#o.peers.connected();
-    const targets = connected.filter((p) =>
-      p.id !== this.#o.nets.selfId && isLive(state.set, p.id)
-    );
+    const authors = new Set(added.map((r) => r.author));
+    let targets = connected.filter((p) => p.id !== this.#o.nets.selfId && isLive(state.set, p.id));
+    if (fanout !== undefined) {
+      // Passing others' records on: a few members, never back to their authors.
+      targets = targets.filter((p) => !authors.has(p.id))
+        .map((p) => ({ p, r: Math.random() })).sort((a, b) => a.r - b.r)
+        .slice(0, fanout).map(({ p }) => p);
+    }
     const notices = added.filter((r) => r.kind === "revoked" && r.author === this.#o.nets.selfId);
     for (const r of notices) {
       if (r.kind !== "revoked" || !connected.some((p) => p.id === r.member)) continue;

@@ -22,6 +22,7 @@ import {
   type Identity,
   nodeIdOf,
   type Parm,
+  verifySignature,
 } from "../../kernel/mod.ts";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import {
@@ -237,12 +238,12 @@ export function signWithInvite(seed: Uint8Array, body: Uint8Array): Uint8Array {
 }
 
 /** True when `proof` is the invite key's signature of `body`. */
-export function verifyInviteProof(invite: Invite, body: Uint8Array, proof: Uint8Array): boolean {
-  try {
-    return ed25519.verify(proof, signedBytes(INVITE_PROOF_CONTEXT, body), invite.inviteKey);
-  } catch {
-    return false; // malformed: not a proof
-  }
+export async function verifyInviteProof(
+  invite: Invite,
+  body: Uint8Array,
+  proof: Uint8Array,
+): Promise<boolean> {
+  return await verifySignature(invite.inviteKey, proof, signedBytes(INVITE_PROOF_CONTEXT, body));
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

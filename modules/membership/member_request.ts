@@ -153,7 +153,9 @@ export async function parseMemberRequest(bytes: Uint8Array): Promise<MemberReque
   }
   const wg = f.string("wg", 44, WG_KEY);
   const wgSig = envelope.proofs.wgSig;
-  if (!wgSig || !verifyWgSignature(wg, signedBytes(WG_PROOF_CONTEXT, envelope.bodyBytes), wgSig)) {
+  if (
+    !wgSig || !await verifyWgSignature(wg, signedBytes(WG_PROOF_CONTEXT, envelope.bodyBytes), wgSig)
+  ) {
     throw new MembershipError(
       `Member request from "${id}" does not prove it holds the WireGuard key it names`,
     );
@@ -162,7 +164,7 @@ export async function parseMemberRequest(bytes: Uint8Array): Promise<MemberReque
   const invite = inviteBytes ? await parseInvite(inviteBytes) : undefined;
   if (invite) {
     const proof = envelope.proofs.inviteSig;
-    if (!proof || !verifyInviteProof(invite, envelope.bodyBytes, proof)) {
+    if (!proof || !await verifyInviteProof(invite, envelope.bodyBytes, proof)) {
       throw new MembershipError(
         `Member request from "${id}" does not prove it holds the invite's secret`,
       );

@@ -9,7 +9,12 @@
  *
  * @module
  */
-import { type GridHome, writeFileAtomic, writeTextFileAtomic } from "../../kernel/mod.ts";
+import {
+  type GridHome,
+  writeFileAtomic,
+  writeFilesAtomic,
+  writeTextFileAtomic,
+} from "../../kernel/mod.ts";
 import { MembershipError } from "./errors.ts";
 import { checkNetName } from "./patterns.ts";
 
@@ -113,6 +118,19 @@ export async function writeRecordFile(
   bytes: Uint8Array,
 ): Promise<void> {
   await writeFileAtomic(`${netDir(home, name)}/records/${id}`, bytes, { mode: 0o644 });
+}
+
+/** Keeps several records of net `name` on disk, with one directory sync for all. */
+export async function writeRecordFiles(
+  home: GridHome,
+  name: string,
+  records: { id: string; bytes: Uint8Array }[],
+): Promise<void> {
+  await writeFilesAtomic(
+    `${netDir(home, name)}/records`,
+    records.map((r) => ({ name: r.id, data: r.bytes })),
+    { mode: 0o644 },
+  );
 }
 
 /** Removes a net's folder (after leaving, or when a join failed); gone already is fine. */

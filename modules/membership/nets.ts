@@ -26,6 +26,7 @@ import {
   type NetPolicy,
   parseRecord,
   type RecordDraft,
+  recordHash,
   signRecord,
 } from "./records.ts";
 import {
@@ -51,6 +52,7 @@ import {
   readSettings,
   removeNetDir,
   writeRecordFile,
+  writeRecordFiles,
   writeSettings,
 } from "./net_store.ts";
 import { MembershipError } from "./errors.ts";
@@ -351,9 +353,12 @@ export class Nets {
     const refused: string[] = [];
     const fresh: MemberRecord[] = [];
     for (const bytes of records) {
+      // A record held already is known by its hash: no second parse, no second signature check.
+      const id = hashToText(recordHash(bytes));
+      if (state.records.has(id) || state.pending.has(id)) continue;
       try {
         const record = await parseRecord(bytes, state.settings.net);
-        if (!state.records.has(record.id) && !state.pending.has(record.id)) fresh.push(record);
+        fresh.push(record);
       } catch (err) {
         refused.push(oneLine(err));
       }
@@ -379,10 +384,8 @@ export class Nets {
       fresh,
       from,
     });
-    for (const r of added) {
-      if (store) await writeRecordFile(this.#home, state.settings.name, r.id, r.bytes);
-      state.records.set(r.id, r);
-    }
+    if (store) await writeRecordFiles(this.#home, state.settings.name, added);
+    for (const r of added) state.records.set(r.id, r);
     state.pending.clear();
     for (const w of waiting) state.pending.set(w.record.id, w);
     if (added.length > 0) {

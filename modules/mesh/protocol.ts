@@ -209,9 +209,16 @@ export interface LeaveResult {
   left: boolean;
   /** True once a member has the leave record; false while it waits for one. */
   told: boolean;
+  /** What the operator should know (e.g. a nets.d file that would join the net again). */
+  warnings?: string[];
 }
 /** Reads a {@link LeaveResult}. */
-export const LEAVE_RESULT: Shape<LeaveResult> = record({ name: NAME, left: bool, told: bool });
+export const LEAVE_RESULT: Shape<LeaveResult> = record({
+  name: NAME,
+  left: bool,
+  told: bool,
+  warnings: optional(list(text(300), 16)),
+});
 
 /** `revoke`: every member drops a node. */
 export interface RevokeRequest {

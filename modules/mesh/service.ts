@@ -61,7 +61,7 @@ import { NetReconciler } from "./_reconciler.ts";
 import { endpointFrom } from "./_self.ts";
 import { createNet } from "./_create.ts";
 import { joinNet } from "./_join.ts";
-import { joinNetsAtBoot, readNetsDir } from "./boot_join.ts";
+import { joinNetsAtBoot, NET_FILE_SUFFIX, readNetsDir } from "./boot_join.ts";
 import { finishLeave, leaveNet, revokeMember, withTimeout } from "./_leave.ts";
 import {
   AntiEntropy,
@@ -652,9 +652,19 @@ export class Mesh implements MeshOps {
   }
 
   /** `leave`: records the leave, tells the members, removes the interface and the net here. */
-  leave(request: LeaveRequest): Promise<LeaveResult> {
-    return leaveNet(this.#ctx, request);
+  async leave(request: LeaveRequest): Promise<LeaveResult> {
+    const result = await leaveNet(this.#ctx, request);
+    const file = this.netsDir && `${this.netsDir}/${request.name}${NET_FILE_SUFFIX}`;
+    if (file && await Deno.stat(file).then(() => true, () => false)) {
+      result.warnings = [
+        `${file} still lists net "${request.name}": this node joins it again when its agent next starts; remove the file to stay out`,
+      ];
+    }
+    return result;
   }
+
+  /** Where this node's agent reads the nets to join on boot (see boot_join.ts), if anywhere. */
+  netsDir?: string;
 
   /** `revoke`: every member drops node `request.node` (an id, name or tunnel address). */
   revoke(request: RevokeRequest): Promise<RevokeResult> {
@@ -796,6 +806,7 @@ export function meshService(options: MeshServiceOptions = {}): Service & { mesh?
       });
       mesh.start(ctx.kernel, ctx.signal);
       service.mesh = mesh;
+      mesh.netsDir = ctx.netsDir;
       if (ctx.netsDir) void joinListedNets(mesh, ctx.netsDir, ctx);
     },
   };

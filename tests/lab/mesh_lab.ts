@@ -247,6 +247,28 @@ export class MeshLab {
     ];
   }
 
+  /**
+   * Provisions `node` to join `net` on boot, as cloud-init would: the invite
+   * and the node's WireGuard settings in `GRID_HOME/nets.d/NET.invite`, 0600.
+   */
+  async provision(node: MeshNode, net: string, token: string, mode = 0o600): Promise<string> {
+    const dir = `${node.home}/nets.d`;
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    const path = `${dir}/${net}.invite`;
+    const wg = this.wgFlags(node);
+    const text = [
+      "# written by the fleet's provisioning, as cloud-init would",
+      `invite = ${token}`,
+      `interface = ${wg[1]}`,
+      `listen-port = ${wg[3]}`,
+      ...(wg[5] ? [`endpoint = ${wg[5]}`] : []),
+      "",
+    ].join("\n");
+    await Deno.writeTextFile(path, text, { mode });
+    await Deno.chmod(path, mode);
+    return path;
+  }
+
   /** Moves `node` to another address on the bridge with its agent running (`ip addr del/add`). */
   async readdress(node: MeshNode, address: string): Promise<void> {
     // Old one out first: removing a primary address also removes the secondaries of its subnet.
