@@ -7,9 +7,11 @@
  * settled net's traffic. Now only the dialer pings, and not when records
  * just went both ways (each end then heard the other within half an
  * interval; a ping would tell neither anything new). The listener hears the
- * dialer's pings and answers them; it pings only when those stop coming for
- * two intervals, so a dialer that pings less often (another build, other
- * options) is asked once before it is cut. Either end cuts the link once it
+ * dialer's pings and answers them; it pings only when those are overdue
+ * ({@link LISTENER_PING_INTERVALS} intervals of silence), so a dialer that
+ * pings less often (another build, other options) is asked before it is
+ * cut: the window from there to the dead bound is wider than a timer that
+ * runs a little late can jump. Either end cuts the link once it
  * has heard nothing for `deadAfterMs`, as before, so a dead link is noticed
  * in the same time. A live, quiet link is heard from at least every
  * interval plus a round trip (every ping is answered); one that carried
@@ -18,6 +20,13 @@
  * @module
  */
 import type { LinkRole } from "./_protocol.ts";
+
+/**
+ * Intervals of silence after which the listener pings: past the longest gap
+ * between signs of life from a live dialer (1.5 intervals and a round trip),
+ * short of the default dead bound (3 intervals).
+ */
+export const LISTENER_PING_INTERVALS = 1.75;
 
 /** What a link does at one tick of its liveness timer. */
 export type LivenessStep = "cut" | "ping" | "wait";
@@ -46,7 +55,7 @@ export interface LivenessTiming {
 export function livenessStep(state: LivenessState, timing: LivenessTiming): LivenessStep {
   if (state.heardMs > timing.deadAfterMs) return "cut";
   if (state.role === "listener") {
-    return state.heardMs >= 2 * timing.intervalMs ? "ping" : "wait";
+    return state.heardMs >= LISTENER_PING_INTERVALS * timing.intervalMs ? "ping" : "wait";
   }
   const half = timing.intervalMs / 2;
   return state.recordInMs < half && state.recordOutMs < half ? "wait" : "ping";
