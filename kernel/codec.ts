@@ -10,8 +10,18 @@
  */
 import { decode, encode, Tagged, Token, Tokenizer, Type } from "cborg";
 import type { TagDecodeControl } from "cborg";
-import { asHash, CID } from "./hash.ts";
+import { asHash, type CID } from "./hash.ts";
 import { CodecError } from "./errors.ts";
+import {
+  cidPayload,
+  Envelope,
+  GIVE_UP,
+  internCid,
+  NO_ROOM,
+  NOT_MINE,
+  readAll,
+  writeValue,
+} from "./_cbor_fast.ts";
 import { CID_TAG, GRID_TAG, MAX_DEPTH, MAX_MESSAGE_BYTES } from "./base/wire.ts";
 
 export { CID_TAG, GRID_TAG, MAX_DEPTH, MAX_MESSAGE_BYTES };
@@ -38,23 +48,10 @@ export interface DecodeLimits {
   maxDepth?: number;
 }
 
-/**
- * Tag-42 payload (0x00 + binary CID) per CID instance, built once: the same
- * promise and module hashes lead every message, so each is encoded once.
- * The encoder only reads these bytes.
- */
-const cidPayloads = new WeakMap<CID, Uint8Array>();
-
 function cidEncoder(obj: unknown): Token[] | null {
   const cid = asHash(obj);
   if (!cid) return null;
-  let bytes = cidPayloads.get(cid);
-  if (!bytes) {
-    bytes = new Uint8Array(cid.bytes.length + 1);
-    bytes.set(cid.bytes, 1);
-    cidPayloads.set(cid, bytes);
-  }
-  return [new Token(Type.tag, CID_TAG), new Token(Type.bytes, bytes)];
+  return [new Token(Type.tag, CID_TAG), new Token(Type.bytes, cidPayload(cid))];
 }
 
 function undefinedEncoder(): never {
@@ -102,36 +99,16 @@ function strictEncode(value: unknown): Uint8Array {
   }
 }
 
-/** Most decoded CIDs kept for reuse (see {@link decodeCidTag}). */
-const MAX_INTERNED_CIDS = 4096;
-/** Decoded CIDs by the hex of their tag-42 payload. */
-const internedCids = new Map<string, CID>();
-
 /**
- * Decodes a tag-42 payload into a CID. The same few hashes (promises,
- * modules) lead almost every message, so a CID already decoded from the very
- * same bytes is returned again: CID.decode is deterministic and a CID is
- * immutable, and a reused instance keeps its cached text form, which the
- * kernel asks for on every call. The table is bounded: when full it is
- * emptied, so hashes chosen by a peer cost at most a re-decode.
+ * Decodes a tag-42 payload into a CID, the same instance for the same bytes
+ * (see internCid in _cbor_fast.ts).
  */
 function decodeCidTag(decodeInner: TagDecodeControl): CID {
   const bytes = decodeInner();
   if (!(bytes instanceof Uint8Array) || bytes.length < 2 || bytes[0] !== 0) {
     throw new CodecError("Tag 42 must hold a byte string with a leading 0x00");
   }
-  const key = bytes.toHex();
-  const known = internedCids.get(key);
-  if (known) return known;
-  const cid = CID.decode(bytes.subarray(1));
-  if (internedCids.size >= MAX_INTERNED_CIDS) internedCids.clear();
-  internedCids.set(key, cid);
-  return cid;
-}
-
-/** A marker for the decoded envelope, so a nested grid tag can be told apart. */
-class Envelope {
-  constructor(readonly value: unknown) {}
+  return internCid(bytes, 0, bytes.length);
 }
 
 const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true });
@@ -233,15 +210,16 @@ function strictDecode(bytes: Uint8Array, limits: DecodeLimits, allowEnvelope: bo
     throw new CodecError(`Message of ${bytes.length} bytes is over the ${maxBytes}-byte limit`);
   }
   if (bytes.length === 0) throw new CodecError("Message is empty");
+  const maxDepth = limits.maxDepth ?? MAX_DEPTH;
+  // The fast path reads what messages are mostly made of; anything else, and
+  // anything it would refuse, goes through cborg, which says what is wrong.
+  const fast = fastPaths ? readAll(bytes, maxDepth, allowEnvelope) : GIVE_UP;
+  if (fast !== GIVE_UP) return fast;
   const options = allowEnvelope ? MESSAGE_OPTIONS : VALUE_OPTIONS;
   try {
     return decode(bytes, {
       ...options,
-      tokenizer: new StrictTokenizer(
-        bytes,
-        new Tokenizer(bytes, options),
-        limits.maxDepth ?? MAX_DEPTH,
-      ),
+      tokenizer: new StrictTokenizer(bytes, new Tokenizer(bytes, options), maxDepth),
     });
   } catch (err) {
     if (err instanceof CodecError) throw err;
@@ -258,7 +236,7 @@ export function encodeMessage(parms: Parms): Uint8Array {
   if (!Array.isArray(parms) || asHash(parms[0]) === null) {
     throw new CodecError("Slot 0 of a message must be a promise hash");
   }
-  const bytes = strictEncode(new Tagged(GRID_TAG, parms));
+  const bytes = encodeFast(parms, GRID_HEAD) ?? strictEncode(new Tagged(GRID_TAG, parms));
   if (bytes.length > MAX_MESSAGE_BYTES) {
     throw new CodecError(
       `Message of ${bytes.length} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`,
@@ -284,9 +262,102 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits = {}): Par
   return parms as Parms;
 }
 
+/** False while {@link withoutFastPaths} runs. */
+let fastPaths = true;
+
+/**
+ * Runs `run` with the codec's fast paths off, so every value goes through
+ * cborg: for tests that check both give the same bytes, values and errors.
+ */
+export function withoutFastPaths<T>(run: () => T): T {
+  fastPaths = false;
+  try {
+    return run();
+  } finally {
+    fastPaths = true;
+  }
+}
+
+/** The head of tag {@link GRID_TAG}: major type 6 with a 4-byte number, "grid". */
+const GRID_HEAD = Uint8Array.of(0xda, 0x67, 0x72, 0x69, 0x64);
+const NO_HEAD = new Uint8Array(0);
+/** Where messages are written before they are copied out at their size. */
+const scratch = new Uint8Array(64 * 1024);
+/** Set while the scratch is in use (a getter that encodes would otherwise share it). */
+let scratchBusy = false;
+
+/**
+ * `head` then `value`, written on the fast path; undefined for a value it
+ * leaves to cborg. Small values are written into the scratch and copied
+ * out; larger ones into a buffer sized by their bound.
+ */
+function encodeFast(value: unknown, head: Uint8Array): Uint8Array | undefined {
+  if (scratchBusy || !fastPaths) return undefined;
+  scratchBusy = true;
+  try {
+    scratch.set(head, 0);
+    const end = writeValue(scratch, head.length, value, 0);
+    if (end >= 0) return scratch.slice(0, end);
+    if (end === NOT_MINE) return undefined;
+  } finally {
+    scratchBusy = false;
+  }
+  const bound = head.length + sizeBound(value, 0);
+  if (!Number.isFinite(bound)) return undefined;
+  const out = new Uint8Array(bound);
+  out.set(head, 0);
+  const end = writeValue(out, head.length, value, 0);
+  return end >= 0 ? out.subarray(0, end) : undefined;
+}
+
+/**
+ * Writes the encoding of `value` (exactly {@link encodeValue}'s bytes) into
+ * `dest` from `offset`, and returns where it ends, or -1 when `dest` is too
+ * small (what was written past `offset` is then garbage). Throws
+ * {@link CodecError} for what encodeValue refuses.
+ */
+export function encodeValueInto(value: Parm, dest: Uint8Array, offset: number): number {
+  const end = fastPaths ? writeValue(dest, offset, value, 0) : NOT_MINE;
+  if (end !== NOT_MINE) return end;
+  const bytes = strictEncode(value);
+  if (offset + bytes.length > dest.length) return NO_ROOM;
+  dest.set(bytes, offset);
+  return offset + bytes.length;
+}
+
+/**
+ * An upper bound of `encodeValue(value).length`, for sizing a buffer
+ * before {@link encodeValueInto}; Infinity for a value that holds itself
+ * (or nests over a thousand levels deep).
+ */
+export function encodedSizeBound(value: Parm): number {
+  return sizeBound(value, 0);
+}
+
+function sizeBound(value: unknown, depth: number): number {
+  if (depth > 1000) return Infinity; // a value that holds itself
+  if (value instanceof Uint8Array) return 9 + value.length;
+  if (typeof value === "string") return 9 + 3 * value.length;
+  if (Array.isArray(value)) {
+    let n = 9;
+    for (const item of value) n += sizeBound(item, depth + 1);
+    return n;
+  }
+  const cid = asHash(value);
+  if (cid) return 11 + cid.bytes.length;
+  if (value !== null && typeof value === "object") {
+    let n = 9;
+    for (const [key, item] of Object.entries(value)) {
+      n += 9 + 3 * key.length + sizeBound(item, depth + 1);
+    }
+    return n;
+  }
+  return 9; // numbers (a float64 at most), true, false, null
+}
+
 /** Encodes plain data (a record, a symbol table) as deterministic CBOR, CIDs as tag 42. */
 export function encodeValue(value: Parm): Uint8Array {
-  return strictEncode(value);
+  return encodeFast(value, NO_HEAD) ?? strictEncode(value);
 }
 
 /** Strictly decodes plain data written by {@link encodeValue}. */

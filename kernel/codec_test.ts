@@ -5,16 +5,20 @@ import {
   CID_TAG,
   decodeMessage,
   decodeValue,
+  encodedSizeBound,
   encodeMessage,
   encodeValue,
+  encodeValueInto,
   GRID_TAG,
   MAX_DEPTH,
   MAX_MESSAGE_BYTES,
   type Parm,
   type Parms,
+  withoutFastPaths,
 } from "./codec.ts";
 import { CodecError } from "./errors.ts";
 import { CID, hashText } from "./hash.ts";
+import { GIVE_UP, readAll, writeValue } from "./_cbor_fast.ts";
 
 const P = hashText("a promise");
 const M = hashText("a module");
@@ -482,4 +486,213 @@ Deno.test("encodeMessage() gives the same bytes for a CID on first and later use
   const twice = encodeMessage([cid, "x"]);
   assertEquals(once, twice);
   assertEquals(encodeMessage([CID.decode(cid.bytes), "x"]), once);
+});
+
+/** A random value of what the fast paths write themselves (no floats, no maps), or anything. */
+function fastParm(rand: () => number, depth: number): Parm {
+  const pick = Math.floor(rand() * (depth > 0 ? 9 : 8));
+  switch (pick) {
+    case 0:
+      return [null, true, false][Math.floor(rand() * 3)];
+    case 1: {
+      const edges = [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 2 ** 32];
+      const n = rand() < 0.5
+        ? edges[Math.floor(rand() * edges.length)] + Math.floor(rand() * 3) - 1
+        : Math.floor(rand() * 2 ** (1 + Math.floor(rand() * 53)));
+      return rand() < 0.3 ? -n - 1 : Math.max(n, 0);
+    }
+    case 2:
+      return [Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, -(2 ** 32), -25, -24][
+        Math.floor(rand() * 5)
+      ];
+    case 3: {
+      let text = rand() < 0.1 ? "\uFEFF" : "";
+      const long = rand() < 0.2;
+      for (let i = Math.floor(rand() * (long ? 100 : 12)); i > 0; i--) {
+        const range = rand() < 0.7 ? 0x80 : rand() < 0.5 ? 0x7ff : 0x10ffff;
+        let code = Math.floor(rand() * range);
+        if (code >= 0xd800 && code <= 0xdfff) code = 0xfffd;
+        text += String.fromCodePoint(code);
+      }
+      return text;
+    }
+    case 4:
+      return randomBytes(
+        rand,
+        rand() < 0.1 ? 300 + Math.floor(rand() * 70_000) : Math.floor(rand() * 40),
+      );
+    case 5:
+    case 6:
+      return hashText(String(Math.floor(rand() * 50)));
+    case 7:
+      return rand() < 0.2 ? randomParm(rand, 2) : hashText("fixed");
+    default:
+      return Array.from({ length: Math.floor(rand() * 5) }, () => fastParm(rand, depth - 1));
+  }
+}
+
+/** The outcome of `run` as comparable text: the value (plain) or the error's class and message. */
+function outcome(run: () => unknown): string {
+  try {
+    return JSON.stringify(plain(run()));
+  } catch (err) {
+    return `${(err as Error).name}: ${(err as Error).message}`;
+  }
+}
+
+Deno.test("the fast paths encode exactly as cborg does, and refuse what it refuses", () => {
+  const rand = prng(0x67726964 + 7);
+  let bytes = 0;
+  let written = 0;
+  for (let i = 0; i < 3000; i++) {
+    const parms = [
+      hashText(`p${i % 7}`),
+      ...Array.from({ length: Math.floor(rand() * 5) }, () => fastParm(rand, 4)),
+    ] as Parms;
+    const fast = encodeMessage(parms);
+    assertEquals(
+      fast.toHex(),
+      withoutFastPaths(() => encodeMessage(parms)).toHex(),
+      `message #${i}`,
+    );
+    const value = parms.slice(1) as Parm;
+    const plainBytes = encodeValue(value);
+    assertEquals(
+      plainBytes.toHex(),
+      withoutFastPaths(() => encodeValue(value)).toHex(),
+      `value #${i}`,
+    );
+    assert(plainBytes.length <= encodedSizeBound(value), `bound of value #${i}`);
+    // Into a buffer at an offset: the same bytes, or -1 when it does not fit.
+    const dest = new Uint8Array(plainBytes.length + 3);
+    assertEquals(encodeValueInto(value, dest, 3), dest.length);
+    assertEquals(dest.subarray(3).toHex(), plainBytes.toHex());
+    assertEquals(encodeValueInto(value, new Uint8Array(plainBytes.length + 2), 3), -1);
+    bytes += fast.length;
+    if (writeValue(new Uint8Array(fast.length + 16), 0, parms, 0) >= 0) written++;
+  }
+  assert(written > 2000, `only ${written} of 3000 written on the fast path`);
+  assert(bytes > 1_000_000, "the random messages should include large payloads");
+  const bad: [string, Parm][] = [
+    ["undefined", [P, undefined as unknown as Parm]],
+    ["NaN", [P, [1, NaN]]],
+    ["Infinity", [P, -Infinity]],
+    ["a lone surrogate", [P, "a\ud800b"]],
+    ["a bigint", [P, 1n as unknown as Parm]],
+    ["a Map", [P, new Map() as unknown as Parm]],
+  ];
+  for (const [name, parms] of bad) {
+    const fast = outcome(() => encodeMessage(parms as Parms));
+    assert(fast.startsWith("CodecError"), `${name}: ${fast}`);
+    assertEquals(fast, outcome(() => withoutFastPaths(() => encodeMessage(parms as Parms))), name);
+    assertEquals(
+      outcome(() => encodeValueInto(parms, new Uint8Array(100), 0)),
+      outcome(() => withoutFastPaths(() => encodeValueInto(parms, new Uint8Array(100), 0))),
+      name,
+    );
+  }
+  const cyclic: Parm[] = [1];
+  cyclic.push(cyclic);
+  assertEquals(encodedSizeBound(cyclic), Infinity);
+  assert(outcome(() => encodeValue(cyclic)).startsWith("CodecError"));
+});
+
+Deno.test("the fast paths decode exactly as cborg does, and refuse what it refuses", async (t) => {
+  const same = (label: string, bytes: Uint8Array) => {
+    for (const limits of [{}, { maxDepth: 3 }]) {
+      assertEquals(
+        outcome(() => decodeMessage(bytes, limits)),
+        outcome(() => withoutFastPaths(() => decodeMessage(bytes, limits))),
+        `${label} (message, ${JSON.stringify(limits)}): ${bytes.toHex().slice(0, 200)}`,
+      );
+      assertEquals(
+        outcome(() => decodeValue(bytes, limits)),
+        outcome(() => withoutFastPaths(() => decodeValue(bytes, limits))),
+        `${label} (value, ${JSON.stringify(limits)}): ${bytes.toHex().slice(0, 200)}`,
+      );
+    }
+  };
+  const rand = prng(0x67726964 + 8);
+  const messages = Array.from(
+    { length: 1500 },
+    (_, i) =>
+      encodeMessage([
+        hashText(`m${i % 5}`),
+        ...Array.from(
+          { length: Math.floor(rand() * 4) },
+          () => rand() < 0.8 ? fastParm(rand, 4) : randomParm(rand, 3),
+        ),
+      ] as Parms),
+  );
+  await t.step("random messages, their values, and mutations of both", () => {
+    // Most of them must take the fast path, or this proves little.
+    const fast = messages.filter((bytes) => readAll(bytes, MAX_DEPTH, true) !== GIVE_UP).length;
+    assert(fast > 1000, `only ${fast} of ${messages.length} read on the fast path`);
+    messages.forEach((bytes, i) => {
+      same(`message #${i}`, bytes);
+      same(`value #${i}`, bytes.subarray(5));
+      for (let m = 0; m < 4; m++) {
+        same(
+          `mutation ${m} of #${i}`,
+          mutate(rand, bytes.length < 5000 ? bytes : bytes.subarray(0, 5000)),
+        );
+      }
+    });
+  });
+  await t.step("edge cases: minimal heads, 2^53, text, maps, tags", () => {
+    const rows: [string, number[]][] = [
+      ["1 in two bytes", [0x18, 0x01]],
+      ["24 in one byte form", [0x18, 0x18]],
+      ["255 in three bytes", [0x19, 0x00, 0xff]],
+      ["65535 in five bytes", [0x1a, 0x00, 0x00, 0xff, 0xff]],
+      ["2^32-1 in nine bytes", [0x1b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]],
+      ["2^53-1", [0x1b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]],
+      ["2^53", [0x1b, 0x00, 0x20, 0, 0, 0, 0, 0, 0]],
+      ["-2^53", [0x3b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]],
+      ["-(2^53-1)", [0x3b, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]],
+      ["2^64-1", [0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]],
+      ["a BOM", [0x64, 0xef, 0xbb, 0xbf, 0x61]],
+      ["U+FFFD itself", [0x63, 0xef, 0xbf, 0xbd]],
+      ["bad UTF-8", [0x62, 0xc3, 0x28]],
+      ["a surrogate in UTF-8", [0x63, 0xed, 0xa0, 0x80]],
+      ["an overlong NUL", [0x62, 0xc0, 0x80]],
+      ["a map with a duplicate key", [0xa2, 0x61, 0x61, 0x01, 0x61, 0x61, 0x02]],
+      ["a map with a __proto__ key", [0xa1, 0x69, ...new TextEncoder().encode("__proto__"), 0x01]],
+      ["a map with an integer key", [0xa1, 0x01, 0x02]],
+      ["indefinite bytes", [0x5f, 0x41, 0x00, 0xff]],
+      ["indefinite array", [0x9f, 0x01, 0xff]],
+      ["half float", [0xf9, 0x3c, 0x00]],
+      ["undefined", [0xf7]],
+      ["simple value 16", [0xf0]],
+      ["tag 42 on text", [0xd8, 0x2a, 0x61, 0x00]],
+      ["tag 42 without 0x00", [0xd8, 0x2a, 0x42, 0x01, 0x02]],
+      ["tag 42 on garbage", [0xd8, 0x2a, 0x43, 0x00, 0x01, 0x02]],
+      ["tag 1", [0xc1, 0x01]],
+      ["a nested grid tag", [...HEADER, 0x82, ...P_TAG, ...HEADER, 0x80]],
+      ["trailing bytes", [...HEADER, 0x81, ...P_TAG, 0x00]],
+      ["an array claiming more items than bytes", [0x9a, 0xff, 0xff, 0xff, 0xff]],
+      ["empty arrays at the depth limit", [0x81, 0x81, 0x81, 0x80]],
+      ["arrays one past the depth limit", [0x81, 0x81, 0x81, 0x81, 0x01]],
+      ["a message", [...HEADER, 0x82, ...P_TAG, 0x01]],
+    ];
+    for (const [name, bytes] of rows) same(name, new Uint8Array(bytes));
+  });
+  await t.step("byte strings are cut with the input's own slice, as cborg cuts them", () => {
+    class Viewing extends Uint8Array {
+      static get [Symbol.species](): Uint8ArrayConstructor {
+        return Uint8Array;
+      }
+      override slice(start = 0, end = this.length): Uint8Array<ArrayBuffer> {
+        return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, end - start);
+      }
+    }
+    const bytes = encodeMessage([P, new Uint8Array(100).fill(3)]);
+    for (const run of [<T>(f: () => T) => f(), withoutFastPaths]) {
+      const input = new Viewing(bytes.length);
+      input.set(bytes);
+      const got = run(() => decodeMessage(input))[1] as Uint8Array;
+      assert(got.buffer === input.buffer, "a view of the input");
+      assertEquals(got.length, 100);
+    }
+  });
 });

@@ -29,12 +29,8 @@ import {
   startAgent,
 } from "./lab/agents.ts";
 import { CHUNK_BYTES, LOOKUP_ID_BYTES, rangeMessage } from "../kernel/peers/proxy.ts";
-import {
-  encodeHello,
-  encodeProof,
-  generateEphemeral,
-  TRAILER_BYTES,
-} from "../kernel/peers/_protocol.ts";
+import { encodeHello, encodeProof, generateEphemeral } from "../kernel/peers/_protocol.ts";
+import { RECORD_OVERHEAD } from "../kernel/peers/_record.ts";
 import { PeerHub, RANGE_PROMISE } from "../kernel/peers/mod.ts";
 import { WsLink } from "../kernel/peers/_ws_link.ts";
 
@@ -265,7 +261,7 @@ Deno.test("bad input never takes a running agent down", async (t) => {
       ["a text frame", (ws) => ws.send("hello"), [1003]],
       [
         "a frame over the limit",
-        (ws) => ws.send(new Uint8Array(16 * 1024 * 1024 + TRAILER_BYTES + 1)),
+        (ws) => ws.send(new Uint8Array(16 * 1024 * 1024 + RECORD_OVERHEAD + 1)),
         [1009],
       ],
       [

@@ -3,9 +3,10 @@
  * WebSocket. Every frame is one binary grid message (kernel/codec.ts) led by
  * one of the promises below, addressed to {@link PEER_LINK_MODULE}:
  *
- * - `hello`: `[HELLO, LINK, 2, nodeId, publicKey, nonce, ephemeral, advertise|null]`,
+ * - `hello`: `[HELLO, LINK, version, nodeId, publicKey, nonce, ephemeral, advertise|null]`,
  *   sent by the dialer as soon as the socket opens, and by the listener in
- *   answer to it; `ephemeral` is a fresh X25519 public key;
+ *   answer to it; `version` is {@link LINK_VERSION} and `ephemeral` a fresh
+ *   X25519 public key;
  * - `proof`: `[PROOF, LINK, signature]`, an Ed25519 signature over
  *   {@link handshakeTranscript} (both nonces, both ephemeral keys, both node
  *   ids, the signer's role and a context string), so neither side can replay
@@ -18,12 +19,12 @@
  *   node sends one only after the peer agreed to the channel, so a node that
  *   predates this frame never receives one.
  *
- * Every frame a side sends after its proof is sealed ({@link sealFrame}): the
- * grid message followed by an 8-byte big-endian sequence number (0, 1, 2, ...
- * per direction) and a 16-byte HMAC-SHA256 tag over sequence and message,
- * keyed per direction from the X25519 shared secret ({@link deriveLinkKeys}).
+ * Every frame a side sends after its proof travels in a sealed record
+ * (_record.ts): frames with their lengths, a record sequence number and a
+ * Poly1305 tag, keyed per direction from the X25519 shared secret
+ * ({@link deriveLinkKeys}).
  *
- * Pure encoding and checking; the socket work lives in ws_link.ts.
+ * Pure encoding and checking; the socket work lives in _ws_link.ts.
  *
  * @module
  */
@@ -41,16 +42,14 @@ import {
 import { definePromise, type KnownPromise } from "../promises.ts";
 import { Buffer } from "node:buffer";
 import {
-  createHash,
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
-  type Hash,
   hkdfSync,
   type KeyObject,
-  timingSafeEqual,
 } from "node:crypto";
 import { nodeIdOf, parseNodeId } from "../identity.ts";
+import { encodedSizeBound, encodeValueInto } from "../codec.ts";
 
 /** The link module's text; its hash is slot 1 of every link frame. */
 export const PEER_LINK_TEXT =
@@ -90,20 +89,17 @@ export const MAX_DATAGRAM_BYTES = 65_535;
 /** Largest datagram channel number (32 bits). */
 export const MAX_CHANNEL = 0xffff_ffff;
 
-/** Link protocol version carried in the hello (2: ephemeral keys and per-frame MACs). */
-export const LINK_VERSION = 2;
+/**
+ * Link protocol version carried in the hello (2: ephemeral keys and one
+ * HMAC per frame; 3: frames in records, one Poly1305 tag per record).
+ */
+export const LINK_VERSION = 3;
 /** Bytes in a handshake nonce. */
 export const NONCE_BYTES = 32;
 /** Bytes in a raw X25519 public key. */
 export const EPHEMERAL_BYTES = 32;
-/** Bytes of the sequence number after every sealed frame. */
-export const SEQ_BYTES = 8;
-/** Bytes of the (truncated HMAC-SHA256) tag after every sealed frame. */
-export const MAC_BYTES = 16;
-/** Bytes a sealed frame carries after its grid message. */
-export const TRAILER_BYTES = SEQ_BYTES + MAC_BYTES;
 /** Context string mixed into every handshake signature. */
-export const HANDSHAKE_CONTEXT = "grid/peer-link/v2 handshake";
+export const HANDSHAKE_CONTEXT = "grid/peer-link/v3 handshake";
 
 /** A peer protocol violation (bad frame, failed handshake, broken link). */
 export class PeerError extends GridError {
@@ -111,6 +107,21 @@ export class PeerError extends GridError {
   constructor(message: string, options?: ErrorOptions) {
     super("peer", message, options);
     this.name = "PeerError";
+  }
+}
+
+/** A hello from a node that speaks another version of the link protocol. */
+export class LinkVersionError extends PeerError {
+  /** The version the peer's hello names. */
+  readonly version: number;
+  /** A refusal naming the peer's version and ours. */
+  constructor(version: number) {
+    super(
+      `Peer speaks grid link version ${version}, this node speaks version ${LINK_VERSION}: ` +
+        `upgrade the older node`,
+    );
+    this.name = "LinkVersionError";
+    this.version = version;
   }
 }
 
@@ -129,6 +140,20 @@ export interface Hello {
   readonly ephemeral: Uint8Array;
   /** Where the sender says it can be dialled. */
   readonly advertise?: string;
+}
+
+/**
+ * Writes one frame into `dest` from `at`; returns where it ends, or -1 when
+ * `dest` is too small (the bytes past `at` are then garbage).
+ */
+export type FrameWrite = (dest: Uint8Array, at: number) => number;
+
+/** A frame to write into a record: how to write it, and an upper bound of its size. */
+export interface FrameSource {
+  /** Writes the frame (see {@link FrameWrite}). */
+  write: FrameWrite;
+  /** An upper bound of the frame's length in bytes (Infinity for a value that holds itself). */
+  bound(): number;
 }
 
 /** One decoded link frame. */
@@ -159,11 +184,13 @@ export function encodeProof(signature: Uint8Array): Uint8Array {
 }
 
 /**
- * The encoded start of every request (or reply) frame, made once by the
- * codec: the grid tag, the array head for all the frame's slots, and the
- * two fixed hashes. `encodeMessage([promise, LINK])` is the tag (5 bytes),
- * the head of an array of two (0x82), then the hashes; only that count
- * changes.
+ * The encoded start of every request, reply or datagram frame, made once by
+ * the codec: the grid tag, the array head for all the frame's slots, and
+ * the two fixed hashes. `encodeMessage([promise, LINK])` is the tag (5
+ * bytes), the head of an array of two (0x82), then the hashes; only that
+ * count changes. A frame is this head followed by its other slots, each
+ * encoded on its own: byte for byte what `encodeMessage` gives for the whole
+ * frame (the tests check it), without encoding the two hashes every time.
  */
 function frameHead(promise: CID, slots: number): Uint8Array {
   const head = encodeMessage([promise, PEER_LINK_MODULE]);
@@ -175,84 +202,75 @@ function frameHead(promise: CID, slots: number): Uint8Array {
 const REQUEST_HEAD = frameHead(REQUEST_PROMISE.cid, 5);
 const REPLY_HEAD = frameHead(REPLY_PROMISE.cid, 4);
 const DATAGRAM_HEAD = frameHead(DATAGRAM_PROMISE.cid, 4);
+/** Most bytes two counts (request id and hops, or reply id) take. */
+const COUNTS_BOUND = 18;
 
-/** The CBOR head of a major type (0: unsigned, 2: byte string) with argument `n`. */
-function cborHead(major: number, n: number): Uint8Array {
-  const m = major << 5;
-  if (n < 24) return Uint8Array.of(m | n);
-  if (n < 0x100) return Uint8Array.of(m | 24, n);
-  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff);
-  return Uint8Array.of(m | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+/** `head`, then `a`, then `b` if given, then `last`, each a CBOR value. */
+function slots(head: Uint8Array, a: Parm, b: Parm | undefined, last: Parm): FrameSource {
+  return {
+    write(dest, at) {
+      if (at + head.length > dest.length) return -1;
+      dest.set(head, at);
+      let end = encodeValueInto(a, dest, at + head.length);
+      if (b !== undefined && end >= 0) end = encodeValueInto(b, dest, end);
+      return end < 0 ? end : encodeValueInto(last, dest, end);
+    },
+    bound: () => head.length + COUNTS_BOUND + encodedSizeBound(last),
+  };
 }
 
-/** Messages carrying a byte string this long take the one-copy generic path. */
-const SPLICE_MAX_BYTES = 16 * 1024;
-
-function hasLargeBytes(parms: Parms): boolean {
-  for (let i = 1; i < parms.length; i++) {
-    const p = parms[i];
-    if (p instanceof Uint8Array && p.length >= SPLICE_MAX_BYTES) return true;
-  }
-  return false;
+/** A request frame, to be written into a record. */
+export function requestFrame(id: number, hops: number, parms: Parms): FrameSource {
+  return slots(REQUEST_HEAD, id, hops, parms);
 }
 
-/**
- * `head` followed by the slots after the two hashes. The codec encodes
- * those slots as one array (`rest`, an array of fewer than 24, so a one-byte
- * head); a CBOR array is its head then its items, so dropping that byte
- * leaves exactly the items' encoding, and the result is byte for byte what
- * `encodeMessage` gives for the whole frame (kernel/peer_protocol_test.ts
- * checks this). Saves encoding the two fixed hashes on every frame.
- */
-function spliced(head: Uint8Array, rest: Uint8Array): Uint8Array {
-  // Every byte is written below; small frames come from node:buffer's pool.
-  const out = Buffer.allocUnsafe(head.length + rest.length - 1);
-  out.set(head, 0);
-  out.set(rest.subarray(1), head.length);
-  if (out.length > MAX_MESSAGE_BYTES) {
-    throw new CodecError(
-      `Message of ${out.length} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`,
-    );
-  }
-  return out;
-}
-
-/** Encodes a request frame (like encodeMessage's, the bytes may be a node Buffer). */
-export function encodeRequest(id: number, hops: number, parms: Parms): Uint8Array {
-  if (!Array.isArray(parms) || hasLargeBytes(parms)) {
-    return encodeMessage([REQUEST_PROMISE.cid, PEER_LINK_MODULE, id, hops, parms]);
-  }
-  return spliced(REQUEST_HEAD, encodeValue([id, hops, parms]));
-}
-
-/** Encodes a reply frame (like encodeMessage's, the bytes may be a node Buffer). */
-export function encodeReply(id: number, reply: Parms): Uint8Array {
-  if (!Array.isArray(reply) || hasLargeBytes(reply)) {
-    return encodeMessage([REPLY_PROMISE.cid, PEER_LINK_MODULE, id, reply]);
-  }
-  return spliced(REPLY_HEAD, encodeValue([id, reply]));
+/** A reply frame, to be written into a record. */
+export function replyFrame(id: number, reply: Parms): FrameSource {
+  return slots(REPLY_HEAD, id, undefined, reply);
 }
 
 /**
- * Encodes a datagram frame, byte for byte what `encodeMessage` gives for
- * `[DATAGRAM, LINK, channel, bytes]` (the tests check it), written directly:
- * datagrams are the relay's hot path.
+ * A datagram frame, to be written into a record. Throws {@link PeerError}
+ * for a channel that is not 32 bits or more than {@link MAX_DATAGRAM_BYTES}.
  */
-export function encodeDatagram(channel: number, bytes: Uint8Array): Uint8Array {
+export function datagramFrame(channel: number, bytes: Uint8Array): FrameSource {
   if (!Number.isInteger(channel) || channel < 0 || channel > MAX_CHANNEL) {
     throw new PeerError(`Datagram channel ${channel} is not a 32-bit number`);
   }
   if (bytes.length > MAX_DATAGRAM_BYTES) {
     throw new PeerError(`Datagram of ${bytes.length} bytes is over ${MAX_DATAGRAM_BYTES}`);
   }
-  const c = cborHead(0, channel);
-  const b = cborHead(2, bytes.length);
-  const out = Buffer.allocUnsafe(DATAGRAM_HEAD.length + c.length + b.length + bytes.length);
-  out.set(DATAGRAM_HEAD, 0);
-  out.set(c, DATAGRAM_HEAD.length);
-  out.set(b, DATAGRAM_HEAD.length + c.length);
-  out.set(bytes, DATAGRAM_HEAD.length + c.length + b.length);
-  return out;
+  return slots(DATAGRAM_HEAD, channel, undefined, bytes);
+}
+
+/** The bytes of one frame on their own (tests, tools); the link writes frames into records. */
+export function encodeFrame(frame: FrameSource): Uint8Array {
+  const bound = frame.bound();
+  if (!Number.isFinite(bound)) {
+    throw new CodecError("Cannot encode a value nested this deep (or holding itself)");
+  }
+  const out = new Uint8Array(bound);
+  const end = frame.write(out, 0);
+  if (end < 0) throw new Error("A frame is larger than its size bound"); // a bug
+  if (end > MAX_MESSAGE_BYTES) {
+    throw new CodecError(`Message of ${end} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`);
+  }
+  return out.subarray(0, end);
+}
+
+/** Encodes a request frame on its own. */
+export function encodeRequest(id: number, hops: number, parms: Parms): Uint8Array {
+  return encodeFrame(requestFrame(id, hops, parms));
+}
+
+/** Encodes a reply frame on its own. */
+export function encodeReply(id: number, reply: Parms): Uint8Array {
+  return encodeFrame(replyFrame(id, reply));
+}
+
+/** Encodes a datagram frame on its own (throws {@link PeerError} like {@link datagramFrame}). */
+export function encodeDatagram(channel: number, bytes: Uint8Array): Uint8Array {
+  return encodeFrame(datagramFrame(channel, bytes));
 }
 
 function isCount(value: Parm | undefined): value is number {
@@ -279,6 +297,7 @@ export function decodeFrame(bytes: Uint8Array, limits: DecodeLimits = {}): LinkF
   }
   if (HELLO_PROMISE.cid.equals(promise)) {
     const [, , version, id, publicKey, nonce, ephemeral, advertise] = m;
+    if (version !== LINK_VERSION && isCount(version)) throw new LinkVersionError(version);
     if (m.length !== 8 || version !== LINK_VERSION) {
       throw new PeerError(`Unsupported hello (link version ${String(version)})`);
     }
@@ -433,71 +452,6 @@ export function deriveLinkKeys(
   return role === "dialer"
     ? { send: toListener, receive: toDialer }
     : { send: toDialer, receive: toListener };
-}
-
-function seqBytes(seq: number): Uint8Array {
-  const out = new Uint8Array(SEQ_BYTES);
-  new DataView(out.buffer).setBigUint64(0, BigInt(seq));
-  return out;
-}
-
-/** HMAC-SHA256 states after the padded key block, per key (copying one is cheaper than a new HMAC). */
-const macStates = new WeakMap<Uint8Array, { inner: Hash; outer: Hash }>();
-
-/**
- * HMAC-SHA256(key, seq || frame), first {@link MAC_BYTES} bytes. Computed as
- * RFC 2104 spells it, from hash states that have already absorbed the padded
- * key: node:crypto's createHmac costs about 4x more per small frame in Deno.
- */
-function frameTag(key: Uint8Array, seq: Uint8Array, frame: Uint8Array): Uint8Array {
-  let state = macStates.get(key);
-  if (!state) {
-    if (key.length > 64) throw new Error("HMAC key longer than a SHA-256 block");
-    const ipad = new Uint8Array(64).fill(0x36);
-    const opad = new Uint8Array(64).fill(0x5c);
-    for (let i = 0; i < key.length; i++) {
-      ipad[i] ^= key[i];
-      opad[i] ^= key[i];
-    }
-    state = { inner: createHash("sha256").update(ipad), outer: createHash("sha256").update(opad) };
-    macStates.set(key, state);
-  }
-  const inner = state.inner.copy().update(seq).update(frame).digest();
-  return state.outer.copy().update(inner).digest().subarray(0, MAC_BYTES);
-}
-
-/** `frame` followed by the 8-byte big-endian `seq` and the tag over both. */
-export function sealFrame(key: Uint8Array, seq: number, frame: Uint8Array): Uint8Array {
-  const s = seqBytes(seq);
-  const out = Buffer.allocUnsafe(frame.length + TRAILER_BYTES);
-  out.set(frame, 0);
-  out.set(s, frame.length);
-  out.set(frameTag(key, s, frame), frame.length + SEQ_BYTES);
-  return out;
-}
-
-/**
- * Checks a sealed frame's tag and that its sequence number is `expected`
- * (frames arrive in order, so anything else is a replay, a drop or a
- * reorder); returns the length of the grid message in front of the trailer.
- * Throws {@link PeerError} otherwise.
- */
-export function openFrame(key: Uint8Array, expected: number, sealed: Uint8Array): number {
-  const length = sealed.length - TRAILER_BYTES;
-  if (length < 0) throw new PeerError("Frame too short to carry a sequence number and MAC");
-  const frame = new Uint8Array(sealed.buffer, sealed.byteOffset, length);
-  const s = new Uint8Array(sealed.buffer, sealed.byteOffset + length, SEQ_BYTES);
-  const tag = new Uint8Array(sealed.buffer, sealed.byteOffset + length + SEQ_BYTES, MAC_BYTES);
-  if (!timingSafeEqual(frameTag(key, s, frame), tag)) {
-    throw new PeerError("Frame MAC does not verify (altered or injected frame)");
-  }
-  const seq = new DataView(s.buffer, s.byteOffset, SEQ_BYTES).getBigUint64(0);
-  if (seq !== BigInt(expected)) {
-    throw new PeerError(
-      `Frame sequence ${seq} is not the expected ${expected} (replayed, dropped or reordered)`,
-    );
-  }
-  return length;
 }
 
 /** Every link promise, for a kernel that wants to know them. */

@@ -1,17 +1,19 @@
 /**
  * One authenticated WebSocket link to one peer (npm:ws): the mutual
  * challenge-response handshake, then requests and replies in both
- * directions, many in flight at once, each frame one binary grid message
- * sealed with a sequence number and a MAC (see peer_protocol.ts). Bad frames,
- * bad MACs and out-of-order sequence numbers close the link, never the
- * process.
+ * directions, many in flight at once, each frame one binary grid message;
+ * after the handshake the frames travel in sealed records, a sequence number
+ * and a MAC per record (_record.ts), the frames of one turn of the event loop
+ * sharing one record. Bad frames, bad MACs and out-of-order sequence numbers
+ * close the link, never the process.
  *
- * Liveness: once up, the link pings the peer (a WebSocket ping) every
- * {@link LINK_DEFAULTS}.pingIntervalMs; anything from the peer (a frame or a
- * pong) counts as a sign of life, and a link that has heard nothing for
- * `deadAfterMs` is cut, so a peer that vanished (its address changed, its
- * machine froze, the path dropped) is noticed in seconds, not at TCP's
- * retransmission limit.
+ * Liveness: once up, the dialer pings the peer (a WebSocket ping) every
+ * {@link LINK_DEFAULTS}.pingIntervalMs unless records just went both ways,
+ * and the listener answers (_liveness.ts says when each end pings); anything
+ * from the peer (a record, a ping or a pong) counts as a sign of life, and a
+ * link that has heard nothing for `deadAfterMs` is cut, so a peer that
+ * vanished (its address changed, its machine froze, the path dropped) is
+ * noticed in seconds, not at TCP's retransmission limit.
  *
  * @module
  */
@@ -24,25 +26,34 @@ import { reject } from "../promises.ts";
 import type { RawData, WebSocket } from "ws";
 import {
   checkHello,
+  datagramFrame,
   decodeFrame,
   deriveLinkKeys,
-  encodeDatagram,
   encodeHello,
   encodeProof,
-  encodeReply,
-  encodeRequest,
   type Ephemeral,
+  type FrameSource,
   generateEphemeral,
   handshakeTranscript,
   type Hello,
+  LINK_VERSION,
   type LinkFrame,
   type LinkKeys,
   type LinkRole,
+  LinkVersionError,
   NONCE_BYTES,
-  openFrame,
   PeerError,
-  sealFrame,
+  replyFrame,
+  requestFrame,
 } from "./_protocol.ts";
+import { livenessStep } from "./_liveness.ts";
+import {
+  frameBounds,
+  openRecord,
+  RECORD_BATCH_BYTES,
+  RECORD_OVERHEAD,
+  RecordWriter,
+} from "./_record.ts";
 
 /** Close codes a link uses (4000-4999 is the application range). */
 export const CLOSE_CODES = {
@@ -55,6 +66,14 @@ export const CLOSE_CODES = {
   protocol: 4002,
   self: 4003,
 } as const;
+
+/**
+ * The largest WebSocket message a link reads when its frames may be
+ * `maxFrameBytes` long: a record of one such frame, or a batch of smaller ones.
+ */
+export function maxRecordBytes(maxFrameBytes: number): number {
+  return Math.max(maxFrameBytes + RECORD_OVERHEAD, RECORD_BATCH_BYTES);
+}
 
 /** Frames held while waiting for the peer's hello. */
 const MAX_EARLY_FRAMES = 8;
@@ -96,7 +115,7 @@ export interface WsLinkOptions {
   requestTimeoutMs?: number;
   /** Bytes we may have queued for a peer that does not read; more closes the link. */
   maxQueuedBytes?: number;
-  /** Time between liveness pings once the link is up. */
+  /** Time between liveness ticks (and the dialer's pings on a quiet link) once the link is up. */
   pingIntervalMs?: number;
   /** A link that heard nothing from the peer for this long is cut. */
   deadAfterMs?: number;
@@ -125,19 +144,49 @@ interface Pending {
 
 /** Byte strings at least this long may be decoded as views of the frame (see {@link FrameBytes}). */
 export const VIEW_MIN_BYTES = 1024;
+/** Byte strings from this long up to {@link POOLED_MAX_BYTES} are copied into a shared pool. */
+export const POOLED_MIN_BYTES = 512;
+/** See {@link POOLED_MIN_BYTES}. */
+export const POOLED_MAX_BYTES = 4 * 1024;
+/** Bytes of one pool: a kept pooled string holds at most this much memory (node:buffer's pool size). */
+export const POOL_BYTES = 8 * 1024;
+
+let pool = new ArrayBuffer(0);
+let poolAt = 0;
 
 /**
- * A received frame whose large byte strings decode as views instead of
- * copies. cborg cuts each byte string out of its input with `slice`; for a
- * long string that fills at least half of the buffer under the frame, this
- * class hands back a plain Uint8Array view of those bytes, saving an
- * allocation and a copy per payload. Shorter ones (hashes, ids) are copied
- * as before, and so are strings that would pin a much larger buffer, so a
- * kept view never holds more than twice its own length in memory. Safe
- * because the buffer is this link's alone: npm:ws hands each message over
- * once, in a buffer the socket read or the fragment join allocated for it,
- * and nothing writes to it afterwards. Should cborg stop calling `slice`, it
- * only copies again.
+ * A copy of `length` bytes of `source` from `start`, cut from a shared pool
+ * instead of an allocation of its own, as node:buffer's allocUnsafe does for
+ * small buffers: one allocation serves several strings (64 replies in one
+ * record carry 64 payloads). Each piece is handed out once and never
+ * written again; a piece that is kept holds its pool, at most
+ * {@link POOL_BYTES}, so only strings of at least {@link POOLED_MIN_BYTES}
+ * are pooled (a kept string then holds at most 16 times its length).
+ */
+function pooledCopy(source: Uint8Array, start: number, length: number): Uint8Array<ArrayBuffer> {
+  if (poolAt + length > pool.byteLength) {
+    pool = new ArrayBuffer(POOL_BYTES);
+    poolAt = 0;
+  }
+  const out = new Uint8Array(pool, poolAt, length);
+  out.set(source.subarray(start, start + length));
+  poolAt += (length + 7) & ~7;
+  return out;
+}
+
+/**
+ * A received frame whose byte strings decode without an allocation each.
+ * The codec cuts each byte string out of its input with `slice`; for a long
+ * string that fills at least half of the buffer under the frame, this class
+ * hands back a plain Uint8Array view of those bytes, saving an allocation
+ * and a copy per payload. Strings that would pin a much larger buffer are
+ * copied: from {@link POOLED_MIN_BYTES} to {@link POOLED_MAX_BYTES} into a
+ * shared pool ({@link pooledCopy}), others (hashes, ids, keys, and large
+ * strings) into arrays of their own. So a kept string never holds more than
+ * twice its own length in memory, or one pool. Safe because the buffer is
+ * this link's alone: npm:ws hands each message over once, in a buffer the
+ * socket read or the fragment join allocated for it, and nothing writes to
+ * it afterwards. Should the codec stop calling `slice`, it only copies again.
  */
 class FrameBytes extends Uint8Array {
   static get [Symbol.species](): Uint8ArrayConstructor {
@@ -146,12 +195,16 @@ class FrameBytes extends Uint8Array {
   override slice(start = 0, end = this.length): Uint8Array<ArrayBuffer> {
     const length = end - start;
     if (!(start >= 0 && length >= 0 && end <= this.length)) {
-      return super.slice(start, end) as Uint8Array<ArrayBuffer>; // not how cborg calls it
+      return super.slice(start, end) as Uint8Array<ArrayBuffer>; // not how the codec calls it
     }
-    // A plain view first: plain Uint8Array methods stay on V8's fast paths.
-    const view = new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, length);
-    if (length >= VIEW_MIN_BYTES && 2 * length >= this.buffer.byteLength) return view;
-    return view.slice();
+    if (length >= VIEW_MIN_BYTES && 2 * length >= this.buffer.byteLength) {
+      // A plain view: plain Uint8Array methods stay on V8's fast paths.
+      return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, length);
+    }
+    if (length >= POOLED_MIN_BYTES && length <= POOLED_MAX_BYTES) {
+      return pooledCopy(this, start, length);
+    }
+    return new Uint8Array(this.buffer as ArrayBuffer, this.byteOffset + start, length).slice();
   }
 }
 
@@ -185,8 +238,11 @@ export class WsLink {
   #peerHello?: Hello;
   /** Per-direction frame keys, set once the peer's hello is in. */
   #keys?: LinkKeys;
-  /** Sequence number of the next frame we seal, and of the next we expect. */
-  #sendSeq = 0;
+  /** Gathers the frames we send into sealed records (set with the keys). */
+  #writer?: RecordWriter;
+  /** Set while a flush of #writer is scheduled. */
+  #flushing = false;
+  /** Sequence number of the next record we expect. */
   #receiveSeq = 0;
   /** Set when the peer's proof has been read: every frame after it is sealed. */
   #peerSealed = false;
@@ -203,7 +259,6 @@ export class WsLink {
   #refused = 0;
   #refusedLoggedAt = 0;
   #isClosed = false;
-  #corked = false;
   #sweepTimer?: ReturnType<typeof setTimeout>;
   #sweepAt = Infinity;
   #resolveReady!: (peer: PeerInfo) => void;
@@ -213,6 +268,10 @@ export class WsLink {
   #pingTimer?: ReturnType<typeof setInterval>;
   #lastActive = performance.now();
   #lastHeard = performance.now();
+  /** performance.now() of the last record read from the peer. */
+  #lastRecordIn = -Infinity;
+  /** performance.now() of the last record we sent. */
+  #lastRecordOut = -Infinity;
 
   /** Wraps `ws` and starts the handshake as soon as it is open. */
   constructor(ws: WebSocket, options: WsLinkOptions) {
@@ -243,6 +302,8 @@ export class WsLink {
     });
     ws.on("message", (data: RawData, isBinary: boolean) => this.#onMessage(data, isBinary));
     ws.on("pong", () => (this.#lastHeard = performance.now()));
+    // npm:ws answers a ping with a pong by itself; the ping is a sign of life too.
+    ws.on("ping", () => (this.#lastHeard = performance.now()));
     this.#handshakeTimer = setTimeout(() => {
       this.#fail(CLOSE_CODES.handshake, "Peer did not prove its key in time");
     }, options.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs);
@@ -311,28 +372,28 @@ export class WsLink {
     if (this.#isClosed || !this.#peer) {
       return Promise.resolve(reject("peer", "Link is not up"));
     }
-    const id = this.#nextId++;
-    let frame: Uint8Array;
-    try {
-      frame = encodeRequest(id, options.hops ?? 0, parms);
-    } catch (err) {
-      return Promise.resolve(reject(rejectCodeOf(err), oneLine(err)));
-    }
-    const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs ??
-      LINK_DEFAULTS.requestTimeoutMs;
     const signal = options.signal;
     if (signal?.aborted) return Promise.resolve(reject("peer", "Request aborted"));
+    const id = this.#nextId++;
+    const frame = requestFrame(id, options.hops ?? 0, parms);
+    const timeoutMs = options.timeoutMs ?? this.#opts.requestTimeoutMs ??
+      LINK_DEFAULTS.requestTimeoutMs;
     return new Promise((resolve) => {
       const deadline = performance.now() + timeoutMs;
       const entry: Pending = { resolve, deadline, timeoutMs, signal, onAbort: undefined };
+      this.#pending.set(id, entry);
+      try {
+        this.#send(frame);
+      } catch (err) {
+        this.#pending.delete(id);
+        return resolve(reject(rejectCodeOf(err), oneLine(err)));
+      }
       this.#armSweep(deadline);
       if (signal) {
         entry.onAbort = () => this.#settle(id, reject("peer", "Request aborted"));
         signal.addEventListener("abort", entry.onAbort, { once: true });
       }
-      this.#pending.set(id, entry);
       this.#lastActive = performance.now();
-      this.#send(frame);
     });
   }
 
@@ -344,8 +405,8 @@ export class WsLink {
   sendDatagram(channel: number, bytes: Uint8Array): boolean {
     if (this.#isClosed || !this.#verified || this.#ws.readyState !== this.#ws.OPEN) return false;
     const limit = this.#opts.maxDatagramQueueBytes ?? LINK_DEFAULTS.maxDatagramQueueBytes;
-    if (this.#ws.bufferedAmount > limit) return false;
-    this.#send(encodeDatagram(channel, bytes));
+    if (this.#ws.bufferedAmount + (this.#writer?.pendingBytes ?? 0) > limit) return false;
+    this.#send(datagramFrame(channel, bytes));
     return true;
   }
 
@@ -391,6 +452,7 @@ export class WsLink {
   /** Closes the link with a code and a short reason. */
   close(code: number = CLOSE_CODES.normal, reason = ""): void {
     if (this.#isClosed) return;
+    this.#flush(); // what was sent before the close goes out before it
     try {
       this.#ws.close(code, reason.slice(0, 120));
     } catch {
@@ -402,18 +464,44 @@ export class WsLink {
     }
   }
 
-  /** Seals `frame` with the next sequence number and our send key, then sends it. */
-  #send(frame: Uint8Array): void {
-    if (this.#ws.readyState !== this.#ws.OPEN || !this.#keys) return;
-    this.#sendRaw(sealFrame(this.#keys.send, this.#sendSeq++, frame));
+  /**
+   * Adds `frame` to the record being gathered and makes sure it is flushed.
+   * Throws CodecError for a frame the codec refuses (nothing is sent then).
+   *
+   * The frames sent in one turn share a record, so they share one MAC and
+   * one socket write. A lone request or reply (nothing else outstanding)
+   * flushes at the end of the microtask queue, so a single round trip pays no
+   * extra latency; while other replies are still being computed, it flushes
+   * after this turn of the event loop, so a burst goes out as one record.
+   */
+  #send(frame: FrameSource): void {
+    if (this.#ws.readyState !== this.#ws.OPEN || !this.#writer) return;
+    this.#writer.add(frame);
+    if (this.#flushing) return;
+    this.#flushing = true;
+    if (this.#inFlight > 0 || this.#pending.size > 1) setImmediate(this.#flush);
+    else queueMicrotask(this.#flush);
   }
 
-  /** Sends one frame as it is (the handshake's hello and proof). */
-  #sendRaw(frame: Uint8Array): void {
+  /** Seals what was gathered and sends it, one WebSocket message per record. */
+  #flush = (): void => {
+    this.#flushing = false;
+    const records = this.#writer?.take();
+    if (!records || records.length === 0) return;
+    this.#lastRecordOut = performance.now();
+    if (records.length === 1) return this.#sendRaw(records[0]);
+    const socket = (this.#ws as unknown as { _socket?: CorkableSocket })._socket;
+    const corked = typeof socket?.cork === "function";
+    if (corked) socket!.cork(); // many records: one socket write
+    for (const record of records) this.#sendRaw(record);
+    if (corked) socket!.uncork();
+  };
+
+  /** Sends one WebSocket message as it is (a record, or the handshake's hello and proof). */
+  #sendRaw(bytes: Uint8Array): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
-    this.#cork();
     // No per-send callback: a failed write surfaces as the socket's error and close events.
-    this.#ws.send(frame, { binary: true });
+    this.#ws.send(bytes, { binary: true });
     const queued = this.#ws.bufferedAmount;
     const limit = this.#opts.maxQueuedBytes ?? LINK_DEFAULTS.maxQueuedBytes;
     if (queued > limit) {
@@ -421,28 +509,6 @@ export class WsLink {
       this.#fail(CLOSE_CODES.tryAgain, `Peer is not reading (${queued} bytes queued)`);
       this.#ws.terminate();
     }
-  }
-
-  /**
-   * Batches the frames sent in one turn into one socket write: the first send
-   * corks the socket, and it is uncorked once the current work is done. A lone
-   * request or reply (nothing else outstanding) flushes at the end of the
-   * microtask queue, so a single round trip pays no extra latency; while other
-   * replies are still being computed, it flushes after this turn of the event
-   * loop, so a burst goes out as one writev instead of one write per frame.
-   */
-  #cork(): void {
-    if (this.#corked) return;
-    const socket = (this.#ws as unknown as { _socket?: CorkableSocket })._socket;
-    if (!socket || typeof socket.cork !== "function") return;
-    this.#corked = true;
-    socket.cork();
-    const flush = () => {
-      this.#corked = false;
-      socket.uncork();
-    };
-    if (this.#inFlight > 0 || this.#pending.size > 1) setImmediate(flush);
-    else queueMicrotask(flush);
   }
 
   #sendHello(): void {
@@ -473,9 +539,9 @@ export class WsLink {
     if (!isBinary) return this.#fail(CLOSE_CODES.unsupported, "Binary frames only");
     const bytes = toBytes(data);
     if (this.#peerSealed) {
-      if (this.#verified && this.#queued === 0) return this.#onSealed(bytes);
-      // Sealed frames that arrive while the peer's proof is still being checked wait their turn.
-      this.#enqueue(() => this.#onSealed(bytes));
+      if (this.#verified && this.#queued === 0) return this.#onRecord(bytes);
+      // Records that arrive while the peer's proof is still being checked wait their turn.
+      this.#enqueue(() => this.#onRecord(bytes));
       return;
     }
     let frame: LinkFrame;
@@ -484,7 +550,9 @@ export class WsLink {
         maxBytes: this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes,
       });
     } catch (err) {
-      return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
+      // A node of another link version is told so in one line naming both versions.
+      const why = err instanceof LinkVersionError ? err.message : `Bad frame: ${oneLine(err)}`;
+      return this.#fail(CLOSE_CODES.protocol, why);
     }
     // Everything the peer sends after its proof is sealed.
     if (frame.kind === "proof") this.#peerSealed = true;
@@ -501,23 +569,33 @@ export class WsLink {
     });
   }
 
-  /** Checks a sealed frame's MAC and sequence number, then handles the grid message in it. */
-  #onSealed(bytes: Uint8Array): void {
+  /** Checks a record's MAC and sequence number, then handles the frames in it, in order. */
+  #onRecord(bytes: Uint8Array): void {
     if (this.#isClosed) return;
     if (!this.#verified || !this.#keys) {
       return this.#fail(CLOSE_CODES.handshake, "Frame before the handshake finished");
     }
-    let frame: LinkFrame;
+    const maxBytes = this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes;
+    let bounds: number[];
     try {
-      const length = openFrame(this.#keys.receive, this.#receiveSeq, bytes);
+      const length = openRecord(this.#keys.receive, this.#receiveSeq, bytes);
       this.#receiveSeq++;
-      frame = decodeFrame(new FrameBytes(bytes.buffer as ArrayBuffer, bytes.byteOffset, length), {
-        maxBytes: this.#opts.maxFrameBytes ?? LINK_DEFAULTS.maxFrameBytes,
-      });
+      this.#lastRecordIn = this.#lastHeard;
+      bounds = frameBounds(bytes, length, maxBytes);
     } catch (err) {
-      return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
+      return this.#fail(CLOSE_CODES.protocol, `Bad record: ${oneLine(err)}`);
     }
-    this.#onFrame(frame);
+    const buffer = bytes.buffer as ArrayBuffer;
+    for (let i = 0; i < bounds.length && !this.#isClosed; i += 2) {
+      let frame: LinkFrame;
+      try {
+        const at = bytes.byteOffset + bounds[i];
+        frame = decodeFrame(new FrameBytes(buffer, at, bounds[i + 1] - bounds[i]), { maxBytes });
+      } catch (err) {
+        return this.#fail(CLOSE_CODES.protocol, `Bad frame: ${oneLine(err)}`);
+      }
+      this.#onFrame(frame);
+    }
   }
 
   async #onHandshakeFrame(frame: LinkFrame): Promise<void> {
@@ -539,6 +617,7 @@ export class WsLink {
       const dialer = this.#opts.role === "dialer" ? this.#myHello : frame.hello;
       const listener = this.#opts.role === "dialer" ? frame.hello : this.#myHello;
       this.#keys = deriveLinkKeys(this.#opts.role, this.#ephemeral, dialer, listener);
+      this.#writer = new RecordWriter(this.#keys.send);
       if (this.#opts.role === "listener") this.#sendHello();
       const transcript = this.#transcript(this.#opts.role);
       this.#sendRaw(encodeProof(await this.#opts.identity.sign(transcript)));
@@ -575,28 +654,36 @@ export class WsLink {
     throw new PeerError(`Unexpected ${frame.kind} frame before the handshake finished`);
   }
 
-  /** Pings the peer on an idle link, and cuts the link once it has heard nothing for too long. */
+  /** Pings the peer when the link is quiet, and cuts the link once it has heard nothing for too long. */
   #startPings(): void {
-    const every = this.#opts.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs;
-    const deadAfter = this.#opts.deadAfterMs ?? LINK_DEFAULTS.deadAfterMs;
+    const intervalMs = this.#opts.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs;
+    const timing = { intervalMs, deadAfterMs: this.#opts.deadAfterMs ?? LINK_DEFAULTS.deadAfterMs };
     this.#pingTimer = setInterval(() => {
       if (this.#isClosed) return;
-      const silent = performance.now() - this.#lastHeard;
-      if (silent > deadAfter) {
+      const now = performance.now();
+      const state = {
+        role: this.#opts.role,
+        heardMs: now - this.#lastHeard,
+        recordInMs: now - this.#lastRecordIn,
+        recordOutMs: now - this.#lastRecordOut,
+      };
+      const step = livenessStep(state, timing);
+      if (step === "cut") {
         this.#log("info", "peer-silent", {
           peer: this.#peer?.id,
-          silentMs: Math.round(silent),
-          why: `no answer in ${deadAfter} ms: the link is cut`,
+          silentMs: Math.round(state.heardMs),
+          why: `no answer in ${timing.deadAfterMs} ms: the link is cut`,
         });
         this.#ws.terminate();
         return;
       }
+      if (step === "wait") return;
       try {
         this.#ws.ping();
       } catch {
         this.#ws.terminate(); // the socket is gone: close() runs through the close event
       }
-    }, every);
+    }, intervalMs);
     Deno.unrefTimer(this.#pingTimer);
   }
 
@@ -643,7 +730,7 @@ export class WsLink {
         this.#refusedLoggedAt = now;
         this.#refused = 0;
       }
-      this.#send(encodeReply(id, reject("peer", `Too many requests in flight (limit ${limit})`)));
+      this.#send(replyFrame(id, reject("peer", `Too many requests in flight (limit ${limit})`)));
       return;
     }
     this.#inFlight++;
@@ -651,13 +738,13 @@ export class WsLink {
       .catch((err) => reject(rejectCodeOf(err), oneLine(err)))
       .then((reply) => {
         this.#inFlight--;
-        let frame: Uint8Array;
         try {
-          frame = encodeReply(id, reply);
+          this.#send(replyFrame(id, reply));
         } catch (err) {
-          frame = encodeReply(id, reject(rejectCodeOf(err), `Cannot send reply: ${oneLine(err)}`));
+          this.#send(
+            replyFrame(id, reject(rejectCodeOf(err), `Cannot send reply: ${oneLine(err)}`)),
+          );
         }
-        this.#send(frame);
       });
   }
 
@@ -670,7 +757,15 @@ export class WsLink {
     this.#sweepTimer = undefined;
     clearInterval(this.#pingTimer);
     if (!this.#verified) {
-      this.#rejectReady(new PeerError(`Link closed during the handshake (${code} ${reason})`));
+      // A node of an older link version (2 or before) refuses our hello this way.
+      const older = /Unsupported hello \(link version \d+\)/.test(reason);
+      this.#rejectReady(
+        new PeerError(
+          older
+            ? `Peer refused our grid link version ${LINK_VERSION} hello: it speaks an older version (2 or before), upgrade it (${code} ${reason})`
+            : `Link closed during the handshake (${code} ${reason})`,
+        ),
+      );
     }
     const why = `Link to "${this.#peer?.id ?? this.#opts.url}" closed (${code}${
       reason ? ` ${reason}` : ""

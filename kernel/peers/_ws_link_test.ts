@@ -5,7 +5,7 @@ import { hashText } from "../hash.ts";
 import type { Logger } from "../service.ts";
 import { assert, assertEquals } from "../_testing_assert.ts";
 import { PeerHub } from "./hub.ts";
-import { WsLink } from "./_ws_link.ts";
+import { maxRecordBytes, POOL_BYTES, WsLink } from "./_ws_link.ts";
 import {
   decodeFrame,
   encodeHello,
@@ -14,10 +14,14 @@ import {
   generateEphemeral,
   handshakeTranscript,
   type Hello,
+  HELLO_PROMISE,
+  LINK_VERSION,
   NONCE_BYTES,
+  PEER_LINK_MODULE,
   PeerError,
-  TRAILER_BYTES,
 } from "./_protocol.ts";
+import { LENGTH_BYTES, TRAILER_BYTES } from "./_record.ts";
+import { decodeMessage, encodeMessage } from "../codec.ts";
 
 const ECHO = hashText("echo");
 
@@ -117,6 +121,15 @@ Deno.test("payloads of every size come back exact, also many at once in one read
     for (let i = 0; i < sizes.length; i++) {
       assertEquals(replies[i][1], payloads[i], `echo of ${sizes[i]} bytes`);
       assertEquals(replies[i][2], payloads[i], `copy of ${sizes[i]} bytes`);
+    }
+    // A kept payload holds little memory besides its own: twice its length at
+    // most, or one pool of copies (small payloads share one allocation).
+    for (const bytes of seen) {
+      const held = bytes.buffer.byteLength;
+      assert(
+        held <= Math.max(2 * bytes.length, POOL_BYTES, 64),
+        `${bytes.length} bytes hold ${held}`,
+      );
     }
     // What the handler was given stays intact after more traffic, and a copy
     // made with slice() is independent of it.
@@ -296,13 +309,62 @@ for (
       },
       /MAC/,
     ],
+    [
+      "a frame slipped into a record in front of its frames",
+      (record: Uint8Array, raw: (b: Uint8Array) => void) => {
+        const extra = encodeRequest(99, 0, [ECHO, 2]);
+        const out = new Uint8Array(LENGTH_BYTES + extra.length + record.length);
+        new DataView(out.buffer).setUint32(0, extra.length);
+        out.set(extra, LENGTH_BYTES);
+        out.set(record, LENGTH_BYTES + extra.length);
+        raw(out);
+      },
+      /MAC/,
+    ],
+    [
+      "a dropped record (the next one arrives)",
+      (() => {
+        let seen = 0;
+        return (record: Uint8Array, raw: (b: Uint8Array) => void) => {
+          if (seen++ > 0) raw(record); // the first record after arming never arrives
+        };
+      })(),
+      /sequence/,
+    ],
+    [
+      "two records swapped",
+      (() => {
+        let held: Uint8Array | undefined;
+        return (record: Uint8Array, raw: (b: Uint8Array) => void) => {
+          if (!held) {
+            held = record;
+            return;
+          }
+          raw(record);
+          raw(held);
+        };
+      })(),
+      /sequence/,
+    ],
+    [
+      "a record cut short",
+      (record: Uint8Array, raw: (b: Uint8Array) => void) => {
+        raw(record.subarray(0, record.length - 1));
+      },
+      /MAC/,
+    ],
   ] as const
 ) {
   Deno.test(`${name} closes the link with a logged reason`, async () => {
     const { server, link, events } = await tamperedLink(tamper);
     try {
-      const reply = await link.request([ECHO, 3], { timeoutMs: 5_000 });
-      assertEquals(rejectReason(reply).code, "peer");
+      // Two requests in two turns: two records (the drop and swap cases need a second).
+      const first = link.request([ECHO, 3], { timeoutMs: 5_000 });
+      await new Promise((r) => setTimeout(r, 20));
+      const second = link.request([ECHO, 4], { timeoutMs: 5_000 });
+      for (const reply of await Promise.all([first, second])) {
+        assertEquals(rejectReason(reply).code, "peer");
+      }
       const closed = await link.closed;
       assertEquals(closed.code, 4002, closed.reason);
       assert(why.test(closed.reason), closed.reason);
@@ -317,6 +379,63 @@ for (
     }
   });
 }
+
+Deno.test("a sealed frame over the receiver's frame limit closes the link with a logged reason", async () => {
+  const events: string[] = [];
+  const log: Logger = (_l, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1])),
+    maxFrameBytes: 4096,
+    log,
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const link = new WsLink(new WebSocket(url, { perMessageDeflate: false }), {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    await link.ready;
+    assert(isAccept(await link.request([ECHO, new Uint8Array(1024)])), "a frame under the limit");
+    // Sealed correctly by an authenticated peer, but larger than the listener reads.
+    const reply = await link.request([ECHO, new Uint8Array(8192)], { timeoutMs: 5_000 });
+    assertEquals(rejectReason(reply).code, "peer");
+    const closed = await link.closed;
+    assertEquals(closed.code, 4002, closed.reason);
+    assert(/frame of \d+ bytes that does not fit/.test(closed.reason), closed.reason);
+    assert(events.some((e) => e.startsWith("peer-protocol-error")), events.join("\n"));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a record over the WebSocket message limit closes the link before it is read (1009)", async () => {
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1])),
+    maxFrameBytes: 4096,
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const link = new WsLink(ws, {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    await link.ready;
+    // The listener's ws reads at most maxRecordBytes(4096) per message; one byte more is refused
+    // by the WebSocket layer as it arrives, before any of it is buffered as a record.
+    ws.send(new Uint8Array(maxRecordBytes(4096) + 1), { binary: true });
+    assertEquals((await link.closed).code, 1009);
+    await until(() => server.connected().length === 0);
+  } finally {
+    await server.close();
+  }
+});
 
 Deno.test("many sealed frames in flight both ways all arrive, authenticated", async () => {
   const server = new PeerHub({
@@ -367,5 +486,259 @@ Deno.test("a listener whose hello's X25519 key differs from the one it signed fa
     assertEquals((await link.closed).code, 4001);
   } finally {
     await close();
+  }
+});
+
+Deno.test("the requests of one turn go out as one record, and so do their replies", async () => {
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: (parms) => Promise.resolve(accept(parms[1])),
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const link = new WsLink(ws, {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    await link.ready;
+    let sent = 0;
+    let received = 0;
+    const send = ws.send.bind(ws) as (data: Uint8Array, opts?: unknown) => void;
+    (ws as unknown as { send: unknown }).send = (data: Uint8Array, opts?: unknown) => {
+      sent++;
+      send(data, opts);
+    };
+    ws.on("message", () => received++);
+    const replies = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => link.request([ECHO, i, new Uint8Array(1024)])),
+    );
+    replies.forEach((reply, i) => assertEquals(reply[1], i));
+    assertEquals(sent, 1, "64 requests in one record");
+    assertEquals(received, 1, "64 replies in one record");
+    link.close();
+    await link.closed;
+  } finally {
+    await server.close();
+  }
+});
+
+/** A hello as a node of link `version` sends it (version 2's has the same slots as 3's). */
+async function helloOfVersion(version: number): Promise<Uint8Array> {
+  const old = await generateIdentity();
+  return encodeMessage([
+    HELLO_PROMISE.cid,
+    PEER_LINK_MODULE,
+    version,
+    old.id,
+    old.publicKey,
+    crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+    generateEphemeral().publicKey,
+    null,
+  ]);
+}
+
+Deno.test("a node of the previous link version is refused with one line naming both versions", async () => {
+  const events: string[] = [];
+  const log: Logger = (_l, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
+  const server = new PeerHub({
+    identity: await generateIdentity(),
+    handler: () => Promise.resolve(accept()),
+    log,
+  });
+  try {
+    const { url } = await server.listen("127.0.0.1", 0);
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    await new Promise((r) => ws.once("open", r));
+    const closed = new Promise<[number, string]>((resolve) =>
+      ws.once(
+        "close",
+        (code: number, reason: Uint8Array) => resolve([code, new TextDecoder().decode(reason)]),
+      )
+    );
+    ws.send(await helloOfVersion(LINK_VERSION - 1));
+    const want = `Peer speaks grid link version ${
+      LINK_VERSION - 1
+    }, this node speaks version ${LINK_VERSION}: upgrade the older node`;
+    assertEquals(await closed, [4002, want]);
+    const lines = events.filter((e) => e.includes("link version"));
+    assertEquals(lines.length, 1, events.join("\n"));
+    assert(lines[0].startsWith("peer-handshake-failed") && lines[0].includes(want), lines[0]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("a dialer refused by a node of the previous link version says which version it speaks", async () => {
+  // What a version 2 listener does with a hello of another version.
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+  wss.on("connection", (ws) => {
+    ws.once("message", (data: Uint8Array) => {
+      const version = decodeMessage(new Uint8Array(data))[2];
+      ws.close(4002, `Bad frame: Unsupported hello (link version ${version})`);
+    });
+  });
+  try {
+    const { port } = wss.address() as { port: number };
+    const url = `ws://127.0.0.1:${port}`;
+    const dialer = new WsLink(new WebSocket(url, { perMessageDeflate: false }), {
+      role: "dialer",
+      identity: await generateIdentity(),
+      url,
+      handler: () => Promise.resolve(accept()),
+    });
+    const err = await dialer.ready.then(() => undefined, (e: unknown) => e);
+    assert(err instanceof PeerError, String(err));
+    assert(
+      err.message.startsWith(
+        `Peer refused our grid link version ${LINK_VERSION} hello: it speaks an older version (2 or before)`,
+      ),
+      err.message,
+    );
+    await dialer.closed;
+  } finally {
+    for (const client of wss.clients) client.terminate();
+    await new Promise((resolve) => wss.close(resolve));
+  }
+});
+
+/** Link options for the liveness tests below. */
+interface Liveness {
+  pingIntervalMs: number;
+  deadAfterMs: number;
+}
+
+/**
+ * A dialer and a listener link over loopback with their own liveness
+ * timings, each socket's received pings counted.
+ */
+async function linkPair(dialerTiming: Liveness, listenerTiming: Liveness) {
+  const events: string[] = [];
+  const log: Logger = (_l, event, fields) => events.push(`${event} ${JSON.stringify(fields)}`);
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise<void>((resolve) => wss.once("listening", () => resolve()));
+  const pings = { dialer: 0, listener: 0 };
+  const identity = await generateIdentity(); // made first: the dialer's hello must find the link
+  const listening = new Promise<{ link: WsLink; ws: WebSocket }>((resolve) =>
+    wss.once("connection", (ws: WebSocket) => {
+      ws.on("ping", () => pings.listener++);
+      const link = new WsLink(ws, {
+        role: "listener",
+        identity,
+        handler: (parms) => Promise.resolve(accept(parms[1])),
+        log,
+        ...listenerTiming,
+      });
+      resolve({ link, ws });
+    })
+  );
+  const { port } = wss.address() as { port: number };
+  const url = `ws://127.0.0.1:${port}`;
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  ws.on("ping", () => pings.dialer++);
+  const dialer = new WsLink(ws, {
+    role: "dialer",
+    identity: await generateIdentity(),
+    url,
+    handler: (parms) => Promise.resolve(accept(parms[1])),
+    log,
+    ...dialerTiming,
+  });
+  const listener = await listening;
+  await Promise.all([dialer.ready, listener.link.ready]);
+  const close = async () => {
+    dialer.close();
+    listener.link.close();
+    await Promise.all([dialer.closed, listener.link.closed]);
+    await new Promise((resolve) => wss.close(resolve));
+  };
+  return { dialer, dialerWs: ws, listener: listener.link, pings, events, close };
+}
+
+const FAST = { pingIntervalMs: 100, deadAfterMs: 300 };
+/** Slower ticks for the tests that count pings: a busy machine delays timers. */
+const COUNTED = { pingIntervalMs: 200, deadAfterMs: 600 };
+
+Deno.test("a quiet link is pinged by its dialer alone, and the listener answers", async () => {
+  const pair = await linkPair(COUNTED, COUNTED);
+  try {
+    const start = performance.now();
+    await new Promise((r) => setTimeout(r, 2_000));
+    const ticks = (performance.now() - start) / COUNTED.pingIntervalMs;
+    assert(pair.pings.listener >= ticks / 2, `the dialer pinged ${pair.pings.listener} times`);
+    // Both ends pinged before: as many pings each way. At most a stray one now, when the
+    // dialer's timer ran late.
+    assert(pair.pings.dialer <= 1, `the listener pinged ${pair.pings.dialer} times`);
+    assert(pair.dialer.open && pair.listener.open, "a live quiet link was cut");
+  } finally {
+    await pair.close();
+  }
+});
+
+Deno.test("a dialer skips its ping while records go both ways", async () => {
+  const pair = await linkPair(COUNTED, COUNTED);
+  try {
+    const end = performance.now() + 2_000;
+    while (performance.now() < end) {
+      assert(isAccept(await pair.dialer.request([ECHO, 1])));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Ten ticks of a busy link: at most a few pings, when a tick fell into a lull.
+    assert(pair.pings.listener <= 3, `the dialer pinged ${pair.pings.listener} times`);
+    assert(pair.pings.dialer <= 1, `the listener pinged ${pair.pings.dialer} times`);
+  } finally {
+    await pair.close();
+  }
+});
+
+Deno.test("a listener cuts a dialer that went silent within its dead bound", async () => {
+  // The dialer never pings (an hour's interval) and stops reading: it neither
+  // pings nor answers the listener's last-chance ping.
+  const pair = await linkPair({ pingIntervalMs: 3_600_000, deadAfterMs: 3_600_000 }, FAST);
+  try {
+    const socket = (pair.dialerWs as unknown as { _socket: { pause(): void } })._socket;
+    const start = performance.now();
+    socket.pause();
+    await pair.listener.closed;
+    const ms = performance.now() - start;
+    assert(ms < FAST.deadAfterMs + 2 * FAST.pingIntervalMs + 500, `cut after ${ms} ms`);
+    assert(ms >= FAST.deadAfterMs - FAST.pingIntervalMs, `cut after only ${ms} ms`);
+    assert(pair.events.some((e) => e.startsWith("peer-silent")), pair.events.join("\n"));
+  } finally {
+    await pair.close();
+  }
+});
+
+Deno.test("a dialer cuts a listener it no longer hears within its dead bound", async () => {
+  const pair = await linkPair(FAST, FAST);
+  try {
+    const socket = (pair.dialerWs as unknown as { _socket: { pause(): void } })._socket;
+    const start = performance.now();
+    socket.pause(); // the listener's pongs are no longer read
+    await pair.dialer.closed;
+    const ms = performance.now() - start;
+    assert(ms < FAST.deadAfterMs + 2 * FAST.pingIntervalMs + 500, `cut after ${ms} ms`);
+    assert(pair.events.some((e) => e.startsWith("peer-silent")), pair.events.join("\n"));
+  } finally {
+    await pair.close();
+  }
+});
+
+Deno.test("a listener keeps a dialer that pings less often than it expects, by asking itself", async () => {
+  // The dialer never pings within the test; the listener's window between asking (875 ms of
+  // silence) and cutting (1500 ms) is wide enough for a late timer on a busy machine.
+  const pair = await linkPair(
+    { pingIntervalMs: 10_000, deadAfterMs: 30_000 },
+    { pingIntervalMs: 500, deadAfterMs: 1_500 },
+  );
+  try {
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert(pair.dialer.open && pair.listener.open, pair.events.join("\n"));
+    assert(pair.pings.dialer > 0, "the listener never asked");
+  } finally {
+    await pair.close();
   }
 });

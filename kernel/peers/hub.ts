@@ -22,8 +22,14 @@ import type {
 } from "../peer_network.ts";
 import { reject } from "../promises.ts";
 import type { WebSocket, WebSocketServer } from "ws";
-import { CLOSE_CODES, LINK_DEFAULTS, type LinkHandler, WsLink } from "./_ws_link.ts";
-import { PeerError, TRAILER_BYTES } from "./_protocol.ts";
+import {
+  CLOSE_CODES,
+  LINK_DEFAULTS,
+  type LinkHandler,
+  maxRecordBytes,
+  WsLink,
+} from "./_ws_link.ts";
+import { PeerError } from "./_protocol.ts";
 
 /** Backoff between redials. */
 export interface Backoff {
@@ -83,7 +89,7 @@ export interface PeerHubOptions {
   advertise?: string;
   /** Event log. */
   log?: Logger;
-  /** Largest grid message in a frame, in bytes (codec maxBytes; ws maxPayload adds the MAC trailer). */
+  /** Largest grid message in a frame, in bytes (codec maxBytes; ws maxPayload adds the record's framing). */
   maxFrameBytes?: number;
   /** Most requests in flight from one peer. */
   maxInFlight?: number;
@@ -213,7 +219,7 @@ export class PeerHub implements PeerNetwork {
       const server = new WebSocketServer({
         host: hostname,
         port,
-        maxPayload: this.#maxFrame() + TRAILER_BYTES,
+        maxPayload: maxRecordBytes(this.#maxFrame()),
         perMessageDeflate: false,
       });
       server.once(
@@ -482,14 +488,15 @@ export class PeerHub implements PeerNetwork {
     if (!link.open) return;
     const existing = this.#up.get(peer.id);
     if (existing && existing !== link && existing.open) {
-      // A link that has not heard from its peer for a ping interval or more may be dead
-      // (the peer moved, the path dropped): the fresh, proven one takes its place.
+      // A link that has not heard from its peer for two ping intervals may be dead (the
+      // peer moved, the path dropped): the fresh, proven one takes its place. A live link
+      // hears from its peer at least every one and a half intervals (_liveness.ts).
       // So may one from an address the peer no longer uses: a fresh link from another
       // address means the peer moved.
       const interval = this.#opts.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs;
       const [was, now] = [existing.addresses.remote, link.addresses.remote];
       const moved = was !== undefined && now !== undefined && was !== now;
-      const stale = moved || performance.now() - existing.lastHeard > 1.5 * interval;
+      const stale = moved || performance.now() - existing.lastHeard > 2 * interval;
       const keep = stale ? "incoming" : keepLink(this.selfId, peer.id, existing.role, link.role);
       const loser = keep === "existing" ? link : existing;
       this.#log("debug", "peer-duplicate", { peer: peer.id, closing: loser.role });
@@ -565,7 +572,7 @@ export class PeerHub implements PeerNetwork {
       }
       target.state = "connecting";
       const ws = new WebSocket(target.url, {
-        maxPayload: this.#maxFrame() + TRAILER_BYTES,
+        maxPayload: maxRecordBytes(this.#maxFrame()),
         perMessageDeflate: false,
         handshakeTimeout: this.#opts.handshakeTimeoutMs ?? LINK_DEFAULTS.handshakeTimeoutMs,
       });
