@@ -210,11 +210,17 @@ class Reader {
       case 5: {
         if (depth >= MAX_DEPTH) throw OUTSIDE;
         const out: { [key: string]: SubsetValue } = {};
+        let last: Uint8Array | undefined;
         for (let i = 0; i < n; i++) {
+          const keyStart = this.at;
           const initialKey = this.bytes[this.at++];
           if (initialKey >> 5 !== 3) throw OUTSIDE;
           const key = this.text(this.argument(initialKey & 0x1f));
           if (Object.hasOwn(out, key) || key === "__proto__") throw OUTSIDE;
+          // Canonical order (RFC 8949 §4.2.1): each key's bytes after the last one's.
+          const keyBytes = this.bytes.subarray(keyStart, this.at);
+          if (last && compareKeys(last, keyBytes) >= 0) throw OUTSIDE;
+          last = keyBytes;
           out[key] = this.item(depth + 1);
         }
         return out;
@@ -244,7 +250,10 @@ function isCidV1(bytes: Uint8Array, at: number): boolean {
       if (i >= bytes.length || shift > 28) return false;
       const b = bytes[i++];
       value += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) break;
+      if ((b & 0x80) === 0) {
+        if (b === 0 && shift > 0) return false; // a varint in more bytes than needed
+        break;
+      }
       shift += 7;
     }
     if (field === 2) return i + value === bytes.length;
