@@ -38,10 +38,6 @@ export class CborFloat {
   constructor(value: number) {
     this.value = value;
   }
-  /** cborg's encoder finds its type encoder by this name. */
-  get [Symbol.toStringTag](): string {
-    return "CborFloat";
-  }
 }
 
 /** {@link writeValue}: the destination is too small. */

@@ -73,7 +73,9 @@ export interface DecodeLimits {
   maxDepth?: number;
 }
 
-function cidEncoder(obj: unknown): Token[] | null {
+/** cborg types class instances it does not know as "Object": CIDs and CborFloats land here. */
+function objectEncoder(obj: unknown): Token[] | null {
+  if (obj instanceof CborFloat) return [new Token(Type.float, obj.value)];
   const cid = asHash(obj);
   if (!cid) return null;
   return [new Token(Type.tag, CID_TAG), new Token(Type.bytes, cidPayload(cid))];
@@ -122,13 +124,12 @@ function refuse(what: string): () => never {
 const ENCODE_OPTIONS = {
   ...rfc8949EncodeOptions,
   typeEncoders: {
-    Object: cidEncoder,
+    Object: objectEncoder,
     undefined: undefinedEncoder,
     number: numberEncoder,
     string: stringEncoder,
     bigint: bigintEncoder,
     Tagged: taggedEncoder,
-    CborFloat: (value: unknown) => [new Token(Type.float, (value as CborFloat).value)],
     Set: refuse("Set"),
   },
 };
