@@ -416,8 +416,8 @@ export class Envelope {
   constructor(readonly value: unknown) {}
 }
 
-/** Like cborg's decoder (a leading BOM is dropped), but refusing bytes that are not UTF-8. */
-const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true });
+/** Refuses bytes that are not UTF-8, and keeps a leading BOM (U+FEFF is text like any other). */
+const UTF8_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** One pass over one input: where it is, and how deep it may nest. */
 class Reader {

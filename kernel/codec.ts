@@ -134,13 +134,26 @@ const ENCODE_OPTIONS = {
   },
 };
 
+/**
+ * cborg's encoding of what the codec's writer left to it. Bytes it writes
+ * are read back before they are returned: cborg can write what no strict
+ * decoder reads (a Map whose keys repeat once encoded, nesting past the
+ * limit, a subnormal half as a single), and the codec never sends that.
+ */
 function strictEncode(value: unknown): Uint8Array {
+  let bytes: Uint8Array;
   try {
-    return encode(value, ENCODE_OPTIONS);
+    bytes = encode(value, ENCODE_OPTIONS);
   } catch (err) {
     if (err instanceof CodecError) throw err;
     throw new CodecError(`Cannot encode: ${(err as Error).message}`, { cause: err });
   }
+  try {
+    strictDecode(bytes, {}, false);
+  } catch (err) {
+    throw new CodecError(`Cannot encode: ${(err as Error).message}`, { cause: err });
+  }
+  return bytes;
 }
 
 /**
@@ -155,7 +168,8 @@ function decodeCidTag(decodeInner: TagDecodeControl): CID {
   return internCid(bytes, 0, bytes.length);
 }
 
-const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true });
+/** Refuses what is not UTF-8 and keeps a leading U+FEFF (cborg's decoder drops it). */
+const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Bytes taken by the head of a CBOR item whose first byte is `initial`. */
 function headLength(initial: number): number {
@@ -221,13 +235,8 @@ class StrictTokenizer {
       }
     } else if (token.type === Type.float) {
       token = this.#checkFloat(token, start);
-    } else if (token.type === Type.string && (token.value as string).includes("\uFFFD")) {
-      const end = this.#inner.pos();
-      try {
-        FATAL_UTF8.decode(this.#bytes.subarray(start + headLength(this.#bytes[start]), end));
-      } catch (err) {
-        throw new CodecError("A text string is not valid UTF-8", { cause: err });
-      }
+    } else if (token.type === Type.string) {
+      token = this.#checkText(token, start);
     }
     if (children > 0) {
       open.push({ left: children, map, seen: 0, keyStart: 0, lastStart: 0, lastEnd: 0 });
@@ -237,6 +246,22 @@ class StrictTokenizer {
     }
     while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
     return token;
+  }
+  /**
+   * Text that cborg decoded loosely: bytes that are not UTF-8 (cborg reads
+   * U+FFFD) are refused, and a leading U+FEFF (which cborg drops) is kept.
+   */
+  #checkText(token: Token, start: number): Token {
+    const bytes = this.#bytes;
+    const from = start + headLength(bytes[start]);
+    const bom = bytes[from] === 0xef && bytes[from + 1] === 0xbb && bytes[from + 2] === 0xbf;
+    if (!bom && !(token.value as string).includes("\uFFFD")) return token;
+    try {
+      const text = FATAL_UTF8.decode(bytes.subarray(from, this.#inner.pos()));
+      return bom ? new Token(Type.string, text, token.encodedLength) : token;
+    } catch (err) {
+      throw new CodecError("A text string is not valid UTF-8", { cause: err });
+    }
   }
   /** A key starts at an even item of a map; when its value starts, the key is whole. */
   #checkKeyOrder(map: Open, start: number): void {
@@ -259,11 +284,14 @@ class StrictTokenizer {
     if (value !== value && (width !== 3 || bytes[start + 1] !== 0x7e || bytes[start + 2] !== 0)) {
       throw new CodecError("A NaN is not in its canonical form f97e00");
     }
-    if (floatWidth(value) !== width) {
+    const shortest = floatWidth(value);
+    if (shortest !== width) {
+      // cborg, grid's encoder before Grid-CBOR, wrote most subnormal halves as singles.
+      const old = shortest === 3 && width === 5 && Math.abs(value) < 2 ** -14
+        ? "; grid nodes before Grid-CBOR (before commit e9d2b78) wrote tiny floats so"
+        : "";
       throw new CodecError(
-        `A float is encoded in ${width} bytes where ${
-          floatWidth(value)
-        } hold it exactly (not canonical)`,
+        `A float is encoded in ${width} bytes where ${shortest} hold it exactly (not canonical${old})`,
       );
     }
     if (Number.isSafeInteger(value) && !Object.is(value, -0)) {
@@ -393,6 +421,7 @@ export function encodeMessage(parms: Parms): Uint8Array {
       `Message of ${bytes.length} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`,
     );
   }
+  if (SELF_CHECK) selfCheck(parms, bytes, true);
   return bytes;
 }
 
@@ -411,6 +440,71 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits = {}): Par
     throw new CodecError("Slot 0 of a grid envelope must be a CID (tag 42)");
   }
   return parms as Parms;
+}
+
+/**
+ * Test aid: with GRID_CODEC_SELFCHECK=1 in the environment, every encode
+ * also checks that its bytes decode and encode back to themselves, and that
+ * grid's encoder before Grid-CBOR (cborg's defaults: length-first keys, which
+ * for text keys is the same order) wrote the very same bytes, so older nodes
+ * send nothing this decoder refuses. Run the unit tests with it to cover
+ * every message and record kind they build.
+ */
+const SELF_CHECK = (() => {
+  try {
+    return Deno.env.get("GRID_CODEC_SELFCHECK") === "1";
+  } catch {
+    return false; // no env permission (a module's worker): off
+  }
+})();
+
+/** What grid's encoder was before Grid-CBOR: cborg's defaults, refusing what its decoder refused. */
+const PRE_GRID_CBOR_OPTIONS = {
+  typeEncoders: {
+    Object: (obj: unknown) => obj instanceof CborFloat ? refuse("CborFloat")() : objectEncoder(obj),
+    number: (n: unknown) => Number.isFinite(n) ? null : refuse("NaN or Infinity")(),
+    bigint: refuse("bigint"),
+    Map: refuse("Map"),
+    Tagged: refuse("tag"),
+  },
+};
+
+function selfCheck(value: unknown, bytes: Uint8Array, message: boolean): void {
+  const again = message
+    ? withHead(GRID_HEAD, encodeRaw(decodeMessage(bytes).slice()))
+    : encodeRaw(decodeValue(bytes));
+  if (again.toHex() !== bytes.toHex()) {
+    throw new Error(`Codec self-check: ${bytes.toHex().slice(0, 200)} re-encodes differently`);
+  }
+  let old: Uint8Array;
+  try {
+    old = withHead(message ? GRID_HEAD : NO_HEAD, encode(value, PRE_GRID_CBOR_OPTIONS));
+  } catch {
+    return; // a value the old encoder refused (NaN, a bigint, a Map): new to Grid-CBOR
+  }
+  if (old.toHex() === bytes.toHex() || containsNegativeZero(value)) return;
+  try {
+    (message ? decodeMessage : decodeValue)(old);
+  } catch (err) {
+    // The one known difference: cborg wrote most subnormal halves as singles.
+    if (err instanceof CodecError && err.message.includes("grid nodes before Grid-CBOR")) return;
+  }
+  throw new Error(`Codec self-check: the pre-Grid-CBOR encoder wrote ${old.toHex().slice(0, 200)}`);
+}
+
+/** True when -0 is somewhere in `value` (the old encoder wrote it as the integer 0). */
+function containsNegativeZero(value: unknown): boolean {
+  if (Object.is(value, -0)) return true;
+  if (Array.isArray(value)) return value.some(containsNegativeZero);
+  if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
+    return Object.values(value).some(containsNegativeZero);
+  }
+  return false;
+}
+
+/** The value's bytes: the codec's writer, or cborg's path for what it refuses. */
+function encodeRaw(value: unknown): Uint8Array {
+  return encodeFast(value, NO_HEAD) ?? strictEncode(value);
 }
 
 /** `head` then `body` in one buffer. */
@@ -523,7 +617,9 @@ function sizeBound(value: unknown, depth: number): number {
 
 /** Encodes a value (a record, a symbol table) as canonical Grid-CBOR, CIDs as tag 42. */
 export function encodeValue(value: Parm): Uint8Array {
-  return encodeFast(value, NO_HEAD) ?? strictEncode(value);
+  const bytes = encodeRaw(value);
+  if (SELF_CHECK) selfCheck(value, bytes, false);
+  return bytes;
 }
 
 /** Decodes one canonical Grid-CBOR value (a record, a symbol table); never an envelope. */
