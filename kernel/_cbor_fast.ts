@@ -19,6 +19,12 @@
  * says is cborg's (with codec.ts's canonical checks) in every case. The
  * codec tests compare both ways on random and mutated input.
  *
+ * `kernel/base/cbor_subset.ts` is a second, smaller reader and writer for the
+ * command line's short way to the agent. It cannot share this code: this
+ * file needs npm:multiformats (CIDs) and npm:cborg (`Tagged`), which that
+ * path must not load, and it cannot use that one's, which knows a few forms
+ * and writes through chunk lists rather than into a caller's buffer.
+ *
  * @module
  */
 import { Tagged } from "cborg";

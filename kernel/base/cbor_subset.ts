@@ -14,7 +14,16 @@
  * the real codec, which reads them or says exactly what is wrong.
  * `cbor_subset_test.ts` checks the writer against cborg byte for byte, and
  * that the reader never reads a value other than cborg's, damaged input
- * included.
+ * included. What it reads is canonical Grid-CBOR only (shortest heads, keys
+ * in bytewise order, CIDs in the bytes they write back), as the codec.
+ *
+ * Why this exists beside `kernel/_cbor_fast.ts`, the codec's own writer and
+ * reader: that one is the codec (every value class, written into a caller's
+ * buffer, CIDs as multiformats' CID with an interning table, tags as cborg's
+ * `Tagged`), so it imports npm:multiformats and npm:cborg, and a command that
+ * only talks to the agent must not load either (docs/bench-cli.md). This one
+ * is the few forms that talk needs, on Web APIs alone. The two agree on
+ * every form they share, which the tests of both check against cborg.
  *
  * @module
  */
