@@ -41,6 +41,7 @@ import { CID_TAG, GRID_TAG, MAX_DEPTH } from "./base/wire.ts";
 export class CborFloat {
   /** The float's value, a safe integer. */
   readonly value: number;
+  /** Wraps `value`, a whole number read as (or to be written as) a float. */
   constructor(value: number) {
     this.value = value;
   }
