@@ -1,21 +1,36 @@
 /**
- * The message codec: PromiseGrid's wire envelope over strict CBOR (npm:cborg).
+ * The message codec: PromiseGrid's wire envelope over Grid-CBOR.
  *
  * A message is its parms: `grid([42(promise), 42(module), args...])`, CBOR
  * tag 1735551332 ("grid") around an array whose slot 0 is a CID (tag 42, a
- * byte string with a leading 0x00, as in DAG-CBOR). Decoding checks the tag,
- * the array and slot 0 before anything else, and is bounded in size and depth.
+ * byte string with a leading 0x00, as in DAG-CBOR). The tag and slot 0 are
+ * upstream PromiseGrid's; the module slot and the arguments are grid's own
+ * protocol (docs/wire-format.md). Decoding checks the tag, the array and slot
+ * 0, and is bounded in size and depth.
+ *
+ * Bytes are Grid-CBOR (promisegrid/promisegrid docs/grid-cbor-multicodec-spec.md
+ * at 7b51598): RFC 8949 §4.2.1 core deterministic encoding. The encoder
+ * writes only that form, and the decoder refuses anything else (a longer
+ * head or float than needed, an indefinite length, map keys out of bytewise
+ * order or repeated, NaN other than f97e00) with a CodecError, so a value
+ * decoded and encoded again gives back the very bytes it came from. Values
+ * keep what CBOR can tell apart: `1.0` (a {@link CborFloat}) is not `1`,
+ * -0 is not 0, integers past 2^53 are bigints, other tags are cborg's
+ * `Tagged`, and a map with any key that is not text is a `Map`.
  *
  * @module
  */
-import { decode, encode, Tagged, Token, Tokenizer, Type } from "cborg";
+import { decode, encode, rfc8949EncodeOptions, Tagged, Token, Tokenizer, Type } from "cborg";
 import type { TagDecodeControl } from "cborg";
 import { asHash, type CID } from "./hash.ts";
 import { CodecError } from "./errors.ts";
 import {
+  CborFloat,
   cidPayload,
   Envelope,
+  floatWidth,
   GIVE_UP,
+  inOrder,
   internCid,
   NO_ROOM,
   NOT_MINE,
@@ -24,16 +39,26 @@ import {
 } from "./_cbor_fast.ts";
 import { CID_TAG, GRID_TAG, MAX_DEPTH, MAX_MESSAGE_BYTES } from "./base/wire.ts";
 
-export { CID_TAG, GRID_TAG, MAX_DEPTH, MAX_MESSAGE_BYTES };
+export { CborFloat, CID_TAG, GRID_TAG, MAX_DEPTH, MAX_MESSAGE_BYTES, Tagged };
 
-/** One parameter of a message. Plain CBOR data plus CIDs; no undefined, no floats NaN. */
+/**
+ * One parameter of a message: any Grid-CBOR value. What grid's own
+ * protocols send is plain data (text-keyed records, arrays, strings, bytes,
+ * safe integers, booleans, null) plus CIDs; the rest is what a peer may send
+ * and grid keeps exactly: floats (a {@link CborFloat} for a whole one),
+ * bigints past 2^53, tags other than 42 (`Tagged`) and maps with other keys.
+ */
 export type Parm =
   | CID
   | Uint8Array
   | string
   | number
+  | bigint
   | boolean
   | null
+  | CborFloat
+  | Tagged
+  | Map<Parm, Parm>
   | Parm[]
   | { [key: string]: Parm };
 
@@ -48,7 +73,9 @@ export interface DecodeLimits {
   maxDepth?: number;
 }
 
-function cidEncoder(obj: unknown): Token[] | null {
+/** cborg types class instances it does not know as "Object": CIDs and CborFloats land here. */
+function objectEncoder(obj: unknown): Token[] | null {
+  if (obj instanceof CborFloat) return [new Token(Type.float, obj.value)];
   const cid = asHash(obj);
   if (!cid) return null;
   return [new Token(Type.tag, CID_TAG), new Token(Type.bytes, cidPayload(cid))];
@@ -58,9 +85,9 @@ function undefinedEncoder(): never {
   throw new CodecError("Cannot encode undefined in a message");
 }
 
-function numberEncoder(value: unknown): null {
-  if (!Number.isFinite(value)) throw new CodecError(`Cannot encode ${value} in a message`);
-  return null; // finite: cborg's own encoding
+/** -0 is a float (f98000), not the integer 0; any other number is cborg's to write. */
+function numberEncoder(value: unknown): Token[] | null {
+  return Object.is(value, -0) ? [new Token(Type.float, -0)] : null;
 }
 
 function stringEncoder(value: unknown): null {
@@ -70,33 +97,63 @@ function stringEncoder(value: unknown): null {
   return null; // well-formed: cborg's own encoding
 }
 
+function bigintEncoder(value: unknown): null {
+  const n = value as bigint;
+  if (n >= 1n << 64n || n < -(1n << 64n)) {
+    throw new CodecError("Cannot encode an integer beyond 64 bits in a message");
+  }
+  return null;
+}
+
+function taggedEncoder(value: unknown): null {
+  const tag = (value as Tagged).tag;
+  if (tag === CID_TAG) throw new CodecError("Cannot encode tag 42 other than as a CID");
+  if (tag === GRID_TAG) throw new CodecError("Cannot encode a grid envelope inside a message");
+  return null;
+}
+
 function refuse(what: string): () => never {
   return () => {
     throw new CodecError(`Cannot encode a ${what} in a message`);
   };
 }
 
-// Encode only what the strict decoder reads back: no undefined, NaN, Infinity,
-// bigint or Map (a Map would come back as a plain object, or not at all).
+// cborg's path, taken for what the codec's own writer refuses (so cborg says
+// what is wrong) and by withoutFastPaths: RFC 8949 key order, -0 as a float,
+// whole floats as floats, no undefined, no Set, no lone surrogate.
 const ENCODE_OPTIONS = {
+  ...rfc8949EncodeOptions,
   typeEncoders: {
-    Object: cidEncoder,
+    Object: objectEncoder,
     undefined: undefinedEncoder,
     number: numberEncoder,
     string: stringEncoder,
-    bigint: refuse("bigint"),
-    Map: refuse("Map"),
+    bigint: bigintEncoder,
+    Tagged: taggedEncoder,
     Set: refuse("Set"),
   },
 };
 
+/**
+ * cborg's encoding of what the codec's writer left to it. Bytes it writes
+ * are read back before they are returned: cborg can write what no strict
+ * decoder reads (a Map whose keys repeat once encoded, nesting past the
+ * limit, a subnormal half as a single), and the codec never sends that.
+ */
 function strictEncode(value: unknown): Uint8Array {
+  let bytes: Uint8Array;
   try {
-    return encode(value, ENCODE_OPTIONS);
+    bytes = encode(value, ENCODE_OPTIONS);
   } catch (err) {
     if (err instanceof CodecError) throw err;
     throw new CodecError(`Cannot encode: ${(err as Error).message}`, { cause: err });
   }
+  try {
+    strictDecode(bytes, {}, false);
+  } catch (err) {
+    throw new CodecError(`Cannot encode: ${(err as Error).message}`, { cause: err });
+  }
+  return bytes;
 }
 
 /**
@@ -111,7 +168,8 @@ function decodeCidTag(decodeInner: TagDecodeControl): CID {
   return internCid(bytes, 0, bytes.length);
 }
 
-const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true });
+/** Refuses what is not UTF-8 and keeps a leading U+FEFF (cborg's decoder drops it). */
+const FATAL_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Bytes taken by the head of a CBOR item whose first byte is `initial`. */
 function headLength(initial: number): number {
@@ -119,16 +177,29 @@ function headLength(initial: number): number {
   return info < 24 ? 1 : info === 24 ? 2 : info === 25 ? 3 : info === 26 ? 5 : 9;
 }
 
+/** One open array, map or tag in {@link StrictTokenizer}: items left, and a map's last key. */
+interface Open {
+  left: number;
+  map: boolean;
+  seen: number;
+  keyStart: number;
+  lastStart: number;
+  lastEnd: number;
+}
+
 /**
- * Wraps cborg's tokenizer to bound nesting depth (cborg decodes recursively,
- * so a deep input would otherwise exhaust the stack) and to refuse text
- * strings that are not valid UTF-8 (cborg would quietly substitute U+FFFD,
- * so two different messages would read the same).
+ * Wraps cborg's tokenizer for what cborg's options do not check: nesting
+ * depth (cborg decodes recursively, so a deep input would otherwise exhaust
+ * the stack), text that is not valid UTF-8 (cborg would quietly substitute
+ * U+FFFD, so two different messages would read the same), and the canonical
+ * rules of RFC 8949 §4.2.1 that cborg's `strict` leaves out: map keys in
+ * strictly increasing bytewise order and floats in their shortest exact form
+ * (NaN only as f97e00). A whole float becomes a {@link CborFloat}.
  */
 class StrictTokenizer {
   #inner: Tokenizer;
   #bytes: Uint8Array;
-  #open: number[] = [];
+  #open: Open[] = [];
   #maxDepth: number;
   constructor(bytes: Uint8Array, inner: Tokenizer, maxDepth: number) {
     this.#bytes = bytes;
@@ -143,32 +214,89 @@ class StrictTokenizer {
   }
   next(): Token {
     const start = this.#inner.pos();
-    const token = this.#inner.next();
+    let token = this.#inner.next();
     const open = this.#open;
-    if (open.length > 0) open[open.length - 1]--;
+    const parent = open.length > 0 ? open[open.length - 1] : undefined;
+    if (parent) {
+      if (parent.map) this.#checkKeyOrder(parent, start);
+      parent.seen++;
+      parent.left--;
+    }
     let children = 0;
+    let map = false;
     if (token.type === Type.array) children = token.value as number;
-    else if (token.type === Type.map) children = 2 * (token.value as number);
-    else if (token.type === Type.tag) {
+    else if (token.type === Type.map) {
+      children = 2 * (token.value as number);
+      map = true;
+    } else if (token.type === Type.tag) {
       children = 1;
       if (token.value === GRID_TAG && start !== 0) {
         throw new CodecError("A grid envelope may not be nested");
       }
-    } else if (token.type === Type.string && (token.value as string).includes("\uFFFD")) {
-      const end = this.#inner.pos();
-      try {
-        FATAL_UTF8.decode(this.#bytes.subarray(start + headLength(this.#bytes[start]), end));
-      } catch (err) {
-        throw new CodecError("A text string is not valid UTF-8", { cause: err });
-      }
+    } else if (token.type === Type.float) {
+      token = this.#checkFloat(token, start);
+    } else if (token.type === Type.string) {
+      token = this.#checkText(token, start);
     }
     if (children > 0) {
-      open.push(children);
+      open.push({ left: children, map, seen: 0, keyStart: 0, lastStart: 0, lastEnd: 0 });
       if (open.length > this.#maxDepth) {
         throw new CodecError(`Message nests deeper than ${this.#maxDepth} levels`);
       }
     }
-    while (open.length > 0 && open[open.length - 1] === 0) open.pop();
+    while (open.length > 0 && open[open.length - 1].left === 0) open.pop();
+    return token;
+  }
+  /**
+   * Text that cborg decoded loosely: bytes that are not UTF-8 (cborg reads
+   * U+FFFD) are refused, and a leading U+FEFF (which cborg drops) is kept.
+   */
+  #checkText(token: Token, start: number): Token {
+    const bytes = this.#bytes;
+    const from = start + headLength(bytes[start]);
+    const bom = bytes[from] === 0xef && bytes[from + 1] === 0xbb && bytes[from + 2] === 0xbf;
+    if (!bom && !(token.value as string).includes("\uFFFD")) return token;
+    try {
+      const text = FATAL_UTF8.decode(bytes.subarray(from, this.#inner.pos()));
+      return bom ? new Token(Type.string, text, token.encodedLength) : token;
+    } catch (err) {
+      throw new CodecError("A text string is not valid UTF-8", { cause: err });
+    }
+  }
+  /** A key starts at an even item of a map; when its value starts, the key is whole. */
+  #checkKeyOrder(map: Open, start: number): void {
+    if (map.seen % 2 === 0) {
+      map.keyStart = start;
+      return;
+    }
+    if (map.seen > 1 && !inOrder(this.#bytes, map.lastStart, map.lastEnd, map.keyStart, start)) {
+      throw new CodecError(
+        "Map keys are repeated or not in canonical order (RFC 8949 §4.2.1: bytewise order of their encodings)",
+      );
+    }
+    map.lastStart = map.keyStart;
+    map.lastEnd = start;
+  }
+  #checkFloat(token: Token, start: number): Token {
+    const value = token.value as number;
+    const width = token.encodedLength ?? 0;
+    const bytes = this.#bytes;
+    if (value !== value && (width !== 3 || bytes[start + 1] !== 0x7e || bytes[start + 2] !== 0)) {
+      throw new CodecError("A NaN is not in its canonical form f97e00");
+    }
+    const shortest = floatWidth(value);
+    if (shortest !== width) {
+      // cborg, grid's encoder before Grid-CBOR, wrote most subnormal halves as singles.
+      const old = shortest === 3 && width === 5 && Math.abs(value) < 2 ** -14
+        ? "; grid nodes before Grid-CBOR (before commit e9d2b78) wrote tiny floats so"
+        : "";
+      throw new CodecError(
+        `A float is encoded in ${width} bytes where ${shortest} hold it exactly (not canonical${old})`,
+      );
+    }
+    if (Number.isSafeInteger(value) && !Object.is(value, -0)) {
+      return new Token(Type.float, new CborFloat(value), width);
+    }
     return token;
   }
 }
@@ -178,30 +306,80 @@ function decodeEnvelope(inner: TagDecodeControl): Envelope {
   return new Envelope(inner());
 }
 
+type TagDecoders = Record<number, (d: TagDecodeControl) => unknown>;
+
+/**
+ * Tag decoders for any tag number: 42 reads a CID, the grid tag (messages
+ * only) marks the envelope, and any other tag is kept as cborg's `Tagged`
+ * (upstream: decoders preserve unknown tags). A Proxy, since cborg looks
+ * tags up by number in a plain record.
+ */
+function anyTag(known: TagDecoders): TagDecoders {
+  return new Proxy(known, {
+    get(target, key) {
+      if (typeof key !== "string") return undefined;
+      const known = target[key as unknown as number];
+      if (known) return known;
+      const tag = Number(key);
+      if (!Number.isSafeInteger(tag) || tag < 0) return undefined; // cborg: tag not supported
+      if (tag === GRID_TAG) return undefined; // a grid tag where no envelope may be
+      return (d: TagDecodeControl) => new Tagged(tag, d());
+    },
+  });
+}
+
 const STRICT = {
   strict: true,
   allowIndefinite: false,
   allowUndefined: false,
-  allowInfinity: false,
-  allowNaN: false,
-  allowBigInt: false,
+  allowInfinity: true,
+  allowNaN: true,
+  allowBigInt: true,
   rejectDuplicateMapKeys: true,
-  useMaps: false,
+  useMaps: true,
 } as const;
 
 // Built once: decoding keeps no per-call state in its options (the tokenizer
 // refuses a grid tag anywhere but at the very start, see StrictTokenizer).
 const MESSAGE_OPTIONS = {
   ...STRICT,
-  tags: { [CID_TAG]: decodeCidTag, [GRID_TAG]: decodeEnvelope } as Record<
-    number,
-    (d: TagDecodeControl) => unknown
-  >,
+  tags: anyTag({ [CID_TAG]: decodeCidTag, [GRID_TAG]: decodeEnvelope }),
 };
-const VALUE_OPTIONS = {
-  ...STRICT,
-  tags: { [CID_TAG]: decodeCidTag } as Record<number, (d: TagDecodeControl) => unknown>,
-};
+const VALUE_OPTIONS = { ...STRICT, tags: anyTag({ [CID_TAG]: decodeCidTag }) };
+
+/**
+ * cborg's maps (read with `useMaps`, so any key type reads) as grid keeps
+ * them: a plain object when every key is text, else the Map.
+ */
+function fromMaps(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = fromMaps(value[i]);
+    return value;
+  }
+  if (value instanceof Envelope) return new Envelope(fromMaps(value.value));
+  if (value instanceof Tagged) {
+    value.value = fromMaps(value.value);
+    return value;
+  }
+  if (!(value instanceof Map)) return value;
+  let text = true;
+  for (const key of value.keys()) if (typeof key !== "string") text = false;
+  if (!text) {
+    const out = new Map();
+    for (const [key, item] of value) out.set(fromMaps(key), fromMaps(item));
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of value) {
+    Object.defineProperty(out, key, {
+      value: fromMaps(item),
+      configurable: true,
+      enumerable: true,
+      writable: true,
+    });
+  }
+  return out;
+}
 
 function strictDecode(bytes: Uint8Array, limits: DecodeLimits, allowEnvelope: boolean): unknown {
   const maxBytes = limits.maxBytes ?? MAX_MESSAGE_BYTES;
@@ -217,10 +395,10 @@ function strictDecode(bytes: Uint8Array, limits: DecodeLimits, allowEnvelope: bo
   if (fast !== GIVE_UP) return fast;
   const options = allowEnvelope ? MESSAGE_OPTIONS : VALUE_OPTIONS;
   try {
-    return decode(bytes, {
+    return fromMaps(decode(bytes, {
       ...options,
       tokenizer: new StrictTokenizer(bytes, new Tokenizer(bytes, options), maxDepth),
-    });
+    }));
   } catch (err) {
     if (err instanceof CodecError) throw err;
     throw new CodecError(`Malformed CBOR: ${(err as Error).message}`, { cause: err });
@@ -228,20 +406,22 @@ function strictDecode(bytes: Uint8Array, limits: DecodeLimits, allowEnvelope: bo
 }
 
 /**
- * Encodes parms as a grid envelope. Throws {@link CodecError} for anything the
- * strict decoder would refuse (undefined, NaN, Infinity, bigint, Map) and for
+ * Encodes parms as a grid envelope in canonical Grid-CBOR. Throws
+ * {@link CodecError} for what no decoder would read back (undefined, a Set, a
+ * bigint past 64 bits, a lone surrogate, a tag 42 that is not a CID) and for
  * a message over {@link MAX_MESSAGE_BYTES}, so we never send what no peer reads.
  */
 export function encodeMessage(parms: Parms): Uint8Array {
   if (!Array.isArray(parms) || asHash(parms[0]) === null) {
     throw new CodecError("Slot 0 of a message must be a promise hash");
   }
-  const bytes = encodeFast(parms, GRID_HEAD) ?? strictEncode(new Tagged(GRID_TAG, parms));
+  const bytes = encodeFast(parms, GRID_HEAD) ?? withHead(GRID_HEAD, strictEncode(parms));
   if (bytes.length > MAX_MESSAGE_BYTES) {
     throw new CodecError(
       `Message of ${bytes.length} bytes is over the ${MAX_MESSAGE_BYTES}-byte limit`,
     );
   }
+  if (SELF_CHECK) selfCheck(parms, bytes, true);
   return bytes;
 }
 
@@ -260,6 +440,79 @@ export function decodeMessage(bytes: Uint8Array, limits: DecodeLimits = {}): Par
     throw new CodecError("Slot 0 of a grid envelope must be a CID (tag 42)");
   }
   return parms as Parms;
+}
+
+/**
+ * Test aid: with GRID_CODEC_SELFCHECK=1 in the environment, every encode
+ * also checks that its bytes decode and encode back to themselves, and that
+ * grid's encoder before Grid-CBOR (cborg's defaults: length-first keys, which
+ * for text keys is the same order) wrote the very same bytes, so older nodes
+ * send nothing this decoder refuses. Run the unit tests with it to cover
+ * every message and record kind they build.
+ */
+const SELF_CHECK = (() => {
+  try {
+    return Deno.env.get("GRID_CODEC_SELFCHECK") === "1";
+  } catch {
+    return false; // no env permission (a module's worker): off
+  }
+})();
+
+/** What grid's encoder was before Grid-CBOR: cborg's defaults, refusing what its decoder refused. */
+const PRE_GRID_CBOR_OPTIONS = {
+  typeEncoders: {
+    Object: (obj: unknown) => obj instanceof CborFloat ? refuse("CborFloat")() : objectEncoder(obj),
+    number: (n: unknown) => Number.isFinite(n) ? null : refuse("NaN or Infinity")(),
+    bigint: refuse("bigint"),
+    Map: refuse("Map"),
+    Tagged: refuse("tag"),
+  },
+};
+
+function selfCheck(value: unknown, bytes: Uint8Array, message: boolean): void {
+  const again = message
+    ? withHead(GRID_HEAD, encodeRaw(decodeMessage(bytes).slice()))
+    : encodeRaw(decodeValue(bytes));
+  if (again.toHex() !== bytes.toHex()) {
+    throw new Error(`Codec self-check: ${bytes.toHex().slice(0, 200)} re-encodes differently`);
+  }
+  let old: Uint8Array;
+  try {
+    old = withHead(message ? GRID_HEAD : NO_HEAD, encode(value, PRE_GRID_CBOR_OPTIONS));
+  } catch {
+    return; // a value the old encoder refused (NaN, a bigint, a Map): new to Grid-CBOR
+  }
+  if (old.toHex() === bytes.toHex() || containsNegativeZero(value)) return;
+  try {
+    (message ? decodeMessage : decodeValue)(old);
+  } catch (err) {
+    // The one known difference: cborg wrote most subnormal halves as singles.
+    if (err instanceof CodecError && err.message.includes("grid nodes before Grid-CBOR")) return;
+  }
+  throw new Error(`Codec self-check: the pre-Grid-CBOR encoder wrote ${old.toHex().slice(0, 200)}`);
+}
+
+/** True when -0 is somewhere in `value` (the old encoder wrote it as the integer 0). */
+function containsNegativeZero(value: unknown): boolean {
+  if (Object.is(value, -0)) return true;
+  if (Array.isArray(value)) return value.some(containsNegativeZero);
+  if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
+    return Object.values(value).some(containsNegativeZero);
+  }
+  return false;
+}
+
+/** The value's bytes: the codec's writer, or cborg's path for what it refuses. */
+function encodeRaw(value: unknown): Uint8Array {
+  return encodeFast(value, NO_HEAD) ?? strictEncode(value);
+}
+
+/** `head` then `body` in one buffer. */
+function withHead(head: Uint8Array, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head, 0);
+  out.set(body, head.length);
+  return out;
 }
 
 /** False while {@link withoutFastPaths} runs. */
@@ -345,6 +598,13 @@ function sizeBound(value: unknown, depth: number): number {
   }
   const cid = asHash(value);
   if (cid) return 11 + cid.bytes.length;
+  if (value instanceof Tagged) return 9 + sizeBound(value.value, depth + 1);
+  if (value instanceof Map) {
+    let n = 9;
+    for (const [key, item] of value) n += sizeBound(key, depth + 1) + sizeBound(item, depth + 1);
+    return n;
+  }
+  if (value instanceof CborFloat) return 9;
   if (value !== null && typeof value === "object") {
     let n = 9;
     for (const [key, item] of Object.entries(value)) {
@@ -352,15 +612,17 @@ function sizeBound(value: unknown, depth: number): number {
     }
     return n;
   }
-  return 9; // numbers (a float64 at most), true, false, null
+  return 9; // numbers (a float64 at most), bigints (64 bits at most), true, false, null
 }
 
-/** Encodes plain data (a record, a symbol table) as deterministic CBOR, CIDs as tag 42. */
+/** Encodes a value (a record, a symbol table) as canonical Grid-CBOR, CIDs as tag 42. */
 export function encodeValue(value: Parm): Uint8Array {
-  return encodeFast(value, NO_HEAD) ?? strictEncode(value);
+  const bytes = encodeRaw(value);
+  if (SELF_CHECK) selfCheck(value, bytes, false);
+  return bytes;
 }
 
-/** Strictly decodes plain data written by {@link encodeValue}. */
+/** Decodes one canonical Grid-CBOR value (a record, a symbol table); never an envelope. */
 export function decodeValue(bytes: Uint8Array, limits: DecodeLimits = {}): Parm {
   return strictDecode(bytes, limits, false) as Parm;
 }

@@ -44,6 +44,7 @@ export {
   verifyBytes,
 } from "./hash.ts";
 export {
+  CborFloat,
   type DecodeLimits,
   decodeMessage,
   decodeValue,
@@ -52,6 +53,7 @@ export {
   MAX_MESSAGE_BYTES,
   type Parm,
   type Parms,
+  Tagged,
 } from "./codec.ts";
 export {
   bool,

@@ -127,9 +127,10 @@ export function record<F extends Record<string, Shape<unknown>>>(fields: F): Sha
   return {
     wants: "a map",
     read(value, path) {
+      // A plain map of text keys only: not a Map (other keys), a CID, a Tagged, a CborFloat.
       if (
-        typeof value !== "object" || value === null || Array.isArray(value) ||
-        value instanceof Uint8Array
+        typeof value !== "object" || value === null ||
+        Object.getPrototypeOf(value) !== Object.prototype
       ) {
         throw new ShapeMismatch(path, "a map");
       }

