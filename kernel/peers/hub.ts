@@ -122,7 +122,7 @@ export const STABLE_LINK_MS = 10_000;
 export const CONNECTION_DEFAULTS = {
   maxConnections: 64,
   maxPerAddress: 8,
-  maxHandshaking: 16,
+  maxHandshaking: 64,
   activeWindowMs: 30_000,
 } as const;
 
