@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals } from "../kernel/_testing_assert.ts";
 import { BUILTINS } from "../builtins/mod.ts";
+import { RELEASE_PERMISSIONS, RELEASE_V8_FLAGS } from "../scripts/compile.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MAIN = new URL("main.ts", ROOT).pathname;
@@ -70,6 +71,8 @@ Deno.test("the grid task's flags are the release set: no --allow-all, run limite
   const flags = await releaseFlags();
   assert(!flags.includes("--allow-all") && !flags.includes("-A"), flags.join(" "));
   assert(flags.includes("--allow-run=wg,ip,wireguard-go"), flags.join(" "));
+  // What `deno task grid` runs is what `deno task compile` bakes into the binary.
+  assertEquals(flags, [...RELEASE_V8_FLAGS, ...RELEASE_PERMISSIONS]);
 });
 
 Deno.test("grid put prints a hash and grid get returns identical bytes", async (t) => {
