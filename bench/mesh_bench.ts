@@ -109,6 +109,7 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
     let lastJoinMs = 0;
     let lastJoinTraffic = { packets: 0, bytes: 0 };
     let quietTraffic = { packetsPerS: 0, bytesPerS: 0 };
+    let waited = 0; // the quiet-traffic measurement's own waits, left out of the join time
     for (let i = 1; i < n; i++) {
       const inviter = mesh.nodes[Math.floor((i - 1) / 2)];
       const token = await mesh.invite(inviter, net);
@@ -117,6 +118,7 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
       if (last) {
         // The net settled: first its quiet traffic (liveness pings, anti-entropy rounds) for a
         // while, so that what the join adds can be told from it.
+        const pause = performance.now();
         await new Promise((r) => setTimeout(r, 3000));
         const q0 = await gridTraffic(mesh);
         const t0 = performance.now();
@@ -128,6 +130,7 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
           packetsPerS: (quiet.packets / ms) * 1000,
           bytesPerS: (quiet.bytes / ms) * 1000,
         };
+        waited += performance.now() - pause;
       }
       const before = last ? await gridTraffic(mesh) : undefined;
       const started = performance.now();
@@ -135,6 +138,7 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
       if (out.code !== 0) throw new Error(`join ${i + 1}: ${out.stderr.trim()}`);
       if (last) {
         lastJoinMs = performance.now() - started;
+        const pause = performance.now();
         await new Promise((r) => setTimeout(r, 3000)); // the join's records and dials spread
         const after = await gridTraffic(mesh);
         const share = (performance.now() - started) / quiet.ms; // what would have flowed anyway
@@ -142,6 +146,7 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
           packets: Math.max(0, after.packets - before!.packets - quiet.packets * share),
           bytes: Math.max(0, after.bytes - before!.bytes - quiet.bytes * share),
         };
+        waited += performance.now() - pause;
       }
     }
     const lastJoin = performance.now();
@@ -179,7 +184,7 @@ async function measure(n: number, idleSeconds: number): Promise<Row> {
     const revokeMs = gone ? performance.now() - revokeStart : undefined;
     return {
       nodes: n,
-      joinsMs: lastJoin - joinsStart,
+      joinsMs: lastJoin - joinsStart - waited,
       convergeMs,
       revokeMs,
       rssMeanMb: rss.reduce((a, b) => a + b, 0) / rss.length,
