@@ -419,7 +419,9 @@ export class AntiEntropy {
       this.dialMembers(state);
     });
     const offPeers = this.#o.peers.onChange((event) => {
-      if (event.type !== "up") return;
+      // An exchange goes both ways (each side takes what it lacks), so the side that dialled
+      // starts it: one per new link, not two.
+      if (event.type !== "up" || event.peer.direction !== "out") return;
       for (const name of this.#o.nets.names()) {
         const state = this.#o.nets.get(name)!;
         if (isLive(state.set, event.peer.id)) void this.syncWith(state, event.peer.id);
