@@ -76,6 +76,8 @@ export interface CreateResult {
   net: string;
   /** This node's tunnel address. */
   address: string;
+  /** This node's IPv6 tunnel address (absent from an older agent). */
+  address6?: string;
   /** The WireGuard interface. */
   interface: string;
   /** The address block. */
@@ -88,6 +90,7 @@ export const CREATE_RESULT: Shape<CreateResult> = record({
   name: NAME,
   net: ID,
   address: text(64),
+  address6: optional(text(64)),
   interface: text(64),
   cidr: text(64),
   listenPort: PORT,
@@ -170,6 +173,8 @@ export interface JoinResult {
   net: string;
   /** This node's tunnel address. */
   address: string;
+  /** This node's IPv6 tunnel address (absent from an older agent). */
+  address6?: string;
   /** The WireGuard interface. */
   interface: string;
   /** The member that admitted this node ("" when it was a member already). */
@@ -186,6 +191,7 @@ export const JOIN_RESULT: Shape<JoinResult> = record({
   name: NAME,
   net: ID,
   address: text(64),
+  address6: optional(text(64)),
   interface: text(64),
   admittedBy: text(120),
   promise: text(4096),
