@@ -6,8 +6,8 @@
  * - The interface gets this node's folded tunnel address with the net's
  *   prefix, and its derived IPv6 address in the net's /64.
  * - Every other live member is a peer, routed at its `/32` and its IPv6
- *   `/128`; members who left
- *   or were revoked are not, so applying the spec drops them.
+ *   `/128`; members who left or were revoked are not, so applying the spec
+ *   drops them (both routes at once).
  * - Keepalive every {@link KEEPALIVE_SECONDS} s on every peer: an end behind
  *   NAT must keep its mapping open, and turning keepalive on makes WireGuard
  *   send a handshake the moment a peer is added, so a pair's session comes
