@@ -74,7 +74,9 @@ export const command: Command = {
     await ctx.io.stdout(
       `Created net "${r.name}" (${r.cidr}, ${open ? "open" : "invite only"}${
         psk ? ", pre-shared keys" : ""
-      }): this node is ${r.address} on ${r.interface} (UDP port ${r.listenPort})\nnet id ${r.net}\n`,
+      }): this node is ${r.address}${
+        r.address6 ? ` (${r.address6})` : ""
+      } on ${r.interface} (UDP port ${r.listenPort})\nnet id ${r.net}\n`,
     );
     return 0;
   },

@@ -30,6 +30,7 @@ const AGENT_START_MS = 15_000;
 interface Joined {
   name: string;
   address: string;
+  address6?: string;
   interface: string;
   admittedBy?: string;
   promise?: string;
@@ -133,6 +134,7 @@ export const command: Command = {
         already: true,
         name,
         address: state.set.members.get(offline.selfId)?.address ?? "",
+        address6: state.set.members.get(offline.selfId)?.address6,
         interface: state.settings.interface,
       });
       return 0;
@@ -141,18 +143,23 @@ export const command: Command = {
   },
 };
 
+/** `10.77.0.2 (fd3a:…)`: the tunnel addresses, IPv6 when the agent said it. */
+function addresses(result: Joined): string {
+  return result.address6 ? `${result.address} (${result.address6})` : result.address;
+}
+
 async function report(ctx: CommandContext, result: Joined): Promise<void> {
   for (const warning of result.warnings ?? []) {
     ctx.io.stderr(`grid: warning: ${warning}`);
   }
   if (result.already === true) {
     await ctx.io.stdout(
-      `Already a member of net "${result.name}" as ${result.address} on ${result.interface}\n`,
+      `Already a member of net "${result.name}" as ${addresses(result)} on ${result.interface}\n`,
     );
     return;
   }
   await ctx.io.stdout(
-    `Joined net "${result.name}" as ${result.address} on ${result.interface}` +
+    `Joined net "${result.name}" as ${addresses(result)} on ${result.interface}` +
       ` (admitted by ${result.admittedBy})\n` +
       (result.promise !== undefined ? `The net's promise to this node: ${result.promise}\n` : ""),
   );

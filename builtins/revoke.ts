@@ -19,7 +19,7 @@ export const command: Command = {
   group: "mesh",
   options: [
     ["NAME", "the net"],
-    ["NODE", "node id, name or tunnel address"],
+    ["NODE", "node id, name or tunnel address (IPv4 or IPv6)"],
     ["--lineage", "also revoke every member it invited, and theirs"],
   ],
   async run(args, ctx) {

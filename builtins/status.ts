@@ -113,10 +113,11 @@ export function formatStatus(report: StatusReport, now: number): string {
       "",
       `net ${n.name}  ${n.status}${
         n.revokedBy ? ` (by ${nameOf(report, n.revokedBy)})` : ""
-      }  ${n.role}${n.self ? ` ${n.self}` : ""}  ${n.cidr}  ${
+      }  ${n.role}${n.self ? ` ${n.self}` : ""}  ${n.cidr}${n.cidr6 ? ` ${n.cidr6}` : ""}  ${
         n.policy === "open" ? "open" : "invite only"
       }${n.psk ? "  psk" : ""}`,
       `  interface ${n.interface} ${n.interfaceState}  address ${n.address ?? "-"}` +
+        (n.address6 ? ` ${n.address6}` : "") +
         `  port ${n.listenPort}  endpoint ${n.endpoint ?? "-"}  members ${n.members}`,
     );
     if (n.status === "revoked") {
@@ -138,6 +139,7 @@ export function formatStatus(report: StatusReport, now: number): string {
         "  NAME",
         "ROLE",
         "ADDRESS",
+        "IPV6",
         "ENDPOINT",
         "PATH",
         "HANDSHAKE",
@@ -153,6 +155,7 @@ export function formatStatus(report: StatusReport, now: number): string {
         `  ${p.name}`,
         p.role,
         p.address,
+        p.address6 ?? "-",
         p.endpoint ?? "-",
         pathText(report, p),
         p.configured ? ago(p.latestHandshake, now) : "not configured",

@@ -25,7 +25,9 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
       interfaceState: "up",
       self: "a",
       address: "10.77.0.1",
+      address6: "fd3a:91c2:7e05:0:5c1e:2b7a:9d04:11f3",
       cidr: "10.77.0.0/16",
+      cidr6: "fd3a:91c2:7e05::/64",
       policy: "invite",
       psk: true,
       inviteBy: "members",
@@ -39,6 +41,7 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
           id: "bahwqcerab",
           name: "b",
           address: "10.77.0.2",
+          address6: "fd3a:91c2:7e05:0:1:2:3:4",
           endpoint: "10.0.0.2:51820",
           latestHandshake: NOW / 1000 - 5,
           rxBytes: 2048,
@@ -78,11 +81,14 @@ Deno.test("formatStatus() prints an aligned peer table per net", () => {
   const header = lines.find((l) => l.includes("HANDSHAKE"))!;
   const rowB = lines.find((l) => l.includes("bahwqcerab"))!;
   const rowC = lines.find((l) => l.includes("bahwqcerac"))!;
-  for (const col of ["ADDRESS", "ENDPOINT", "PATH", "HANDSHAKE", "RX", "TX", "NODE"]) {
+  for (const col of ["ADDRESS", "IPV6", "ENDPOINT", "PATH", "HANDSHAKE", "RX", "TX", "NODE"]) {
     assertEquals(rowB[header.indexOf(col) - 1], " ", `column ${col} is aligned`);
   }
   assertEquals(rowB.indexOf("10.77.0.2"), rowC.indexOf("10.77.0.13"));
   assert(rowB.includes("5s ago") && rowB.includes("2.0 KiB"));
+  assertEquals(rowB.indexOf("fd3a:91c2:7e05:0:1:2:3:4"), header.indexOf("IPV6"));
+  assert(text.includes("address 10.77.0.1 fd3a:91c2:7e05:0:5c1e:2b7a:9d04:11f3"), text);
+  assert(text.includes("10.77.0.0/16 fd3a:91c2:7e05::/64"), text);
   assert(rowC.includes("never") && rowC.includes(" - "));
   assert(text.includes("agent  running, 1 grid peer connected"));
   assert(rowB.includes("direct (punched)"), rowB);
@@ -160,7 +166,9 @@ Deno.test("formatStatus() shows this node's role, each peer's, and who revoked f
   assert(text.includes("net foo  live  admin a  10.77.0.0/16"), text);
   assert(text.includes("former: c (revoked by b), d (left)"), text);
   assert(
-    / b\s+founder\s+10\.77\.0\.2\s+-\s+unreachable\s+never\s+down \(40s ago\)\s+differ/.test(text),
+    / b\s+founder\s+10\.77\.0\.2\s+-\s+-\s+unreachable\s+never\s+down \(40s ago\)\s+differ/.test(
+      text,
+    ),
     text,
   );
   assert(text.includes("  b unreachable: no relay: nobody linked to both"), text);

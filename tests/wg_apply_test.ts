@@ -59,7 +59,7 @@ Deno.test({
         name: self.ifname,
         privateKeyFile: keys.get(self)!.privateKeyFile,
         listenPort: port,
-        address: `${tunnel(self)}/24`,
+        addresses: [`${tunnel(self)}/24`],
         peers: others.map((o) => ({
           publicKey: keys.get(o)!.publicKey,
           endpoint: `${o.address}:${PORT}`,

@@ -57,6 +57,11 @@ export function parseCidr(text: string): Cidr {
   const match = /^([0-9.]+)\/([0-9]{1,2})$/.exec(text);
   const base = match ? parseIpv4(match[1]) : null;
   const prefix = match ? Number(match[2]) : NaN;
+  if (text.includes(":")) {
+    throw new MembershipError(
+      `Invalid CIDR "${text}": IPv6-only nets are not supported yet; every net has an IPv6 /64 besides its IPv4 block (docs/membership.md)`,
+    );
+  }
   if (base === null || !(prefix >= 8 && prefix <= 30)) {
     throw new MembershipError(
       `Invalid CIDR "${text}": want an IPv4 block like 10.77.0.0/16 (/8 to /30)`,

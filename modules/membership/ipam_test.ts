@@ -30,6 +30,14 @@ Deno.test("parseCidr() accepts network blocks and refuses the rest", async (t) =
   }
 });
 
+Deno.test("parseCidr() says an IPv6 block is not supported yet, and that every net has an IPv6 /64", () => {
+  assertThrows(
+    () => parseCidr("fd00::/64"),
+    MembershipError,
+    "IPv6-only nets are not supported yet",
+  );
+});
+
 Deno.test("allocateAddress() is deterministic per key and skips taken addresses", () => {
   const cidr = parseCidr("10.9.0.0/24");
   const first = allocateAddress(cidr, "key-a", new Set());

@@ -45,6 +45,7 @@ import type {
   RoleRecord,
 } from "./records.ts";
 import { type Cidr, cidrsOverlap, hostIndex, parseCidr, parseIpv4 } from "./ipam.ts";
+import { canonicalIpv6, ipv6Of } from "./ipv6.ts";
 import { MembershipError } from "./errors.ts";
 
 /** Where a member stands. */
@@ -69,6 +70,8 @@ export interface Member {
   readonly wg: string;
   /** Tunnel address. */
   readonly address: string;
+  /** IPv6 tunnel address, derived from the net id and node id ({@link ipv6Of}). */
+  readonly address6: string;
   /** WireGuard endpoint from its request (announcements may update it). */
   readonly endpoint?: string;
   /** Grid URL from its request (announcements may update it). */
@@ -535,6 +538,7 @@ class Fold {
       name: req.name,
       wg: req.wg,
       address: r.address,
+      address6: ipv6Of(net.id, req.id),
       endpoint: req.endpoint,
       url: req.url,
       kem: req.kem,
@@ -683,13 +687,16 @@ export function mayInvite(set: MemberSet, id: string): boolean {
 }
 
 /**
- * Finds a member by node id, name or tunnel address. Throws a clear
+ * Finds a member by node id, name or tunnel address (IPv4 or IPv6). Throws a clear
  * {@link MembershipError} when none or several match.
  */
 export function findMember(set: MemberSet, ref: string): Member {
   const byId = set.members.get(ref);
   if (byId) return byId;
-  const matches = [...set.members.values()].filter((m) => m.address === ref || m.name === ref);
+  const v6 = canonicalIpv6(ref);
+  const matches = [...set.members.values()].filter((m) =>
+    m.address === ref || m.name === ref || (v6 !== undefined && m.address6 === v6)
+  );
   const live = matches.filter((m) => m.status === "live");
   const pick = live.length > 0 ? live : matches;
   if (pick.length === 1) return pick[0];

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import {
+  findMember,
   foldMembers,
   isAdmin,
   liveMembers,
@@ -8,6 +9,7 @@ import {
   SPONSOR_QUOTA,
 } from "./member_set.ts";
 import { signMemberRequest } from "./member_request.ts";
+import { ipv6Of } from "./ipv6.ts";
 import { MembershipError } from "./errors.ts";
 import { signWithWgKey } from "../wireguard/mod.ts";
 import {
@@ -70,6 +72,23 @@ Deno.test("the founder and invited joiners become live members", async () => {
   assertEquals(set.members.get(node.id)!.address, "10.77.0.2");
   assertEquals(set.members.get(net.founder.id)!.role, "founder");
   assertEquals(set.heads, [record.id]);
+});
+
+Deno.test("every member has its derived IPv6 address, and is found by it in any spelling", async () => {
+  const net = await makeNet();
+  const { node, record } = await admitNew(net, { address: "10.77.0.2" });
+  net.records.push(record);
+  const set = net.set();
+  const member = set.members.get(node.id)!;
+  assertEquals(member.address6, ipv6Of(net.net, node.id));
+  assertEquals(set.members.get(net.founder.id)!.address6, ipv6Of(net.net, net.founder.id));
+  assertEquals(findMember(set, member.address6).id, node.id);
+  assertEquals(findMember(set, member.address6.toUpperCase()).id, node.id);
+  assertEquals(findMember(set, "10.77.0.2").id, node.id);
+  await assertRejects(
+    () => Promise.resolve().then(() => findMember(set, "fd00::1")),
+    MembershipError,
+  );
 });
 
 Deno.test("attack: a plain member's admit is void, however far back it is attached", async () => {

@@ -411,7 +411,7 @@ export class Nets {
     for (const m of state.set.members.values()) {
       const was = before.members.get(m.id);
       if (was?.status === m.status && was.admit === m.admit && was.role === m.role) continue;
-      const fields = { net, node: m.id, name: m.name, address: m.address };
+      const fields = { net, node: m.id, name: m.name, address: m.address, address6: m.address6 };
       if (m.status === "revoked" && was?.status !== "revoked") {
         const by = m.revokedBy ? state.set.members.get(m.revokedBy)?.name : undefined;
         this.#log("info", "member-revoked", { ...fields, by: m.revokedBy, byName: by });

@@ -70,6 +70,7 @@ export async function createNet(ctx: MeshContext, req: CreateRequest): Promise<C
         name,
         net: state.settings.net,
         address: self.address,
+        address6: self.address6,
         interface: iface,
         cidr: cidr.text,
         listenPort,

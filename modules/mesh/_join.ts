@@ -192,6 +192,7 @@ function joined(ctx: MeshContext, state: NetState, by: string): JoinResult {
     name: state.settings.name,
     net: state.settings.net,
     address: self.address,
+    address6: self.address6,
     interface: state.settings.interface,
     admittedBy: by,
     promise: ADMISSION_TEXT,

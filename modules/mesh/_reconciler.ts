@@ -127,9 +127,12 @@ export class NetReconciler {
       log("info", "interface-applied", {
         net: name,
         interface: iface,
-        address: spec.address,
+        address: spec.addresses.join(","),
         peers: spec.peers.length,
       });
+      for (const warning of result.warnings ?? []) {
+        log("warn", "interface-warning", { net: name, interface: iface, why: warning });
+      }
     }
     this.#applied.set(name, { key, at: Date.now(), iface });
   }

@@ -76,6 +76,8 @@ export interface CreateResult {
   net: string;
   /** This node's tunnel address. */
   address: string;
+  /** This node's IPv6 tunnel address (absent from an older agent). */
+  address6?: string;
   /** The WireGuard interface. */
   interface: string;
   /** The address block. */
@@ -88,6 +90,7 @@ export const CREATE_RESULT: Shape<CreateResult> = record({
   name: NAME,
   net: ID,
   address: text(64),
+  address6: optional(text(64)),
   interface: text(64),
   cidr: text(64),
   listenPort: PORT,
@@ -170,6 +173,8 @@ export interface JoinResult {
   net: string;
   /** This node's tunnel address. */
   address: string;
+  /** This node's IPv6 tunnel address (absent from an older agent). */
+  address6?: string;
   /** The WireGuard interface. */
   interface: string;
   /** The member that admitted this node ("" when it was a member already). */
@@ -186,6 +191,7 @@ export const JOIN_RESULT: Shape<JoinResult> = record({
   name: NAME,
   net: ID,
   address: text(64),
+  address6: optional(text(64)),
   interface: text(64),
   admittedBy: text(120),
   promise: text(4096),
@@ -392,6 +398,8 @@ export interface PeerStatus {
   name: string;
   /** Tunnel address. */
   address: string;
+  /** IPv6 tunnel address (absent from an agent older than the IPv6 overlay). */
+  address6?: string;
   /** Where WireGuard sends to it, or where its record says it listens. */
   endpoint: string | null;
   /** Unix seconds of the latest handshake, or null when never. */
@@ -446,6 +454,8 @@ export interface FormerMember {
   name: string;
   /** The tunnel address it held. */
   address: string;
+  /** The IPv6 tunnel address it held (absent from an older agent). */
+  address6?: string;
   /** Left, or revoked. */
   status: "left" | "revoked";
   /** The admin that revoked it (null: it left). */
@@ -477,8 +487,12 @@ export interface NetStatus {
   self: string | null;
   /** This node's tunnel address. */
   address: string | null;
+  /** This node's IPv6 tunnel address (absent from an older agent). */
+  address6?: string | null;
   /** The address block. */
   cidr: string;
+  /** The net's IPv6 block, a unique local /64 (absent from an older agent). */
+  cidr6?: string;
   /** Open, or invite only. */
   policy: "open" | "invite";
   /** Pairwise PSKs on. */
@@ -548,7 +562,9 @@ export const STATUS_REPORT: Shape<StatusReport> = record({
       interfaceState: oneOf(["up", "down", "missing"] as const),
       self: nullable(text(64)),
       address: nullable(text(64)),
+      address6: optional(nullable(text(64))),
       cidr: text(64),
+      cidr6: optional(text(64)),
       policy: oneOf(["open", "invite"] as const),
       psk: bool,
       inviteBy: oneOf(["admins", "members"] as const),
@@ -561,6 +577,7 @@ export const STATUS_REPORT: Shape<StatusReport> = record({
           id: ID,
           name: text(64),
           address: text(64),
+          address6: optional(text(64)),
           endpoint: nullable(ENDPOINT),
           latestHandshake: nullable(whole()),
           rxBytes: whole(),
@@ -582,6 +599,7 @@ export const STATUS_REPORT: Shape<StatusReport> = record({
           id: ID,
           name: text(64),
           address: text(64),
+          address6: optional(text(64)),
           status: oneOf(["left", "revoked"] as const),
           revokedBy: nullable(ID),
         }),

@@ -3,9 +3,11 @@
  * pure, so every rule (who is a peer, which address, keepalive, PSK files)
  * is unit-tested without root. The WireGuard layer applies the result.
  *
- * - The interface gets this node's folded tunnel address with the net's prefix.
- * - Every other live member is a peer, routed at its `/32`; members who left
- *   or were revoked are not, so applying the spec drops them.
+ * - The interface gets this node's folded tunnel address with the net's
+ *   prefix, and its derived IPv6 address in the net's /64.
+ * - Every other live member is a peer, routed at its `/32` and its IPv6
+ *   `/128`; members who left or were revoked are not, so applying the spec
+ *   drops them (both routes at once).
  * - Keepalive every {@link KEEPALIVE_SECONDS} s on every peer: an end behind
  *   NAT must keep its mapping open, and turning keepalive on makes WireGuard
  *   send a handshake the moment a peer is added, so a pair's session comes
@@ -20,7 +22,7 @@
  * @module
  */
 import type { WgInterfaceSpec, WgPeerSpec } from "../wireguard/mod.ts";
-import type { Member, MemberSet } from "../membership/mod.ts";
+import { IPV6_PREFIX_LENGTH, type Member, type MemberSet } from "../membership/mod.ts";
 
 /** Persistent keepalive on every peer, in seconds. */
 export const KEEPALIVE_SECONDS = 25;
@@ -58,7 +60,10 @@ export function renderInterface(
   const peers: WgPeerSpec[] = [];
   for (const m of [...set.members.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
     if (m.status !== "live" || m.id === self.id) continue;
-    const peer: WgPeerSpec = { publicKey: m.wg, allowedIps: [`${m.address}/32`] };
+    const peer: WgPeerSpec = {
+      publicKey: m.wg,
+      allowedIps: [`${m.address}/32`, `${m.address6}/128`],
+    };
     const endpoint = options.endpointOf ? options.endpointOf(m) : m.endpoint;
     if (endpoint) peer.endpoint = endpoint;
     peer.persistentKeepalive = KEEPALIVE_SECONDS;
@@ -73,7 +78,7 @@ export function renderInterface(
     name: options.interface,
     privateKeyFile: options.privateKeyFile,
     listenPort: options.listenPort,
-    address: `${self.address}/${set.net.cidr.prefix}`,
+    addresses: [`${self.address}/${set.net.cidr.prefix}`, `${self.address6}/${IPV6_PREFIX_LENGTH}`],
     peers,
     followRoamingSeconds: FOLLOW_ROAMING_SECONDS,
   };

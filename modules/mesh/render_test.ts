@@ -10,7 +10,7 @@ import {
 } from "../membership/_testing_net.ts";
 import { signWithWgKey } from "../wireguard/mod.ts";
 import { defaultInterfaceName, KEEPALIVE_SECONDS, renderInterface } from "./render.ts";
-import { foldMembers, signMemberRequest } from "../membership/mod.ts";
+import { foldMembers, ipv6Of, ipv6Prefix, signMemberRequest } from "../membership/mod.ts";
 
 const BASE = { interface: "grid-t", listenPort: 51820, privateKeyFile: "/k/wg.key" };
 
@@ -53,7 +53,7 @@ Deno.test("renderInterface() makes every other live member a peer at its /32", a
   const { net, b, c } = await threeMembers();
   const set = net.set();
   const spec = renderInterface(set, { ...BASE, selfId: b.id })!;
-  assertEquals(spec.address, "10.77.0.2/16");
+  assertEquals(spec.addresses, ["10.77.0.2/16", `${set.members.get(b.id)!.address6}/64`]);
   assertEquals(spec.name, "grid-t");
   assertEquals(
     spec.peers.map((p) => p.allowedIps[0]).sort(),
@@ -62,6 +62,21 @@ Deno.test("renderInterface() makes every other live member a peer at its /32", a
   const toC = spec.peers.find((p) => p.publicKey === set.members.get(c.id)!.wg)!;
   assertEquals(toC.endpoint, undefined);
   assertEquals(toC.persistentKeepalive, KEEPALIVE_SECONDS);
+});
+
+Deno.test("renderInterface() gives the interface its IPv6 /64 and routes each peer's /128", async () => {
+  const { net, b, c } = await threeMembers();
+  const set = net.set();
+  const prefix = ipv6Prefix(net.net).replace("::/64", ":");
+  const spec = renderInterface(set, { ...BASE, selfId: b.id })!;
+  const own = set.members.get(b.id)!.address6;
+  assertEquals(own, ipv6Of(net.net, b.id));
+  assert(own.startsWith(prefix), `${own} in ${prefix}`);
+  assertEquals(spec.addresses[1], `${own}/64`);
+  const toC = spec.peers.find((p) => p.publicKey === set.members.get(c.id)!.wg)!;
+  assertEquals(toC.allowedIps, ["10.77.0.3/32", `${ipv6Of(net.net, c.id)}/128`]);
+  const toFounder = spec.peers.find((p) => p.publicKey !== toC.publicKey)!;
+  assertEquals(toFounder.allowedIps[1], `${ipv6Of(net.net, net.founder.id)}/128`);
 });
 
 Deno.test("renderInterface() keeps every peer alive, with or without endpoints", async () => {
@@ -82,6 +97,7 @@ Deno.test("renderInterface() drops a revoked member and renders nothing for a re
   const set = foldMembers([...net.records, revoke]);
   const spec = renderInterface(set, { ...BASE, selfId: net.founder.id })!;
   assertEquals(spec.peers.map((p) => p.allowedIps[0]), ["10.77.0.2/32"]);
+  assert(!spec.peers.some((p) => p.allowedIps.includes(`${ipv6Of(net.net, c.id)}/128`)));
   assertEquals(renderInterface(set, { ...BASE, selfId: c.id }), undefined);
 });
 

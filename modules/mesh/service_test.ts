@@ -169,7 +169,7 @@ clusterTest(
     await waitFor("addresses applied", () =>
       joiners.every((j, i) => {
         const self = j.mesh.nets.get("foo")!.set.members.get(j.mesh.selfId)!;
-        return j.wg.specs.get(`gj${i}`)?.address === `${self.address}/29`;
+        return j.wg.specs.get(`gj${i}`)?.addresses[0] === `${self.address}/29`;
       }));
   },
 );

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { memberReach, type NetState } from "../membership/mod.ts";
+import { ipv6Prefix, memberReach, type NetState } from "../membership/mod.ts";
 import type { WgDump } from "../wireguard/mod.ts";
 import type { FormerMember, NetStatus, PeerStatus, SelfStatus } from "./protocol.ts";
 
@@ -62,6 +62,7 @@ export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts
         id: m.id,
         name: m.name,
         address: m.address,
+        address6: m.address6,
         endpoint: wg?.endpoint ?? memberReach(state, m).endpoint ?? null,
         latestHandshake: wg?.latestHandshake ?? null,
         rxBytes: wg?.rxBytes ?? 0,
@@ -82,6 +83,7 @@ export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts
       id: m.id,
       name: m.name,
       address: m.address,
+      address6: m.address6,
       status: m.status,
       revokedBy: m.revokedBy ?? null,
     });
@@ -104,7 +106,9 @@ export function netStatus(state: NetState, selfId: string, facts: InterfaceFacts
       : "missing",
     self: self?.name ?? null,
     address: self?.address ?? null,
+    address6: self?.address6 ?? null,
     cidr: set.net.cidr.text,
+    cidr6: ipv6Prefix(set.net.id),
     policy: set.net.policy,
     psk: set.net.psk,
     inviteBy: set.net.invite,

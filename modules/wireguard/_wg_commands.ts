@@ -88,7 +88,15 @@ export function ipArgs(action: WgAction, name: string): string[] {
     case "remove-address":
       return ["address", "del", action.address, "dev", name];
     case "add-address":
-      return ["address", "add", action.address, "dev", name];
+      // nodad: the address is ours alone (derived from our id); no wait in the tentative state.
+      return [
+        "address",
+        "add",
+        action.address,
+        "dev",
+        name,
+        ...(action.address.includes(":") ? ["nodad"] : []),
+      ];
     case "set-link-up":
       return ["link", "set", "dev", name, "up"];
     default:

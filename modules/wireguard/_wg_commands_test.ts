@@ -47,6 +47,12 @@ Deno.test("wgSetArgs() and ipArgs() write each action's command line", async (t)
       wg: [],
       ip: ["address", "add", "10.0.0.1/24", "dev", "g1"],
     },
+    {
+      name: "add an IPv6 address, without duplicate address detection",
+      action: { kind: "add-address", address: "fd00::1/64" },
+      wg: [],
+      ip: ["address", "add", "fd00::1/64", "dev", "g1", "nodad"],
+    },
   ];
   for (const row of rows) {
     await t.step(row.name, () => {

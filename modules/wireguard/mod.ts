@@ -10,7 +10,7 @@
  * ```ts
  * import { applyInterface, generateKeyPair, readStatus } from "./mod.ts";
  * const { privateKeyFile, publicKey } = await generateKeyPair("/root/.grid/state/wireguard");
- * await applyInterface({ name: "grid0", privateKeyFile, listenPort: 51820, address: "10.77.0.1/16", peers: [] });
+ * await applyInterface({ name: "grid0", privateKeyFile, listenPort: 51820, addresses: ["10.77.0.1/16"], peers: [] });
  * const status = await readStatus("grid0"); // peers, endpoints, handshakes, bytes; no keys
  * ```
  *

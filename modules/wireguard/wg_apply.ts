@@ -48,6 +48,8 @@ export interface ApplyResult {
   actions: WgAction[];
   /** The backend that created the interface, when it had to be created. */
   created?: WgBackend;
+  /** What could not be done but does not stop the interface working (IPv6 off on this host). */
+  warnings?: string[];
 }
 
 const wireguardGoChildren = new Map<string, Deno.ChildProcess>();
@@ -59,7 +61,7 @@ const locks = new Map<string, Promise<unknown>>();
  * @example
  * ```ts
  * import { applyInterface } from "./wg_apply.ts";
- * const spec = { name: "grid0", privateKeyFile: "/root/.grid/state/wg.key", listenPort: 51820, address: "10.77.0.1/16", peers: [] };
+ * const spec = { name: "grid0", privateKeyFile: "/root/.grid/state/wg.key", listenPort: 51820, addresses: ["10.77.0.1/16"], peers: [] };
  * await applyInterface(spec); // { actions: [...], created: "userspace" }
  * await applyInterface(spec); // { actions: [] }
  * ```
@@ -105,17 +107,26 @@ async function applyNow(spec: WgInterfaceSpec, options: ApplyOptions): Promise<A
       }
     }
   }
+  const warnings: string[] = [];
   for (const action of actions) {
     const args = ipArgs(action, spec.name);
     if (args.length === 0) continue;
     const result = await runTool("ip", args, options);
     const harmless = action.kind === "add-address" && /File exists/i.test(result.stderr) ||
       action.kind === "remove-address" && /Cannot assign/i.test(result.stderr);
-    if (result.code !== 0 && !harmless) {
-      throw new WireGuardError(`Cannot ${describe(action, spec.name)}: ${result.stderr}`);
+    if (result.code === 0 || harmless) continue;
+    // A host with IPv6 turned off (disable_ipv6=1) refuses v6 addresses: the IPv4 overlay still works.
+    if (action.kind === "add-address" && action.address.includes(":")) {
+      warnings.push(`Cannot add IPv6 address "${action.address}" (${result.stderr.trim()})`);
+      continue;
     }
+    throw new WireGuardError(`Cannot ${describe(action, spec.name)}: ${result.stderr}`);
   }
-  return created === undefined ? { actions } : { actions, created };
+  return {
+    actions,
+    ...(created === undefined ? {} : { created }),
+    ...(warnings.length === 0 ? {} : { warnings }),
+  };
 }
 
 /** The interface's current state, or undefined when it does not exist. */

@@ -27,7 +27,7 @@ export interface WgDriver {
   /** Makes (or reuses) `DIR/wg.key` with `wg genkey`; returns its public key. */
   generateKeyPair(dir: string): Promise<{ publicKey: string; privateKeyFile: string }>;
   /** Makes the interface match the spec, changing only what differs; says when it made the link. */
-  applyInterface(spec: WgInterfaceSpec): Promise<{ created?: string }>;
+  applyInterface(spec: WgInterfaceSpec): Promise<{ created?: string; warnings?: string[] }>;
   /** Deletes the interface (gone already is fine). */
   removeInterface(name: string): Promise<void>;
   /** The interface's `wg show dump`, without secrets. */

@@ -69,7 +69,7 @@ export interface WgPlanOptions {
  * @example
  * ```ts
  * import { planInterface } from "./wg_plan.ts";
- * const spec = { name: "grid0", privateKeyFile: "/k", listenPort: 51820, address: "10.77.0.1/16", peers: [] };
+ * const spec = { name: "grid0", privateKeyFile: "/k", listenPort: 51820, addresses: ["10.77.0.1/16"], peers: [] };
  * planInterface(spec, undefined).map((a) => a.kind);
  * // ["create-link", "set-private-key", "set-listen-port", "add-address", "set-link-up"]
  * ```
@@ -95,22 +95,23 @@ export function planInterface(
     actions.push({ kind: "set-mtu", mtu: spec.mtu });
   }
 
-  const want = canonicalAddress(spec.address);
+  const want = new Set(spec.addresses.map(canonicalAddress));
+  const have = new Set(link.addresses.map(canonicalAddress));
   for (const address of link.addresses) {
-    if (canonicalAddress(address) !== want) actions.push({ kind: "remove-address", address });
+    if (!want.has(canonicalAddress(address))) actions.push({ kind: "remove-address", address });
   }
-  if (!link.addresses.some((a) => canonicalAddress(a) === want)) {
-    actions.push({ kind: "add-address", address: spec.address });
+  for (const address of spec.addresses) {
+    if (!have.has(canonicalAddress(address))) actions.push({ kind: "add-address", address });
   }
   if (!link.up) actions.push({ kind: "set-link-up" });
 
   const wanted = new Map(spec.peers.map((p) => [p.publicKey, p]));
-  const have = new Map((dump?.peers ?? []).map((p) => [p.publicKey, p]));
-  for (const key of have.keys()) {
+  const peers = new Map((dump?.peers ?? []).map((p) => [p.publicKey, p]));
+  for (const key of peers.keys()) {
     if (!wanted.has(key)) actions.push({ kind: "remove-peer", publicKey: key });
   }
   for (const peer of spec.peers) {
-    const now = have.get(peer.publicKey);
+    const now = peers.get(peer.publicKey);
     if (!now) {
       actions.push({ kind: "add-peer", peer });
       continue;

@@ -12,7 +12,7 @@ const SPEC: WgInterfaceSpec = {
   name: "grid0",
   privateKeyFile: "/var/lib/grid/wg.key",
   listenPort: 51820,
-  address: "10.77.0.1/16",
+  addresses: ["10.77.0.1/16"],
   peers: [
     { publicKey: A, endpoint: "192.168.77.2:51820", allowedIps: ["10.77.0.2/32"] },
     {
@@ -111,7 +111,7 @@ Deno.test("planInterface() turns one change into one minimal action", async (t) 
     ],
     [
       "a new address replaces the old one",
-      (s) => ({ ...s, address: "10.77.0.5/16" }),
+      (s) => ({ ...s, addresses: ["10.77.0.5/16"] }),
       [{ kind: "remove-address", address: "10.77.0.1/16" }, {
         kind: "add-address",
         address: "10.77.0.5/16",
@@ -155,10 +155,47 @@ Deno.test("planInterface() brings a down link up and removes stray peers", () =>
   ]);
 });
 
+Deno.test("planInterface() adds and removes IPv6 addresses beside the IPv4 one, idempotently", async (t) => {
+  const V6 = "fd3a:91c2:7e05:0:5c1e:2b7a:9d04:11f3/64";
+  const spec: WgInterfaceSpec = { ...SPEC, addresses: ["10.77.0.1/16", V6] };
+  await t.step("a missing IPv6 address is added, the IPv4 one kept", () => {
+    assertEquals(planInterface(spec, applied(), OPTIONS), [{ kind: "add-address", address: V6 }]);
+  });
+  await t.step("once present (as ip prints it), nothing is done", () => {
+    const current = applied();
+    current.link.addresses = ["fd3a:91c2:7e05:0:5c1e:2b7a:9d04:11f3/64", "10.77.0.1/16"];
+    assertEquals(planInterface(spec, current, OPTIONS), []);
+  });
+  await t.step("a stale IPv6 address is removed, the wanted one added", () => {
+    const current = applied();
+    current.link.addresses = ["10.77.0.1/16", "fd00::9/64"];
+    assertEquals(planInterface(spec, current, OPTIONS), [
+      { kind: "remove-address", address: "fd00::9/64" },
+      { kind: "add-address", address: V6 },
+    ]);
+  });
+  await t.step("a peer's new /128 updates its allowed IPs alone", () => {
+    const withV6 = {
+      ...spec,
+      peers: [
+        { ...SPEC.peers[0], allowedIps: ["10.77.0.2/32", "fd3a:91c2:7e05::2/128"] },
+        SPEC.peers[1],
+      ],
+    };
+    const current = applied();
+    current.link.addresses = ["10.77.0.1/16", V6];
+    assertEquals(planInterface(withV6, current, OPTIONS), [{
+      kind: "update-peer",
+      publicKey: A,
+      changes: { allowedIps: ["10.77.0.2/32", "fd3a:91c2:7e05::2/128"] },
+    }]);
+  });
+});
+
 Deno.test("planInterface() compares canonical forms of addresses and networks", () => {
   const spec: WgInterfaceSpec = {
     ...SPEC,
-    address: "FD00::1/64",
+    addresses: ["FD00::1/64"],
     peers: [{
       publicKey: A,
       endpoint: "[FD00:0::2]:51820",

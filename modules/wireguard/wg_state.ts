@@ -32,8 +32,12 @@ export interface WgInterfaceSpec {
   privateKeyFile: string;
   /** UDP port to listen on. */
   listenPort: number;
-  /** This node's tunnel address with the net's prefix length, e.g. `10.77.0.2/16`. */
-  address: string;
+  /**
+   * This node's tunnel addresses, each with its block's prefix length, e.g.
+   * `["10.77.0.2/16", "fd3a:91c2:7e05::5c1e:2b7a:9d04:11f3/64"]`; any other
+   * IPv4 or global IPv6 address on the link is removed.
+   */
+  addresses: string[];
   /** Optional MTU. */
   mtu?: number;
   /** Every peer the interface should have; any other peer is removed. */

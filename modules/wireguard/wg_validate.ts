@@ -11,6 +11,8 @@ import type { WgInterfaceSpec, WgPeerSpec } from "./wg_state.ts";
 
 /** Most peers one interface may have. */
 export const MAX_PEERS = 4096;
+/** Most addresses one interface may have. */
+export const MAX_ADDRESSES = 16;
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.=+-]{0,14}$/;
 const PATH = /^\/[^\0\n]{0,4095}$/;
@@ -75,7 +77,11 @@ export function validateSpec(spec: WgInterfaceSpec): void {
   if (!Number.isInteger(spec.listenPort) || spec.listenPort < 0 || spec.listenPort > 65535) {
     bad(`bad listen port ${spec.listenPort}`);
   }
-  if (!parseCidr(spec.address)) bad(`bad address "${spec.address}"`);
+  if (!Array.isArray(spec.addresses) || spec.addresses.length === 0) bad("it has no address");
+  if (spec.addresses.length > MAX_ADDRESSES) bad(`more than ${MAX_ADDRESSES} addresses`);
+  for (const address of spec.addresses) {
+    if (!parseCidr(address)) bad(`bad address "${String(address).slice(0, 64)}"`);
+  }
   if (
     spec.mtu !== undefined && (!Number.isInteger(spec.mtu) || spec.mtu < 576 || spec.mtu > 9000)
   ) {

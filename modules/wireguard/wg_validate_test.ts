@@ -8,7 +8,7 @@ const SPEC: WgInterfaceSpec = {
   name: "grid0",
   privateKeyFile: "/etc/grid/wg.key",
   listenPort: 51820,
-  address: "10.77.0.1/16",
+  addresses: ["10.77.0.1/16", "fd00::1/64"],
   peers: [{ publicKey: KEY, endpoint: "192.168.77.2:51820", allowedIps: ["10.77.0.2/32"] }],
 };
 
@@ -22,7 +22,9 @@ Deno.test("validateSpec() refuses every field that could smuggle an argument", a
     ["name over 15 characters", { ...SPEC, name: "a".repeat(16) }, "name"],
     ["relative key path", { ...SPEC, privateKeyFile: "wg.key" }, "absolute"],
     ["port out of range", { ...SPEC, listenPort: 70000 }, "listen port"],
-    ["address without prefix", { ...SPEC, address: "10.77.0.1" }, "address"],
+    ["address without prefix", { ...SPEC, addresses: ["10.77.0.1"] }, "address"],
+    ["IPv6 address without prefix", { ...SPEC, addresses: ["10.77.0.1/16", "fd00::1"] }, "address"],
+    ["no address", { ...SPEC, addresses: [] }, "no address"],
     [
       "bad public key",
       { ...SPEC, peers: [{ ...SPEC.peers[0], publicKey: "remove" }] },
