@@ -56,8 +56,7 @@ export interface MeshLabOptions {
   nat?: Record<number, NatKind>;
   /**
    * `"ipv6"`: the bridge carries only IPv6 (`fd77::N`), URLs are
-   * `ws://[fd77::N]:7340`, endpoints `[fd77::N]:51820` and agents listen on
-   * `[::]:7340` (see the `underlay` option of {@link createLab}).
+   * `ws://[fd77::N]:7340`, endpoints `[fd77::N]:51820` (see the `underlay` option of {@link createLab}).
    */
   underlay?: "ipv4" | "ipv6";
 }
@@ -180,8 +179,7 @@ export class MeshLab {
         ...this.#flags,
         `${ROOT}/main.ts`,
         "serve",
-        "--listen",
-        this.#v6 ? `[::]:${AGENT_PORT}` : `0.0.0.0:${AGENT_PORT}`,
+        // No --listen: the default ([::]:7340, IPv6 and IPv4 on one socket), as installed.
         "--advertise",
         this.#auto ? "auto" : node.url,
         "--log-level",
