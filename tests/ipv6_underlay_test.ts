@@ -4,9 +4,10 @@
  * (`fd77::N`, no IPv4), with URLs `ws://[fd77::N]:7340` and endpoints
  * `[fd77::N]:51820`: create, invite and join work, every pair pings over
  * the tunnels, `grid status` shows the IPv6 endpoints, and an agent with
- * `--advertise auto` finds its IPv6 address by itself (issue 15).
+ * `--advertise auto` finds its IPv6 address by itself and its peers follow
+ * it when it changes; loopback and link-local IPv6 are refused (issue 15).
  *
- * Needs root, wg, wireguard-go, ip and ping; skipped with a printed reason
+ * Needs root, wg, wireguard-go, ip, ip6tables and ping; skipped with a printed reason
  * otherwise.
  */
 import { assert, assertEquals } from "../kernel/_testing_assert.ts";
@@ -97,6 +98,34 @@ for (const auto of [false, true]) {
           const blob = JSON.stringify(json);
           assert(blob.includes(nodes[1].endpoint), `--json names ${nodes[1].endpoint}`);
         });
+        if (auto) {
+          await t.step(
+            "a node's IPv6 address changes with its agent running: peers follow",
+            async () => {
+              const moved = nodes[2];
+              await mesh.readdress(moved, "fd77::33");
+              await assertAllPing(mesh, nodes, await ipv4Overlay(mesh, nodes), "after the move");
+              const followed = await waitFor(
+                async () => {
+                  for (const node of nodes.filter((n) => n !== moved)) {
+                    const endpoints = (await mesh.wgDump(node))?.peers.map((p) => p.endpoint) ?? [];
+                    if (!endpoints.includes("[fd77::33]:51820")) return false;
+                  }
+                  const status = JSON.parse(
+                    await mesh.gridOk(nodes[0], ["status", "six", "--json"]),
+                  );
+                  const peer = status.nets[0].peers.find((p: { name: string }) =>
+                    p.name === "node3"
+                  );
+                  return peer?.endpoint === "[fd77::33]:51820";
+                },
+                30_000,
+                500,
+              );
+              assert(followed, "every peer holds [fd77::33]:51820 and status shows it");
+            },
+          );
+        }
         await t.step(
           "loopback, unspecified and link-local IPv6 are refused with one line",
           async () => {
