@@ -7,14 +7,14 @@
  * `--advertise auto` finds its IPv6 address by itself and its peers follow
  * it when it changes; loopback and link-local IPv6 are refused (issue 15).
  *
- * Needs root, wg, wireguard-go, ip, ip6tables and ping; skipped with a printed reason
+ * Needs root, wg, wireguard-go, ip and ping; skipped with a printed reason
  * otherwise.
  */
 import { assert, assertEquals } from "../kernel/_testing_assert.ts";
 import { MeshLab, type MeshNode } from "./lab/mesh_lab.ts";
 import { labSkipReason, waitFor } from "./lab/netns.ts";
 
-const skip = await labSkipReason(["ip", "wg", "wireguard-go", "ping", "ip6tables"]);
+const skip = await labSkipReason();
 if (skip) console.log(`ipv6_underlay_test: skipped, ${skip}`);
 
 /** Agents and wireguard-go run detached across steps by design; the lab removes them all. */
