@@ -28,6 +28,7 @@ import {
 import {
   type Backoff,
   checkReachableHost,
+  type Listening,
   LookupLedger,
   parsePeerUrl,
   peerAdminModule,
@@ -200,7 +201,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     handler: (parms) => kernel.call(parms, { origin: "local", signal: stop }),
   });
   try {
-    const bound = await peers.listen(hostname, port);
+    const bound = await listenAnyFamily(peers, hostname, port, log);
     const line = `grid: listening on ${bound.url} as ${identity.id}\n`;
     if (options.io) await options.io.stdout(line);
     else await Deno.stdout.write(new TextEncoder().encode(line));
@@ -268,4 +269,23 @@ export function defaultNetsDir(homeRoot: string): string {
 /** True when an agent answers on this home's control socket. */
 export async function agentRunning(root: string): Promise<boolean> {
   return await agentAnswers(controlSocketPath(root));
+}
+
+/**
+ * Listens on `hostname:port`; `::` (every address, both families) falls
+ * back to `0.0.0.0` on a host whose kernel has no IPv6 at all.
+ */
+async function listenAnyFamily(
+  peers: PeerHub,
+  hostname: string,
+  port: number,
+  log: Logger,
+): Promise<Listening> {
+  try {
+    return await peers.listen(hostname, port);
+  } catch (err) {
+    if (hostname !== "::" || !/EAFNOSUPPORT|family not supported/i.test(String(err))) throw err;
+    log("warn", "listen-ipv4-only", { why: oneLine(err) });
+    return await peers.listen("0.0.0.0", port);
+  }
 }

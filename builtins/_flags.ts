@@ -108,8 +108,11 @@ export function parsePort(text: string | undefined): number | undefined {
   return port;
 }
 
-/** Default `--listen` of the agent: every interface, port 7340. */
-export const DEFAULT_LISTEN = "0.0.0.0:7340";
+/**
+ * Default `--listen` of the agent: every interface, port 7340, IPv6 and
+ * IPv4 alike (one dual-stack socket), so an IPv6-only host is reachable too.
+ */
+export const DEFAULT_LISTEN = "[::]:7340";
 
 /** Parses a `--log-level` value. */
 export function parseLogLevel(text: string): LogLevel {

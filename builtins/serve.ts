@@ -38,7 +38,7 @@ export const command: Command = {
   summary: "run the agent: listen for peers, dial known peers, serve lookups",
   group: "mesh",
   options: [
-    ["--listen HOST:PORT", "where peers connect (default 0.0.0.0:7340)"],
+    ["--listen HOST:PORT", "where peers connect (default [::]:7340)"],
     [
       "--advertise URL|auto",
       "the URL peers dial this node at; auto: this host's address towards its peers",

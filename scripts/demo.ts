@@ -65,7 +65,7 @@ export async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    step(`starting ${nodes} agents: grid serve --listen 0.0.0.0:7340 --advertise ws://ADDR:7340`);
+    step(`starting ${nodes} agents: grid serve --advertise ws://ADDR:7340`);
     await mesh.startAgents();
     const net = "demo";
     step(`node 1: grid create-wireguard-net ${net} --cidr 10.88.0.0/24${psk ? " --psk" : ""}`);

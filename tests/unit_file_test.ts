@@ -77,7 +77,7 @@ Deno.test("grid.service runs unedited: --advertise auto by default, /etc/default
   assertEquals(values("EnvironmentFile"), ["-/etc/default/grid"]);
   const env = new Map(values("Environment").map(assignment));
   assertEquals(env.get("GRID_HOME"), "/var/lib/grid");
-  assertEquals(env.get("GRID_SERVE_ARGS"), "--listen 0.0.0.0:7340 --advertise auto");
+  assertEquals(env.get("GRID_SERVE_ARGS"), "--listen [::]:7340 --advertise auto");
   // Environment= before EnvironmentFile=, which overrides it; unbraced so it splits into words.
   assertEquals(values("ExecStart"), [`${BINARY} serve $GRID_SERVE_ARGS`]);
 });
@@ -102,7 +102,7 @@ Deno.test("grid.default changes nothing as shipped and its examples are serve fl
     .filter((line) => line.startsWith("#GRID_SERVE_ARGS="))
     .map((line) => assignment(line.slice(1))[1]);
   assert(examples.length >= 2, "the file shows GRID_SERVE_ARGS examples");
-  assertEquals(examples[0], "--listen 0.0.0.0:7340 --advertise auto", "the first is the default");
+  assertEquals(examples[0], "--listen [::]:7340 --advertise auto", "the first is the default");
   for (const example of examples) {
     for (const word of example.split(/\s+/).filter((w) => w.startsWith("--"))) {
       assert(SERVE_FLAGS.includes(word), `${word} is not a flag of grid serve`);

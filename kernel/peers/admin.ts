@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { isLinkLocalHost } from "./reachable.ts";
 import { accept, definePromise, isAccept, type KnownPromise, reject } from "../promises.ts";
 import { type CID, hashText } from "../hash.ts";
 import type { Module } from "../module.ts";
@@ -67,6 +68,13 @@ export function parsePeerUrl(text: string): string {
     throw new UsageError(`Invalid peer URL "${text.slice(0, 200)}": use ws:// or wss://`);
   }
   if (!url.hostname) throw new UsageError(`Invalid peer URL "${text}": no host`);
+  if (isLinkLocalHost(url.hostname)) {
+    throw new UsageError(
+      `Invalid peer URL "${
+        text.slice(0, 200)
+      }": ${url.hostname} is IPv6 link-local, which needs a zone; use a global or ULA address`,
+    );
+  }
   if (url.username || url.password || url.hash) {
     throw new UsageError(`Invalid peer URL "${text}": no credentials or fragment`);
   }

@@ -16,12 +16,24 @@ Deno.test("parsePeerUrl() takes ws and wss URLs only", async (t) => {
     ["ws://127.0.0.1:7340", "ws://127.0.0.1:7340/"],
     ["wss://example.net/grid", "wss://example.net/grid"],
     ["ws://[::1]:81", "ws://[::1]:81/"],
+    ["ws://[FD77:0:0::1]:7340", "ws://[fd77::1]:7340/"],
+    ["ws://[2001:db8::1]:7340", "ws://[2001:db8::1]:7340/"],
   ];
   for (const [text, want] of good) {
     await t.step(`accepts ${text}`, () => assertEquals(parsePeerUrl(text), want));
   }
   for (
-    const bad of ["http://x", "ws://", "nonsense", "ws://u:p@host", "ws://h/#frag", "file:///etc"]
+    const bad of [
+      "http://x",
+      "ws://",
+      "nonsense",
+      "ws://u:p@host",
+      "ws://h/#frag",
+      "file:///etc",
+      "ws://[fe80::1]:7340",
+      "ws://[fe80::1%25eth0]:7340",
+      "ws://fd77::1:7340",
+    ]
   ) {
     await t.step(`refuses ${bad}`, () => {
       assertThrows(() => parsePeerUrl(bad), GridError, "Invalid peer URL");

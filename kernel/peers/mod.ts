@@ -46,4 +46,9 @@ export {
   readPeerRows,
   readPeerUrls,
 } from "./admin.ts";
-export { checkReachableHost, isLocalOnlyHost } from "./reachable.ts";
+export {
+  canonicalIpv6,
+  checkReachableHost,
+  isLinkLocalHost,
+  isLocalOnlyHost,
+} from "./reachable.ts";

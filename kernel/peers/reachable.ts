@@ -10,6 +10,31 @@
 import { lookup } from "node:dns/promises";
 import { ConfigError } from "../errors.ts";
 
+/**
+ * An IPv6 literal (brackets optional) in its canonical text: lowercase,
+ * zeros compressed, no brackets (`FD77:0::1` → `fd77::1`); undefined for
+ * anything else (a name, an IPv4 address, a zone `%eth0`).
+ */
+export function canonicalIpv6(host: string): string | undefined {
+  const h = host.replace(/^\[(.*)\]$/, "$1");
+  if (!/^[0-9A-Fa-f:.]+$/.test(h) || !h.includes(":")) return undefined;
+  try {
+    return new URL(`http://[${h}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined; // URL parsing is the validator: a throw means "not an IPv6 address"
+  }
+}
+
+/**
+ * Whether `host` is an IPv6 link-local address (fe80::/10, brackets
+ * optional): it means something only with a zone (`%eth0`), which names an
+ * interface of one machine, so no other node can be told to use it.
+ */
+export function isLinkLocalHost(host: string): boolean {
+  const h = canonicalIpv6(host);
+  return h !== undefined && /^fe[89ab][0-9a-f]:/.test(h);
+}
+
 /** Whether `host` (a name or an IP literal, IPv6 with or without brackets) only means "this machine". */
 export function isLocalOnlyHost(host: string): boolean {
   let h = host.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
@@ -42,6 +67,11 @@ export async function checkReachableHost(host: string, what: string): Promise<vo
   if (isLocalOnlyHost(bare)) {
     throw new ConfigError(
       `${what}: ${bare} only means this machine; give an address other nodes can reach (or --advertise auto)`,
+    );
+  }
+  if (isLinkLocalHost(bare) || bare.includes("%")) {
+    throw new ConfigError(
+      `${what}: ${bare} is an IPv6 link-local address, which needs a zone (%eth0) that only this machine knows; give a global or ULA address (or --advertise auto)`,
     );
   }
   if (/^[\d.]+$/.test(bare) || bare.includes(":")) return; // an IP literal

@@ -35,7 +35,7 @@ import {
   reject,
   rejectCodeOf,
 } from "../../kernel/mod.ts";
-import { isLocalOnlyHost } from "../../kernel/peers/mod.ts";
+import { isLinkLocalHost, isLocalOnlyHost } from "../../kernel/peers/mod.ts";
 import { isAdmin, isLive } from "./member_set.ts";
 import { memberReach, type Nets, type NetState } from "./nets.ts";
 import type { MemberRecord } from "./records.ts";
@@ -496,8 +496,9 @@ export class AntiEntropy {
       const url = memberReach(state, m).url;
       const before = this.#dialled.get(m.id);
       if (!url || before === url) continue;
-      // A member that says it is at a loopback address cannot be reached there: never dialled.
-      if (isLocalOnlyHost(urlHost(url))) continue;
+      // A member that says it is at a loopback (or zoneless link-local) address cannot be reached
+      // there: never dialled.
+      if (isLocalOnlyHost(urlHost(url)) || isLinkLocalHost(urlHost(url))) continue;
       // A member that moved: stop redialling where it was.
       if (before !== undefined) this.#o.peers.forget(before);
       if (connected.has(m.id)) continue;

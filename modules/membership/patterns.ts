@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { canonicalIpv6 } from "../../kernel/peers/mod.ts";
 import { MembershipError } from "./errors.ts";
 
 /** A net name: letters, digits, `.`, `_`, `-`; 1 to 32 characters. */
@@ -27,14 +28,28 @@ export function checkNetName(name: string): string {
   return name;
 }
 
-/** Checks a `host:port` endpoint (port 1..65535). */
+/**
+ * Checks a `host:port` endpoint (port 1..65535, an IPv6 host in brackets)
+ * and returns it canonical: an IPv6 host lowercase and compressed
+ * (`[FD77:0::1]:51820` → `[fd77::1]:51820`), so it compares equal to what
+ * `wg` prints and what peers observe.
+ */
 export function checkEndpoint(endpoint: string): string {
   const match = ENDPOINT.exec(endpoint);
   const port = match ? Number(match[2]) : 0;
+  const shown = endpoint.slice(0, 60);
   if (!match || port < 1 || port > 65535) {
-    throw new MembershipError(`Invalid endpoint "${endpoint.slice(0, 60)}": want HOST:PORT`);
+    const zone = endpoint.includes("%")
+      ? " (no IPv6 zone: peers cannot use this machine's %IF)"
+      : "";
+    throw new MembershipError(`Invalid endpoint "${shown}": want HOST:PORT or [IPV6]:PORT${zone}`);
   }
-  return endpoint;
+  if (!match[1].startsWith("[")) return endpoint;
+  const v6 = canonicalIpv6(match[1]);
+  if (v6 === undefined) {
+    throw new MembershipError(`Invalid endpoint "${shown}": ${match[1]} is not an IPv6 address`);
+  }
+  return `[${v6}]:${port}`;
 }
 
 /** Checks a `ws://` or `wss://` URL. */

@@ -35,16 +35,15 @@ export async function createNet(ctx: MeshContext, req: CreateRequest): Promise<C
   const name = checkNetName(req.name);
   const cidr = parseCidr(req.cidr ?? DEFAULT_CIDR);
   const iface = req.interface ?? defaultInterfaceName(name);
-  const given = req.endpoint;
-  if (given) checkEndpoint(given);
+  const given = req.endpoint ? checkEndpoint(req.endpoint) : undefined;
   checkInterface(ctx.nets, name, iface);
   if (ctx.nets.get(name) || await readSettings(ctx.home, name)) {
     throw new MembershipError(`A net called "${name}" already exists on this node`);
   }
   checkNoOverlap(ctx.nets, name, cidr);
   await checkCanMake(ctx, name, iface);
-  if (req.endpoint) {
-    const host = req.endpoint.slice(0, req.endpoint.lastIndexOf(":"));
+  if (given) {
+    const host = given.slice(0, given.lastIndexOf(":"));
     await checkReachableHost(host, `Invalid --endpoint ${req.endpoint}`);
   }
   const listenPort = await listenPortFor(ctx.nets, name, req.listenPort);

@@ -17,7 +17,7 @@ import {
   type NetState,
   requestAdmission,
 } from "../membership/mod.ts";
-import { checkReachableHost } from "../../kernel/peers/mod.ts";
+import { checkReachableHost, isLinkLocalHost } from "../../kernel/peers/mod.ts";
 import { defaultInterfaceName } from "./render.ts";
 import type { JoinRequest, JoinResult } from "./protocol.ts";
 import type { MeshContext } from "./_context.ts";
@@ -55,6 +55,16 @@ async function joinTarget(name: string, req: JoinRequest): Promise<JoinTarget> {
       net: invite.net,
       invite: { bytes: invite.bytes, seed: token.seed },
     };
+  }
+  if (via) {
+    const host = hostOfUrl(via);
+    if (host !== undefined && isLinkLocalHost(host)) {
+      throw new MembershipError(
+        `Invalid --via ${
+          via.slice(0, 200)
+        }: ${host} is IPv6 link-local, which needs a zone; use a global or ULA address`,
+      );
+    }
   }
   return { urls: via ? [via] : [], net: "" };
 }
@@ -96,12 +106,11 @@ export async function joinNet(
   checkInterface(ctx.nets, name, iface);
   // Before the invite is spent or any record written: can this node make the interface?
   await checkCanMake(ctx, name, iface);
-  if (req.endpoint) {
-    const host = req.endpoint.slice(0, req.endpoint.lastIndexOf(":"));
+  const given = req.endpoint ? checkEndpoint(req.endpoint) : undefined;
+  if (given) {
+    const host = given.slice(0, given.lastIndexOf(":"));
     await checkReachableHost(host, `Invalid --endpoint ${req.endpoint}`);
   }
-  const given = req.endpoint;
-  if (given) checkEndpoint(given);
   const listenPort = await listenPortFor(ctx.nets, name, req.listenPort);
   let peerIds: string[] = [];
   if (urls.length === 0) {
@@ -197,4 +206,13 @@ function joined(ctx: MeshContext, state: NetState, by: string): JoinResult {
     admittedBy: by,
     promise: ADMISSION_TEXT,
   };
+}
+
+/** The host of URL `text`, undefined when it is no URL. */
+function hostOfUrl(text: string): string | undefined {
+  try {
+    return new URL(text).hostname;
+  } catch {
+    return undefined; // not a URL: the dial says so
+  }
 }

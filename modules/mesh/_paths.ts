@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { isLocalOnlyHost } from "../../kernel/peers/mod.ts";
+import { isLinkLocalHost, isLocalOnlyHost } from "../../kernel/peers/mod.ts";
 import {
   answer,
   type CallContext,
@@ -243,9 +243,11 @@ export class PathService {
     const p = this.#peers.get(state.settings.net)?.get(m.id);
     const chosen = p?.path.endpoint(p.proxy?.endpoint);
     if (chosen !== undefined) return chosen;
-    // A member that says it is at a loopback address cannot be reached there: not configured so.
+    // A member that says it is at a loopback (or zoneless link-local) address cannot be reached
+    // there: not configured so.
     const announced = memberReach(state, m).endpoint;
-    return announced && !isLocalOnlyHost(announced.slice(0, announced.lastIndexOf(":")))
+    const host = announced?.slice(0, announced.lastIndexOf(":"));
+    return announced && host !== undefined && !isLocalOnlyHost(host) && !isLinkLocalHost(host)
       ? announced
       : undefined;
   }

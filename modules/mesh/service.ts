@@ -425,7 +425,7 @@ export class Mesh implements MeshOps {
    */
   async #ownAddress(destination?: string): Promise<{ target?: string; source?: string }> {
     const wg = this.#ctx.wg;
-    for (const target of [destination, this.#peerHost(), "1.1.1.1"]) {
+    for (const target of [destination, this.#peerHost(), ...INTERNET]) {
       if (target === undefined) continue;
       const source = await wg.routeSource(target).catch(() => undefined);
       if (source !== undefined) return { target, source };
@@ -774,6 +774,9 @@ export class Mesh implements MeshOps {
     });
   }
 }
+
+/** Addresses on the internet to route towards (IPv4, then IPv6 for an IPv6-only host). */
+const INTERNET = ["1.1.1.1", "2606:4700:4700::1111"];
 
 /** The host of a URL, brackets off, if it is an IP address. */
 function hostOf(url: string | undefined): string | undefined {

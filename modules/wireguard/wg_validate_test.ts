@@ -66,3 +66,20 @@ Deno.test("the address helpers accept what wg and ip accept", () => {
   assertEquals(isInterfaceName("wg-a1b2c3"), true);
   assertEquals(isInterfaceName(""), false);
 });
+
+Deno.test("isEndpoint() takes bracketed IPv6 endpoints and refuses unbracketed or zoned ones", async (t) => {
+  const rows: [string, boolean][] = [
+    ["[2001:db8::1]:51820", true],
+    ["[FD77:0::1]:51820", true],
+    ["[::ffff:192.0.2.1]:1", true],
+    ["2001:db8::1:51820", false],
+    ["[2001:db8::1]", false],
+    ["[2001:db8::1]:0", false],
+    ["[fe80::1%eth0]:51820", false],
+    ["[fd77::1::2]:51820", false],
+    ["[-o]:1", false],
+  ];
+  for (const [text, want] of rows) {
+    await t.step(`${text}: ${want}`, () => assertEquals(isEndpoint(text), want));
+  }
+});

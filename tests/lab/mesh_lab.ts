@@ -54,6 +54,11 @@ export interface MeshLabOptions {
   auto?: boolean;
   /** Nodes (by 1-based index) behind a NAT router of their own (see {@link NatKind}). */
   nat?: Record<number, NatKind>;
+  /**
+   * `"ipv6"`: the bridge carries only IPv6 (`fd77::N`), URLs are
+   * `ws://[fd77::N]:7340`, endpoints `[fd77::N]:51820` (see the `underlay` option of {@link createLab}).
+   */
+  underlay?: "ipv4" | "ipv6";
 }
 
 /** Flags for `grid create-wireguard-net` / `join-wireguard-net`. */
@@ -76,6 +81,7 @@ export class MeshLab {
   readonly #env: Record<string, string>;
   readonly #logLevel: string;
   readonly #auto: boolean;
+  readonly #v6: boolean;
   /**
    * An empty working directory: the CLI turns an argument naming an existing
    * file in its working directory into an absolute path, so a net called
@@ -91,18 +97,19 @@ export class MeshLab {
     this.#env = { NO_COLOR: "1", ...options.env };
     this.#logLevel = options.logLevel ?? "info";
     this.#auto = options.auto === true;
+    this.#v6 = options.underlay === "ipv6";
     this.#cwd = `${lab.logDir}/cwd`;
   }
 
   /** Builds `count` namespaces with a fresh GRID_HOME each (no agent started yet). */
   static async create(count: number, options: MeshLabOptions = {}): Promise<MeshLab> {
     const flags = await releaseFlags();
-    const lab = await createLab(count, { nat: options.nat });
+    const lab = await createLab(count, { nat: options.nat, underlay: options.underlay });
     const nodes = lab.nodes.map((n): MeshNode => ({
       ...n,
       home: `${lab.logDir}/home${n.index}`,
-      url: `ws://${n.address}:${AGENT_PORT}`,
-      endpoint: `${n.address}:${WG_PORT}`,
+      url: `ws://${hostPart(n.address)}:${AGENT_PORT}`,
+      endpoint: `${hostPart(n.address)}:${WG_PORT}`,
     }));
     for (const node of nodes) await Deno.mkdir(node.home, { mode: 0o700 });
     await Deno.mkdir(`${lab.logDir}/cwd`);
@@ -172,8 +179,7 @@ export class MeshLab {
         ...this.#flags,
         `${ROOT}/main.ts`,
         "serve",
-        "--listen",
-        `0.0.0.0:${AGENT_PORT}`,
+        // No --listen: the default ([::]:7340, IPv6 and IPv4 on one socket), as installed.
         "--advertise",
         this.#auto ? "auto" : node.url,
         "--log-level",
@@ -272,32 +278,41 @@ export class MeshLab {
   /** Moves `node` to another address on the bridge with its agent running (`ip addr del/add`). */
   async readdress(node: MeshNode, address: string): Promise<void> {
     // Old one out first: removing a primary address also removes the secondaries of its subnet.
-    await this.#sh(node, ["ip", "addr", "del", `${node.address}/24`, "dev", "eth0"]);
-    await this.#sh(node, ["ip", "addr", "add", `${address}/24`, "dev", "eth0"]);
+    const len = node.prefixLength;
+    await this.#sh(node, ["ip", "addr", "del", `${node.address}/${len}`, "dev", "eth0"]);
+    await this.#sh(node, [
+      "ip",
+      "addr",
+      "add",
+      `${address}/${len}`,
+      "dev",
+      "eth0",
+      ...(this.#v6 ? ["nodad"] : []),
+    ]);
     node.address = address;
-    node.url = `ws://${address}:${AGENT_PORT}`;
-    node.endpoint = `${address}:${WG_PORT}`;
+    node.url = `ws://${hostPart(address)}:${AGENT_PORT}`;
+    node.endpoint = `${hostPart(address)}:${WG_PORT}`;
   }
 
   /** Drops every packet between `a` and `b` (both ways, in `a`'s namespace), or lets them pass again. */
   async blackhole(a: MeshNode, b: MeshNode, on: boolean): Promise<void> {
     const op = on ? "-I" : "-D";
-    await this.#sh(a, ["iptables", op, "INPUT", "-s", b.address, "-j", "DROP"]);
-    await this.#sh(a, ["iptables", op, "OUTPUT", "-d", b.address, "-j", "DROP"]);
+    await this.#sh(a, [this.#tables, op, "INPUT", "-s", b.address, "-j", "DROP"]);
+    await this.#sh(a, [this.#tables, op, "OUTPUT", "-d", b.address, "-j", "DROP"]);
   }
 
   /** Drops every packet to and from `node` (a partition of one), or lets them pass again. */
   async isolate(node: MeshNode, on: boolean): Promise<void> {
     const op = on ? "-I" : "-D";
-    await this.#sh(node, ["iptables", op, "INPUT", "-i", "eth0", "-j", "DROP"]);
-    await this.#sh(node, ["iptables", op, "OUTPUT", "-o", "eth0", "-j", "DROP"]);
+    await this.#sh(node, [this.#tables, op, "INPUT", "-i", "eth0", "-j", "DROP"]);
+    await this.#sh(node, [this.#tables, op, "OUTPUT", "-o", "eth0", "-j", "DROP"]);
   }
 
   /** Drops incoming packets on `node` at random with probability `p` (0: stop). */
   async loss(node: MeshNode, p: number): Promise<void> {
     const rule = ["INPUT", "-i", "eth0", "-m", "statistic", "--mode", "random"];
     await this.lab.run(node, [
-      "iptables",
+      this.#tables,
       "-D",
       ...rule,
       "--probability",
@@ -306,7 +321,7 @@ export class MeshLab {
       "DROP",
     ]);
     if (p > 0) {
-      await this.#sh(node, ["iptables", "-I", ...rule, "--probability", String(p), "-j", "DROP"]);
+      await this.#sh(node, [this.#tables, "-I", ...rule, "--probability", String(p), "-j", "DROP"]);
     }
     this.#lossP = p;
   }
@@ -319,6 +334,11 @@ export class MeshLab {
     if (out.code !== 0) {
       throw new Error(`${cmd.join(" ")} on router ${node.index}: ${out.stderr.trim()}`);
     }
+  }
+
+  /** The packet filter of the underlay's family. */
+  get #tables(): string {
+    return this.#v6 ? "ip6tables" : "iptables";
   }
 
   async #sh(node: MeshNode, cmd: string[]): Promise<void> {
@@ -368,6 +388,27 @@ export class MeshLab {
     return (await this.wgDump(node))?.device.publicKey;
   }
 
+  /**
+   * Pairs `[from, to]` among `nodes` where `from` cannot ping `to`'s address
+   * in `addresses` (tunnel addresses of one family: the IPv4 overlay from
+   * {@link tunnelAddress}, or an IPv6 overlay's once nets have one).
+   */
+  async unreachablePairs(
+    nodes: MeshNode[],
+    addresses: Map<MeshNode, string | undefined>,
+    waitSec = 1,
+  ): Promise<[MeshNode, MeshNode][]> {
+    const pairs = nodes.flatMap((a) =>
+      nodes.filter((b) => b !== a).map((b) => [a, b] as [MeshNode, MeshNode])
+    );
+    const failed: [MeshNode, MeshNode][] = [];
+    await pool(pairs, 8, async ([a, b]) => {
+      const to = addresses.get(b);
+      if (to === undefined || !(await this.lab.ping(a, to, 1, waitSec))) failed.push([a, b]);
+    });
+    return failed;
+  }
+
   /** Pairs `[from, to]` among `nodes` that cannot ping each other's tunnel address. */
   async failingPairs(
     nodes = this.nodes,
@@ -402,6 +443,11 @@ export class MeshLab {
   async destroy(): Promise<void> {
     await this.lab.destroy();
   }
+}
+
+/** `host` as the host part of a URL or endpoint: an IPv6 literal in brackets. */
+export function hostPart(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 /**

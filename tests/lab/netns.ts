@@ -34,8 +34,10 @@ export interface LabNode {
   readonly index: number;
   /** Network namespace name. */
   readonly ns: string;
-  /** Its own address: on the bridge, e.g. `192.168.77.3`, or behind its NAT `10.N.0.2`. */
+  /** Its own address: on the bridge, e.g. `192.168.77.3` or `fd77::3`, or behind its NAT `10.N.0.2`. */
   readonly address: string;
+  /** The prefix length of {@link address} on `eth0` (24, or 64 on an IPv6 underlay). */
+  readonly prefixLength: number;
   /** A WireGuard interface name unique on this machine (wireguard-go sockets are shared). */
   readonly ifname: string;
   /** Its NAT router, if it sits behind one. */
@@ -80,6 +82,12 @@ export interface CreateLabOptions {
   logDir?: string;
   /** Nodes (by 1-based index, at most 99 of them) behind a NAT router of their own. */
   nat?: Record<number, NatKind>;
+  /**
+   * The bridge's addressing: `"ipv4"` (default, 192.168.77.N/24) or
+   * `"ipv6"`: only ULA `fd77::N/64` on each node's `eth0` (no IPv4 on the
+   * bridge at all), added `nodad` so they are usable at once. No NAT nodes.
+   */
+  underlay?: "ipv4" | "ipv6";
 }
 
 /** A running capture of all bridge traffic. */
@@ -134,6 +142,8 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
   const id = crypto.getRandomValues(new Uint8Array(3)).toHex();
   const hub = `grid-${id}-hub`;
   const nat = options.nat ?? {};
+  const v6 = options.underlay === "ipv6";
+  if (v6 && Object.keys(nat).length > 0) throw new Error("No NAT nodes on an IPv6 underlay");
   for (const index of Object.keys(nat).map(Number)) {
     if (!(index >= 1 && index <= Math.min(count, 99))) throw new Error(`Bad NAT node ${index}`);
   }
@@ -143,7 +153,12 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
     return {
       index,
       ns: `grid-${id}-${index}`,
-      address: kind ? `10.${index}.0.2` : `192.168.77.${index}`,
+      address: kind
+        ? `10.${index}.0.2`
+        : v6
+        ? `fd77::${index.toString(16)}`
+        : `192.168.77.${index}`,
+      prefixLength: v6 ? 64 : 24,
       ifname: `wg${id}n${index}`,
       ...(kind
         ? { nat: { kind, ns: `grid-${id}-r${index}`, publicAddress: `192.168.77.${100 + index}` } }
@@ -184,7 +199,17 @@ export async function createLab(count: number, options: CreateLabOptions = {}): 
         node.ns,
       ]);
       await sh(["ip", "-n", hub, "link", "set", `v${node.index}`, "master", "br0", "up"]);
-      await sh(["ip", "-n", node.ns, "address", "add", `${node.address}/24`, "dev", "eth0"]);
+      await sh([
+        "ip",
+        "-n",
+        node.ns,
+        "address",
+        "add",
+        `${node.address}/${node.prefixLength}`,
+        "dev",
+        "eth0",
+        ...(v6 ? ["nodad"] : []),
+      ]);
       await sh(["ip", "-n", node.ns, "link", "set", "eth0", "up"]);
     }
   } catch (err) {
