@@ -21,10 +21,8 @@ if (skip) console.log(`ipv6_underlay_test: skipped, ${skip}`);
 const LAB_TEST = { ignore: skip !== undefined, sanitizeOps: false, sanitizeResources: false };
 
 /**
- * The overlay addresses each node is pinged at. Today the IPv4 overlay
- * ({@link MeshLab.tunnelAddress}); once nets carry an IPv6 overlay too, add
- * a second call with each node's IPv6 tunnel address ("and over the IPv6
- * overlay").
+ * The IPv4 overlay addresses each node is pinged at ({@link MeshLab.tunnelAddress});
+ * {@link ipv6Overlay} gives the IPv6 ones.
  */
 async function ipv4Overlay(
   mesh: MeshLab,
@@ -32,6 +30,20 @@ async function ipv4Overlay(
 ): Promise<Map<MeshNode, string | undefined>> {
   const out = new Map<MeshNode, string | undefined>();
   for (const node of nodes) out.set(node, await mesh.tunnelAddress(node));
+  return out;
+}
+
+/** Each node's IPv6 tunnel address in net `net`, from its own `grid status --json`. */
+async function ipv6Overlay(
+  mesh: MeshLab,
+  nodes: MeshNode[],
+  net: string,
+): Promise<Map<MeshNode, string | undefined>> {
+  const out = new Map<MeshNode, string | undefined>();
+  for (const node of nodes) {
+    const report = JSON.parse(await mesh.gridOk(node, ["status", net, "--json"]));
+    out.set(node, report.nets[0]?.address6 ?? undefined);
+  }
   return out;
 }
 
@@ -84,6 +96,14 @@ for (const auto of [false, true]) {
         });
         await t.step("every pair pings over the IPv4 overlay", async () => {
           await assertAllPing(mesh, nodes, await ipv4Overlay(mesh, nodes), "over the IPv4 overlay");
+        });
+        await t.step("and over the IPv6 overlay", async () => {
+          const six = await ipv6Overlay(mesh, nodes, "six");
+          assert(
+            [...six.values()].every((a) => a?.startsWith("fd")),
+            JSON.stringify([...six.values()]),
+          );
+          await assertAllPing(mesh, nodes, six, "over the IPv6 overlay");
         });
         await t.step("WireGuard peers sit at the IPv6 endpoints", async () => {
           const dump = await mesh.wgDump(nodes[0]);
