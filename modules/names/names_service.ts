@@ -54,6 +54,8 @@ export interface Names {
   readonly dnsAddress?: string;
   /** Rebuilds the table now (and rewrites the hosts block if it changed). */
   refresh(): Promise<void>;
+  /** Resolves when the hosts file writes, the last one after the stop included, are done. */
+  settled(): Promise<void>;
 }
 
 /**
@@ -132,5 +134,5 @@ export async function startNames(options: NamesOptions): Promise<Names> {
     // The names go with the agent: a stale block would point at old addresses.
     if (options.hostsFile !== undefined) void writeHosts([]);
   }, { once: true });
-  return { table: () => table, dnsAddress, refresh };
+  return { table: () => table, dnsAddress, refresh, settled: () => writing };
 }

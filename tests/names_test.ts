@@ -1,0 +1,111 @@
+/**
+ * End-to-end: names for members. Three agents in network namespaces, each
+ * answering DNS on its own 127.0.77.53; each namespace's resolver points
+ * there (`ip netns exec` mounts `/etc/netns/NS/resolv.conf` over
+ * `/etc/resolv.conf`). Every node pings every other by `nodeN.home.grid`
+ * through the tunnel; the first node also keeps the names in its hosts file
+ * (a bind mount, so written in place). After `grid revoke`, the revoked
+ * member's name stops resolving on the others and leaves the hosts block.
+ *
+ * Needs root, wg, wireguard-go, ip, ping and getent; skipped with a printed reason otherwise.
+ */
+import { assert, assertEquals } from "../kernel/_testing_assert.ts";
+import { MeshLab, type MeshNode, pool } from "./lab/mesh_lab.ts";
+import { labSkipReason, waitFor } from "./lab/netns.ts";
+
+const skip = await labSkipReason(["ip", "wg", "wireguard-go", "ping", "getent"]);
+if (skip) console.log(`names_test: skipped, ${skip}`);
+const LAB_TEST = { ignore: skip !== undefined, sanitizeOps: false, sanitizeResources: false };
+
+const NET = "home";
+const HOSTS = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n";
+
+/** The namespace's own resolver files, mounted over /etc by `ip netns exec`. */
+async function resolverFiles(node: MeshNode, hosts: boolean): Promise<void> {
+  const dir = `/etc/netns/${node.ns}`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/resolv.conf`,
+    "nameserver 127.0.77.53\noptions timeout:1 attempts:2\n",
+  );
+  // No mDNS or other module in the way: files, then DNS.
+  await Deno.writeTextFile(`${dir}/nsswitch.conf`, "hosts: files dns\n");
+  if (hosts) await Deno.writeTextFile(`${dir}/hosts`, HOSTS);
+}
+
+/** The IPv4 address `name` resolves to on `node`, or undefined. */
+async function resolve(mesh: MeshLab, node: MeshNode, name: string): Promise<string | undefined> {
+  const out = await mesh.lab.run(node, ["getent", "ahostsv4", name], { timeoutMs: 10_000 });
+  return out.code === 0 ? out.stdout.trim().split(/\s+/)[0] : undefined;
+}
+
+Deno.test({
+  name: "names: every node pings every member as NAME.NET.grid; a revoked member's name goes",
+  ...LAB_TEST,
+  async fn() {
+    const mesh = await MeshLab.create(3);
+    try {
+      for (const node of mesh.nodes) await resolverFiles(node, node.index === 1);
+      await pool(
+        mesh.nodes,
+        3,
+        (n) => mesh.startAgent(n, 60_000, n.index === 1 ? ["--hosts-file", "/etc/hosts"] : []),
+      );
+      for (const node of mesh.nodes) {
+        const up = await waitFor(() => node.agent!.output().includes("dns-up"), 10_000);
+        assert(up, node.agent!.output().slice(-1500));
+      }
+      await mesh.formMesh(NET, { cidr: "10.66.0.0/24" });
+      assert((await mesh.waitForMesh(mesh.nodes, 60_000)) !== undefined, "the mesh did not form");
+      const address = new Map<MeshNode, string>();
+      for (const n of mesh.nodes) address.set(n, (await mesh.tunnelAddress(n))!);
+
+      const pairs = mesh.nodes.flatMap((a) => mesh.nodes.filter((b) => b !== a).map((b) => [a, b]));
+      await pool(pairs, 6, async ([a, b]) => {
+        const name = `node${b.index}.${NET}.grid`;
+        const found = await waitFor(
+          async () => (await resolve(mesh, a, name)) !== undefined,
+          20_000,
+          250,
+        );
+        assert(found, `node ${a.index} cannot resolve ${name}`);
+        assertEquals(await resolve(mesh, a, name.toUpperCase()), address.get(b));
+        const ping = await mesh.lab.run(a, ["ping", "-c1", "-W2", name], { timeoutMs: 15_000 });
+        assertEquals(ping.code, 0, `node ${a.index}: ping ${name}: ${ping.stdout}${ping.stderr}`);
+        assert(ping.stdout.includes(`(${address.get(b)})`), ping.stdout);
+      });
+      assertEquals(await resolve(mesh, mesh.nodes[0], `nobody.${NET}.grid`), undefined);
+
+      const hostsPath = `/etc/netns/${mesh.nodes[0].ns}/hosts`;
+      const hosts = await Deno.readTextFile(hostsPath);
+      assert(hosts.startsWith(HOSTS), hosts);
+      console.log(`names_test: ${pairs.length} pairs ping by name; node1's hosts file:\n${hosts}`);
+      for (const n of mesh.nodes) {
+        assert(hosts.includes(`${address.get(n)} node${n.index}.${NET}.grid\n`), hosts);
+      }
+
+      // Revoked: its name stops resolving everywhere, and leaves the hosts block.
+      const [first, second, third] = mesh.nodes;
+      await mesh.gridOk(first, ["revoke", NET, "node3"]);
+      const gone = await waitFor(
+        async () =>
+          (await resolve(mesh, second, `node3.${NET}.grid`)) === undefined &&
+          !(await Deno.readTextFile(hostsPath)).includes("node3"),
+        20_000,
+        250,
+      );
+      assert(gone, `node3 still resolves after its revoke: ${await Deno.readTextFile(hostsPath)}`);
+      assertEquals(await resolve(mesh, second, `node1.${NET}.grid`), address.get(first));
+      void third;
+
+      // The agent stops: its block goes, the rest of the file stays.
+      await mesh.stopAgent(first);
+      assertEquals(await Deno.readTextFile(hostsPath), HOSTS);
+    } finally {
+      await mesh.destroy();
+      for (const n of mesh.nodes) {
+        await Deno.remove(`/etc/netns/${n.ns}`, { recursive: true }).catch(() => {}); // never made: fine
+      }
+    }
+  },
+});
