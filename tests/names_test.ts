@@ -20,19 +20,6 @@ const LAB_TEST = { ignore: skip !== undefined, sanitizeOps: false, sanitizeResou
 const NET = "home";
 const HOSTS = "127.0.0.1 localhost\n::1 localhost ip6-localhost\n";
 
-/** The namespace's own resolver files, mounted over /etc by `ip netns exec`. */
-async function resolverFiles(node: MeshNode, hosts: boolean): Promise<void> {
-  const dir = `/etc/netns/${node.ns}`;
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(
-    `${dir}/resolv.conf`,
-    "nameserver 127.0.77.53\noptions timeout:1 attempts:2\n",
-  );
-  // No mDNS or other module in the way: files, then DNS.
-  await Deno.writeTextFile(`${dir}/nsswitch.conf`, "hosts: files dns\n");
-  if (hosts) await Deno.writeTextFile(`${dir}/hosts`, HOSTS);
-}
-
 /** The IPv4 address `name` resolves to on `node`, or undefined. */
 async function resolve(mesh: MeshLab, node: MeshNode, name: string): Promise<string | undefined> {
   const out = await mesh.lab.run(node, ["getent", "ahostsv4", name], { timeoutMs: 10_000 });
@@ -45,7 +32,7 @@ Deno.test({
   async fn() {
     const mesh = await MeshLab.create(3);
     try {
-      for (const node of mesh.nodes) await resolverFiles(node, node.index === 1);
+      for (const n of mesh.nodes) await mesh.useGridDns(n, n.index === 1 ? HOSTS : undefined);
       await pool(
         mesh.nodes,
         3,
@@ -103,9 +90,6 @@ Deno.test({
       assertEquals(await Deno.readTextFile(hostsPath), HOSTS);
     } finally {
       await mesh.destroy();
-      for (const n of mesh.nodes) {
-        await Deno.remove(`/etc/netns/${n.ns}`, { recursive: true }).catch(() => {}); // never made: fine
-      }
     }
   },
 });
