@@ -185,6 +185,7 @@ async function joinInForeground(
   flags: ParsedFlags,
 ): Promise<number> {
   const { MeshClient } = await import("../modules/mesh/mod.ts");
+  const { DEFAULT_DNS_ADDRESS } = await import("../modules/names/mod.ts");
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
@@ -195,6 +196,7 @@ async function joinInForeground(
     listen: flagText(flags, "listen") ?? DEFAULT_LISTEN,
     advertise: flagText(flags, "advertise"),
     relay: parseRelayFlags(flags),
+    dns: DEFAULT_DNS_ADDRESS, // members' names, as under grid serve (docs/names.md)
     signal: stop.signal,
     io: {
       stdout: (data) => {
