@@ -1,10 +1,11 @@
 /**
- * End-to-end: names for members. Three agents in network namespaces, each
+ * End-to-end: names for members. Agents in network namespaces, each
  * answering DNS on its own 127.0.77.53; each namespace's resolver points
  * there (`ip netns exec` mounts `/etc/netns/NS/resolv.conf` over
  * `/etc/resolv.conf`). Every node pings every other by `nodeN.home.grid`
  * through the tunnel; the first node also keeps the names in its hosts file
- * (a bind mount, so written in place). After `grid revoke`, the revoked
+ * (a bind mount, so written in place). A fourth node joins as a second
+ * "node2" and answers as `node2-2.home.grid`. After `grid revoke`, the revoked
  * member's name stops resolving on the others and leaves the hosts block.
  *
  * Needs root, wg, wireguard-go, ip, ping and getent; skipped with a printed reason otherwise.
@@ -27,10 +28,12 @@ async function resolve(mesh: MeshLab, node: MeshNode, name: string): Promise<str
 }
 
 Deno.test({
-  name: "names: every node pings every member as NAME.NET.grid; a revoked member's name goes",
+  name:
+    "names: every node pings every member as NAME.NET.grid; a twin name gets -2; a revoked member's name goes",
   ...LAB_TEST,
   async fn() {
-    const mesh = await MeshLab.create(3);
+    const mesh = await MeshLab.create(4);
+    const trio = mesh.nodes.slice(0, 3);
     try {
       for (const n of mesh.nodes) await mesh.useGridDns(n, n.index === 1 ? HOSTS : undefined);
       await pool(
@@ -42,12 +45,12 @@ Deno.test({
         const up = await waitFor(() => node.agent!.output().includes("dns-up"), 10_000);
         assert(up, node.agent!.output().slice(-1500));
       }
-      await mesh.formMesh(NET, { cidr: "10.66.0.0/24" });
-      assert((await mesh.waitForMesh(mesh.nodes, 60_000)) !== undefined, "the mesh did not form");
+      await mesh.formMesh(NET, { cidr: "10.66.0.0/24" }, trio);
+      assert((await mesh.waitForMesh(trio, 60_000)) !== undefined, "the mesh did not form");
       const address = new Map<MeshNode, string>();
-      for (const n of mesh.nodes) address.set(n, (await mesh.tunnelAddress(n))!);
+      for (const n of trio) address.set(n, (await mesh.tunnelAddress(n))!);
 
-      const pairs = mesh.nodes.flatMap((a) => mesh.nodes.filter((b) => b !== a).map((b) => [a, b]));
+      const pairs = trio.flatMap((a) => trio.filter((b) => b !== a).map((b) => [a, b]));
       await pool(pairs, 6, async ([a, b]) => {
         const name = `node${b.index}.${NET}.grid`;
         const found = await waitFor(
@@ -67,13 +70,40 @@ Deno.test({
       const hosts = await Deno.readTextFile(hostsPath);
       assert(hosts.startsWith(HOSTS), hosts);
       console.log(`names_test: ${pairs.length} pairs ping by name; node1's hosts file:\n${hosts}`);
-      for (const n of mesh.nodes) {
+      for (const n of trio) {
         assert(hosts.includes(`${address.get(n)} node${n.index}.${NET}.grid\n`), hosts);
       }
 
+      // A second "node2": the first admitted keeps the name, the newcomer answers as node2-2.
+      const [, , , fourth] = mesh.nodes;
+      const token = await mesh.invite(mesh.nodes[0], NET);
+      const twin = await mesh.grid(fourth, [
+        "join-wireguard-net",
+        NET,
+        token,
+        "--name",
+        "node2",
+        ...mesh.wgFlags(fourth),
+      ]);
+      assertEquals(twin.code, 0, twin.stderr);
+      assert(twin.stderr.includes(`answers as node2-2.${NET}.grid`), twin.stderr);
+      address.set(fourth, (await mesh.tunnelAddress(fourth))!);
+      const twinUp = await waitFor(
+        async () =>
+          (await resolve(mesh, mesh.nodes[0], `node2-2.${NET}.grid`)) === address.get(fourth),
+        20_000,
+        250,
+      );
+      assert(twinUp, "node2-2 does not resolve to the second node2");
+      assertEquals(
+        await resolve(mesh, mesh.nodes[2], `node2.${NET}.grid`),
+        address.get(mesh.nodes[1]),
+      );
+      assert(await mesh.lab.ping(mesh.nodes[2], `node2-2.${NET}.grid`, 10), "no ping to node2-2");
+
       // Revoked: its name stops resolving everywhere, and leaves the hosts block.
       const [first, second, third] = mesh.nodes;
-      await mesh.gridOk(first, ["revoke", NET, "node3"]);
+      await mesh.gridOk(first, ["revoke", NET, address.get(third)!]);
       const gone = await waitFor(
         async () =>
           (await resolve(mesh, second, `node3.${NET}.grid`)) === undefined &&
@@ -83,7 +113,6 @@ Deno.test({
       );
       assert(gone, `node3 still resolves after its revoke: ${await Deno.readTextFile(hostsPath)}`);
       assertEquals(await resolve(mesh, second, `node1.${NET}.grid`), address.get(first));
-      void third;
 
       // The agent stops: its block goes, the rest of the file stays.
       await mesh.stopAgent(first);
