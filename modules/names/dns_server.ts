@@ -95,9 +95,17 @@ export async function startDnsServer(
   const socket: Socket = createSocket({ type: isIP(host) === 6 ? "udp6" : "udp4" });
   const limit = new RateLimit();
   await new Promise<void>((resolve, reject) => {
-    socket.once("error", reject);
+    const fail = (err: Error) => {
+      try {
+        socket.close();
+      } catch {
+        // Never bound, so nothing to close: the error below is the one that matters.
+      }
+      reject(err);
+    };
+    socket.once("error", fail);
     socket.bind(port, host, () => {
-      socket.off("error", reject);
+      socket.off("error", fail);
       resolve();
     });
   });

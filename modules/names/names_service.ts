@@ -51,7 +51,7 @@ export interface Names {
   /** The current names. */
   table(): NameTable;
   /** `HOST:PORT` the responder answers on, if it runs. */
-  readonly dnsAddress?: string;
+  dnsAddress(): string | undefined;
   /** Rebuilds the table now (and rewrites the hosts block if it changed). */
   refresh(): Promise<void>;
   /** Resolves when the hosts file writes, the last one after the stop included, are done. */
@@ -59,15 +59,16 @@ export interface Names {
 }
 
 /**
- * Starts names. A responder that cannot bind (the address taken, no
- * privilege for port 53) is one warning, not a failed agent: the mesh
- * works without names.
+ * Starts names. A responder that cannot bind (the address taken or not
+ * there yet, no privilege for port 53) is one warning and a retry at each
+ * refresh, not a failed agent: the mesh works without names.
  */
 export async function startNames(options: NamesOptions): Promise<Names> {
   const suffix = options.suffix ?? DEFAULT_SUFFIX;
   const build = () => buildNameTable(namedNets(options.sets()), suffix);
   let table = build();
   let written: string | undefined;
+  let hostsFailure: string | undefined;
   let writing = Promise.resolve();
   const log = options.log;
 
@@ -83,10 +84,10 @@ export async function startNames(options: NamesOptions): Promise<Names> {
         }
         written = key;
       } catch (err) {
-        log("warn", "hosts-file-failed", {
-          path,
-          why: err instanceof Error ? err.message : String(err),
-        });
+        // Retried at each refresh; said once per reason.
+        const why = err instanceof Error ? err.message : String(err);
+        if (why !== hostsFailure) log("warn", "hosts-file-failed", { path, why });
+        hostsFailure = why;
       }
     });
     return writing;
@@ -94,11 +95,15 @@ export async function startNames(options: NamesOptions): Promise<Names> {
   const refresh = async () => {
     if (options.signal.aborted) return;
     table = build();
+    await bind();
     await writeHosts(hostsLines(table));
   };
 
   let dnsAddress: string | undefined;
-  if (options.dns !== undefined) {
+  let dnsFailure: string | undefined;
+  /** Binds the responder; one that cannot bind yet is retried at each refresh, warned once. */
+  const bind = async () => {
+    if (options.dns === undefined || dnsAddress !== undefined || options.signal.aborted) return;
     try {
       const server = await startDnsServer(options.dns, {
         table: () => table,
@@ -109,12 +114,12 @@ export async function startNames(options: NamesOptions): Promise<Names> {
       dnsAddress = server.address;
       log("info", "dns-up", { address: server.address, suffix });
     } catch (err) {
-      log("warn", "dns-unavailable", {
-        address: options.dns,
-        why: err instanceof Error ? err.message : String(err),
-      });
+      const why = err instanceof Error ? err.message : String(err);
+      if (why !== dnsFailure) log("warn", "dns-unavailable", { address: options.dns, why });
+      dnsFailure = why;
     }
-  }
+  };
+  await bind();
   await writeHosts(hostsLines(table));
 
   let soon: ReturnType<typeof setTimeout> | undefined;
@@ -134,5 +139,10 @@ export async function startNames(options: NamesOptions): Promise<Names> {
     // The names go with the agent: a stale block would point at old addresses.
     if (options.hostsFile !== undefined) void writeHosts([]);
   }, { once: true });
-  return { table: () => table, dnsAddress, refresh, settled: () => writing };
+  return {
+    table: () => table,
+    dnsAddress: () => dnsAddress,
+    refresh,
+    settled: () => writing,
+  };
 }
