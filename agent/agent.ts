@@ -87,6 +87,12 @@ export interface AgentOptions {
   dashboard?: string;
   /** `HOST:PORT` to serve Prometheus metrics on (none: no metrics). */
   metrics?: string;
+  /** `IP[:PORT]` to answer members' names on (none: no DNS; docs/names.md). */
+  dns?: string;
+  /** The names' suffix (default `grid`). */
+  dnsSuffix?: string;
+  /** A hosts file whose grid block to keep. */
+  hostsFile?: string;
 }
 
 /** Parses `HOST:PORT` (IPv6 as `[::1]:PORT`). */
@@ -200,6 +206,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
     log,
     handler: (parms) => kernel.call(parms, { origin: "local", signal: stop }),
   });
+  let names: { settled(): Promise<void> } | undefined;
   try {
     const bound = await listenAnyFamily(peers, hostname, port, log);
     const line = `grid: listening on ${bound.url} as ${identity.id}\n`;
@@ -247,11 +254,25 @@ export async function runAgent(options: AgentOptions): Promise<void> {
         signal: stop,
       });
     }
+    const mesh = MESH_SERVICE.mesh;
+    if ((options.dns ?? options.hostsFile) !== undefined && mesh) {
+      const { startNames } = await import("../modules/names/mod.ts");
+      names = await startNames({
+        sets: () => mesh.nets.names().flatMap((n) => mesh.nets.get(n)?.set ?? []),
+        onChange: (listener) => mesh.nets.onChange(() => listener()),
+        dns: options.dns,
+        suffix: options.dnsSuffix,
+        hostsFile: options.hostsFile,
+        log,
+        signal: stop,
+      });
+    }
     if (!stop.aborted) {
       await new Promise<void>((resolve) => stop.addEventListener("abort", () => resolve()));
     }
     log("info", "agent-stopping", {});
   } finally {
+    await names?.settled();
     await peers.close();
     await control.close();
   }

@@ -69,6 +69,12 @@ export interface AgentRun {
   dashboard?: string;
   /** `HOST:PORT` to serve Prometheus metrics on (none: no metrics). */
   metrics?: string;
+  /** `IP[:PORT]` to answer members' names on (none: no DNS; see docs/names.md). */
+  dns?: string;
+  /** The names' suffix (default `grid`: `NAME.NET.grid`). */
+  dnsSuffix?: string;
+  /** A hosts file whose grid block to keep (none: no file). */
+  hostsFile?: string;
 }
 
 /** What a running command may use. */

@@ -192,6 +192,7 @@ async function joinInForeground(
   flags: ParsedFlags,
 ): Promise<number> {
   const { MeshClient } = await import("../modules/mesh/mod.ts");
+  const { DEFAULT_DNS_ADDRESS } = await import("../modules/names/mod.ts");
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener("abort", onAbort, { once: true });
@@ -202,6 +203,7 @@ async function joinInForeground(
     listen: flagText(flags, "listen") ?? DEFAULT_LISTEN,
     advertise: flagText(flags, "advertise"),
     relay: parseRelayFlags(flags),
+    dns: DEFAULT_DNS_ADDRESS, // members' names, as under grid serve (docs/names.md)
     signal: stop.signal,
     io: {
       stdout: (data) => {

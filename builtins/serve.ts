@@ -1,19 +1,24 @@
 /**
  * `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL]
  * [--nets-dir DIR] [--no-relay] [--relay-circuits N] [--relay-mbps N]
- * [--dashboard ADDR] [--metrics ADDR]`: runs
+ * [--dashboard ADDR] [--metrics ADDR] [--dns IP[:PORT]|--no-dns] [--dns-suffix S]
+ * [--hosts-file PATH]`: runs
  * the agent in the foreground until Ctrl-C or SIGTERM. Never started as a side
  * effect of another command. At start it joins the nets whose invite files
  * are in the nets directory (fleet provisioning; see docs/fleet.md). By
  * default the agent relays WireGuard packets (which it cannot read) between
- * members that have no direct path, within its limits.
+ * members that have no direct path, within its limits. It answers members'
+ * names (`NAME.NET.grid`) on 127.0.77.53:53 (docs/names.md).
  *
  * @module
  */
 import type { Command } from "./_command.ts";
+import { UsageError } from "../kernel/base/mod.ts";
 import {
   DEFAULT_LISTEN,
+  flagSet,
   flagText,
+  type ParsedFlags,
   parseFlags,
   parseLogLevel,
   parseRelayFlags,
@@ -22,11 +27,37 @@ import {
 } from "./_flags.ts";
 
 const USAGE =
-  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] [--nets-dir DIR] ${RELAY_USAGE} [--dashboard ADDR] [--metrics ADDR]`;
+  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] [--nets-dir DIR] ${RELAY_USAGE} [--dashboard ADDR] [--metrics ADDR] [--dns IP[:PORT]|--no-dns] [--dns-suffix SUFFIX] [--hosts-file PATH]`;
 
 /** `--dashboard 7341` is `127.0.0.1:7341`: loopback unless an address is given. */
 export function viewAddress(value: string | undefined): string | undefined {
   return value !== undefined && /^\d{1,5}$/.test(value) ? `127.0.0.1:${value}` : value;
+}
+
+/** `--dns`, `--no-dns`, `--dns-suffix`, `--hosts-file`, checked now: a typo is a usage error. */
+async function parseNameFlags(
+  flags: ParsedFlags,
+): Promise<{ dns?: string; dnsSuffix?: string; hostsFile?: string }> {
+  const dns = flagText(flags, "dns");
+  const off = flagSet(flags, "no-dns");
+  if (off && dns !== undefined) throw new UsageError("--no-dns answers no names: drop --dns");
+  const suffix = flagText(flags, "dns-suffix");
+  const hostsFile = flagText(flags, "hosts-file");
+  if (hostsFile === "") throw new UsageError('Invalid --hosts-file "": give a path');
+  const { DEFAULT_DNS_ADDRESS, parseDnsAddress, parseSuffix } = await import(
+    "../modules/names/mod.ts"
+  );
+  try {
+    if (dns !== undefined) parseDnsAddress(dns);
+    return {
+      dns: off ? undefined : dns ?? DEFAULT_DNS_ADDRESS,
+      dnsSuffix: suffix === undefined ? undefined : parseSuffix(suffix),
+      hostsFile,
+    };
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** The serve command. */
@@ -56,6 +87,10 @@ export const command: Command = {
       "serve a read-only live dashboard (e.g. 127.0.0.1:7341; not loopback: a token is printed)",
     ],
     ["--metrics [HOST:]PORT", "serve Prometheus metrics at /metrics (same access rule)"],
+    ["--dns IP[:PORT]", "answer members' names (NAME.NET.grid) here (default 127.0.77.53:53)"],
+    ["--no-dns", "answer no names"],
+    ["--dns-suffix SUFFIX", "the names' last labels (default grid)"],
+    ["--hosts-file PATH", "also keep the names in a managed block of this hosts file"],
   ],
   foreground: true,
   async run(args, ctx) {
@@ -68,6 +103,10 @@ export const command: Command = {
         "nets-dir": { type: "string" },
         dashboard: { type: "string" },
         metrics: { type: "string" },
+        dns: { type: "string" },
+        "no-dns": { type: "boolean" },
+        "dns-suffix": { type: "string" },
+        "hosts-file": { type: "string" },
         ...RELAY_FLAGS,
       },
       USAGE,
@@ -81,6 +120,7 @@ export const command: Command = {
       if (dashboard !== undefined) parseServerAddress(dashboard, "--dashboard");
       if (metrics !== undefined) parseServerAddress(metrics, "--metrics");
     }
+    const names = await parseNameFlags(flags);
     await ctx.runAgent({
       io: ctx.io,
       signal: ctx.signal,
@@ -91,6 +131,7 @@ export const command: Command = {
       netsDir: flagText(flags, "nets-dir"),
       dashboard,
       metrics,
+      ...names,
     });
     return 0;
   },

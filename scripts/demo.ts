@@ -3,7 +3,8 @@
  * machine. As root, builds N network namespaces on a bridge, runs one
  * `grid serve` in each, creates a WireGuard net on the first node, invites
  * and joins the others (through several inviters), then prints the first
- * node's `grid status` table and a ping matrix through the tunnels. Tears
+ * node's `grid status` table and a ping matrix through the tunnels, by
+ * member name (`node2.demo.grid`, answered by each node's agent). Tears
  * everything down on exit, on Ctrl-C and on SIGTERM; `--keep` waits for
  * Ctrl-C before tearing down so the mesh can be explored
  * (`ip netns exec grid-ID-1 wg show`).
@@ -65,6 +66,7 @@ export async function main(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
+    for (const node of mesh.nodes) await mesh.useGridDns(node);
     step(`starting ${nodes} agents: grid serve --advertise ws://ADDR:7340`);
     await mesh.startAgents();
     const net = "demo";
@@ -90,8 +92,8 @@ export async function main(args: string[]): Promise<number> {
     );
     step(`node 1: grid status ${net}`);
     console.log((await mesh.gridOk(mesh.nodes[0], ["status", net])).trimEnd());
-    step("ping matrix (row pings column through the tunnel)");
-    console.log(await pingMatrix(mesh));
+    step(`ping matrix (row pings column by name, nodeN.${net}.grid, through the tunnel)`);
+    console.log(await pingMatrix(mesh, net));
     if (keep) {
       step(`mesh is up; namespaces grid-${mesh.lab.id}-1..${nodes}; press Ctrl-C to tear down`);
       await new Promise(() => {});
@@ -108,7 +110,7 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-async function pingMatrix(mesh: MeshLab): Promise<string> {
+async function pingMatrix(mesh: MeshLab, net: string): Promise<string> {
   const addresses = new Map<MeshNode, string>();
   for (const node of mesh.nodes) addresses.set(node, (await mesh.tunnelAddress(node)) ?? "-");
   const ok = new Map<string, boolean>();
@@ -116,12 +118,15 @@ async function pingMatrix(mesh: MeshLab): Promise<string> {
     mesh.nodes.filter((b) => b !== a).map((b) => [a, b] as const)
   );
   await pool([...pairs], 8, async ([a, b]) => {
-    ok.set(`${a.index}>${b.index}`, await mesh.lab.ping(a, addresses.get(b)!, 2));
+    ok.set(`${a.index}>${b.index}`, await mesh.lab.ping(a, `node${b.index}.${net}.grid`, 2));
   });
+  const names = new Map(mesh.nodes.map((n) => [n, `node${n.index}.${net}.grid`]));
+  const nameWidth = Math.max(...[...names.values()].map((n) => n.length)) + 2;
   const width = Math.max(...[...addresses.values()].map((a) => a.length)) + 2;
-  const header = "".padEnd(width + 8) + mesh.nodes.map((n) => `n${n.index}`.padEnd(5)).join("");
+  const header = "".padEnd(nameWidth + width) +
+    mesh.nodes.map((n) => `n${n.index}`.padEnd(5)).join("");
   const rows = mesh.nodes.map((a) =>
-    `n${a.index}`.padEnd(8) + addresses.get(a)!.padEnd(width) +
+    names.get(a)!.padEnd(nameWidth) + addresses.get(a)!.padEnd(width) +
     mesh.nodes.map((b) =>
       (a === b ? "-" : ok.get(`${a.index}>${b.index}`) ? "ok" : "FAIL").padEnd(5)
     ).join("")

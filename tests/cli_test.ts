@@ -139,6 +139,13 @@ Deno.test("grid fails with exactly one line on stderr and a non-zero exit", asyn
       ["put of a directory", ["put", dir], "not a regular file"],
       ["get without a hash", ["get"], "Usage"],
       ["an unknown option", ["--frobnicate"], '"--frobnicate"'],
+      ["serve --dns that is no IP", ["serve", "--dns", "bogus"], 'Invalid DNS address "bogus"'],
+      ["serve --dns with --no-dns", ["serve", "--no-dns", "--dns", "127.0.0.1"], "--no-dns"],
+      [
+        "serve --dns-suffix that is no DNS name",
+        ["serve", "--dns-suffix", "a..b"],
+        "Invalid DNS suffix",
+      ],
     ];
     for (const [name, args, includes] of cases) {
       await t.step(name, async () => {

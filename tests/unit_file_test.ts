@@ -48,12 +48,16 @@ const SERVE_FLAGS = [
   "--no-relay",
   "--relay-circuits",
   "--relay-mbps",
+  "--dns",
+  "--no-dns",
+  "--dns-suffix",
+  "--hosts-file",
 ];
 
 Deno.test("grid.service keeps its hardening", () => {
   const expected: [string, string][] = [
-    ["CapabilityBoundingSet", "CAP_NET_ADMIN"],
-    ["AmbientCapabilities", "CAP_NET_ADMIN"],
+    ["CapabilityBoundingSet", "CAP_NET_ADMIN CAP_NET_BIND_SERVICE"],
+    ["AmbientCapabilities", "CAP_NET_ADMIN CAP_NET_BIND_SERVICE"],
     ["NoNewPrivileges", "yes"],
     ["ProtectSystem", "strict"],
     ["ReadWritePaths", "/var/lib/grid /var/run/wireguard /run/wireguard"],

@@ -22,6 +22,7 @@ import { defaultInterfaceName } from "./render.ts";
 import type { JoinRequest, JoinResult } from "./protocol.ts";
 import type { MeshContext } from "./_context.ts";
 import { withdraw } from "./_leave.ts";
+import { buildNameTable, namedNets, nameOf } from "../names/mod.ts";
 import {
   checkCanMake,
   checkInterface,
@@ -191,10 +192,13 @@ async function connectedPeers(
 function joined(ctx: MeshContext, state: NetState, by: string): JoinResult {
   const self = state.set.members.get(ctx.selfId)!;
   const twins = [...state.set.members.values()].filter((m) =>
-    m.status === "live" && m.id !== self.id && m.name === self.name
+    m.status === "live" && m.id !== self.id && m.name.toLowerCase() === self.name.toLowerCase()
   );
+  // Names are unique in DNS: the member admitted first keeps one, later ones get NAME-2, ...
+  const dns = nameOf(buildNameTable(namedNets([state.set])), state.set.net.name, self.id);
+  const answers = dns === undefined ? "" : `; it answers as ${dns}`;
   const warnings = twins.length === 0 ? [] : [
-    `another member of net "${state.settings.name}" is also called "${self.name}": commands that name it are ambiguous (join with --name to pick another)`,
+    `another member of net "${state.settings.name}" is also called "${self.name}": commands that name it are ambiguous (join with --name to pick another)${answers}`,
   ];
   return {
     ...(warnings.length > 0 ? { warnings } : {}),

@@ -554,7 +554,7 @@ clusterTest(
 );
 
 clusterTest(
-  "a joiner whose name another member already has is warned, once, with what to do",
+  "a joiner whose name another member already has is warned, once, with what to do and its DNS name",
   async (c) => {
     const n0 = await c.add("n0");
     await n0.mesh.create({ name: "foo", interface: "gt0", nodeName: "web" });
@@ -562,7 +562,10 @@ clusterTest(
     const { token } = await n0.mesh.invite({ name: "foo" });
     const r = await n1.mesh.join({ name: "foo", invite: token, interface: "gt1", nodeName: "web" });
     assertEquals(r.warnings?.length, 1);
-    assert(/also called "web".*--name/.test(r.warnings![0]), r.warnings![0]);
+    assert(
+      /also called "web".*--name.*answers as web-2\.foo\.grid/.test(r.warnings![0]),
+      r.warnings![0],
+    );
     const n2 = await c.add("n2");
     const other = await n0.mesh.invite({ name: "foo" });
     const ok = await n2.mesh.join({

@@ -439,9 +439,31 @@ export class MeshLab {
     return whole ? performance.now() - start : undefined;
   }
 
-  /** Tears down every agent, interface and namespace. */
+  /**
+   * Points `node`'s resolver at its agent's names (127.0.77.53, docs/names.md):
+   * `ip netns exec` mounts the files of `/etc/netns/NS/` over `/etc/`. With
+   * `hosts`, the node also gets a hosts file of its own holding that text.
+   * {@link destroy} removes them.
+   */
+  async useGridDns(node: MeshNode, hosts?: string): Promise<void> {
+    const dir = `/etc/netns/${node.ns}`;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(`${dir}/resolv.conf`, "nameserver 127.0.77.53\noptions timeout:1\n");
+    // Files, then DNS: no mDNS module or other resolver in the way.
+    await Deno.writeTextFile(`${dir}/nsswitch.conf`, "hosts: files dns\n");
+    if (hosts !== undefined) await Deno.writeTextFile(`${dir}/hosts`, hosts);
+  }
+
+  /** Tears down every agent, interface and namespace (and their resolver files). */
   async destroy(): Promise<void> {
     await this.lab.destroy();
+    for (const node of this.nodes) {
+      try {
+        await Deno.remove(`/etc/netns/${node.ns}`, { recursive: true });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+    }
   }
 }
 
