@@ -56,7 +56,7 @@ async function joinTarget(name: string, req: JoinRequest): Promise<JoinTarget> {
       invite: { bytes: invite.bytes, seed: token.seed },
     };
   }
-  return { urls: via ? [via] : [], net: "" };
+  return { urls: via ? [via] : [], net: via ? req.net ?? "" : "" };
 }
 
 /**

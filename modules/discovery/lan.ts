@@ -1,0 +1,191 @@
+/**
+ * The UDP side of LAN discovery: the agent's announcer (broadcasts its open
+ * nets every few seconds and answers a joiner's question, rate-limited) and
+ * the joiner's ask (broadcasts the question a few times and collects the
+ * verified answers for a second or two). IPv4 broadcast to
+ * 255.255.255.255: it stays on the local link, and needs no list of
+ * interfaces (the release binary may not read them).
+ *
+ * @module
+ */
+import dgram from "node:dgram";
+import type { Identity, Logger } from "../../kernel/mod.ts";
+import {
+  type AnnouncementFacts,
+  askDatagram,
+  dialUrl,
+  LAN_PORT,
+  MAX_DATAGRAM,
+  readAnnouncement,
+  readAsk,
+  signAnnouncement,
+} from "./announcement.ts";
+import type { Sighting } from "./choice.ts";
+import { Sightings } from "./choice.ts";
+
+/** Where announcements and questions go. */
+export const BROADCAST = "255.255.255.255";
+
+/** How often an agent announces its open nets unasked. */
+export const ANNOUNCE_INTERVAL_MS = 5_000;
+
+/** Least time between two answers to the same address. */
+export const ANSWER_GAP_MS = 300;
+
+/** Most questions answered per second, from everyone together. */
+export const MAX_ANSWERS_PER_SECOND = 20;
+
+/** Options for {@link LanAnnouncer.start}. */
+export interface LanAnnouncerOptions {
+  /** This node's identity, which signs each announcement. */
+  identity: Identity;
+  /** The open nets to announce now (read at each announcement). */
+  nets: () => AnnouncementFacts[];
+  /** Where logs go. */
+  log: Logger;
+  /** Stops the announcer. */
+  signal: AbortSignal;
+  /** UDP port (default {@link LAN_PORT}). */
+  port?: number;
+  /** Where to send (default {@link BROADCAST}). */
+  broadcast?: string;
+  /** Time between unasked announcements (default {@link ANNOUNCE_INTERVAL_MS}). */
+  intervalMs?: number;
+}
+
+function send(socket: dgram.Socket, bytes: Uint8Array, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) =>
+    socket.send(bytes, port, host, (err) => err ? reject(err) : resolve())
+  );
+}
+
+/** An agent's announcements of its open nets on the LAN. */
+export class LanAnnouncer {
+  readonly #o: LanAnnouncerOptions;
+  readonly #socket: dgram.Socket;
+  readonly #lastAnswer = new Map<string, number>();
+  #second = 0;
+  #answered = 0;
+
+  private constructor(options: LanAnnouncerOptions, socket: dgram.Socket) {
+    this.#o = options;
+    this.#socket = socket;
+  }
+
+  /**
+   * Binds the port (shared: several agents on one host may announce) and
+   * starts; rejects when it cannot bind.
+   */
+  static async start(options: LanAnnouncerOptions): Promise<LanAnnouncer> {
+    const socket = dgram.createSocket({ type: "udp4", reuseAddr: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(options.port ?? LAN_PORT, () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+    socket.setBroadcast(true);
+    const announcer = new LanAnnouncer(options, socket);
+    socket.on("message", (msg, rinfo) => void announcer.#onMessage(msg, rinfo.address, rinfo.port));
+    socket.on("error", (err) => options.log("debug", "lan-socket-error", { why: String(err) }));
+    const timer = setInterval(
+      () => void announcer.announce(),
+      options.intervalMs ?? ANNOUNCE_INTERVAL_MS,
+    );
+    options.signal.addEventListener("abort", () => {
+      clearInterval(timer);
+      socket.close();
+    }, { once: true });
+    void announcer.announce();
+    return announcer;
+  }
+
+  /** Broadcasts one announcement per open net (nothing when there is none). */
+  async announce(): Promise<void> {
+    await this.#sendTo(undefined, this.#o.port ?? LAN_PORT, this.#o.broadcast ?? BROADCAST);
+  }
+
+  async #sendTo(name: string | undefined, port: number, host: string): Promise<void> {
+    if (this.#o.signal.aborted) return;
+    for (const facts of this.#o.nets()) {
+      if (name !== undefined && facts.name !== name) continue;
+      try {
+        await send(this.#socket, await signAnnouncement(this.#o.identity, facts), port, host);
+      } catch (err) {
+        this.#o.log("debug", "lan-announce-failed", {
+          net: facts.name,
+          to: host,
+          why: String(err),
+        });
+      }
+    }
+  }
+
+  async #onMessage(msg: Uint8Array, address: string, port: number): Promise<void> {
+    const name = readAsk(msg);
+    if (name === undefined) return;
+    const now = Date.now();
+    if (now - (this.#lastAnswer.get(address) ?? 0) < ANSWER_GAP_MS) return;
+    const second = Math.floor(now / 1000);
+    if (second !== this.#second) [this.#second, this.#answered] = [second, 0];
+    if (++this.#answered > MAX_ANSWERS_PER_SECOND) return;
+    if (this.#lastAnswer.size > 1024) this.#lastAnswer.clear();
+    this.#lastAnswer.set(address, now);
+    await this.#sendTo(name, port, address);
+  }
+}
+
+/** Options for {@link askLan}. */
+export interface AskLanOptions {
+  /** How long to listen, in ms. */
+  timeoutMs: number;
+  /** The agents' UDP port (default {@link LAN_PORT}). */
+  port?: number;
+  /** Where to send the question (default {@link BROADCAST}). */
+  broadcast?: string;
+  /** Called about every quarter second while it listens (progress on a terminal). */
+  onTick?: (elapsedMs: number) => void;
+  /** Stops early. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Asks the LAN who holds open net `name`: broadcasts the question three
+ * times over `timeoutMs` and returns the verified announcements heard.
+ */
+export async function askLan(name: string, options: AskLanOptions): Promise<Sighting[]> {
+  const port = options.port ?? LAN_PORT;
+  const host = options.broadcast ?? BROADCAST;
+  const sightings = new Sightings();
+  const socket = dgram.createSocket({ type: "udp4" });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(0, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  socket.setBroadcast(true);
+  socket.on("error", () => {}); // a refused send is no answer, nothing more
+  socket.on("message", async (msg, rinfo) => {
+    if (msg.length > MAX_DATAGRAM) return;
+    const a = await readAnnouncement(msg);
+    if (a) sightings.add({ announcement: a, url: dialUrl(a, rinfo.address), seenAt: Date.now() });
+  });
+  const ask = askDatagram(name);
+  const started = Date.now();
+  try {
+    for (let i = 0; i < 3; i++) {
+      await send(socket, ask, port, host).catch(() => {}); // no route now: try again next time
+      const until = started + ((i + 1) * options.timeoutMs) / 3;
+      while (Date.now() < until && !options.signal?.aborted) {
+        await new Promise((r) => setTimeout(r, Math.min(250, until - Date.now())));
+        options.onTick?.(Date.now() - started);
+      }
+    }
+  } finally {
+    socket.close();
+  }
+  return sightings.live();
+}

@@ -1,0 +1,35 @@
+import { assertEquals } from "../../kernel/_testing_assert.ts";
+import { generateIdentity } from "../../kernel/mod.ts";
+import { askLan, LanAnnouncer } from "./lan.ts";
+import { chooseNet, foundNets } from "./choice.ts";
+
+Deno.test("an announcer answers a question for its open net; the asker verifies and chooses it", async () => {
+  const me = await generateIdentity();
+  const stop = new AbortController();
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  await LanAnnouncer.start({
+    identity: me,
+    nets: () => [
+      { net: "bafynet1", name: "foo", founder: me.id, members: 1, url: "", port: 7340 },
+      { net: "bafynet2", name: "bar", founder: me.id, members: 2, url: "", port: 7340 },
+    ],
+    log: () => {},
+    signal: stop.signal,
+    port,
+    broadcast: "127.0.0.1",
+    intervalMs: 60_000,
+  });
+  try {
+    const heard = await askLan("foo", { timeoutMs: 600, port, broadcast: "127.0.0.1" });
+    const choice = chooseNet(foundNets(heard, "foo"));
+    assertEquals(choice.kind, "one");
+    if (choice.kind === "one") {
+      assertEquals(choice.net.net, "bafynet1");
+      assertEquals(choice.net.urls, ["ws://127.0.0.1:7340"]);
+    }
+    // This node's own announcements are left out.
+    assertEquals(foundNets(heard, "foo", me.id), []);
+  } finally {
+    stop.abort();
+  }
+});
