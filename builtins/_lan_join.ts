@@ -21,24 +21,24 @@ export interface LanTarget {
 }
 
 /** One line per net: id, founder, members, URL. */
-export function netLines(nets: FoundNet[]): string {
+export function netLines(nets: FoundNet[]): string[] {
   return nets.map((n) =>
     `  --net ${n.net}  founder ${n.founder}  ${n.members} member${n.members === 1 ? "" : "s"}  ${
       n.urls[0]
-    }\n`
-  ).join("");
+    }`
+  );
 }
 
 /**
  * Asks the LAN for open net `name` (leaving out this node's own
  * announcements); the net to join, or undefined when none answered and no
- * `netId` was asked for. Several nets and no `netId`: lists them and throws.
+ * `netId` was asked for. Several nets and no `netId`: lists them ("listed").
  */
 export async function findOnLan(
   ctx: CommandContext,
   name: string,
   options: { netId?: string; selfId: string },
-): Promise<LanTarget | undefined> {
+): Promise<LanTarget | "listed" | undefined> {
   const { askLan, chooseNet, foundNets } = await import("../modules/discovery/mod.ts");
   const terminal = Deno.stderr.isTerminal();
   if (terminal) ctx.io.stderr(`grid: asking the local network for open net "${name}"...`);
@@ -53,12 +53,16 @@ export async function findOnLan(
           (choice.nets.length > 0 ? ` (found: ${choice.nets.map((n) => n.net).join(", ")})` : ""),
       );
     case "several":
+      // Listed, and the command exits as for a usage error: its output is still shown.
       await ctx.io.stdout(
-        `Open nets named "${name}" on the local network:\n${netLines(choice.nets)}`,
+        `Open nets named "${name}" on the local network:\n${
+          netLines(choice.nets).map((l) => l + "\n").join("")
+        }`,
       );
-      throw new UsageError(
-        `${choice.nets.length} open nets named "${name}" answered on the local network: choose one with --net ID`,
+      ctx.io.stderr(
+        `grid: ${choice.nets.length} open nets named "${name}" answered on the local network: choose one with --net ID`,
       );
+      return "listed";
     case "one": {
       const net = choice.net;
       ctx.io.stderr(

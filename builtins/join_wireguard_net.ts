@@ -26,6 +26,9 @@ import {
 const USAGE =
   `grid join-wireguard-net [NAME] [INVITE | - | @FILE | --via ws://HOST:PORT | --net ID] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL|auto] ${RELAY_USAGE}`;
 
+/** The exit code of a usage error (agent/exit_codes.ts), for a listing that asks for `--net`. */
+const USAGE_EXIT = 2;
+
 /** How long the foreground join waits for its own agent's mesh service. */
 const AGENT_START_MS = 15_000;
 
@@ -131,7 +134,9 @@ export const command: Command = {
     if (invite === undefined && via === undefined) {
       const { findOnLan } = await import("./_lan_join.ts");
       const self = await loadIdentity(`${ctx.node.home.state}/identity`);
-      lan = await findOnLan(ctx, name, { netId, selfId: self.id });
+      const found = await findOnLan(ctx, name, { netId, selfId: self.id });
+      if (found === "listed") return USAGE_EXIT; // several nets: the user picks one with --net
+      lan = found;
       via = lan?.via;
     }
     const join: JoinRequest = {

@@ -2,9 +2,8 @@
  * The UDP side of LAN discovery: the agent's announcer (broadcasts its open
  * nets every few seconds and answers a joiner's question, rate-limited) and
  * the joiner's ask (broadcasts the question a few times and collects the
- * verified answers for a second or two). IPv4 broadcast to
- * 255.255.255.255: it stays on the local link, and needs no list of
- * interfaces (the release binary may not read them).
+ * verified answers for a second or two). IPv4 broadcast to each subnet
+ * of the host, which stays on the local link.
  *
  * @module
  */
@@ -23,8 +22,67 @@ import {
 import type { Sighting } from "./choice.ts";
 import { Sightings } from "./choice.ts";
 
-/** Where announcements and questions go. */
+/** Where announcements and questions go when no subnet is known. */
 export const BROADCAST = "255.255.255.255";
+
+function directedBroadcast(local: string, prefixlen: number): string | undefined {
+  const parts = local.split(".").map(Number);
+  if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255))) return undefined;
+  if (!Number.isInteger(prefixlen) || prefixlen < 1 || prefixlen > 30) return undefined;
+  const n = ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+  const b = (n | (0xffffffff >>> prefixlen)) >>> 0;
+  return [b >>> 24, (b >>> 16) & 0xff, (b >>> 8) & 0xff, b & 0xff].join(".");
+}
+
+/**
+ * The broadcast addresses of this host's IPv4 subnets, from the JSON of
+ * `ip -j -4 addr show up`: on every link that can broadcast (not loopback,
+ * not point-to-point such as WireGuard), the address's `brd`, else the
+ * subnet's last address.
+ */
+export function subnetBroadcasts(ipJson: string): string[] {
+  const out = new Set<string>();
+  let links: unknown;
+  try {
+    links = JSON.parse(ipJson);
+  } catch {
+    return []; // no answer from ip: the caller falls back
+  }
+  if (!Array.isArray(links)) return [];
+  for (const link of links) {
+    const flags: unknown[] = Array.isArray(link?.flags) ? link.flags : [];
+    if (!flags.includes("BROADCAST") || flags.includes("LOOPBACK")) continue;
+    for (const a of Array.isArray(link?.addr_info) ? link.addr_info : []) {
+      if (a?.family !== "inet" || typeof a.local !== "string") continue;
+      const b = typeof a.broadcast === "string" && /^\d{1,3}(\.\d{1,3}){3}$/.test(a.broadcast)
+        ? a.broadcast
+        : directedBroadcast(a.local, a.prefixlen);
+      if (b) out.add(b);
+    }
+  }
+  return [...out];
+}
+
+/**
+ * Where to broadcast now: each subnet's broadcast address (`ip` lists them:
+ * the release binary may neither list interfaces nor read /proc, and
+ * 255.255.255.255 needs a default route), else {@link BROADCAST}.
+ */
+export async function broadcastAddresses(): Promise<string[]> {
+  let text = "";
+  try {
+    const out = await new Deno.Command("ip", {
+      args: ["-j", "-4", "addr", "show", "up"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (out.success) text = new TextDecoder().decode(out.stdout);
+  } catch {
+    // No ip here (or not allowed): the fallback below.
+  }
+  const found = subnetBroadcasts(text);
+  return found.length > 0 ? found : [BROADCAST];
+}
 
 /** How often an agent announces its open nets unasked. */
 export const ANNOUNCE_INTERVAL_MS = 5_000;
@@ -47,7 +105,7 @@ export interface LanAnnouncerOptions {
   signal: AbortSignal;
   /** UDP port (default {@link LAN_PORT}). */
   port?: number;
-  /** Where to send (default {@link BROADCAST}). */
+  /** Where to send (default: {@link broadcastAddresses}). */
   broadcast?: string;
   /** Time between unasked announcements (default {@link ANNOUNCE_INTERVAL_MS}). */
   intervalMs?: number;
@@ -103,7 +161,8 @@ export class LanAnnouncer {
 
   /** Broadcasts one announcement per open net (nothing when there is none). */
   async announce(): Promise<void> {
-    await this.#sendTo(undefined, this.#o.port ?? LAN_PORT, this.#o.broadcast ?? BROADCAST);
+    const to = this.#o.broadcast ? [this.#o.broadcast] : await broadcastAddresses();
+    for (const host of to) await this.#sendTo(undefined, this.#o.port ?? LAN_PORT, host);
   }
 
   async #sendTo(name: string | undefined, port: number, host: string): Promise<void> {
@@ -142,7 +201,7 @@ export interface AskLanOptions {
   timeoutMs: number;
   /** The agents' UDP port (default {@link LAN_PORT}). */
   port?: number;
-  /** Where to send the question (default {@link BROADCAST}). */
+  /** Where to send the question (default: {@link broadcastAddresses}). */
   broadcast?: string;
   /** Called about every quarter second while it listens (progress on a terminal). */
   onTick?: (elapsedMs: number) => void;
@@ -156,7 +215,7 @@ export interface AskLanOptions {
  */
 export async function askLan(name: string, options: AskLanOptions): Promise<Sighting[]> {
   const port = options.port ?? LAN_PORT;
-  const host = options.broadcast ?? BROADCAST;
+  const hosts = options.broadcast ? [options.broadcast] : await broadcastAddresses();
   const sightings = new Sightings();
   const socket = dgram.createSocket({ type: "udp4" });
   await new Promise<void>((resolve, reject) => {
@@ -177,7 +236,9 @@ export async function askLan(name: string, options: AskLanOptions): Promise<Sigh
   const started = Date.now();
   try {
     for (let i = 0; i < 3; i++) {
-      await send(socket, ask, port, host).catch(() => {}); // no route now: try again next time
+      for (const host of hosts) {
+        await send(socket, ask, port, host).catch(() => {}); // no route now: try again next time
+      }
       const until = started + ((i + 1) * options.timeoutMs) / 3;
       while (Date.now() < until && !options.signal?.aborted) {
         await new Promise((r) => setTimeout(r, Math.min(250, until - Date.now())));

@@ -1,6 +1,6 @@
 import { assertEquals } from "../../kernel/_testing_assert.ts";
 import { generateIdentity } from "../../kernel/mod.ts";
-import { askLan, LanAnnouncer } from "./lan.ts";
+import { askLan, LanAnnouncer, subnetBroadcasts } from "./lan.ts";
 import { chooseNet, foundNets } from "./choice.ts";
 
 Deno.test("an announcer answers a question for its open net; the asker verifies and chooses it", async () => {
@@ -32,4 +32,30 @@ Deno.test("an announcer answers a question for its open net; the asker verifies 
   } finally {
     stop.abort();
   }
+});
+
+Deno.test("subnetBroadcasts: each subnet's broadcast address; loopback and WireGuard have none", () => {
+  const inet = (local: string, prefixlen: number, broadcast?: string) => ({
+    family: "inet",
+    local,
+    prefixlen,
+    ...(broadcast ? { broadcast } : {}),
+  });
+  const links = [
+    { ifname: "lo", flags: ["LOOPBACK", "UP"], addr_info: [inet("127.0.0.1", 8)] },
+    {
+      ifname: "eth0",
+      flags: ["BROADCAST", "MULTICAST", "UP"],
+      addr_info: [inet("192.0.2.2", 24, "192.0.2.255"), inet("192.168.1.2", 16)],
+    },
+    {
+      ifname: "grid-foo",
+      flags: ["POINTOPOINT", "NOARP", "UP"],
+      addr_info: [inet("10.91.0.1", 24)],
+    },
+    { ifname: "br1", flags: ["BROADCAST"], addr_info: [inet("198.51.100.1", 32)] },
+  ];
+  assertEquals(subnetBroadcasts(JSON.stringify(links)), ["192.0.2.255", "192.168.255.255"]);
+  assertEquals(subnetBroadcasts(""), []);
+  assertEquals(subnetBroadcasts("{}"), []);
 });

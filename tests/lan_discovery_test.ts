@@ -1,0 +1,98 @@
+/**
+ * End-to-end: discovery on the local network (issue 15). Four nodes on one
+ * bridge, each with an agent and no configured peer. Node 1 creates open net
+ * `foo` and invite-only net `bar`; node 2 runs `grid join-wireguard-net foo`
+ * with nothing else, becomes a member through node 1's LAN announcement and
+ * pings node 1's tunnel address; `bar` is not joinable that way (one line).
+ * Node 3 creates a second open net also called `foo`: node 4's plain join
+ * lists both and exits non-zero, and `--net ID` joins node 3's.
+ *
+ * Needs root, wg, wireguard-go, ip and ping; skipped with a printed reason otherwise.
+ */
+import { assert, assertEquals } from "../kernel/_testing_assert.ts";
+import { MeshLab, type MeshNode } from "./lab/mesh_lab.ts";
+import { labSkipReason, waitFor } from "./lab/netns.ts";
+
+const skip = await labSkipReason(["ip", "wg", "wireguard-go", "ping"]);
+if (skip) console.log(`lan_discovery_test: skipped, ${skip}`);
+const LAB_TEST = { ignore: skip !== undefined, sanitizeOps: false, sanitizeResources: false };
+
+async function netId(mesh: MeshLab, node: MeshNode, name: string): Promise<string> {
+  const report = JSON.parse(await mesh.gridOk(node, ["status", name, "--json"]));
+  return report.nets[0].id;
+}
+
+Deno.test({
+  name:
+    "join-wireguard-net foo with no invite and no peer joins the open net foo announced on the LAN; invite-only nets are not announced; two nets named foo need --net",
+  ...LAB_TEST,
+  async fn() {
+    const mesh = await MeshLab.create(4);
+    try {
+      const [n1, n2, n3, n4] = mesh.nodes;
+      await mesh.startAgents();
+      await mesh.createNet(n1, "foo", { cidr: "10.91.0.0/24", open: true });
+      await mesh.gridOk(n1, [
+        "create-wireguard-net",
+        "bar",
+        "--cidr",
+        "10.92.0.0/24",
+        "--interface",
+        "gbar",
+        "--listen-port",
+        "51821",
+        "--endpoint",
+        `${n1.address}:51821`,
+      ]);
+      const fooId = await netId(mesh, n1, "foo");
+      const barId = await netId(mesh, n1, "bar");
+
+      // Invite-only bar: never announced, so a plain join finds nothing to join.
+      const bar = await mesh.join(n2, "bar");
+      assert(bar.code !== 0, `joining invite-only bar succeeded: ${bar.stdout}`);
+      assertEquals(bar.stderr.trim().split("\n").length, 1, `not one line: ${bar.stderr}`);
+      assert(!bar.stdout.includes(barId), bar.stdout);
+
+      // Open foo: found on the LAN and joined with nothing but its name.
+      const joined = await mesh.join(n2, "foo");
+      assertEquals(joined.code, 0, joined.stderr);
+      assert(joined.stdout.includes(`Joined net "foo"`), joined.stdout);
+      assert(joined.stdout.includes(`Net id ${fooId}`), joined.stdout);
+      assert(joined.stderr.includes(`found open net "foo" on the local network`), joined.stderr);
+      const to1 = await mesh.tunnelAddress(n1);
+      assert(to1, "node 1 has no tunnel address");
+      assert(
+        await waitFor(() => mesh.lab.ping(n2, to1, 1, 1), 30_000, 200),
+        "node 2 cannot ping node 1 through the tunnel",
+      );
+
+      // A second open net called foo: a plain join lists both and asks for --net.
+      await mesh.createNet(n3, "foo", { cidr: "10.93.0.0/24", open: true });
+      const otherId = await netId(mesh, n3, "foo");
+      const listed = await mesh.join(n4, "foo");
+      assert(listed.code !== 0, `a plain join chose among two nets: ${JSON.stringify(listed)}`);
+      assert(listed.stdout.includes(fooId) && listed.stdout.includes(otherId), listed.stdout);
+      assert(listed.stderr.trim().endsWith("choose one with --net ID"), listed.stderr);
+      assertEquals(await mesh.tunnelAddress(n4), undefined);
+
+      const chosen = await mesh.grid(n4, [
+        "join-wireguard-net",
+        "foo",
+        "--net",
+        otherId,
+        ...mesh.wgFlags(n4),
+      ]);
+      assertEquals(chosen.code, 0, chosen.stderr);
+      assert(chosen.stdout.includes(`Net id ${otherId}`), chosen.stdout);
+      const to3 = await mesh.tunnelAddress(n3);
+      assert(to3, "node 3 has no tunnel address");
+      assert(
+        await waitFor(() => mesh.lab.ping(n4, to3, 1, 1), 30_000, 200),
+        "node 4 cannot ping node 3 through the tunnel",
+      );
+      assert((await mesh.tunnelAddress(n4))?.startsWith("10.93."), "node 4 is not in node 3's net");
+    } finally {
+      await mesh.destroy();
+    }
+  },
+});
