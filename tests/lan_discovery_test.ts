@@ -5,7 +5,8 @@
  * with nothing else, becomes a member through node 1's LAN announcement and
  * pings node 1's tunnel address; `bar` is not joinable that way (one line).
  * Node 3 creates a second open net also called `foo`: node 4's plain join
- * lists both and exits non-zero, and `--net ID` joins node 3's.
+ * lists both and exits non-zero, and `--net ID` joins node 3's. With node 3
+ * and 4's agents restarted with `--no-announce`, their net is not found.
  *
  * Needs root, wg, wireguard-go, ip and ping; skipped with a printed reason otherwise.
  */
@@ -52,6 +53,7 @@ Deno.test({
       assert(bar.code !== 0, `joining invite-only bar succeeded: ${bar.stdout}`);
       assertEquals(bar.stderr.trim().split("\n").length, 1, `not one line: ${bar.stderr}`);
       assert(!bar.stdout.includes(barId), bar.stdout);
+      assert(bar.stderr.includes(`Joining net "bar" needs an invite`), bar.stderr);
 
       // Open foo: found on the LAN and joined with nothing but its name.
       const joined = await mesh.join(n2, "foo");
@@ -91,6 +93,18 @@ Deno.test({
         "node 4 cannot ping node 3 through the tunnel",
       );
       assert((await mesh.tunnelAddress(n4))?.startsWith("10.93."), "node 4 is not in node 3's net");
+
+      // `grid serve --no-announce`: with both its members silent, node 3's net is not found.
+      for (const node of [n3, n4]) {
+        await mesh.stopAgent(node);
+        await mesh.startAgent(node, 60_000, ["--no-announce"]);
+      }
+      const silent = await mesh.grid(n2, ["join-wireguard-net", "foo", "--net", otherId]);
+      assert(silent.code !== 0, silent.stdout);
+      assertEquals(
+        silent.stderr.trim(),
+        `grid: No open net "foo" with id ${otherId} answered on the local network (found: ${fooId})`,
+      );
     } finally {
       await mesh.destroy();
     }

@@ -161,23 +161,31 @@ export class LanAnnouncer {
 
   /** Broadcasts one announcement per open net (nothing when there is none). */
   async announce(): Promise<void> {
+    const nets = this.#o.nets();
+    if (nets.length === 0 || this.#o.signal.aborted) return; // nothing to say: no `ip` run
     const to = this.#o.broadcast ? [this.#o.broadcast] : await broadcastAddresses();
-    for (const host of to) await this.#sendTo(undefined, this.#o.port ?? LAN_PORT, host);
+    const port = this.#o.port ?? LAN_PORT;
+    for (const facts of nets) {
+      const bytes = await this.#sign(facts);
+      for (const host of to) if (bytes) await this.#send(bytes, facts.name, port, host);
+    }
   }
 
-  async #sendTo(name: string | undefined, port: number, host: string): Promise<void> {
+  async #sign(facts: AnnouncementFacts): Promise<Uint8Array | undefined> {
+    try {
+      return await signAnnouncement(this.#o.identity, facts);
+    } catch (err) {
+      this.#o.log("warn", "lan-announce-too-large", { net: facts.name, why: String(err) });
+      return undefined;
+    }
+  }
+
+  async #send(bytes: Uint8Array, net: string, port: number, host: string): Promise<void> {
     if (this.#o.signal.aborted) return;
-    for (const facts of this.#o.nets()) {
-      if (name !== undefined && facts.name !== name) continue;
-      try {
-        await send(this.#socket, await signAnnouncement(this.#o.identity, facts), port, host);
-      } catch (err) {
-        this.#o.log("debug", "lan-announce-failed", {
-          net: facts.name,
-          to: host,
-          why: String(err),
-        });
-      }
+    try {
+      await send(this.#socket, bytes, port, host);
+    } catch (err) {
+      this.#o.log("debug", "lan-announce-failed", { net, to: host, why: String(err) });
     }
   }
 
@@ -191,7 +199,11 @@ export class LanAnnouncer {
     if (++this.#answered > MAX_ANSWERS_PER_SECOND) return;
     if (this.#lastAnswer.size > 1024) this.#lastAnswer.clear();
     this.#lastAnswer.set(address, now);
-    await this.#sendTo(name, port, address);
+    for (const facts of this.#o.nets()) {
+      if (facts.name !== name) continue;
+      const bytes = await this.#sign(facts);
+      if (bytes) await this.#send(bytes, name, port, address);
+    }
   }
 }
 
