@@ -8,7 +8,6 @@
  * @module
  */
 import { UsageError } from "../kernel/base/mod.ts";
-import { loadIdentity } from "../kernel/mod.ts";
 import type { LanTarget } from "./_lan_join.ts";
 import type { JoinRequest } from "../modules/mesh/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
@@ -24,7 +23,7 @@ import {
 } from "./_flags.ts";
 
 const USAGE =
-  `grid join-wireguard-net [NAME] [INVITE | - | @FILE | --via ws://HOST:PORT | --net ID] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL|auto] ${RELAY_USAGE}`;
+  `grid join-wireguard-net [NAME] [INVITE | - | @FILE | --via URL | --net ID] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL|auto] ${RELAY_USAGE}`;
 
 /** The exit code of a usage error (agent/exit_codes.ts), for a listing that asks for `--net`. */
 const USAGE_EXIT = 2;
@@ -132,7 +131,10 @@ export const command: Command = {
     // No invite and no URL: ask the local network for open net NAME.
     let lan: LanTarget | undefined;
     if (invite === undefined && via === undefined) {
-      const { findOnLan } = await import("./_lan_join.ts");
+      const [{ findOnLan }, { loadIdentity }] = await Promise.all([
+        import("./_lan_join.ts"),
+        import("../kernel/mod.ts"),
+      ]);
       const self = await loadIdentity(`${ctx.node.home.state}/identity`);
       const found = await findOnLan(ctx, name, { netId, selfId: self.id });
       if (found === "listed") return USAGE_EXIT; // several nets: the user picks one with --net
