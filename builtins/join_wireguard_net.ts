@@ -99,12 +99,15 @@ export const command: Command = {
       USAGE,
       { min: 1, max: 2 },
     );
-    const [{ MeshClient }, { checkInviteFor, isLive, parseInviteToken }, { openOfflineMesh }] =
-      await Promise.all([
-        import("../modules/mesh/mod.ts"),
-        import("../modules/membership/mod.ts"),
-        import("./_mesh_command.ts"),
-      ]);
+    const [
+      { MeshClient },
+      { checkInviteFor, isLive, netDir, parseInviteToken },
+      { openOfflineMesh },
+    ] = await Promise.all([
+      import("../modules/mesh/mod.ts"),
+      import("../modules/membership/mod.ts"),
+      import("./_mesh_command.ts"),
+    ]);
     // NAME INVITE, or INVITE alone (the net's name is in it), or NAME alone (an open net).
     const looksLikeInvite = (text: string) => /^grid\d+\./.test(text);
     let [name, second] = flags.positionals;
@@ -128,9 +131,16 @@ export const command: Command = {
         "--net picks a net found on the local network: leave it out with an invite or a URL",
       );
     }
-    // No invite and no URL: ask the local network for open net NAME.
+    // No invite and no URL: ask the local network for open net NAME, unless this node holds a
+    // net of that name already and no --net was given (the join then says it is a member, or
+    // why it cannot rejoin).
     let lan: LanTarget | undefined;
-    if (invite === undefined && via === undefined) {
+    const asks = invite === undefined && via === undefined && (netId !== undefined ||
+      !(await Deno.stat(`${netDir(ctx.node.home, name)}/settings.json`).then(
+        () => true,
+        () => false, // not there: not held
+      )));
+    if (asks) {
       const [{ findOnLan }, { loadIdentity }] = await Promise.all([
         import("./_lan_join.ts"),
         import("../kernel/mod.ts"),

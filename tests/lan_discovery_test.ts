@@ -83,6 +83,10 @@ Deno.test({
       // A second open net called foo: a plain join lists both and asks for --net.
       await mesh.createNet(n3, "foo", { cidr: "10.93.0.0/24", open: true });
       const otherId = await netId(mesh, n3, "foo");
+      // A member asks nothing: it says it is a member, whatever else is on the LAN.
+      const again = await mesh.join(n2, "foo");
+      assertEquals(again.code, 0, again.stderr);
+      assert(again.stdout.startsWith(`Already a member of net "foo"`), again.stdout);
       const listed = await mesh.join(n4, "foo");
       assert(listed.code !== 0, `a plain join chose among two nets: ${JSON.stringify(listed)}`);
       assert(listed.stdout.includes(fooId) && listed.stdout.includes(otherId), listed.stdout);
