@@ -29,6 +29,7 @@ export class Sightings {
   readonly #byKey = new Map<string, Sighting>();
   readonly #ttlMs: number;
 
+  /** An empty table whose sightings count for `ttlMs`. */
   constructor(ttlMs = SIGHTING_TTL_MS) {
     this.#ttlMs = ttlMs;
   }
