@@ -20,6 +20,10 @@ export interface LanTarget {
   readonly via: string;
 }
 
+function writeErr(text: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(text));
+}
+
 /** One line per net: id, founder, members, URL. */
 export function netLines(nets: FoundNet[]): string[] {
   return nets.map((n) =>
@@ -41,8 +45,11 @@ export async function findOnLan(
 ): Promise<LanTarget | "listed" | undefined> {
   const { askLan, chooseNet, foundNets } = await import("../modules/discovery/mod.ts");
   const terminal = Deno.stderr.isTerminal();
-  if (terminal) ctx.io.stderr(`grid: asking the local network for open net "${name}"...`);
-  const heard = await askLan(name, { timeoutMs: LAN_ASK_MS, signal: ctx.signal });
+  // On a terminal: a line now, and a dot each quarter second while it listens.
+  const dots = terminal ? () => writeErr(".") : undefined;
+  if (terminal) writeErr(`grid: asking the local network for open net "${name}" `);
+  const heard = await askLan(name, { timeoutMs: LAN_ASK_MS, signal: ctx.signal, onTick: dots });
+  if (terminal) writeErr("\n");
   const choice = chooseNet(foundNets(heard, name, options.selfId), options.netId);
   switch (choice.kind) {
     case "none":
