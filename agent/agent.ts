@@ -83,6 +83,8 @@ export interface AgentOptions {
   relay?: Partial<RelayPolicy>;
   /** Where the nets to join at start are; "" for none (see {@link AgentRun}). */
   netsDir?: string;
+  /** False: announce no open net on the local network (`grid serve --no-announce`). */
+  announce?: boolean;
   /** `HOST:PORT` to serve the dashboard on (none: no dashboard). */
   dashboard?: string;
   /** `HOST:PORT` to serve Prometheus metrics on (none: no metrics). */
@@ -231,6 +233,7 @@ export async function runAgent(options: AgentOptions): Promise<void> {
       setAdvertise: (url) => peers.setAdvertise(url),
       relay: options.relay,
       netsDir: options.netsDir ?? defaultNetsDir(node.home.root),
+      announce: options.announce,
       log,
       signal: stop,
     };

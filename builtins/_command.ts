@@ -65,6 +65,8 @@ export interface AgentRun {
    * Default: /etc/grid/nets.d for the system home (/var/lib/grid), else `$GRID_HOME/nets.d`.
    */
   netsDir?: string;
+  /** False: announce no open net on the local network (`grid serve --no-announce`). */
+  announce?: boolean;
   /** `HOST:PORT` to serve the read-only dashboard on (none: no dashboard). */
   dashboard?: string;
   /** `HOST:PORT` to serve Prometheus metrics on (none: no metrics). */

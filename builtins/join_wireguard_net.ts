@@ -2,11 +2,13 @@
  * `grid join-wireguard-net NAME [INVITE]`: the joiner's promise and the join.
  * With an agent running, the agent joins and this returns once the local
  * interface is up; with none, this process joins and stays in the
- * foreground as the agent.
+ * foreground as the agent. With neither invite nor URL it asks the local
+ * network for open net NAME (builtins/_lan_join.ts).
  *
  * @module
  */
 import { UsageError } from "../kernel/base/mod.ts";
+import type { LanTarget } from "./_lan_join.ts";
 import type { JoinRequest } from "../modules/mesh/mod.ts";
 import type { Command, CommandContext } from "./_command.ts";
 import {
@@ -21,7 +23,10 @@ import {
 } from "./_flags.ts";
 
 const USAGE =
-  `grid join-wireguard-net [NAME] [INVITE | - | @FILE | --via ws://HOST:PORT] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL|auto] ${RELAY_USAGE}`;
+  `grid join-wireguard-net [NAME] [INVITE | - | @FILE | --via URL | --net ID] [--interface IF] [--listen-port N] [--endpoint HOST:PORT] [--name NODE-NAME] [--listen HOST:PORT] [--advertise URL|auto] ${RELAY_USAGE}`;
+
+/** The exit code of a usage error (agent/exit_codes.ts), for a listing that asks for `--net`. */
+const USAGE_EXIT = 2;
 
 /** How long the foreground join waits for its own agent's mesh service. */
 const AGENT_START_MS = 15_000;
@@ -29,6 +34,7 @@ const AGENT_START_MS = 15_000;
 /** What a join prints: a fresh join, or a node that was a member already. */
 interface Joined {
   name: string;
+  net?: string;
   address: string;
   address6?: string;
   interface: string;
@@ -57,6 +63,10 @@ export const command: Command = {
     ],
     ["--via ws://HOST:PORT", "join an open net through this member"],
     [
+      "--net ID",
+      "of the open nets called NAME found on the local network, join this one",
+    ],
+    [
       "--interface IF",
       "the WireGuard interface to make (default grid-NAME); never an existing link",
     ],
@@ -78,6 +88,7 @@ export const command: Command = {
       args,
       {
         via: { type: "string" },
+        net: { type: "string" },
         interface: { type: "string" },
         "listen-port": { type: "string" },
         endpoint: { type: "string" },
@@ -89,12 +100,15 @@ export const command: Command = {
       USAGE,
       { min: 1, max: 2 },
     );
-    const [{ MeshClient }, { checkInviteFor, isLive, parseInviteToken }, { openOfflineMesh }] =
-      await Promise.all([
-        import("../modules/mesh/mod.ts"),
-        import("../modules/membership/mod.ts"),
-        import("./_mesh_command.ts"),
-      ]);
+    const [
+      { MeshClient },
+      { checkInviteFor, isLive, netDir, parseInviteToken },
+      { openOfflineMesh },
+    ] = await Promise.all([
+      import("../modules/mesh/mod.ts"),
+      import("../modules/membership/mod.ts"),
+      import("./_mesh_command.ts"),
+    ]);
     // NAME INVITE, or INVITE alone (the net's name is in it), or NAME alone (an open net).
     const looksLikeInvite = (text: string) => /^grid\d+\./.test(text);
     let [name, second] = flags.positionals;
@@ -112,10 +126,37 @@ export const command: Command = {
     // Checked before anything starts or binds: a bad invite is one line and nothing else.
     if (invite !== undefined) await checkInviteFor(invite, name);
     parseRelayFlags(flags); // (used when this command becomes the agent)
+    const netId = flagText(flags, "net");
+    if (netId !== undefined && (invite !== undefined || via !== undefined)) {
+      throw new UsageError(
+        "--net picks a net found on the local network: leave it out with an invite or a URL",
+      );
+    }
+    // No invite and no URL: ask the local network for open net NAME, unless this node holds a
+    // net of that name already and no --net was given (the join then says it is a member, or
+    // why it cannot rejoin).
+    let lan: LanTarget | undefined;
+    const asks = invite === undefined && via === undefined && (netId !== undefined ||
+      !(await Deno.stat(`${netDir(ctx.node.home, name)}/settings.json`).then(
+        () => true,
+        () => false, // not there: not held
+      )));
+    if (asks) {
+      const [{ findOnLan }, { loadIdentity }] = await Promise.all([
+        import("./_lan_join.ts"),
+        import("../kernel/mod.ts"),
+      ]);
+      const self = await loadIdentity(`${ctx.node.home.state}/identity`);
+      const found = await findOnLan(ctx, name, { netId, selfId: self.id });
+      if (found === "listed") return USAGE_EXIT; // several nets: the user picks one with --net
+      lan = found;
+      via = lan?.via;
+    }
     const join: JoinRequest = {
       name,
       invite,
       via,
+      net: lan?.net.net,
       interface: flagText(flags, "interface"),
       listenPort: parsePort(flagText(flags, "listen-port")),
       endpoint: flagText(flags, "endpoint"),
@@ -123,7 +164,7 @@ export const command: Command = {
     };
     const agent = new MeshClient(ctx.call);
     if (await agent.ping()) {
-      await report(ctx, await agent.join(join));
+      await report(ctx, await agent.join(join), lan);
       return 0;
     }
     // Already a member and no agent: say so, rather than becoming the agent.
@@ -139,7 +180,7 @@ export const command: Command = {
       });
       return 0;
     }
-    return await joinInForeground(ctx, join, flags);
+    return await joinInForeground(ctx, join, flags, lan);
   },
 };
 
@@ -148,7 +189,7 @@ function addresses(result: Joined): string {
   return result.address6 ? `${result.address} (${result.address6})` : result.address;
 }
 
-async function report(ctx: CommandContext, result: Joined): Promise<void> {
+async function report(ctx: CommandContext, result: Joined, lan?: LanTarget): Promise<void> {
   for (const warning of result.warnings ?? []) {
     ctx.io.stderr(`grid: warning: ${warning}`);
   }
@@ -161,7 +202,12 @@ async function report(ctx: CommandContext, result: Joined): Promise<void> {
   await ctx.io.stdout(
     `Joined net "${result.name}" as ${addresses(result)} on ${result.interface}` +
       ` (admitted by ${result.admittedBy})\n` +
-      (result.promise !== undefined ? `The net's promise to this node: ${result.promise}\n` : ""),
+      (result.promise !== undefined ? `The net's promise to this node: ${result.promise}\n` : "") +
+      (lan
+        ? `Net id ${
+          result.net ?? lan.net.net
+        }, founder ${lan.net.founder} (found on the local network)\n`
+        : ""),
   );
 }
 
@@ -190,6 +236,7 @@ async function joinInForeground(
   ctx: CommandContext,
   join: JoinRequest,
   flags: ParsedFlags,
+  lan?: LanTarget,
 ): Promise<number> {
   const { MeshClient } = await import("../modules/mesh/mod.ts");
   const { DEFAULT_DNS_ADDRESS } = await import("../modules/names/mod.ts");
@@ -229,7 +276,7 @@ async function joinInForeground(
       }
       if (Date.now() > deadline) throw new UsageError("The agent's mesh service did not start");
     }
-    await report(ctx, await mesh.join(join));
+    await report(ctx, await mesh.join(join), lan);
   } catch (err) {
     held.drop();
     stop.abort();

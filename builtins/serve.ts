@@ -1,6 +1,6 @@
 /**
  * `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL]
- * [--nets-dir DIR] [--no-relay] [--relay-circuits N] [--relay-mbps N]
+ * [--nets-dir DIR] [--no-announce] [--no-relay] [--relay-circuits N] [--relay-mbps N]
  * [--dashboard ADDR] [--metrics ADDR] [--dns IP[:PORT]|--no-dns] [--dns-suffix S]
  * [--hosts-file PATH]`: runs
  * the agent in the foreground until Ctrl-C or SIGTERM. Never started as a side
@@ -8,7 +8,8 @@
  * are in the nets directory (fleet provisioning; see docs/fleet.md). By
  * default the agent relays WireGuard packets (which it cannot read) between
  * members that have no direct path, within its limits. It answers members'
- * names (`NAME.NET.grid`) on 127.0.77.53:53 (docs/names.md).
+ * names (`NAME.NET.grid`) on 127.0.77.53:53 (docs/names.md), and announces the
+ * open nets it belongs to on the local network (modules/discovery/) unless told not to.
  *
  * @module
  */
@@ -27,7 +28,7 @@ import {
 } from "./_flags.ts";
 
 const USAGE =
-  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] [--nets-dir DIR] ${RELAY_USAGE} [--dashboard ADDR] [--metrics ADDR] [--dns IP[:PORT]|--no-dns] [--dns-suffix SUFFIX] [--hosts-file PATH]`;
+  `grid serve [--listen HOST:PORT] [--advertise URL|auto] [--log-level LEVEL] [--nets-dir DIR] [--no-announce] ${RELAY_USAGE} [--dashboard ADDR] [--metrics ADDR] [--dns IP[:PORT]|--no-dns] [--dns-suffix SUFFIX] [--hosts-file PATH]`;
 
 /** `--dashboard 7341` is `127.0.0.1:7341`: loopback unless an address is given. */
 export function viewAddress(value: string | undefined): string | undefined {
@@ -79,6 +80,7 @@ export const command: Command = {
       "--nets-dir DIR",
       'join the nets whose NET.invite files are here at start (default /etc/grid/nets.d with the system home, else $GRID_HOME/nets.d; "" for none)',
     ],
+    ["--no-announce", "do not announce this node's open nets on the local network (UDP 7341)"],
     ["--no-relay", "carry no traffic between two other members"],
     ["--relay-circuits N", "relay at most N pairs (default 32)"],
     ["--relay-mbps N", "relay at most N Mbit/s in all (default 100)"],
@@ -101,6 +103,7 @@ export const command: Command = {
         advertise: { type: "string" },
         "log-level": { type: "string" },
         "nets-dir": { type: "string" },
+        "no-announce": { type: "boolean" },
         dashboard: { type: "string" },
         metrics: { type: "string" },
         dns: { type: "string" },
@@ -129,6 +132,7 @@ export const command: Command = {
       logLevel: parseLogLevel(flagText(flags, "log-level") ?? "info"),
       relay: parseRelayFlags(flags),
       netsDir: flagText(flags, "nets-dir"),
+      announce: !flagSet(flags, "no-announce"),
       dashboard,
       metrics,
       ...names,

@@ -43,6 +43,8 @@ export interface ServiceContext {
   readonly relay?: Partial<RelayPolicy>;
   /** Where the nets to join at start are (`grid serve --nets-dir`); "" or unset: none. */
   readonly netsDir?: string;
+  /** False: announce nothing on the local network (`grid serve --no-announce`). */
+  readonly announce?: boolean;
   /** Where the service logs events. */
   readonly log: Logger;
   /** Aborted when the agent stops. */

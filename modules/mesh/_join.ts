@@ -67,7 +67,7 @@ async function joinTarget(name: string, req: JoinRequest): Promise<JoinTarget> {
       );
     }
   }
-  return { urls: via ? [via] : [], net: "" };
+  return { urls: via ? [via] : [], net: via ? req.net ?? "" : "" };
 }
 
 /**
@@ -119,7 +119,7 @@ export async function joinNet(
     peerIds = await connectedPeers(ctx, PEER_WAIT_MS, signal);
     if (peerIds.length === 0) {
       throw new MembershipError(
-        `Joining net "${name}" needs an invite, or for an open net a member's URL (--via ws://HOST:PORT or grid peers add URL)`,
+        `Joining net "${name}" needs an invite, or for an open net a member on the local network or its URL (--via ws://HOST:PORT or grid peers add URL)`,
       );
     }
   }

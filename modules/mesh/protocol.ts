@@ -145,6 +145,8 @@ export interface JoinRequest {
   invite?: string;
   /** A member's grid URL (open nets without an invite). */
   via?: string;
+  /** With `via`: the open net's id, when known (found on the LAN); the member refuses another net. */
+  net?: string;
   /** WireGuard interface name. */
   interface?: string;
   /** WireGuard UDP port. */
@@ -159,6 +161,7 @@ export const JOIN_REQUEST: Shape<JoinRequest> = record({
   name: NAME,
   invite: optional(text(8192)),
   via: optional(text(512)),
+  net: optional(text(128)),
   interface: optional(text(64)),
   listenPort: optional(PORT),
   endpoint: optional(ENDPOINT),

@@ -200,6 +200,21 @@ export class MeshLab {
     }
   }
 
+  /**
+   * Starts `grid ARGS` on `node` in the background as its agent (e.g. a join
+   * that stays in the foreground) and returns without waiting.
+   */
+  spawnGrid(node: MeshNode, args: string[]): LabProcess {
+    const process = this.lab.spawn(
+      node,
+      `grid${node.index}-${++this.#starts}`,
+      asHost(node, [Deno.execPath(), "run", ...this.#flags, `${ROOT}/main.ts`, ...args]),
+      { env: { ...this.#env, GRID_HOME: node.home }, cwd: this.#cwd },
+    );
+    node.agent = process;
+    return process;
+  }
+
   /** Starts every node's agent, a few at a time (2 cores). */
   async startAgents(nodes = this.nodes, parallel = 4): Promise<void> {
     await pool(nodes, parallel, (n) => this.startAgent(n));
