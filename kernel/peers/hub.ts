@@ -99,6 +99,13 @@ export interface PeerHubOptions {
   maxPerAddress?: number;
   /** Most inbound sockets still in the handshake; a newcomer past it closes the oldest. */
   maxHandshaking?: number;
+  /**
+   * Most outbound sockets in the handshake at once; further dials wait for a
+   * slot. A node that learns of many members at once (a fleet booting) dials
+   * them a few at a time, so each handshake ends within its timeout instead
+   * of all of them running out of it together on a busy machine.
+   */
+  maxDialing?: number;
   /** A link that carried a request or reply within this many ms is never evicted. */
   activeWindowMs?: number;
   /** A peer that has not proven its key by then is dropped. */
@@ -123,6 +130,7 @@ export const CONNECTION_DEFAULTS = {
   maxConnections: 64,
   maxPerAddress: 8,
   maxHandshaking: 64,
+  maxDialing: 8,
   activeWindowMs: 30_000,
 } as const;
 
@@ -418,6 +426,38 @@ export class PeerHub implements PeerNetwork {
     return link;
   }
 
+  #dialing = 0;
+  readonly #dialWaiters: (() => void)[] = [];
+
+  /**
+   * Waits for one of {@link CONNECTION_DEFAULTS}.maxDialing outbound
+   * handshake slots; resolves with its release (idempotent), or undefined
+   * when `signal` aborts first.
+   */
+  async #dialSlot(signal: AbortSignal): Promise<(() => void) | undefined> {
+    while (this.#dialing >= this.#limit("maxDialing")) {
+      if (signal.aborted) return undefined;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        this.#dialWaiters.push(done);
+        signal.addEventListener("abort", done, { once: true });
+      });
+    }
+    if (signal.aborted) return undefined;
+    this.#dialing++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#dialing--;
+      // Every waiter looks again (a waiter whose dial was stopped meanwhile is gone from the race).
+      for (const wake of this.#dialWaiters.splice(0)) wake();
+    };
+  }
+
   #limit(name: keyof typeof CONNECTION_DEFAULTS): number {
     return this.#opts[name] ?? CONNECTION_DEFAULTS[name];
   }
@@ -571,6 +611,8 @@ export class PeerHub implements PeerNetwork {
         continue;
       }
       target.state = "connecting";
+      const release = await this.#dialSlot(signal);
+      if (!release) break;
       const ws = new WebSocket(target.url, {
         maxPayload: maxRecordBytes(this.#maxFrame()),
         perMessageDeflate: false,
@@ -578,6 +620,7 @@ export class PeerHub implements PeerNetwork {
       });
       const link = this.#newLink(ws, "dialer", target.url);
       target.link = link;
+      link.ready.then(release, release);
       try {
         const peer = await link.ready;
         const upAt = performance.now();

@@ -270,3 +270,47 @@ Deno.test("datagrams cross a link both ways on their channel, sealed; a link not
     await b.close();
   }
 });
+
+Deno.test("outbound handshakes run a few at a time: a dial waits for a slot while others stall", async () => {
+  // Listeners that accept TCP and never answer the WebSocket upgrade: each holds a slot until
+  // the handshake timeout.
+  const stalls = [
+    Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+    Deno.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+    }),
+  ];
+  const held: Deno.Conn[] = [];
+  for (const l of stalls) {
+    void (async () => {
+      for await (const c of l) held.push(c);
+    })();
+  }
+  const stallUrls = stalls.map((l) => `ws://127.0.0.1:${(l.addr as Deno.NetAddr).port}`);
+  const timeoutMs = 400;
+  for (const [maxDialing, waits] of [[2, true], [3, false]] as const) {
+    const a = await hub({
+      maxDialing,
+      handshakeTimeoutMs: timeoutMs,
+      backoff: { minMs: 5000, maxMs: 5000 },
+    });
+    const b = await hub();
+    try {
+      const at = await b.listen("127.0.0.1", 0);
+      for (const url of stallUrls) a.dial(url);
+      await new Promise((r) => setTimeout(r, 50)); // the stalled dials take their slots first
+      const start = performance.now();
+      a.dial(at.url);
+      await until(() => a.connected().length === 1, 5_000);
+      const took = performance.now() - start;
+      if (waits) assert(took >= timeoutMs - 100, `connected after ${took} ms without a free slot`);
+      else assert(took < timeoutMs - 100, `a free slot still waited ${took} ms`);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }
+  for (const l of stalls) l.close();
+  for (const c of held) c.close();
+});
