@@ -27,9 +27,9 @@ function writeErr(text: string): void {
 /** One line per net: id, founder, members, URL. */
 export function netLines(nets: FoundNet[]): string[] {
   return nets.map((n) =>
-    `  --net ${n.net}  founder ${n.founder}  ${n.members} member${n.members === 1 ? "" : "s"}  ${
-      n.urls[0]
-    }`
+    `  --net ${n.net}  claimed founder ${n.founder}  ${n.members} member${
+      n.members === 1 ? "" : "s"
+    }  ${n.urls[0]}`
   );
 }
 
@@ -73,7 +73,7 @@ export async function findOnLan(
     case "one": {
       const net = choice.net;
       ctx.io.stderr(
-        `grid: found open net "${name}" on the local network: id ${net.net}, founder ${net.founder}, ${net.members} member${
+        `grid: found open net "${name}" on the local network: id ${net.net}, claimed founder ${net.founder}, ${net.members} member${
           net.members === 1 ? "" : "s"
         }; joining through ${net.urls[0]}`,
       );

@@ -39,6 +39,7 @@ interface Joined {
   address6?: string;
   interface: string;
   admittedBy?: string;
+  founder?: string;
   promise?: string;
   already?: boolean;
   warnings?: string[];
@@ -203,10 +204,16 @@ async function report(ctx: CommandContext, result: Joined, lan?: LanTarget): Pro
     `Joined net "${result.name}" as ${addresses(result)} on ${result.interface}` +
       ` (admitted by ${result.admittedBy})\n` +
       (result.promise !== undefined ? `The net's promise to this node: ${result.promise}\n` : "") +
+      // The founder as the records taken in say, not as the announcement claimed: anyone on the
+      // LAN can announce a net of theirs under a trusted founder's id.
       (lan
-        ? `Net id ${
-          result.net ?? lan.net.net
-        }, founder ${lan.net.founder} (found on the local network)\n`
+        ? `Net id ${result.net}, founder ${
+          result.founder ?? "unknown (an older agent)"
+        } (found on the local network${
+          result.founder !== undefined && result.founder !== lan.net.founder
+            ? `; it was announced with founder ${lan.net.founder}, which is not this net's`
+            : ""
+        })\n`
         : ""),
   );
 }

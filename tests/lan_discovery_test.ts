@@ -73,6 +73,9 @@ Deno.test({
       assert(joined.includes(`Joined net "foo"`), joined);
       assert(joined.includes(`Net id ${fooId}`), joined);
       assert(joined.includes(`found open net "foo" on the local network`), joined);
+      // The founder shown after the join is the one the net's own records name (node 1).
+      const founder1 = JSON.parse(await mesh.gridOk(n1, ["status", "--json"])).node;
+      assert(joined.includes(`founder ${founder1} (found on the local network)`), joined);
       const to1 = await mesh.tunnelAddress(n1);
       assert(to1, "node 1 has no tunnel address");
       assert(

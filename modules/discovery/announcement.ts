@@ -142,7 +142,8 @@ export async function readAnnouncement(
   const name = field(body, "name", 32, NET_NAME);
   const founder = field(body, "founder", 100, /^[a-z0-9]+$/);
   const members = whole(body, "members", 1_000_000);
-  const url = field(body, "url", 512, /^(|wss?:\/\/\S+)$/);
+  // Printed to the joiner's terminal: printable ASCII only (no escape sequences).
+  const url = field(body, "url", 512, /^(|wss?:\/\/[\x21-\x7e]+)$/);
   const port = whole(body, "port", 65535);
   const at = whole(body, "at", Number.MAX_SAFE_INTEGER);
   if (

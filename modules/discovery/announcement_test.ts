@@ -88,3 +88,12 @@ Deno.test("an announcement without a URL is dialled at its datagram's source", a
   const b = (await readAnnouncement(await signAnnouncement(me, FACTS)))!;
   assertEquals(dialUrl(b, "192.0.2.7"), "ws://192.0.2.1:7340");
 });
+
+Deno.test("an announced URL with control characters (terminal escapes) is not read, even signed", async () => {
+  const me = await generateIdentity();
+  for (const url of ["ws://192.0.2.1:7340/\x1b[2K\x1b[1A", "ws://x\x07:7340", "ws://a b:7340"]) {
+    const bytes = await signAnnouncement(me, { ...FACTS, url }, 1_000_000);
+    assertEquals(await readAnnouncement(bytes, 1_000_000), undefined, JSON.stringify(url));
+  }
+  assert(await readAnnouncement(await signAnnouncement(me, FACTS, 1_000_000), 1_000_000));
+});

@@ -11,8 +11,11 @@ import type { Announcement } from "./announcement.ts";
 /** How long a sighting counts after it was heard. */
 export const SIGHTING_TTL_MS = 15_000;
 
-/** Most announcements held at once (one per node and net); more are dropped. */
+/** Most announcements held at once (one per node and net); the oldest makes room. */
 export const MAX_SIGHTINGS = 256;
+
+/** How far ahead of the joiner's clock an announcement may be signed (clocks differ a little). */
+export const FUTURE_SLACK_MS = 5_000;
 
 /** One announcement as heard: where to dial its node, and when it was heard. */
 export interface Sighting {
@@ -34,14 +37,28 @@ export class Sightings {
     this.#ttlMs = ttlMs;
   }
 
-  /** Records a sighting (the newer of two from one node for one net wins); false when full. */
+  /**
+   * Records a sighting. Of two from one node for one net the strictly newer
+   * wins (a replay of the same one, from another address, changes nothing);
+   * one signed later than it was heard is not taken (a future-dated one would
+   * otherwise outrank the node's real ones). When the table is full the
+   * oldest sighting makes room, so a flood of throwaway keys cannot keep a
+   * real net out; false when it was not taken.
+   */
   add(sighting: Sighting): boolean {
     this.#expire(sighting.seenAt);
     const a = sighting.announcement;
+    if (a.at > sighting.seenAt + FUTURE_SLACK_MS) return false;
     const key = `${a.node}/${a.net}`;
     const held = this.#byKey.get(key);
-    if (held && held.announcement.at > a.at) return true;
-    if (!held && this.#byKey.size >= MAX_SIGHTINGS) return false;
+    if (held && held.announcement.at >= a.at) return held.url === sighting.url;
+    if (!held && this.#byKey.size >= MAX_SIGHTINGS) {
+      let oldest: [string, Sighting] | undefined;
+      for (const entry of this.#byKey) {
+        if (!oldest || entry[1].seenAt < oldest[1].seenAt) oldest = entry;
+      }
+      if (oldest) this.#byKey.delete(oldest[0]);
+    }
     this.#byKey.set(key, sighting);
     return true;
   }

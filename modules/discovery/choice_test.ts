@@ -1,6 +1,13 @@
 import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
 import type { Announcement } from "./announcement.ts";
-import { chooseNet, foundNets, MAX_SIGHTINGS, type Sighting, Sightings } from "./choice.ts";
+import {
+  chooseNet,
+  foundNets,
+  FUTURE_SLACK_MS,
+  MAX_SIGHTINGS,
+  type Sighting,
+  Sightings,
+} from "./choice.ts";
 
 function sighting(node: string, net: string, name = "foo", at = 1, seenAt = 1_000): Sighting {
   const announcement: Announcement = {
@@ -61,7 +68,30 @@ Deno.test("Sightings: stale entries expire, a newer one replaces an older, the t
   seen.add(sighting("n1", "netA", "foo", 1, 3_000)); // older announcement heard late: kept out
   assertEquals(seen.live(3_000).map((s) => s.announcement.at), [2]);
   assertEquals(seen.live(12_001), []);
-  for (let i = 0; i < MAX_SIGHTINGS; i++) assert(seen.add(sighting(`n${i}`, "netA")));
-  assert(!seen.add(sighting("one-too-many", "netA")));
-  assertEquals(seen.live(1_000).length, MAX_SIGHTINGS);
+  // Full: the oldest sighting makes room, so throwaway keys heard first cannot keep a real net out.
+  for (let i = 0; i < MAX_SIGHTINGS; i++) {
+    assert(seen.add(sighting(`junk${i}`, "netJ", "foo", 1, 1_000 + i)));
+  }
+  assert(seen.add(sighting("real", "netA", "foo", 1, 2_000)));
+  const live = seen.live(2_000);
+  assertEquals(live.length, MAX_SIGHTINGS);
+  assert(live.some((s) => s.announcement.node === "real"));
+  assert(!live.some((s) => s.announcement.node === "junk0"), "the oldest made room");
+});
+
+Deno.test("Sightings: a replay from another address changes nothing; a future-dated one is not taken", () => {
+  const seen = new Sightings(10_000);
+  const real = sighting("n1", "netA", "foo", 5_000, 5_000);
+  assert(seen.add(real));
+  // The same signed announcement (same at), heard from the attacker's address: the first stays.
+  const replay = { ...real, url: "ws://10.0.0.66:7340" };
+  assert(!seen.add(replay));
+  assertEquals(seen.live(5_000).map((s) => s.url), [real.url]);
+  // Signed ten minutes ahead of the joiner's clock: refused, the real one stays first.
+  assert(!seen.add(sighting("n1", "netA", "foo", 5_000 + 600_000, 5_100)));
+  assertEquals(seen.live(5_100).map((s) => s.announcement.at), [5_000]);
+  assert(
+    seen.add(sighting("n1", "netA", "foo", 5_000 + FUTURE_SLACK_MS, 5_100)),
+    "within the slack",
+  );
 });

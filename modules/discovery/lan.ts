@@ -144,6 +144,9 @@ export class LanAnnouncer {
       });
     });
     socket.setBroadcast(true);
+    // Announcements and answers stay on the local link: a reply to a source past a router
+    // (scanners, spoofed addresses elsewhere) dies at the first hop.
+    socket.setTTL(1);
     const announcer = new LanAnnouncer(options, socket);
     socket.on("message", (msg, rinfo) => void announcer.#onMessage(msg, rinfo.address, rinfo.port));
     socket.on("error", (err) => options.log("debug", "lan-socket-error", { why: String(err) }));
@@ -192,6 +195,10 @@ export class LanAnnouncer {
   async #onMessage(msg: Uint8Array, address: string, port: number): Promise<void> {
     const name = readAsk(msg);
     if (name === undefined) return;
+    // Questions for names this node does not hold cost it nothing, not even budget: a flood of
+    // them must not silence its answers to a real joiner.
+    const held = this.#o.nets().filter((facts) => facts.name === name);
+    if (held.length === 0) return;
     const now = Date.now();
     if (now - (this.#lastAnswer.get(address) ?? 0) < ANSWER_GAP_MS) return;
     const second = Math.floor(now / 1000);
@@ -199,8 +206,7 @@ export class LanAnnouncer {
     if (++this.#answered > MAX_ANSWERS_PER_SECOND) return;
     if (this.#lastAnswer.size > 1024) this.#lastAnswer.clear();
     this.#lastAnswer.set(address, now);
-    for (const facts of this.#o.nets()) {
-      if (facts.name !== name) continue;
+    for (const facts of held) {
       const bytes = await this.#sign(facts);
       if (bytes) await this.#send(bytes, name, port, address);
     }

@@ -208,6 +208,7 @@ function joined(ctx: MeshContext, state: NetState, by: string): JoinResult {
     address6: self.address6,
     interface: state.settings.interface,
     admittedBy: by,
+    founder: state.set.net.founder,
     promise: ADMISSION_TEXT,
   };
 }

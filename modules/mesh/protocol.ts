@@ -182,6 +182,8 @@ export interface JoinResult {
   interface: string;
   /** The member that admitted this node ("" when it was a member already). */
   admittedBy: string;
+  /** The net's founder, from the records this node took in (absent from an older agent). */
+  founder?: string;
   /** The net's admission promise text. */
   promise: string;
   /** True when this node was a live member already. */
@@ -197,6 +199,7 @@ export const JOIN_RESULT: Shape<JoinResult> = record({
   address6: optional(text(64)),
   interface: text(64),
   admittedBy: text(120),
+  founder: optional(text(120)),
   promise: text(4096),
   already: optional(bool),
   warnings: optional(list(text(300), 16)),
