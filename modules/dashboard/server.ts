@@ -21,6 +21,9 @@ import { dashboardAssets, renderPage, SECURITY_HEADERS } from "./html.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import type { DashboardSnapshot, DashboardSource } from "./snapshot.ts";
 
+/** Snapshots a live stream may hold unread (one a second); past them its reader is dropped. */
+export const STREAM_BACKLOG = 16;
+
 /**
  * Where a running agent writes its view URLs (`{"dashboard": URL, "metrics":
  * URL}`, owner-only, token included), under the home's `state/`: what
@@ -260,7 +263,7 @@ class SnapshotHub {
         this.#timer ??= setInterval(() => void this.#tick(), this.#intervalMs);
       },
       cancel: () => this.#drop(me), // the reader went away
-    });
+    }, new CountQueuingStrategy({ highWaterMark: STREAM_BACKLOG }));
     return respond(200, body, "text/event-stream; charset=utf-8", { connection: "keep-alive" });
   }
 
@@ -285,6 +288,8 @@ class SnapshotHub {
   }
 
   #send(c: ReadableStreamDefaultController<Uint8Array>, json: string): void {
+    // A reader that stopped reading is dropped, not queued for: its snapshots would pile up.
+    if (c.desiredSize !== null && c.desiredSize <= 0) return this.#drop(c);
     try {
       c.enqueue(new TextEncoder().encode(`event: state\ndata: ${json}\n\n`));
     } catch {

@@ -208,3 +208,38 @@ Deno.test("the metrics server serves /metrics and nothing else", async () => {
     await server.finished;
   }
 });
+
+Deno.test("a stream whose reader stopped reading is dropped, not queued for", async () => {
+  const stop = new AbortController();
+  const big = "x".repeat(256 * 1024);
+  const source = {
+    snapshot() {
+      const snap = testSnapshot();
+      snap.report.nets[0].name = big.slice(0, 1) + String(Math.random()); // a change each tick
+      return Promise.resolve({ ...snap, padding: big } as typeof snap);
+    },
+  };
+  const server = await startDashboard("127.0.0.1:0", {
+    kind: "dashboard",
+    source,
+    nodeId: "n",
+    maxStreams: 1,
+    intervalMs: 5,
+    signal: stop.signal,
+  });
+  try {
+    const stalled = await fetch(`${server.url}events`); // never read
+    let freed = false;
+    for (let i = 0; i < 200 && !freed; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const next = await fetch(`${server.url}events`);
+      freed = next.status === 200;
+      await next.body?.cancel();
+    }
+    assert(freed, "the stalled stream still holds the only slot");
+    await stalled.body?.cancel();
+  } finally {
+    stop.abort();
+    await server.finished;
+  }
+});
