@@ -30,8 +30,22 @@ export function hostsLines(table: NameTable): string[] {
  */
 export function withHostsBlock(text: string, lines: readonly string[]): string {
   const all = text.split("\n");
-  const begin = all.findIndex((l) => l.trim() === BEGIN_MARK);
-  const endAt = begin < 0 ? -1 : all.findIndex((l, i) => i > begin && l.trim() === END_MARK);
+  const begins = all.flatMap((l, i) => l.trim() === BEGIN_MARK ? [i] : []);
+  const ends = all.flatMap((l, i) => l.trim() === END_MARK ? [i] : []);
+  // Exactly one BEGIN and one END after it is a block this writes; anything else (a stray
+  // BEGIN someone left) is not touched, or the lines after it would be taken for the block.
+  if (begins.length > 1 || ends.length > 1 || (begins.length !== ends.length)) {
+    throw new RangeError(
+      `The hosts file's "${BEGIN_MARK}" and "${END_MARK}" lines do not pair up; not rewriting it`,
+    );
+  }
+  const begin = begins[0] ?? -1;
+  const endAt = ends[0] !== undefined && ends[0] > begin ? ends[0] : -1;
+  if (begin >= 0 && endAt < 0) {
+    throw new RangeError(
+      `The hosts file's "${END_MARK}" comes before its "${BEGIN_MARK}"; not rewriting it`,
+    );
+  }
   const block = lines.length === 0 ? [] : [
     BEGIN_MARK,
     "# managed by grid serve --hosts-file; edits here are lost",
@@ -42,7 +56,7 @@ export function withHostsBlock(text: string, lines: readonly string[]): string {
   if (begin >= 0 && endAt >= 0) {
     out = [...all.slice(0, begin), ...block, ...all.slice(endAt + 1)];
   } else {
-    // No block (or a BEGIN without END, left as it is): append.
+    // No block: append.
     out = [...all];
     if (block.length > 0) {
       if (out.length > 0 && out[out.length - 1] === "") out.pop();
@@ -53,12 +67,15 @@ export function withHostsBlock(text: string, lines: readonly string[]): string {
 }
 
 /**
- * Rewrites the grid block of the hosts file at `path`; nothing when it is
- * already right. Writes a sibling file and renames it over the original;
+ * Rewrites the grid block of the hosts file at `given` (through a symlink,
+ * the file it points at); nothing when it is already right. Throws, writing
+ * nothing, when its block marks do not pair up. Writes a sibling file and renames it over the original;
  * where that cannot work (`/etc/hosts` bind-mounted into a container or a
  * namespace: EBUSY, EXDEV), writes the file in place. Returns whether it wrote.
  */
-export async function updateHostsFile(path: string, lines: readonly string[]): Promise<boolean> {
+export async function updateHostsFile(given: string, lines: readonly string[]): Promise<boolean> {
+  // A symlinked hosts file (NixOS, some containers) is rewritten where it points, so the link stays.
+  const path = await Deno.realPath(given).catch(() => given);
   let text = "";
   try {
     const stat = await Deno.stat(path);

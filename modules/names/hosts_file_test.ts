@@ -1,4 +1,4 @@
-import { assertEquals } from "../../kernel/_testing_assert.ts";
+import { assert, assertEquals, assertThrows } from "../../kernel/_testing_assert.ts";
 import { updateHostsFile, withHostsBlock } from "./hosts_file.ts";
 
 const BASE = "127.0.0.1 localhost\n::1 localhost\n";
@@ -37,6 +37,29 @@ Deno.test("updateHostsFile writes only on a change and keeps the rest of the fil
     assertEquals(await updateHostsFile(path, []), true);
     assertEquals(await Deno.readTextFile(path), BASE);
     assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["hosts"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("withHostsBlock refuses marks that do not pair up, so no line of the operator's is taken", () => {
+  const stray =
+    "127.0.0.1 localhost\n# BEGIN grid\n192.168.1.9 printer.lan\n192.168.1.10 nas.lan\n";
+  assertThrows(() => withHostsBlock(stray, ["10.0.0.1 a.home.grid"]), RangeError, "do not pair up");
+  const twice = `${stray}# END grid\n# BEGIN grid\n# END grid\n`;
+  assertThrows(() => withHostsBlock(twice, ["10.0.0.1 a.home.grid"]), RangeError);
+  const backwards = "# END grid\n127.0.0.1 localhost\n# BEGIN grid\n";
+  assertThrows(() => withHostsBlock(backwards, []), RangeError, "comes before");
+});
+
+Deno.test("updateHostsFile through a symlink rewrites the file it points at; the link stays", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/real-hosts`, "127.0.0.1 localhost\n");
+    await Deno.symlink(`${dir}/real-hosts`, `${dir}/hosts`);
+    assert(await updateHostsFile(`${dir}/hosts`, ["10.0.0.1 a.home.grid"]));
+    assert((await Deno.lstat(`${dir}/hosts`)).isSymlink, "the link was replaced by a file");
+    assert((await Deno.readTextFile(`${dir}/real-hosts`)).includes("10.0.0.1 a.home.grid"));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

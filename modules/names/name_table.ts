@@ -75,8 +75,9 @@ export function parseSuffix(text: string): string {
 }
 
 /**
- * The names of `nets` under `suffix`. A member whose name (or a net whose
- * name) is no DNS name, such as `a..b`, gets no entry.
+ * The names of `nets` under `suffix`: `NAME.NET.SUFFIX`, one label for the
+ * member (dots in its name become dashes). A member whose name (or a net
+ * whose name) is no DNS name gets no entry.
  */
 export function buildNameTable(
   nets: readonly NamedNet[],
@@ -90,7 +91,9 @@ export function buildNameTable(
       a.joined - b.joined || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
     );
     for (const m of order) {
-      const base = m.name.toLowerCase();
+      // One label per member: a name with dots (allowed in member names) is written with
+      // dashes, so "primary.zz" in net "corp" cannot take "primary" in net "zz.corp".
+      const base = m.name.toLowerCase().replaceAll(".", "-");
       if (!isDnsName(base)) continue;
       let fqdn = `${base}.${zone}`;
       for (let n = 2; table.has(fqdn); n++) fqdn = `${base}-${n}.${zone}`;

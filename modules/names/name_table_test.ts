@@ -25,7 +25,16 @@ Deno.test("buildNameTable: the same name in two nets is two names; no DNS name, 
     { net: "Work", members: [m("a", "web", 1)] },
     { net: "bad..net", members: [m("z", "z", 1)] },
   ], "lan");
-  assertEquals([...table.keys()].sort(), ["web.home.lan", "web.work.lan"]);
+  assertEquals([...table.keys()].sort(), ["a--b.home.lan", "web.home.lan", "web.work.lan"]);
+});
+
+Deno.test("buildNameTable: a member name with dots is one label, so it cannot take a name in another net", () => {
+  const table = buildNameTable([
+    { net: "corp", members: [m("evil", "primary.zz", 1)] },
+    { net: "zz.corp", members: [m("real", "primary", 2)] },
+  ]);
+  assertEquals(nameOf(table, "zz.corp", "real"), "primary.zz.corp.grid");
+  assertEquals(nameOf(table, "corp", "evil"), "primary-zz.corp.grid");
 });
 
 Deno.test("parseSuffix takes DNS labels, drops outer dots, refuses the rest", async (t) => {
