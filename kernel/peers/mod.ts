@@ -51,4 +51,5 @@ export {
   checkReachableHost,
   isLinkLocalHost,
   isLocalOnlyHost,
+  mappedIpv4,
 } from "./reachable.ts";

@@ -26,6 +26,18 @@ export function canonicalIpv6(host: string): string | undefined {
 }
 
 /**
+ * The IPv4 address inside an IPv4-mapped IPv6 address in canonical text
+ * (`::ffff:7f00:1` → `127.0.0.1`, what the URL parser writes for
+ * `::ffff:127.0.0.1`); undefined for any other address.
+ */
+export function mappedIpv4(canonical: string): string | undefined {
+  const m = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (!m) return undefined;
+  const [hi, lo] = [parseInt(m[1], 16), parseInt(m[2], 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
+}
+
+/**
  * Whether `host` is an IPv6 link-local address (fe80::/10, brackets
  * optional): it means something only with a zone (`%eth0`), which names an
  * interface of one machine, so no other node can be told to use it.
@@ -40,16 +52,12 @@ export function isLocalOnlyHost(host: string): boolean {
   let h = host.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
   if (h === "localhost" || h.endsWith(".localhost")) return true;
   if (h.includes(":")) {
-    try {
-      h = new URL(`http://[${h}]/`).hostname.slice(1, -1);
-    } catch {
-      return false; // not an address: a name, resolved elsewhere
-    }
-    if (h === "::" || h === "::1") return true;
-    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h);
-    if (!mapped) return false;
-    const hi = parseInt(mapped[1], 16);
-    h = `${hi >> 8}.${hi & 255}.0.0`;
+    const v6 = canonicalIpv6(h);
+    if (v6 === undefined) return false; // not an address: a name, resolved elsewhere
+    if (v6 === "::" || v6 === "::1") return true;
+    const v4 = mappedIpv4(v6);
+    if (v4 === undefined) return false;
+    h = v4;
   }
   const m = /^(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(h);
   if (!m) return false;

@@ -6,6 +6,7 @@ import {
   checkReachableHost,
   isLinkLocalHost,
   isLocalOnlyHost,
+  mappedIpv4,
 } from "./reachable.ts";
 
 Deno.test("isLocalOnlyHost() knows loopback and unspecified addresses however written", () => {
@@ -107,5 +108,18 @@ Deno.test("checkReachableHost() refuses the IPv6 forms of what it refuses for IP
   }
   for (const host of ["fd77::1", "[2001:db8::1]", "2001:DB8::1"]) {
     await t.step(`accepts ${host}`, () => checkReachableHost(host, "x"));
+  }
+});
+
+Deno.test("mappedIpv4() reads the IPv4 address inside an IPv4-mapped IPv6 address only", async (t) => {
+  const rows: [string, string | undefined][] = [
+    ["::ffff:7f00:1", "127.0.0.1"],
+    ["::ffff:c0a8:4d05", "192.168.77.5"],
+    ["::ffff:0:102", "0.0.1.2"],
+    ["::1", undefined],
+    ["fd77::1", undefined],
+  ];
+  for (const [input, want] of rows) {
+    await t.step(input, () => assertEquals(mappedIpv4(input), want));
   }
 });

@@ -10,6 +10,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { canonicalIpv6 } from "../../kernel/peers/mod.ts";
 
 /** The prefix length of every net's IPv6 block. */
 export const IPV6_PREFIX_LENGTH = 64;
@@ -31,17 +32,6 @@ export function ipv6Prefix(netId: string): string {
 export function ipv6Of(netId: string, memberId: string): string {
   const iid = createHash("sha256").update(`grid/ipv6-iid\n${netId}\n${memberId}`).digest();
   return formatIpv6([...globalId(netId), 0, 0, ...iid.subarray(0, 8)]);
-}
-
-/** Canonical text of an IPv6 address (lowercase, compressed), or undefined when `text` is not one. */
-export function canonicalIpv6(text: string): string | undefined {
-  if (!/^[0-9A-Fa-f:.]+$/.test(text) || !text.includes(":")) return undefined;
-  try {
-    return new URL(`http://[${text}]/`).hostname.slice(1, -1);
-  } catch {
-    // The URL parser is the validator: a throw means "not an IPv6 address".
-    return undefined;
-  }
 }
 
 /** `fd` and the 40-bit global id: the first 6 bytes of the address. */

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../../kernel/_testing_assert.ts";
-import { canonicalIpv6, ipv6Of, ipv6Prefix } from "./ipv6.ts";
+import { canonicalIpv6 } from "../../kernel/peers/mod.ts";
+import { ipv6Of, ipv6Prefix } from "./ipv6.ts";
 
 const NET = "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
 const OTHER_NET = "bafyreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";

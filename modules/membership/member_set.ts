@@ -45,7 +45,8 @@ import type {
   RoleRecord,
 } from "./records.ts";
 import { type Cidr, cidrsOverlap, hostIndex, parseCidr, parseIpv4 } from "./ipam.ts";
-import { canonicalIpv6, ipv6Of } from "./ipv6.ts";
+import { ipv6Of } from "./ipv6.ts";
+import { canonicalIpv6 } from "../../kernel/peers/mod.ts";
 import { MembershipError } from "./errors.ts";
 
 /** Where a member stands. */

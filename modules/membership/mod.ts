@@ -26,7 +26,7 @@ export {
   WG_KEY,
 } from "./patterns.ts";
 export { type Cidr, cidrsOverlap, DEFAULT_CIDR, parseCidr } from "./ipam.ts";
-export { canonicalIpv6, IPV6_PREFIX_LENGTH, ipv6Of, ipv6Prefix } from "./ipv6.ts";
+export { IPV6_PREFIX_LENGTH, ipv6Of, ipv6Prefix } from "./ipv6.ts";
 export {
   checkInviteFor,
   createInvite,

@@ -14,6 +14,7 @@
  */
 import { isLive, memberReach, type NetState, type Observation } from "../membership/mod.ts";
 import { isIpv4, isIpv6, type WgDump } from "../wireguard/mod.ts";
+import { canonicalIpv6, mappedIpv4 } from "../../kernel/peers/mod.ts";
 
 /** An observation counts while the observer's handshake with the peer is this recent. */
 export const OBSERVATION_FRESH_SECONDS = 180;
@@ -58,19 +59,14 @@ export function isReachableEndpoint(endpoint: string): boolean {
   if (!parts) return false;
   let host = parts.host;
   if (host.includes(":")) {
-    let canonical: string;
-    try {
-      canonical = new URL(`http://[${host}]/`).hostname.slice(1, -1).toLowerCase();
-    } catch {
-      return false;
-    }
-    const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
-    if (!mapped) {
+    const canonical = canonicalIpv6(host);
+    if (canonical === undefined) return false;
+    const v4 = mappedIpv4(canonical);
+    if (v4 === undefined) {
       if (canonical === "::" || canonical === "::1") return false;
       return !/^ff/.test(canonical) && !/^fe[89ab]/.test(canonical);
     }
-    const [hi, lo] = [parseInt(mapped[1], 16), parseInt(mapped[2], 16)];
-    host = [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
+    host = v4;
   }
   const [a, b] = host.split(".").map(Number);
   return a !== 0 && a !== 127 && a < 224 && !(a === 169 && b === 254);

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { canonicalIpv6 } from "../../kernel/peers/mod.ts";
 import { isIpv4, parseCidr } from "./wg_validate.ts";
 import type { WgDump } from "./wg_dump.ts";
 import type { WgInterfaceSpec, WgPeerSpec } from "./wg_state.ts";
@@ -158,15 +159,11 @@ function canonicalAddress(text: string): string {
 function canonicalNetwork(text: string): string {
   const cidr = parseCidr(text);
   if (!cidr) return text;
-  if (cidr.v6) return `${canonicalIpv6(cidr.address)}/${cidr.prefix}`;
+  if (cidr.v6) return `${canonicalIpv6(cidr.address) ?? cidr.address}/${cidr.prefix}`;
   const n = cidr.address.split(".").reduce((acc, p) => acc * 256 + Number(p), 0);
   const mask = cidr.prefix === 0 ? 0 : 2 ** 32 - 2 ** (32 - cidr.prefix);
   const net = (n & mask) >>> 0;
   return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join(".")}/${cidr.prefix}`;
-}
-
-function canonicalIpv6(address: string): string {
-  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
 }
 
 /**
