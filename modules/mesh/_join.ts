@@ -17,7 +17,7 @@ import {
   type NetState,
   requestAdmission,
 } from "../membership/mod.ts";
-import { checkReachableHost, isLinkLocalHost } from "../../kernel/peers/mod.ts";
+import { checkReachableHost, parsePeerUrl } from "../../kernel/peers/mod.ts";
 import { defaultInterfaceName } from "./render.ts";
 import type { JoinRequest, JoinResult } from "./protocol.ts";
 import type { MeshContext } from "./_context.ts";
@@ -57,16 +57,8 @@ async function joinTarget(name: string, req: JoinRequest): Promise<JoinTarget> {
       invite: { bytes: invite.bytes, seed: token.seed },
     };
   }
-  if (via) {
-    const host = hostOfUrl(via);
-    if (host !== undefined && isLinkLocalHost(host)) {
-      throw new MembershipError(
-        `Invalid --via ${
-          via.slice(0, 200)
-        }: ${host} is IPv6 link-local, which needs a zone; use a global or ULA address`,
-      );
-    }
-  }
+  // The same checks as any peer URL (ws or wss, a host, no link-local address, no credentials).
+  if (via) parsePeerUrl(via);
   return { urls: via ? [via] : [], net: via ? req.net ?? "" : "" };
 }
 
@@ -211,13 +203,4 @@ function joined(ctx: MeshContext, state: NetState, by: string): JoinResult {
     founder: state.set.net.founder,
     promise: ADMISSION_TEXT,
   };
-}
-
-/** The host of URL `text`, undefined when it is no URL. */
-function hostOfUrl(text: string): string | undefined {
-  try {
-    return new URL(text).hostname;
-  } catch {
-    return undefined; // not a URL: the dial says so
-  }
 }
