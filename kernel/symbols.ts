@@ -5,6 +5,12 @@
  *
  * @module
  */
+import {
+  MAX_GRANT_PREFIX,
+  MAX_SYMBOL_LIST,
+  SYMBOL_KINDS,
+  SYMBOL_NAME,
+} from "./base/stored_symbols.ts";
 import { asHash, CID, DAG_CBOR, hashToText, parseHash } from "./hash.ts";
 import { decodeValue, encodeValue, type Parm } from "./codec.ts";
 import type { Cas } from "./cas.ts";
@@ -32,8 +38,8 @@ export interface SymbolEntry {
 /** Name to entry. */
 export type SymbolTable = Map<string, SymbolEntry>;
 
-const KINDS: readonly string[] = ["builtin", "js", "wasm", "native"];
-const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const KINDS = SYMBOL_KINDS;
+const NAME = SYMBOL_NAME;
 
 /** True for a name that may appear in the table (lowercase, digits, `.`, `_`, `-`). */
 export function isSymbolName(name: string): boolean {
@@ -93,15 +99,17 @@ export function decodeSymbols(bytes: Uint8Array): SymbolTable {
 }
 
 function decodeAccepts(name: string, value: unknown): CID[] {
-  if (!Array.isArray(value) || value.length > 64 || !value.every((v) => asHash(v))) {
+  if (!Array.isArray(value) || value.length > MAX_SYMBOL_LIST || !value.every((v) => asHash(v))) {
     throw new CodecError(`Symbol table entry "${name.slice(0, 64)}" has malformed accepts`);
   }
   return value as CID[];
 }
 
 function decodeGrant(name: string, value: unknown): Parm[][] {
-  const ok = Array.isArray(value) && value.length <= 64 &&
-    value.every((p) => Array.isArray(p) && p.length > 0 && p.length <= 8 && asHash(p[0]));
+  const ok = Array.isArray(value) && value.length <= MAX_SYMBOL_LIST &&
+    value.every((p) =>
+      Array.isArray(p) && p.length > 0 && p.length <= MAX_GRANT_PREFIX && asHash(p[0])
+    );
   if (!ok) throw new CodecError(`Symbol table entry "${name.slice(0, 64)}" has a malformed grant`);
   return value as Parm[][];
 }

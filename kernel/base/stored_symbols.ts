@@ -22,8 +22,16 @@ export interface StoredSymbol {
   readonly kind: string;
 }
 
-const KINDS: readonly string[] = ["builtin", "js", "wasm", "native"];
-const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** How a symbol's module may be run; `kernel/symbols.ts` reads tables by the same rules. */
+export const SYMBOL_KINDS: readonly string[] = ["builtin", "js", "wasm", "native"];
+/** What a symbol's name may be: lowercase letters, digits, `.`, `_`, `-`, at most 64. */
+export const SYMBOL_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Most accepted promises, and most grant prefixes, of one symbol. */
+export const MAX_SYMBOL_LIST = 64;
+/** Longest grant prefix of one symbol. */
+export const MAX_GRANT_PREFIX = 8;
+const KINDS = SYMBOL_KINDS;
+const NAME = SYMBOL_NAME;
 const HASH_TEXT = /^b[a-z2-7]{1,199}$/;
 
 /**
@@ -45,7 +53,7 @@ export async function symbolTableHash(entries: ReadonlyMap<string, StoredSymbol>
 }
 
 function isCidList(value: unknown, each: (v: unknown) => boolean): boolean {
-  return Array.isArray(value) && value.length <= 64 && value.every(each);
+  return Array.isArray(value) && value.length <= MAX_SYMBOL_LIST && value.every(each);
 }
 
 /** The entry, or undefined when `decodeSymbols` would refuse it. */
@@ -61,7 +69,7 @@ function readEntry(name: string, raw: SubsetValue): StoredSymbol | undefined {
   }
   if (accepts !== undefined && !isCidList(accepts, (a) => a instanceof CidBytes)) return undefined;
   const prefix = (p: unknown) =>
-    Array.isArray(p) && p.length > 0 && p.length <= 8 && p[0] instanceof CidBytes;
+    Array.isArray(p) && p.length > 0 && p.length <= MAX_GRANT_PREFIX && p[0] instanceof CidBytes;
   if (grant !== undefined && !isCidList(grant, prefix)) return undefined;
   return { module, promise, promiseText, kind };
 }

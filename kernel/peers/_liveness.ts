@@ -28,6 +28,14 @@ import type { LinkRole } from "./_protocol.ts";
  */
 export const LISTENER_PING_INTERVALS = 1.75;
 
+/**
+ * Intervals of silence after which a link counts as stale when a fresh one
+ * from the same peer arrives: a live link hears from its peer at least every
+ * one and a half intervals (the dialer's pings, or the listener's past
+ * {@link LISTENER_PING_INTERVALS}).
+ */
+export const STALE_AFTER_INTERVALS = 2;
+
 /** What a link does at one tick of its liveness timer. */
 export type LivenessStep = "cut" | "ping" | "wait";
 

@@ -15,7 +15,7 @@
  * - `reply`: `[REPLY, LINK, requestId, reply]`, the reply to that request;
  * - `datagram`: `[DATAGRAM, LINK, channel, bytes]`, opaque bytes for a channel
  *   both ends agreed on beforehand (by request), best effort, never answered
- *   (the WireGuard relay carries encrypted WireGuard packets this way). A
+ *   (a module's relay carries its opaque packets this way). A
  *   node sends one only after the peer agreed to the channel, so a node that
  *   predates this frame never receives one.
  *

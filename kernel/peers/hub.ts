@@ -30,6 +30,7 @@ import {
   WsLink,
 } from "./_ws_link.ts";
 import { PeerError } from "./_protocol.ts";
+import { STALE_AFTER_INTERVALS } from "./_liveness.ts";
 
 /** Backoff between redials. */
 export interface Backoff {
@@ -431,30 +432,37 @@ export class PeerHub implements PeerNetwork {
 
   /**
    * Waits for one of {@link CONNECTION_DEFAULTS}.maxDialing outbound
-   * handshake slots; resolves with its release (idempotent), or undefined
-   * when `signal` aborts first.
+   * handshake slots, first come first served; resolves with its release
+   * (idempotent), or undefined when `signal` aborts first.
    */
   async #dialSlot(signal: AbortSignal): Promise<(() => void) | undefined> {
-    while (this.#dialing >= this.#limit("maxDialing")) {
-      if (signal.aborted) return undefined;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          signal.removeEventListener("abort", done);
-          resolve();
-        };
-        this.#dialWaiters.push(done);
-        signal.addEventListener("abort", done, { once: true });
-      });
-    }
     if (signal.aborted) return undefined;
-    this.#dialing++;
+    if (this.#dialing >= this.#limit("maxDialing")) {
+      // A freed slot is handed to the first waiter: it wakes holding it.
+      const got = await new Promise<boolean>((resolve) => {
+        const handOver = () => {
+          signal.removeEventListener("abort", abandon);
+          resolve(true);
+        };
+        const abandon = () => {
+          const i = this.#dialWaiters.indexOf(handOver);
+          if (i >= 0) this.#dialWaiters.splice(i, 1);
+          resolve(false);
+        };
+        this.#dialWaiters.push(handOver);
+        signal.addEventListener("abort", abandon, { once: true });
+      });
+      if (!got) return undefined;
+    } else {
+      this.#dialing++;
+    }
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.#dialing--;
-      // Every waiter looks again (a waiter whose dial was stopped meanwhile is gone from the race).
-      for (const wake of this.#dialWaiters.splice(0)) wake();
+      const next = this.#dialWaiters.shift();
+      if (next) next(); // the slot passes on: the count stays
+      else this.#dialing--;
     };
   }
 
@@ -536,7 +544,8 @@ export class PeerHub implements PeerNetwork {
       const interval = this.#opts.pingIntervalMs ?? LINK_DEFAULTS.pingIntervalMs;
       const [was, now] = [existing.addresses.remote, link.addresses.remote];
       const moved = was !== undefined && now !== undefined && was !== now;
-      const stale = moved || performance.now() - existing.lastHeard > 2 * interval;
+      const stale = moved ||
+        performance.now() - existing.lastHeard > STALE_AFTER_INTERVALS * interval;
       const keep = stale ? "incoming" : keepLink(this.selfId, peer.id, existing.role, link.role);
       const loser = keep === "existing" ? link : existing;
       this.#log("debug", "peer-duplicate", { peer: peer.id, closing: loser.role });

@@ -86,8 +86,11 @@ export async function checkReachableHost(host: string, what: string): Promise<vo
   let addresses: { address: string }[];
   try {
     addresses = await lookup(bare, { all: true });
-  } catch {
-    throw new ConfigError(`${what}: host "${bare}" does not resolve here`);
+  } catch (err) {
+    throw new ConfigError(
+      `${what}: host "${bare}" does not resolve here (${err instanceof Error ? err.message : err})`,
+      { cause: err },
+    );
   }
   if (addresses.length > 0 && addresses.every((a) => isLocalOnlyHost(a.address))) {
     throw new ConfigError(
