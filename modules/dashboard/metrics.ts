@@ -41,12 +41,13 @@ function sample(name: string, labels: Labels, value: number): string {
 /** Renders the snapshot as Prometheus text. */
 export function renderMetrics(snap: DashboardSnapshot): string {
   const nowS = snap.at / 1000;
-  const f = (name: string, type: Family["type"], help: string): Family => ({
-    name,
-    type,
-    help,
-    samples: [],
-  });
+  // Families in the order they are declared here, which is the order they are written in.
+  const families: Family[] = [];
+  const f = (name: string, type: Family["type"], help: string): Family => {
+    const family: Family = { name, type, help, samples: [] };
+    families.push(family);
+    return family;
+  };
   const info = f("grid_node_info", "gauge", "This node: 1, labelled with its id");
   const rss = f("grid_agent_resident_memory_bytes", "gauge", "Resident memory of the agent");
   const gridPeers = f("grid_peers_connected", "gauge", "Grid peers with a link up now");
@@ -105,27 +106,6 @@ export function renderMetrics(snap: DashboardSnapshot): string {
       path.samples.push([{ ...l, path: p.path }, 1]);
     }
   }
-  const families = [
-    info,
-    rss,
-    gridPeers,
-    rounds,
-    reconciles,
-    errors,
-    relayBytes,
-    relayCircuits,
-    members,
-    records,
-    former,
-    ifaceUp,
-    live,
-    handshake,
-    rx,
-    tx,
-    link,
-    inSync,
-    path,
-  ];
   const lines: string[] = [];
   for (const fam of families) {
     lines.push(`# HELP ${fam.name} ${fam.help.replaceAll("\\", "\\\\").replaceAll("\n", "\\n")}`);

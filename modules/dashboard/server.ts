@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { UsageError } from "../../kernel/mod.ts";
+import { UsageError } from "../../kernel/base/mod.ts";
 import { dashboardAssets, renderPage, SECURITY_HEADERS } from "./html.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import type { DashboardSnapshot, DashboardSource } from "./snapshot.ts";

@@ -54,15 +54,10 @@ export interface Announcement {
 /** The facts to announce for one net. */
 export type AnnouncementFacts = Omit<Announcement, "node" | "key" | "at">;
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
+/** Bytes from lowercase hex (the platform's `Uint8Array.fromHex`), undefined when `text` is not. */
 function unhex(text: string): Uint8Array | undefined {
   if (text.length % 2 !== 0 || !HEX.test(text)) return undefined;
-  const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return Uint8Array.fromHex(text);
 }
 
 /** Signs an announcement of `facts` by `identity` at `at`: the datagram's bytes. */
@@ -72,7 +67,7 @@ export async function signAnnouncement(
   at = Date.now(),
 ): Promise<Uint8Array> {
   const body = JSON.stringify({
-    key: hex(identity.publicKey),
+    key: identity.publicKey.toHex(),
     net: facts.net,
     name: facts.name,
     founder: facts.founder,
@@ -83,7 +78,7 @@ export async function signAnnouncement(
   });
   const signed = new TextEncoder().encode(ANNOUNCE_HEAD + body);
   const bytes = new TextEncoder().encode(
-    ANNOUNCE_HEAD + body + "\n" + hex(await identity.sign(signed)),
+    ANNOUNCE_HEAD + body + "\n" + (await identity.sign(signed)).toHex(),
   );
   if (bytes.length > MAX_DATAGRAM) {
     throw new RangeError(`Announcement of net "${facts.name}" exceeds ${MAX_DATAGRAM} bytes`);

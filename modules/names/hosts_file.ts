@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { writeTextFileAtomic } from "../../kernel/mod.ts";
 import type { NameTable } from "./name_table.ts";
 
 /** The block's first line. */
@@ -90,7 +91,6 @@ export async function updateHostsFile(given: string, lines: readonly string[]): 
   }
   const next = withHostsBlock(text, lines);
   if (next === text) return false;
-  const tmp = `${path}.grid-${crypto.randomUUID().slice(0, 8)}`;
   let mode = 0o644;
   try {
     mode = (await Deno.stat(path)).mode ?? mode;
@@ -98,12 +98,13 @@ export async function updateHostsFile(given: string, lines: readonly string[]): 
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
   try {
-    await Deno.writeTextFile(tmp, next, { mode: mode & 0o777 });
-    await Deno.rename(tmp, path);
-  } catch {
-    // A bind-mounted file (EBUSY, EXDEV) or a directory we may not write in:
-    // write the file itself, and let that error, if any, be the one reported.
-    await Deno.remove(tmp).catch(() => {}); // gone or never written: either is fine
+    await writeTextFileAtomic(path, next, { mode: mode & 0o777 });
+  } catch (err) {
+    // Only a file bind-mounted over (a container's or a namespace's /etc/hosts: EBUSY, EXDEV)
+    // is written in place; any other failure (a full disk) leaves the file as it was.
+    if (!(err instanceof Deno.errors.Busy) && !/EBUSY|EXDEV|cross-device|busy/i.test(String(err))) {
+      throw err;
+    }
     await Deno.writeTextFile(path, next);
   }
   return true;

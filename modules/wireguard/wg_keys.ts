@@ -12,15 +12,7 @@
  */
 import { isWgKey, keyFingerprint } from "./wg_dump.ts";
 import { WireGuardError } from "./wg_error.ts";
-import { wgPublicKeyOf } from "./wg_proof.ts";
-
-/** A fresh WireGuard private key, base64: random, clamped like `wg genkey`'s. */
-export function makePrivateKey(): string {
-  const k = crypto.getRandomValues(new Uint8Array(32));
-  k[0] &= 248;
-  k[31] = (k[31] & 127) | 64;
-  return k.toBase64();
-}
+import { newWgPrivateKey, wgPublicKeyOf } from "./wg_proof.ts";
 
 /** A fresh pre-shared key, base64 (like `wg genpsk`). */
 function makePresharedKey(): string {
@@ -55,7 +47,7 @@ export async function generateKeyPair(
   options: GenerateKeyPairOptions = {},
 ): Promise<WgKeyPair> {
   const privateKeyFile = `${dir.replace(/\/+$/, "")}/${options.fileName ?? "wg.key"}`;
-  await ensureSecretFile(privateKeyFile, "private key", makePrivateKey);
+  await ensureSecretFile(privateKeyFile, "private key", newWgPrivateKey);
   return { publicKey: await publicKeyOf(privateKeyFile), privateKeyFile };
 }
 

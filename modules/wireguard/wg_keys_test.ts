@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertRejects } from "../../kernel/_testing_assert.ts";
 import { isWgKey } from "./wg_dump.ts";
 import { WireGuardError } from "./wg_error.ts";
-import { generateKeyPair, generatePresharedKey, makePrivateKey, publicKeyOf } from "./wg_keys.ts";
+import { generateKeyPair, generatePresharedKey, publicKeyOf } from "./wg_keys.ts";
+import { newWgPrivateKey } from "./wg_proof.ts";
 
 const HAVE_WG = await new Deno.Command("wg", {
   args: ["--version"],
@@ -97,7 +98,7 @@ Deno.test({
   ignore,
   async fn() {
     for (let i = 0; i < 20; i++) {
-      const secret = makePrivateKey();
+      const secret = newWgPrivateKey();
       const k = Uint8Array.fromBase64(secret);
       assertEquals([k[0] & 7, k[31] & 128, k[31] & 64], [0, 0, 64], "clamped");
       const wg = await new Deno.Command("wg", { args: ["pubkey"], stdin: "piped", stdout: "piped" })

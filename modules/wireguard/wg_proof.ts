@@ -37,9 +37,12 @@ export function wgPublicKeyOf(privateKey: string): string {
   return x25519.getPublicKey(decodeKey(privateKey, "private key")).toBase64();
 }
 
-/** A fresh WireGuard (X25519) private key, base64 (tests and fakes; nodes use wg_keys.ts). */
+/** A fresh WireGuard (X25519) private key, base64: random, clamped like `wg genkey`'s. */
 export function newWgPrivateKey(): string {
-  return x25519.utils.randomSecretKey().toBase64();
+  const k = crypto.getRandomValues(new Uint8Array(32));
+  k[0] &= 248;
+  k[31] = (k[31] & 127) | 64;
+  return k.toBase64();
 }
 
 function decodeKey(text: string, what: string): Uint8Array {
