@@ -52,4 +52,5 @@ export {
   isLinkLocalHost,
   isLocalOnlyHost,
   mappedIpv4,
+  urlHost,
 } from "./reachable.ts";

@@ -25,6 +25,15 @@ export function canonicalIpv6(host: string): string | undefined {
   }
 }
 
+/** The host of URL `text` with an IPv6 literal's brackets off; undefined when it is no URL. */
+export function urlHost(text: string): string | undefined {
+  try {
+    return new URL(text).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return undefined; // not a URL: callers treat it as having no host
+  }
+}
+
 /**
  * The IPv4 address inside an IPv4-mapped IPv6 address in canonical text
  * (`::ffff:7f00:1` → `127.0.0.1`, what the URL parser writes for

@@ -35,7 +35,7 @@ import {
   reject,
   rejectCodeOf,
 } from "../../kernel/mod.ts";
-import { isLinkLocalHost, isLocalOnlyHost } from "../../kernel/peers/mod.ts";
+import { isLinkLocalHost, isLocalOnlyHost, urlHost } from "../../kernel/peers/mod.ts";
 import { isAdmin, isLive } from "./member_set.ts";
 import { memberReach, type Nets, type NetState } from "./nets.ts";
 import type { MemberRecord } from "./records.ts";
@@ -498,7 +498,8 @@ export class AntiEntropy {
       if (!url || before === url) continue;
       // A member that says it is at a loopback (or zoneless link-local) address cannot be reached
       // there: never dialled.
-      if (isLocalOnlyHost(urlHost(url)) || isLinkLocalHost(urlHost(url))) continue;
+      const host = urlHost(url) ?? "";
+      if (isLocalOnlyHost(host) || isLinkLocalHost(host)) continue;
       // A member that moved: stop redialling where it was.
       if (before !== undefined) this.#o.peers.forget(before);
       if (connected.has(m.id)) continue;
@@ -759,13 +760,4 @@ function readDigest(value: unknown): Map<string, number> | undefined {
     out.set(pair[0], pair[1] as number);
   }
   return out;
-}
-
-/** The host of a URL ("" when it is not one). */
-function urlHost(url: string): string {
-  try {
-    return new URL(url).hostname;
-  } catch {
-    return "";
-  }
 }

@@ -17,7 +17,7 @@ import {
   type NetState,
   requestAdmission,
 } from "../membership/mod.ts";
-import { checkReachableHost, parsePeerUrl } from "../../kernel/peers/mod.ts";
+import { checkReachableHost, parsePeerUrl, urlHost } from "../../kernel/peers/mod.ts";
 import { defaultInterfaceName } from "./render.ts";
 import type { JoinRequest, JoinResult } from "./protocol.ts";
 import type { MeshContext } from "./_context.ts";
@@ -116,7 +116,7 @@ export async function joinNet(
     }
   }
   // With `--advertise auto`: this node's address towards the net, before it signs its request.
-  const towards = urls[0] ? new URL(urls[0]).hostname.replace(/^\[|\]$/g, "") : undefined;
+  const towards = urls[0] ? urlHost(urls[0]) : undefined;
   await ctx.refreshAdvertise(towards);
   const endpoint = given ?? endpointFrom(ctx.advertise, listenPort);
   return await ctx.reconciler.holding(name, async () => {

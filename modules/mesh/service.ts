@@ -26,6 +26,7 @@ import {
   type Service,
   type ServiceContext,
 } from "../../kernel/mod.ts";
+import { urlHost } from "../../kernel/peers/mod.ts";
 import { MESH_CONTROL_PROMISE, meshControlModule } from "./control.ts";
 import { JOIN_PROMISE_HASH, STATUS_SCHEMA } from "./protocol.ts";
 import type {
@@ -778,15 +779,10 @@ export class Mesh implements MeshOps {
 /** Addresses on the internet to route towards (IPv4, then IPv6 for an IPv6-only host). */
 const INTERNET = ["1.1.1.1", "2606:4700:4700::1111"];
 
-/** The host of a URL, brackets off, if it is an IP address. */
+/** The host of a URL if it is an IP address. */
 function hostOf(url: string | undefined): string | undefined {
-  if (!url) return undefined;
-  try {
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
-    return /^[0-9.]+$/.test(host) || host.includes(":") ? host : undefined;
-  } catch {
-    return undefined; // not a URL: nothing to route towards
-  }
+  const host = url ? urlHost(url) : undefined;
+  return host !== undefined && (/^[0-9.]+$/.test(host) || host.includes(":")) ? host : undefined;
 }
 
 /** Options for {@link meshService}. */
