@@ -26,6 +26,7 @@ export {
   PeerHub,
   type PeerHubOptions,
   type PeerRow,
+  sleep,
 } from "./hub.ts";
 export {
   LookupLedger,

@@ -25,6 +25,7 @@
  */
 import { ConfigError, GridError, oneLine, UsageError } from "../../kernel/mod.ts";
 import type { Logger } from "../../kernel/mod.ts";
+import { sleep } from "../../kernel/peers/mod.ts";
 import { JoinUnreachable } from "../membership/mod.ts";
 import type { JoinRequest, JoinResult } from "./protocol.ts";
 
@@ -183,7 +184,7 @@ export interface BootJoinDeps {
  * Resolves when every net is joined or given up.
  */
 export async function joinNetsAtBoot(files: NetFile[], deps: BootJoinDeps): Promise<void> {
-  const sleep = deps.sleep ?? abortableSleep;
+  const wait = deps.sleep ?? sleep;
   const random = deps.random ?? Math.random;
   let pending = files.map((f) => ({ ...f, tries: 0, waitMs: 0 }));
   while (pending.length > 0 && !deps.signal.aborted) {
@@ -226,18 +227,6 @@ export async function joinNetsAtBoot(files: NetFile[], deps: BootJoinDeps): Prom
     pending = later;
     if (pending.length === 0) break;
     const waitMs = Math.min(...pending.map((f) => f.waitMs));
-    await sleep(Math.round(waitMs * (0.75 + random() * 0.5)), deps.signal);
+    await wait(Math.round(waitMs * (0.75 + random() * 0.5)), deps.signal);
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }
