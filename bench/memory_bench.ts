@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { generateIdentity } from "../kernel/mod.ts";
 import { PeerHub } from "../kernel/peers/mod.ts";
 import { accept } from "../kernel/mod.ts";
-import { releaseFlags } from "../tests/lab/mesh_lab.ts";
+import { startAgent } from "../tests/lab/agents.ts";
 import {
   admitRecord,
   inviteFor,
@@ -27,8 +27,6 @@ import {
 } from "../modules/membership/_testing_net.ts";
 import { foldMembers, type MemberRecord, parseRecord } from "../modules/membership/mod.ts";
 import { printTable } from "./_table.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
 
 interface Memory {
   rss: number;
@@ -51,18 +49,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** An agent with links to 0, then more, peers: its memory at each count. */
 async function links(counts: number[]): Promise<[number, Memory][]> {
   const home = await Deno.makeTempDir({ prefix: "grid-mem-" });
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(await releaseFlags()), `${ROOT}main.ts`, "serve", "--listen", "127.0.0.1:0"],
-    env: { GRID_HOME: home },
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  // startAgent waits for the listening line, drains the output and fails if the agent dies.
+  const agent = await startAgent(home, { logLevel: "warn" });
   const hubs: PeerHub[] = [];
   try {
-    const reader = agent.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let line = "";
-    while (!line.includes("listening on")) line += (await reader.read()).value ?? "";
-    const url = /(ws:\/\/\S+)/.exec(line)![1];
+    const url = agent.url;
     const out: [number, Memory][] = [];
     for (const count of counts) {
       while (hubs.length < count) {
@@ -78,13 +69,12 @@ async function links(counts: number[]): Promise<[number, Memory][]> {
         await sleep(100);
       }
       await sleep(8000); // settle: pings flow, garbage is collected
-      out.push([count, await memory(agent.pid)]);
+      out.push([count, await memory(agent.child.pid)]);
     }
     return out;
   } finally {
     for (const h of hubs) await h.close();
-    agent.kill("SIGTERM");
-    await agent.status;
+    await agent.stop();
     await Deno.remove(home, { recursive: true }).catch(() => {});
   }
 }

@@ -243,179 +243,190 @@ function blob(): Uint8Array {
 }
 
 const base = values.base ? await loadBase(values.base) : undefined;
-const grids: GridSide[] = [await gridSide("after", here, herePeers)];
-if (base) grids.push(await gridSide("before", base.k, base.p));
-const bare = await bareSide();
+// The other commit's worktree goes whatever happens below (a failed measure included).
+try {
+  const grids: GridSide[] = [await gridSide("after", here, herePeers)];
+  if (base) grids.push(await gridSide("before", base.k, base.p));
+  const bare = await bareSide();
 
-let theCid: here.CID | undefined;
-const blobCid = () => theCid ??= here.hashBytes(blob());
+  let theCid: here.CID | undefined;
+  const blobCid = () => theCid ??= here.hashBytes(blob());
 
-/** One measure: what one op of each side is. */
-interface Measure {
-  name: string;
-  unit: "op/s" | "ms";
-  grid(side: GridSide): Promise<Sample>;
-  bare(): Promise<Sample>;
-  /** The bare side plus the one sha2-256 pass (fetch only). */
-  bareHashed?(): Promise<Sample>;
-}
+  /** One measure: what one op of each side is. */
+  interface Measure {
+    name: string;
+    unit: "op/s" | "ms";
+    grid(side: GridSide): Promise<Sample>;
+    bare(): Promise<Sample>;
+    /** The bare side plus the one sha2-256 pass (fetch only). */
+    bareHashed?(): Promise<Sample>;
+  }
 
-const roundTrip = (size: number): Measure => {
-  const payload = new Uint8Array(size).fill(7);
-  return {
-    name: `round trip, 1 in flight, ${size >= 1024 ? `${size / 1024} KiB` : `${size} B`}`,
-    unit: "op/s",
-    grid: (side) => timed(MS, 1, () => side.echo(payload)),
-    bare: () => timed(MS, 1, async () => void await bare.echo(payload)),
+  const roundTrip = (size: number): Measure => {
+    const payload = new Uint8Array(size).fill(7);
+    return {
+      name: `round trip, 1 in flight, ${size >= 1024 ? `${size / 1024} KiB` : `${size} B`}`,
+      unit: "op/s",
+      grid: (side) => timed(MS, 1, () => side.echo(payload)),
+      bare: () => timed(MS, 1, async () => void await bare.echo(payload)),
+    };
   };
-};
 
-const pipelined: Measure = (() => {
-  const payload = new Uint8Array(1024).fill(9);
-  return {
-    name: `requests, ${WINDOW} in flight, 1 KiB`,
-    unit: "op/s",
-    grid: (side) =>
-      timed(MS, WINDOW, async () => {
-        await Promise.all(Array.from({ length: WINDOW }, () => side.echo(payload)));
+  const pipelined: Measure = (() => {
+    const payload = new Uint8Array(1024).fill(9);
+    return {
+      name: `requests, ${WINDOW} in flight, 1 KiB`,
+      unit: "op/s",
+      grid: (side) =>
+        timed(MS, WINDOW, async () => {
+          await Promise.all(Array.from({ length: WINDOW }, () => side.echo(payload)));
+        }),
+      bare: () => timed(MS, WINDOW, async () => void await bare.echo(payload, WINDOW)),
+    };
+  })();
+
+  const fetch64: Measure = {
+    name: "64 MiB fetch by hash",
+    unit: "ms",
+    grid: (side) => once(() => side.fetch()),
+    bare: () =>
+      once(async () => {
+        const got = await bare.echo(new Uint8Array(1));
+        if (got.length !== BLOB_BYTES) throw new Error("bare transfer failed");
       }),
-    bare: () => timed(MS, WINDOW, async () => void await bare.echo(payload, WINDOW)),
+    bareHashed: () =>
+      once(async () => {
+        const got = await bare.echo(new Uint8Array(1));
+        if (!here.verifyBytes(blobCid(), got)) throw new Error("bare transfer failed");
+      }),
   };
-})();
 
-const fetch64: Measure = {
-  name: "64 MiB fetch by hash",
-  unit: "ms",
-  grid: (side) => once(() => side.fetch()),
-  bare: () =>
-    once(async () => {
-      const got = await bare.echo(new Uint8Array(1));
-      if (got.length !== BLOB_BYTES) throw new Error("bare transfer failed");
-    }),
-  bareHashed: () =>
-    once(async () => {
-      const got = await bare.echo(new Uint8Array(1));
-      if (!here.verifyBytes(blobCid(), got)) throw new Error("bare transfer failed");
-    }),
-};
+  const measures = [
+    roundTrip(64),
+    roundTrip(1024),
+    roundTrip(16 * 1024),
+    roundTrip(256 * 1024),
+    pipelined,
+    fetch64,
+  ].filter((m) => !values.only || m.name.includes(values.only));
 
-const measures = [
-  roundTrip(64),
-  roundTrip(1024),
-  roundTrip(16 * 1024),
-  roundTrip(256 * 1024),
-  pipelined,
-  fetch64,
-].filter((m) => !values.only || m.name.includes(values.only));
-
-interface Result {
-  /** Median wall figure: op/s, or ms per fetch. */
-  wall: number;
-  /** Median CPU µs per op (per fetch: CPU ms). */
-  cpu: number;
-}
-
-function summarize(samples: Sample[], unit: Measure["unit"]): Result {
-  const wall = samples.map((s) => unit === "op/s" ? s.ops / (s.wallMs / 1000) : s.wallMs);
-  const cpu = samples.map((s) => unit === "op/s" ? s.cpuUs / s.ops : s.cpuUs / 1000 / s.ops);
-  return { wall: median(wall), cpu: median(cpu) };
-}
-
-// Warm the whole process up first (the JIT, ws, the sockets), so the first
-// measure is not partly measuring it.
-{
-  const payload = new Uint8Array(1024);
-  for (const side of grids) await timed(1_000, 1, () => side.echo(payload));
-  await timed(1_000, 1, async () => void await bare.echo(payload));
-}
-
-const loadBefore = Deno.loadavg().map((l) => l.toFixed(1)).join(" ");
-const results: { measure: Measure; sides: Map<string, Result> }[] = [];
-for (const measure of measures) {
-  const runs = new Map<string, () => Promise<Sample>>();
-  for (const side of grids) runs.set(`grid ${side.name}`, () => measure.grid(side));
-  runs.set("bare ws", () => measure.bare());
-  if (measure.bareHashed) runs.set("bare ws + sha2-256", () => measure.bareHashed!());
-  // Warm every side up first (the JIT), then alternate the sides round by round,
-  // each round in another order, so that a busy spell hits them all alike.
-  for (const run of runs.values()) {
-    await (measure.unit === "ms" ? run() : timed(300, 1, () => run().then(() => {})));
+  interface Result {
+    /** Median wall figure: op/s, or ms per fetch. */
+    wall: number;
+    /** Median CPU µs per op (per fetch: CPU ms). */
+    cpu: number;
   }
-  const samples = new Map<string, Sample[]>([...runs.keys()].map((k) => [k, []]));
-  const order = [...runs.keys()];
-  for (let round = 0; round < ROUNDS; round++) {
-    const turn = round % 2 ? [...order].reverse() : order;
-    for (const key of turn) samples.get(key)!.push(await runs.get(key)!());
+
+  function summarize(samples: Sample[], unit: Measure["unit"]): Result {
+    const wall = samples.map((s) => unit === "op/s" ? s.ops / (s.wallMs / 1000) : s.wallMs);
+    const cpu = samples.map((s) => unit === "op/s" ? s.cpuUs / s.ops : s.cpuUs / 1000 / s.ops);
+    return { wall: median(wall), cpu: median(cpu) };
   }
-  const sides = new Map<string, Result>();
-  for (const [key, s] of samples) sides.set(key, summarize(s, measure.unit));
-  results.push({ measure, sides });
-  console.error(`peers_bench: ${measure.name} done`);
-}
-const loadAfter = Deno.loadavg().map((l) => l.toFixed(1)).join(" ");
 
-const fmtWall = (m: Measure, r: Result | undefined) =>
-  r === undefined ? "-" : m.unit === "op/s" ? r.wall.toFixed(0) : r.wall.toFixed(0);
-const fmtCpu = (m: Measure, r: Result | undefined) =>
-  r === undefined ? "-" : m.unit === "op/s" ? r.cpu.toFixed(1) : r.cpu.toFixed(0);
-/** How many times slower `x` is than `ref` (wall: by rate or by time; CPU: by time). */
-const slower = (m: Measure, x: Result | undefined, ref: Result | undefined, by: "wall" | "cpu") => {
-  if (!x || !ref) return "-";
-  const ratio = by === "cpu"
-    ? x.cpu / ref.cpu
-    : m.unit === "op/s"
-    ? ref.wall / x.wall
-    : x.wall / ref.wall;
-  return `${ratio.toFixed(2)}x`;
-};
+  // Warm the whole process up first (the JIT, ws, the sockets), so the first
+  // measure is not partly measuring it.
+  {
+    const payload = new Uint8Array(1024);
+    for (const side of grids) await timed(1_000, 1, () => side.echo(payload));
+    await timed(1_000, 1, async () => void await bare.echo(payload));
+  }
 
-console.log(
-  `load average before and after: ${loadBefore} / ${loadAfter}; ${ROUNDS} rounds of ${MS} ms per side`,
-);
-console.log(
-  "Rates are operations per second (fetch: ms per 64 MiB fetch); CPU is µs per operation (fetch: CPU ms per fetch), both ends together.",
-);
-console.log("");
-const sideNames = [...grids.map((g) => `grid ${g.name}`), "bare ws"];
-printTable(
-  ["measure", ...sideNames.flatMap((s) => [`${s} rate`, `${s} CPU`])],
-  results.map(({ measure, sides }) => [
-    measure.name,
-    ...sideNames.flatMap((s) => [fmtWall(measure, sides.get(s)), fmtCpu(measure, sides.get(s))]),
-  ]),
-);
-console.log("");
-const ratioHeader = ["measure", "after / bare (wall)", "after / bare (CPU)"];
-if (base) ratioHeader.push("before / bare (wall)", "before / bare (CPU)", "after / before (CPU)");
-const ratioRows = results.flatMap(({ measure, sides }) => {
-  const row = (label: string, ref: Result | undefined) => {
-    const out = [
-      label,
-      slower(measure, sides.get("grid after"), ref, "wall"),
-      slower(measure, sides.get("grid after"), ref, "cpu"),
-    ];
-    if (base) {
-      out.push(
-        slower(measure, sides.get("grid before"), ref, "wall"),
-        slower(measure, sides.get("grid before"), ref, "cpu"),
-        slower(measure, sides.get("grid after"), sides.get("grid before"), "cpu"),
-      );
+  const loadBefore = Deno.loadavg().map((l) => l.toFixed(1)).join(" ");
+  const results: { measure: Measure; sides: Map<string, Result> }[] = [];
+  for (const measure of measures) {
+    const runs = new Map<string, () => Promise<Sample>>();
+    for (const side of grids) runs.set(`grid ${side.name}`, () => measure.grid(side));
+    runs.set("bare ws", () => measure.bare());
+    if (measure.bareHashed) runs.set("bare ws + sha2-256", () => measure.bareHashed!());
+    // Warm every side up first (the JIT), then alternate the sides round by round,
+    // each round in another order, so that a busy spell hits them all alike.
+    for (const run of runs.values()) {
+      await (measure.unit === "ms" ? run() : timed(300, 1, () => run().then(() => {})));
     }
-    return out;
-  };
-  const rows = [row(measure.name, sides.get("bare ws"))];
-  const hashed = sides.get("bare ws + sha2-256");
-  if (hashed) {
-    rows.push(row(`${measure.name}, against bare ws + one sha2-256`, hashed));
-    rows.push([
-      `(bare ws + one sha2-256: ${fmtWall(measure, hashed)} ms, CPU ${fmtCpu(measure, hashed)} ms)`,
-      ...ratioHeader.slice(1).map(() => ""),
-    ]);
+    const samples = new Map<string, Sample[]>([...runs.keys()].map((k) => [k, []]));
+    const order = [...runs.keys()];
+    for (let round = 0; round < ROUNDS; round++) {
+      const turn = round % 2 ? [...order].reverse() : order;
+      for (const key of turn) samples.get(key)!.push(await runs.get(key)!());
+    }
+    const sides = new Map<string, Result>();
+    for (const [key, s] of samples) sides.set(key, summarize(s, measure.unit));
+    results.push({ measure, sides });
+    console.error(`peers_bench: ${measure.name} done`);
   }
-  return rows;
-});
-printTable(ratioHeader, ratioRows);
+  const loadAfter = Deno.loadavg().map((l) => l.toFixed(1)).join(" ");
 
-for (const side of grids) await side.close();
-await bare.close();
-await base?.remove();
+  const fmtWall = (m: Measure, r: Result | undefined) =>
+    r === undefined ? "-" : m.unit === "op/s" ? r.wall.toFixed(0) : r.wall.toFixed(0);
+  const fmtCpu = (m: Measure, r: Result | undefined) =>
+    r === undefined ? "-" : m.unit === "op/s" ? r.cpu.toFixed(1) : r.cpu.toFixed(0);
+  /** How many times slower `x` is than `ref` (wall: by rate or by time; CPU: by time). */
+  const slower = (
+    m: Measure,
+    x: Result | undefined,
+    ref: Result | undefined,
+    by: "wall" | "cpu",
+  ) => {
+    if (!x || !ref) return "-";
+    const ratio = by === "cpu"
+      ? x.cpu / ref.cpu
+      : m.unit === "op/s"
+      ? ref.wall / x.wall
+      : x.wall / ref.wall;
+    return `${ratio.toFixed(2)}x`;
+  };
+
+  console.log(
+    `load average before and after: ${loadBefore} / ${loadAfter}; ${ROUNDS} rounds of ${MS} ms per side`,
+  );
+  console.log(
+    "Rates are operations per second (fetch: ms per 64 MiB fetch); CPU is µs per operation (fetch: CPU ms per fetch), both ends together.",
+  );
+  console.log("");
+  const sideNames = [...grids.map((g) => `grid ${g.name}`), "bare ws"];
+  printTable(
+    ["measure", ...sideNames.flatMap((s) => [`${s} rate`, `${s} CPU`])],
+    results.map(({ measure, sides }) => [
+      measure.name,
+      ...sideNames.flatMap((s) => [fmtWall(measure, sides.get(s)), fmtCpu(measure, sides.get(s))]),
+    ]),
+  );
+  console.log("");
+  const ratioHeader = ["measure", "after / bare (wall)", "after / bare (CPU)"];
+  if (base) ratioHeader.push("before / bare (wall)", "before / bare (CPU)", "after / before (CPU)");
+  const ratioRows = results.flatMap(({ measure, sides }) => {
+    const row = (label: string, ref: Result | undefined) => {
+      const out = [
+        label,
+        slower(measure, sides.get("grid after"), ref, "wall"),
+        slower(measure, sides.get("grid after"), ref, "cpu"),
+      ];
+      if (base) {
+        out.push(
+          slower(measure, sides.get("grid before"), ref, "wall"),
+          slower(measure, sides.get("grid before"), ref, "cpu"),
+          slower(measure, sides.get("grid after"), sides.get("grid before"), "cpu"),
+        );
+      }
+      return out;
+    };
+    const rows = [row(measure.name, sides.get("bare ws"))];
+    const hashed = sides.get("bare ws + sha2-256");
+    if (hashed) {
+      rows.push(row(`${measure.name}, against bare ws + one sha2-256`, hashed));
+      rows.push([
+        `(bare ws + one sha2-256: ${fmtWall(measure, hashed)} ms, CPU ${
+          fmtCpu(measure, hashed)
+        } ms)`,
+        ...ratioHeader.slice(1).map(() => ""),
+      ]);
+    }
+    return rows;
+  });
+  printTable(ratioHeader, ratioRows);
+
+  for (const side of grids) await side.close();
+  await bare.close();
+} finally {
+  await base?.remove();
+}

@@ -9,7 +9,7 @@
  * Needs root, wg, wireguard-go, ip and ping; skipped with a printed reason otherwise.
  */
 import { assert, assertEquals } from "../kernel/_testing_assert.ts";
-import { MeshLab, type MeshNode, pool } from "./lab/mesh_lab.ts";
+import { MeshLab, type MeshNode } from "./lab/mesh_lab.ts";
 import { labSkipReason, waitFor } from "./lab/netns.ts";
 
 const skip = await labSkipReason(["ip", "wg", "wireguard-go", "ping"]);
@@ -45,13 +45,9 @@ async function failing(
   of: Map<MeshNode, Addresses>,
   which: "address" | "address6",
 ): Promise<string[]> {
-  const pairs = nodes.flatMap((a) => nodes.filter((b) => b !== a).map((b) => [a, b]));
-  const failed: string[] = [];
-  await pool(pairs, 6, async ([a, b]) => {
-    const to = of.get(b)![which];
-    if (!(await mesh.lab.ping(a, to, 1, 0.5))) failed.push(`${a.index}->${b.index} (${to})`);
-  });
-  return failed;
+  const addresses = new Map(nodes.map((n) => [n, of.get(n)?.[which]]));
+  const failed = await mesh.unreachablePairs(nodes, addresses, 0.5, 6);
+  return failed.map(([a, b]) => `${a.index}->${b.index} (${addresses.get(b)})`);
 }
 
 Deno.test({

@@ -9,6 +9,10 @@
  *
  * @module
  */
+import { releaseFlags } from "./agents.ts";
+
+/** The release flags (from deno.json's `grid` task), re-exported for the tests that start agents here. */
+export { releaseFlags };
 import { parseWgDump, type WgDump } from "../../modules/wireguard/mod.ts";
 import {
   createLab,
@@ -412,26 +416,8 @@ export class MeshLab {
     nodes: MeshNode[],
     addresses: Map<MeshNode, string | undefined>,
     waitSec = 1,
-  ): Promise<[MeshNode, MeshNode][]> {
-    const pairs = nodes.flatMap((a) =>
-      nodes.filter((b) => b !== a).map((b) => [a, b] as [MeshNode, MeshNode])
-    );
-    const failed: [MeshNode, MeshNode][] = [];
-    await pool(pairs, 8, async ([a, b]) => {
-      const to = addresses.get(b);
-      if (to === undefined || !(await this.lab.ping(a, to, 1, waitSec))) failed.push([a, b]);
-    });
-    return failed;
-  }
-
-  /** Pairs `[from, to]` among `nodes` that cannot ping each other's tunnel address. */
-  async failingPairs(
-    nodes = this.nodes,
-    waitSec = 1,
     parallel = 8,
   ): Promise<[MeshNode, MeshNode][]> {
-    const addresses = new Map<MeshNode, string | undefined>();
-    for (const node of nodes) addresses.set(node, await this.tunnelAddress(node));
     const pairs = nodes.flatMap((a) =>
       nodes.filter((b) => b !== a).map((b) => [a, b] as [MeshNode, MeshNode])
     );
@@ -441,6 +427,17 @@ export class MeshLab {
       if (to === undefined || !(await this.lab.ping(a, to, 1, waitSec))) failed.push([a, b]);
     });
     return failed;
+  }
+
+  /** Pairs `[from, to]` among `nodes` that cannot ping each other's (IPv4) tunnel address. */
+  async failingPairs(
+    nodes = this.nodes,
+    waitSec = 1,
+    parallel = 8,
+  ): Promise<[MeshNode, MeshNode][]> {
+    const addresses = new Map<MeshNode, string | undefined>();
+    for (const node of nodes) addresses.set(node, await this.tunnelAddress(node));
+    return await this.unreachablePairs(nodes, addresses, waitSec, parallel);
   }
 
   /** Waits until every pair among `nodes` pings; returns the ms it took, or undefined on timeout. */
@@ -502,14 +499,6 @@ function asHost(node: LabNode, argv: string[]): string[] {
     `node${node.index}`,
     ...argv,
   ];
-}
-
-/** The release binary's permission flags, from deno.json's `grid` task. */
-export async function releaseFlags(): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
-  const task = config.tasks.grid;
-  const command: string = typeof task === "string" ? task : task.command;
-  return command.split(/\s+/).filter((w) => w.startsWith("--"));
 }
 
 /** Runs `fn` over `items`, at most `parallel` at a time. */
