@@ -317,11 +317,11 @@ try {
     cpu: number;
   }
 
-  function summarize(samples: Sample[], unit: Measure["unit"]): Result {
+  const summarize = (samples: Sample[], unit: Measure["unit"]): Result => {
     const wall = samples.map((s) => unit === "op/s" ? s.ops / (s.wallMs / 1000) : s.wallMs);
     const cpu = samples.map((s) => unit === "op/s" ? s.cpuUs / s.ops : s.cpuUs / 1000 / s.ops);
     return { wall: median(wall), cpu: median(cpu) };
-  }
+  };
 
   // Warm the whole process up first (the JIT, ws, the sockets), so the first
   // measure is not partly measuring it.
